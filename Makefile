@@ -1,0 +1,107 @@
+# Herald's build. `make test` is what CI runs: it installs what it needs on a
+# fresh Debian machine (as root) and runs every test that exists.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+GO          ?= go
+BIN         := $(CURDIR)/bin
+TOOLS_BIN   := $(CURDIR)/bin/tools
+export PATH := $(TOOLS_BIN):$(PATH)
+
+# Tool versions, pinned. Bump deliberately.
+STATICCHECK_VERSION    := v0.8.2
+CONTROLLER_GEN_VERSION := v0.23.0
+CODE_GENERATOR_VERSION := v0.37.2
+KUBECONFORM_VERSION    := v0.7.0
+
+# Debian packages the lab needs (routers, namespaces, captures, clients).
+APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping
+
+FUZZTIME ?= 5m
+BENCHTIME ?= 1s
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: build test unit testbed-unit e2e fuzz bench demo generate verify-generate lint tools deps clean
+
+build:
+	$(GO) build -o $(BIN)/herald ./cmd/herald
+	$(GO) build -o $(BIN)/kubectl-herald ./cmd/kubectl-herald
+
+## test: everything, at a small size. Unit tests with -race (fuzz seed corpora
+## run as ordinary tests), lint, generated-code check, then the lab's e2e
+## tests when running as root.
+test: tools lint verify-generate unit testbed-unit
+ifeq ($(IS_ROOT),yes)
+	$(MAKE) e2e
+else
+	@echo "make test: not root, so the e2e tests in testbed/ were not run (they need network namespaces)"
+endif
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+testbed-unit:
+	cd testbed && $(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+## e2e: tests against the real lab (kube-apiserver, namespaces, FRR, BIRD).
+e2e: deps
+	cd testbed && $(GO) test -count=1 -timeout 40m -v ./e2e/... 2>&1 | tee $(CURDIR)/bin/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+
+## fuzz: every native fuzz target for FUZZTIME (default 5m) each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## bench: every benchmark, including the side-by-side comparisons in testbed/.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	cd testbed && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $$($(GO) list ./... | grep -v /e2e)
+
+## demo: the local lab with a Service getting an IP and answering a request.
+demo: deps build
+	cd testbed && $(GO) run ./cmd/testbed demo
+
+generate: tools
+	./hack/generate.sh
+
+verify-generate: generate
+	@if [ -n "$$(git status --porcelain -- api config/crd 2>/dev/null)" ]; then \
+	  echo "make generate changed committed files:"; git status --short -- api config/crd; exit 1; fi
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+	cd testbed && $(GO) vet ./... && staticcheck ./...
+
+tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)
+
+$(TOOLS_BIN)/.stamp-%:
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install k8s.io/code-generator/cmd/client-gen@$(CODE_GENERATOR_VERSION) \
+	  k8s.io/code-generator/cmd/lister-gen@$(CODE_GENERATOR_VERSION) \
+	  k8s.io/code-generator/cmd/informer-gen@$(CODE_GENERATOR_VERSION) \
+	  k8s.io/code-generator/cmd/register-gen@$(CODE_GENERATOR_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	touch $@
+
+## deps: Debian packages for the lab (root only; a no-op when present).
+deps:
+ifeq ($(IS_ROOT),yes)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+else
+	@echo "make deps: not root; install $(APT_PACKAGES) yourself"
+endif
+
+clean:
+	rm -rf $(BIN)

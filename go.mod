@@ -1,0 +1,3 @@
+module github.com/heraldlb/herald
+
+go 1.26.0
