@@ -1,0 +1,169 @@
+package v1beta2
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DynamicASNMode accepts a peer's AS number from its OPEN instead of
+// configuring it: internal for the same AS as MyASN, external for any other.
+// +kubebuilder:validation:Enum=internal;external
+type DynamicASNMode string
+
+// The dynamic ASN modes.
+const (
+	InternalASNMode DynamicASNMode = "internal"
+	ExternalASNMode DynamicASNMode = "external"
+)
+
+// BGPPeerSpec describes a BGP router Herald's speakers open sessions to.
+// +kubebuilder:validation:XValidation:rule="has(self.peerASN) != has(self.dynamicASN)",message="exactly one of peerASN and dynamicASN must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.peerAddress) != has(self.interface)",message="exactly one of peerAddress and interface must be set"
+// +kubebuilder:validation:XValidation:rule="!(has(self.password) && has(self.passwordSecret))",message="password and passwordSecret are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.holdTime) >= duration('3s')",message="holdTime must be 0s or at least 3s"
+// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || (has(self.holdTime) && (duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) < duration(self.holdTime)))",message="keepaliveTime needs holdTime and must be shorter than it"
+// +kubebuilder:validation:XValidation:rule="!has(self.connectTime) || (duration(self.connectTime) >= duration('1s') && duration(self.connectTime) <= duration('65535s'))",message="connectTime must be between 1s and 65535s"
+// +kubebuilder:validation:XValidation:rule="has(self.enableGracefulRestart) == has(oldSelf.enableGracefulRestart) && (!has(self.enableGracefulRestart) || self.enableGracefulRestart == oldSelf.enableGracefulRestart)",message="enableGracefulRestart cannot be changed after creation"
+type BGPPeerSpec struct {
+	// MyASN is the AS number Herald uses on this session.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	MyASN uint32 `json:"myASN"`
+
+	// ASN is the peer's AS number. Exactly one of peerASN and dynamicASN.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	ASN uint32 `json:"peerASN,omitempty"`
+
+	// DynamicASN takes the peer's AS number from its OPEN.
+	// +optional
+	DynamicASN DynamicASNMode `json:"dynamicASN,omitempty"`
+
+	// LocalASN, when set, is the AS number presented in the OPEN to this
+	// peer in place of MyASN, for AS migrations. Herald addition.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	LocalASN uint32 `json:"localASN,omitempty"`
+
+	// Address is the peer's IP address. Exactly one of peerAddress and
+	// interface.
+	// +optional
+	Address string `json:"peerAddress,omitempty"`
+
+	// Interface opens an unnumbered session over this interface, finding
+	// the peer by IPv6 link-local neighbor discovery.
+	// +optional
+	Interface string `json:"interface,omitempty"`
+
+	// SrcAddress is the source address of the session.
+	// +optional
+	SrcAddress string `json:"sourceAddress,omitempty"`
+
+	// Port is the peer's TCP port.
+	// +optional
+	// +kubebuilder:default:=179
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port uint16 `json:"peerPort,omitempty"`
+
+	// HoldTime proposed to the peer: 0s (no keepalives) or at least 3s.
+	// Default 90s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	HoldTime *metav1.Duration `json:"holdTime,omitempty"`
+
+	// KeepaliveTime between KEEPALIVE messages; shorter than HoldTime.
+	// Default a third of the negotiated hold time.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
+
+	// ConnectTime is the wait between connection attempts, 1s to 65535s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
+
+	// RouterID is the BGP identifier Herald sends; the node's address when
+	// empty.
+	// +optional
+	RouterID string `json:"routerID,omitempty"`
+
+	// NodeSelectors limits the nodes that open a session to this peer.
+	// +optional
+	// +listType=atomic
+	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+
+	// Password is the TCP MD5 authentication password, in clear text.
+	// Prefer passwordSecret.
+	// +optional
+	Password string `json:"password,omitempty"`
+
+	// PasswordSecret refers to a kubernetes.io/basic-auth Secret in
+	// Herald's namespace whose "password" key is the TCP MD5 password.
+	// +optional
+	PasswordSecret corev1.SecretReference `json:"passwordSecret,omitempty"`
+
+	// BFDProfile names the BFDProfile that turns on BFD for this session.
+	// +optional
+	BFDProfile string `json:"bfdProfile,omitempty"`
+
+	// EnableGracefulRestart advertises the graceful restart capability so
+	// the peer keeps Herald's routes while a speaker restarts. Immutable.
+	// +optional
+	EnableGracefulRestart bool `json:"enableGracefulRestart,omitempty"`
+
+	// EBGPMultiHop allows an eBGP peer that is not directly connected.
+	// +optional
+	EBGPMultiHop bool `json:"ebgpMultiHop,omitempty"`
+
+	// VRFName is the VRF the session runs in.
+	// +optional
+	VRFName string `json:"vrf,omitempty"`
+
+	// DisableMP announces each address family on its own session instead
+	// of both over one multiprotocol session.
+	// +optional
+	DisableMP bool `json:"disableMP,omitempty"`
+
+	// DualStackAddressFamily announces both IPv4 and IPv6 routes on this
+	// session.
+	// +optional
+	DualStackAddressFamily bool `json:"dualStackAddressFamily,omitempty"`
+}
+
+// BGPPeerStatus is empty; session state is reported in ServiceBGPStatus and
+// by `kubectl herald`.
+type BGPPeerStatus struct{}
+
+// BGPPeer is a BGP router Herald's speakers open sessions to.
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:storageversion
+// +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.peerAddress`
+// +kubebuilder:printcolumn:name="Interface",type=string,JSONPath=`.spec.interface`,priority=10
+// +kubebuilder:printcolumn:name="My ASN",type=integer,JSONPath=`.spec.myASN`
+// +kubebuilder:printcolumn:name="Peer ASN",type=integer,JSONPath=`.spec.peerASN`
+// +kubebuilder:printcolumn:name="Dynamic ASN",type=string,JSONPath=`.spec.dynamicASN`,priority=10
+// +kubebuilder:printcolumn:name="BFD Profile",type=string,JSONPath=`.spec.bfdProfile`
+// +kubebuilder:printcolumn:name="Multi Hops",type=boolean,JSONPath=`.spec.ebgpMultiHop`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type BGPPeer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec BGPPeerSpec `json:"spec,omitempty"`
+	// +optional
+	Status BGPPeerStatus `json:"status,omitempty"`
+}
+
+// BGPPeerList is a list of BGPPeers.
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+type BGPPeerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BGPPeer `json:"items"`
+}
