@@ -1,0 +1,45 @@
+// Package fsm is the BGP-4 finite state machine of RFC 4271 section 8 as a
+// pure value, in the style of etcd's raft: the speaker feeds it events and
+// carries out the actions it returns.
+//
+// # Contract
+//
+// The package does no I/O, reads no clock, starts no goroutine and draws no
+// randomness. A Machine handles one TCP connection's session with one
+// configured peer. Step (or StepAppend, which appends into a caller-owned
+// slice and does not allocate) takes an Event and returns Actions in the
+// order they must be carried out: send a message, start or stop a timer,
+// initiate or drop the connection, report the session up or down.
+//
+// Timers are the shell's. StartTimer carries the duration (restarting a
+// running timer); the shell reports expiry as the matching *TimerExpired
+// event. The shell must not deliver the expiry of a timer it was told to
+// stop (use a generation number per timer): RFC 4271 treats most
+// unexpected timer events as errors, and so does this package. A StartTimer
+// of IdleHoldTimer with zero Duration asks the shell's restart backoff to
+// choose the delay (AllowAutomaticStart with DampPeerOscillations).
+//
+// The codec is not imported: the speaker translates decoded messages into
+// events (Open for an OPEN, Notification for a received NOTIFICATION or for
+// the one a decode error asks to send) and Actions into encoded messages.
+//
+// # Choices where RFC 4271 leaves room
+//
+//   - DelayOpen is not implemented; the OPEN goes out when TCP is up.
+//   - A passive machine never initiates TCP, even when the ConnectRetryTimer
+//     fires in Active.
+//   - Collisions (section 6.8): each connection has its own Machine. When an
+//     OPEN arrives, the speaker asks the peer's other machine
+//     CheckCollision and sends OpenCollisionDump to the loser (NOTIFICATION
+//     Cease/Connection Collision Resolution). An OPEN received on a
+//     connection already past OpenSent is an FSM error (RFC 6608 subcode).
+//   - A Message Header Error in Established sends the header NOTIFICATION the
+//     decoder chose (section 6.1), not an FSM error.
+//   - The send hold timer of RFC 9687 runs while the shell reports
+//     SendBlocked and stops on SendProgressed; its expiry sends NOTIFICATION
+//     8 and drops the connection in OpenSent, OpenConfirm and Established.
+//   - UpdateSent restarts the KeepaliveTimer in Established (section 4.4).
+//
+// An RFC 7606 treat-as-withdraw UPDATE is an UpdateMsg; only session-reset
+// errors are UpdateMsgErr.
+package fsm

@@ -1,0 +1,290 @@
+package fsm
+
+import "time"
+
+// Machine is the state of one BGP connection's finite state machine. It is a
+// plain value: copy it to snapshot it. The zero Machine is not usable; build
+// one with New.
+type Machine struct {
+	cfg                 Config
+	state               State
+	connectRetryCounter uint32
+	// running mirrors the timers the shell is running for us, so teardown
+	// stops exactly those and an expiry clears its own entry.
+	running [numTimers]bool
+	// passive is whether the current start was passive: a passive machine
+	// never initiates TCP, even when its ConnectRetryTimer fires in Active.
+	passive bool
+
+	// Known once a TCP connection is up (initiator) or an OPEN is accepted.
+	initiator Initiator
+	peerAS    uint32
+	peerID    uint32
+	hold      time.Duration
+	keepalive time.Duration
+
+	// out is the caller's slice during one Step; nil between steps.
+	out []Action
+}
+
+// New returns a machine in Idle, or the configuration's first error.
+func New(cfg Config) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Machine{cfg: cfg}, nil
+}
+
+// State is the current RFC 4271 state.
+func (m *Machine) State() State { return m.state }
+
+// ConnectRetryCounter is RFC 4271's count of failed session attempts; the
+// shell's restart backoff may use it.
+func (m *Machine) ConnectRetryCounter() uint32 { return m.connectRetryCounter }
+
+// TimerRunning reports whether the machine believes the shell is running t.
+func (m *Machine) TimerRunning(t Timer) bool { return t < numTimers && m.running[t] }
+
+// Initiator is which side opened the current TCP connection.
+func (m *Machine) Initiator() Initiator { return m.initiator }
+
+// PeerID is the BGP Identifier of the peer's accepted OPEN (OpenConfirm and
+// Established), else 0.
+func (m *Machine) PeerID() uint32 { return m.peerID }
+
+// Session describes the negotiated session in OpenConfirm and Established.
+func (m *Machine) Session() Session {
+	return Session{HoldTime: m.hold, Keepalive: m.keepalive, PeerAS: m.peerAS, PeerID: m.peerID, Initiator: m.initiator}
+}
+
+// Step applies one event and returns the actions for the shell, in order.
+func (m *Machine) Step(ev Event) []Action { return m.StepAppend(nil, ev) }
+
+// StepAppend is Step appending to out, so a caller that reuses its slice
+// steps without allocating.
+func (m *Machine) StepAppend(out []Action, ev Event) []Action {
+	m.out = out
+	// A timer that expired is no longer running, whatever happens next.
+	if t := expiredTimer(ev.Kind); t != 0 {
+		wasRunning := m.running[t]
+		m.running[t] = false
+		if t == IdleHoldTimer && !wasRunning {
+			// A damping timer we did not ask for (or cancelled) must not
+			// restart the session behind a stop.
+			return m.finish()
+		}
+	}
+	switch m.state {
+	case Idle:
+		m.stepIdle(ev)
+	case Connect:
+		m.stepConnect(ev)
+	case Active:
+		m.stepActive(ev)
+	case OpenSent:
+		m.stepOpenSent(ev)
+	case OpenConfirm:
+		m.stepOpenConfirm(ev)
+	case Established:
+		m.stepEstablished(ev)
+	}
+	return m.finish()
+}
+
+func (m *Machine) finish() []Action {
+	out := m.out
+	m.out = nil
+	return out
+}
+
+func expiredTimer(k EventKind) Timer {
+	switch k {
+	case ConnectRetryTimerExpired:
+		return ConnectRetryTimer
+	case HoldTimerExpired:
+		return HoldTimer
+	case KeepaliveTimerExpired:
+		return KeepaliveTimer
+	case IdleHoldTimerExpired:
+		return IdleHoldTimer
+	case SendHoldTimerExpired:
+		return SendHoldTimer
+	}
+	return 0
+}
+
+// --- emitters -------------------------------------------------------------
+
+func (m *Machine) emit(a Action) { m.out = append(m.out, a) }
+
+func (m *Machine) startTimer(t Timer, d time.Duration) {
+	m.running[t] = true
+	m.emit(Action{Kind: StartTimer, Timer: t, Duration: d})
+}
+
+func (m *Machine) stopTimer(t Timer) {
+	if m.running[t] {
+		m.running[t] = false
+		m.emit(Action{Kind: StopTimer, Timer: t})
+	}
+}
+
+func (m *Machine) sendNotification(n Notification) {
+	m.emit(Action{Kind: SendNotification, Notification: n})
+}
+
+// --- shared transitions ------------------------------------------------------
+
+// start leaves Idle (RFC 4271 Idle, events 1, 3, 4, 5).
+func (m *Machine) start(passive bool) {
+	m.passive = passive || m.cfg.Passive
+	m.connectRetryCounter = 0
+	m.stopTimer(IdleHoldTimer)
+	m.startTimer(ConnectRetryTimer, m.cfg.connectRetryTime())
+	if m.passive {
+		m.state = Active
+		return
+	}
+	m.emit(Action{Kind: InitiateConnection})
+	m.state = Connect
+}
+
+// connected is TCPCRAcked or TCPConnectionConfirmed in Connect or Active: send
+// our OPEN and wait for the peer's under the large hold timer.
+func (m *Machine) connected(by Initiator) {
+	m.stopTimer(ConnectRetryTimer)
+	m.initiator = by
+	m.emit(Action{Kind: SendOpen, OpenParams: OpenParams{
+		ASN:      m.cfg.LocalAS,
+		HoldTime: uint16(m.cfg.holdTime() / time.Second),
+		BGPID:    m.cfg.RouterID,
+	}})
+	m.startTimer(HoldTimer, m.cfg.openSentHoldTime())
+	m.state = OpenSent
+}
+
+// counterChange says what a teardown does to the ConnectRetryCounter.
+type counterChange uint8
+
+const (
+	counterKeep counterChange = iota
+	counterIncrement
+	counterReset
+)
+
+// teardown is how every state returns to Idle after a connection existed or
+// was being attempted: optional NOTIFICATION, timers stopped, routes
+// withdrawn if Established, resources released, connection dropped.
+type teardown struct {
+	notify  *Notification // to send, if any
+	reason  DownReason
+	peer    Notification // received from the peer, reported in SessionDown
+	counter counterChange
+	// restart asks for an IdleHoldTimer when AutomaticRestart is on: true
+	// for failures, false for administrative stops.
+	restart bool
+}
+
+func (m *Machine) toIdle(t teardown) {
+	if t.notify != nil {
+		m.sendNotification(*t.notify)
+	}
+	m.stopTimer(ConnectRetryTimer)
+	m.stopTimer(HoldTimer)
+	m.stopTimer(KeepaliveTimer)
+	m.stopTimer(SendHoldTimer)
+	if m.state == Established {
+		down := Action{Kind: SessionDown, Reason: t.reason}
+		if t.notify != nil {
+			down.Notification = *t.notify
+		} else {
+			down.Notification = t.peer
+		}
+		m.emit(down)
+	}
+	m.emit(Action{Kind: ReleaseResources})
+	m.emit(Action{Kind: DropConnection})
+	switch t.counter {
+	case counterIncrement:
+		m.connectRetryCounter++
+	case counterReset:
+		m.connectRetryCounter = 0
+	}
+	m.forgetConnection()
+	m.state = Idle
+	if t.restart && m.cfg.AutomaticRestart {
+		m.startTimer(IdleHoldTimer, 0)
+	}
+}
+
+func (m *Machine) forgetConnection() {
+	m.initiator = InitiatorUnknown
+	m.peerAS, m.peerID, m.hold, m.keepalive = 0, 0, 0, 0
+}
+
+// fail is the common failure teardown: NOTIFICATION n (if any), counter+1,
+// automatic restart allowed.
+func (m *Machine) fail(reason DownReason, n *Notification) {
+	m.toIdle(teardown{notify: n, reason: reason, counter: counterIncrement, restart: true})
+}
+
+// fsmError is the "any other event" row of OpenSent, OpenConfirm and
+// Established: NOTIFICATION Finite State Machine Error with the RFC 6608
+// subcode of the state.
+func (m *Machine) fsmError() {
+	sub := SubcodeFSMInOpenSent
+	switch m.state {
+	case OpenConfirm:
+		sub = SubcodeFSMInOpenConfirm
+	case Established:
+		sub = SubcodeFSMInEstablished
+	}
+	m.fail(ReasonFSMError, &Notification{Code: CodeFSM, Subcode: sub})
+}
+
+// stop handles ManualStop and AutomaticStop in OpenSent, OpenConfirm and
+// Established: always a Cease, unless the event carries its own.
+func (m *Machine) stop(ev Event) {
+	n := ev.Notification
+	counter, reason := counterIncrement, ReasonAutomaticStop
+	if ev.Kind == ManualStop {
+		counter, reason = counterReset, ReasonManualStop
+		if n.Code == 0 {
+			n = Notification{Code: CodeCease, Subcode: SubcodeAdministrativeShutdown}
+		}
+	}
+	if n.Code == 0 {
+		n = Notification{Code: CodeCease}
+	}
+	m.toIdle(teardown{notify: &n, reason: reason, counter: counter})
+}
+
+// sendHold handles the RFC 9687 events shared by every state with an open
+// BGP connection. It reports whether ev was one of them.
+func (m *Machine) sendHold(ev Event) bool {
+	switch ev.Kind {
+	case SendBlocked:
+		if !m.running[SendHoldTimer] {
+			hold := m.hold
+			if m.state == OpenSent {
+				hold = m.cfg.openSentHoldTime()
+			}
+			m.startTimer(SendHoldTimer, m.cfg.sendHoldTime(hold))
+		}
+	case SendProgressed:
+		m.stopTimer(SendHoldTimer)
+	case SendHoldTimerExpired:
+		m.fail(ReasonSendHoldTimerExpired, &Notification{Code: CodeSendHoldTimerExpired})
+	default:
+		return false
+	}
+	return true
+}
+
+func isStart(k EventKind) bool {
+	switch k {
+	case ManualStart, AutomaticStart, ManualStartPassive, AutomaticStartPassive:
+		return true
+	}
+	return false
+}
