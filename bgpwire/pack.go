@@ -1,0 +1,290 @@
+package bgpwire
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// NextHop is the next hop of announced routes.
+type NextHop struct {
+	// Addr is IPv4 or IPv6. IPv4 prefixes with an IPv6 next hop are sent
+	// in MP_REACH_NLRI per RFC 8950; only do that when the peer advertised
+	// the extended next hop capability for IPv4 unicast.
+	Addr netip.Addr
+	// LinkLocal, if valid, is sent as the second half of a 32-byte IPv6
+	// next hop (RFC 2545).
+	LinkLocal netip.Addr
+}
+
+// fixed parts of an UPDATE: header, withdrawn length, attribute length.
+const updateFixedLen = HeaderLen + 2 + 2
+
+// stagingLen sizes the stack buffer that holds the attributes shared by all
+// messages of one call; bigger attribute sets still work, with one
+// allocation.
+const stagingLen = 512
+
+// AppendAnnounce appends UPDATE messages announcing prefixes, all with the
+// attributes a and next hop nh, packed into as few messages as s.MaxLen()
+// allows. All prefixes must be of one family. IPv4 prefixes with an IPv4
+// next hop go in the NLRI field with a NEXT_HOP attribute; everything else
+// goes in MP_REACH_NLRI, which is the first attribute (RFC 7606 §5.1).
+// ORIGIN and AS_PATH are always sent; a.NextHop is ignored. On error dst is
+// returned unchanged.
+func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes []netip.Prefix) ([]byte, error) {
+	if len(prefixes) == 0 {
+		return dst, nil
+	}
+	afi := prefixFamily(prefixes[0])
+	if afi == 0 {
+		return dst, ErrInvalidPrefix
+	}
+	if err := checkPrefixes(prefixes, afi); err != nil {
+		return dst, err
+	}
+	mp := afi == AFIIPv6 || nh.Addr.Is6()
+	if !nh.Addr.IsValid() || (afi == AFIIPv6 && !nh.Addr.Is6()) || (nh.LinkLocal.IsValid() && (!nh.Addr.Is6() || !nh.LinkLocal.Is6())) {
+		return dst, ErrNextHopFamily
+	}
+	var staging [stagingLen]byte
+	var attrs []byte
+	if mp {
+		attrs = appendAttributes(staging[:0], a, s, netip.Addr{}, true)
+	} else {
+		attrs = appendAttributes(staging[:0], a, s, nh.Addr, true)
+	}
+	maxLen := s.MaxLen()
+	orig := len(dst)
+	var mpHead [4 + 5 + 32]byte
+	var head []byte
+	if mp {
+		head = appendMPReachHead(mpHead[:0], Family{afi, SAFIUnicast}, nh)
+	}
+	budget := maxLen - updateFixedLen - len(attrs) - len(head)
+	if budget < 17 {
+		return dst, ErrMessageTooLong
+	}
+	for len(prefixes) > 0 {
+		start := len(dst)
+		dst = appendHeader(dst, TypeUpdate)
+		dst = append(dst, 0, 0, 0, 0) // no withdrawn routes; attribute length later
+		if !mp {
+			dst = append(dst, attrs...)
+		} else {
+			dst = append(dst, head...)
+		}
+		nlriStart := len(dst)
+		limit := nlriStart + budget
+		i := 0
+		if afi == AFIIPv4 {
+			for ; i < len(prefixes); i++ {
+				if len(dst)+prefixWireLen(prefixes[i]) > limit {
+					break
+				}
+				dst = appendPrefix4(dst, prefixes[i])
+			}
+		} else {
+			for ; i < len(prefixes); i++ {
+				if len(dst)+prefixWireLen(prefixes[i]) > limit {
+					break
+				}
+				dst = appendPrefix6(dst, prefixes[i])
+			}
+		}
+		prefixes = prefixes[i:]
+		nlriLen := len(dst) - nlriStart
+		if mp {
+			binary.BigEndian.PutUint16(dst[nlriStart-len(head)+2:], uint16(len(head)-4+nlriLen))
+			dst = append(dst, attrs...)
+			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(len(head)+nlriLen+len(attrs)))
+		} else {
+			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(len(attrs)))
+		}
+		var err error
+		if dst, err = finishMessage(dst, start, maxLen); err != nil {
+			return dst[:orig], err
+		}
+	}
+	return dst, nil
+}
+
+// appendMPReachHead appends MP_REACH_NLRI up to the NLRI, always with the
+// extended length form so the length can be patched in once the NLRI is
+// known.
+func appendMPReachHead(dst []byte, f Family, nh NextHop) []byte {
+	dst = append(dst, FlagOptional|FlagExtendedLength, byte(AttrMPReachNLRI), 0, 0, byte(f.AFI>>8), byte(f.AFI), byte(f.SAFI))
+	switch {
+	case nh.Addr.Is4():
+		a := nh.Addr.As4()
+		dst = append(dst, 4)
+		dst = append(dst, a[:]...)
+	case nh.LinkLocal.IsValid():
+		a, ll := nh.Addr.As16(), nh.LinkLocal.As16()
+		dst = append(dst, 32)
+		dst = append(dst, a[:]...)
+		dst = append(dst, ll[:]...)
+	default:
+		a := nh.Addr.As16()
+		dst = append(dst, 16)
+		dst = append(dst, a[:]...)
+	}
+	dst = append(dst, 0) // reserved
+	binary.BigEndian.PutUint16(dst[2:], uint16(len(dst)-4))
+	return dst
+}
+
+// AppendWithdraw appends UPDATE messages withdrawing prefixes, as few as
+// s.MaxLen() allows: IPv4 in the Withdrawn Routes field, IPv6 in
+// MP_UNREACH_NLRI. All prefixes must be of one family.
+func AppendWithdraw(dst []byte, s Session, prefixes []netip.Prefix) ([]byte, error) {
+	if len(prefixes) == 0 {
+		return dst, nil
+	}
+	afi := prefixFamily(prefixes[0])
+	if afi == 0 {
+		return dst, ErrInvalidPrefix
+	}
+	if err := checkPrefixes(prefixes, afi); err != nil {
+		return dst, err
+	}
+	maxLen := s.MaxLen()
+	orig := len(dst)
+	for len(prefixes) > 0 {
+		start := len(dst)
+		dst = appendHeader(dst, TypeUpdate)
+		if afi == AFIIPv4 {
+			dst = append(dst, 0, 0)
+		} else {
+			dst = append(dst, 0, 0, 0, 0, FlagOptional|FlagExtendedLength, byte(AttrMPUnreachNLRI), 0, 0, 0, byte(AFIIPv6), byte(SAFIUnicast))
+		}
+		fieldStart := len(dst)
+		limit := start + maxLen
+		if afi == AFIIPv4 {
+			limit -= 2 // the attribute length follows the withdrawn routes
+		}
+		i := 0
+		for ; i < len(prefixes); i++ {
+			if len(dst)+prefixWireLen(prefixes[i]) > limit {
+				break
+			}
+			dst = appendPrefix(dst, prefixes[i], afi)
+		}
+		prefixes = prefixes[i:]
+		n := len(dst) - fieldStart
+		if afi == AFIIPv4 {
+			binary.BigEndian.PutUint16(dst[start+HeaderLen:], uint16(n))
+			dst = append(dst, 0, 0)
+		} else {
+			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(n+7))
+			binary.BigEndian.PutUint16(dst[start+HeaderLen+6:], uint16(n+3))
+		}
+		var err error
+		if dst, err = finishMessage(dst, start, maxLen); err != nil {
+			return dst[:orig], err
+		}
+	}
+	return dst, nil
+}
+
+// AppendEndOfRIB appends the End-of-RIB marker for f (RFC 4724 §2): an
+// empty UPDATE for IPv4 unicast, an empty MP_UNREACH_NLRI otherwise.
+func AppendEndOfRIB(dst []byte, f Family) []byte {
+	dst = appendHeader(dst, TypeUpdate)
+	if f == IPv4Unicast {
+		dst = append(dst, 0, 0, 0, 0)
+		dst[len(dst)-6] = updateFixedLen
+		return dst
+	}
+	dst = append(dst, 0, 0, 0, 6, FlagOptional, byte(AttrMPUnreachNLRI), 3, byte(f.AFI>>8), byte(f.AFI), byte(f.SAFI))
+	dst[len(dst)-12] = updateFixedLen + 6
+	return dst
+}
+
+// AppendUpdate appends u as exactly one UPDATE message: the inverse of
+// Update.Decode. MP_UNREACH_NLRI and MP_REACH_NLRI come first, the other
+// attributes follow in type order, none twice. It fails with
+// ErrMessageTooLong rather than split; use AppendAnnounce and AppendWithdraw
+// to pack many prefixes.
+func AppendUpdate(dst []byte, s Session, u *Update) ([]byte, error) {
+	if err := checkPrefixes(u.Withdrawn, AFIIPv4); err != nil {
+		return dst, err
+	}
+	if err := checkPrefixes(u.NLRI, AFIIPv4); err != nil {
+		return dst, err
+	}
+	if u.NextHop.IsValid() && !u.NextHop.Is4() {
+		return dst, ErrNextHopFamily
+	}
+	start := len(dst)
+	dst = appendHeader(dst, TypeUpdate)
+	dst = append(dst, 0, 0)
+	for _, p := range u.Withdrawn {
+		dst = appendPrefix4(dst, p)
+	}
+	if n := len(dst) - start - updateFixedLen + 2; n > 0xffff {
+		return dst[:start], ErrMessageTooLong
+	} else {
+		binary.BigEndian.PutUint16(dst[start+HeaderLen:], uint16(n))
+	}
+	dst = append(dst, 0, 0)
+	attrStart := len(dst)
+	if u.HasMPUnreach {
+		f := u.MPUnreach.Family
+		if !supportedFamily(f) {
+			return dst[:start], ErrInvalidPrefix
+		}
+		if err := checkPrefixes(u.MPUnreach.Withdrawn, f.AFI); err != nil {
+			return dst[:start], err
+		}
+		at := len(dst)
+		dst = append(dst, FlagOptional|FlagExtendedLength, byte(AttrMPUnreachNLRI), 0, 0, byte(f.AFI>>8), byte(f.AFI), byte(f.SAFI))
+		for _, p := range u.MPUnreach.Withdrawn {
+			dst = appendPrefix(dst, p, f.AFI)
+		}
+		if err := patchAttrLen(dst, at); err != nil {
+			return dst[:start], err
+		}
+	}
+	if u.HasMPReach {
+		m := &u.MPReach
+		if !supportedFamily(m.Family) {
+			return dst[:start], ErrInvalidPrefix
+		}
+		if err := checkPrefixes(m.NLRI, m.Family.AFI); err != nil {
+			return dst[:start], err
+		}
+		nh := NextHop{Addr: m.NextHop, LinkLocal: m.LinkLocalNextHop}
+		if !nh.Addr.IsValid() || (m.Family.AFI == AFIIPv6 && !nh.Addr.Is6()) || (nh.LinkLocal.IsValid() && (!nh.Addr.Is6() || !nh.LinkLocal.Is6())) {
+			return dst[:start], ErrNextHopFamily
+		}
+		at := len(dst)
+		dst = appendMPReachHead(dst, m.Family, nh)
+		for _, p := range m.NLRI {
+			dst = appendPrefix(dst, p, m.Family.AFI)
+		}
+		if err := patchAttrLen(dst, at); err != nil {
+			return dst[:start], err
+		}
+	}
+	dst = appendAttributes(dst, &u.Attributes, s, u.NextHop, false)
+	if n := len(dst) - attrStart; n > 0xffff {
+		return dst[:start], ErrMessageTooLong
+	} else {
+		binary.BigEndian.PutUint16(dst[attrStart-2:], uint16(n))
+	}
+	for _, p := range u.NLRI {
+		dst = appendPrefix4(dst, p)
+	}
+	return finishMessage(dst, start, s.MaxLen())
+}
+
+// patchAttrLen fills in the 2-octet length of the extended-length attribute
+// that starts at dst[at:] and runs to the end of dst.
+func patchAttrLen(dst []byte, at int) error {
+	n := len(dst) - at - 4
+	if n > 0xffff {
+		return ErrMessageTooLong
+	}
+	binary.BigEndian.PutUint16(dst[at+2:], uint16(n))
+	return nil
+}
