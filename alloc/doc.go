@@ -1,9 +1,73 @@
-// Package alloc assigns service IPs from address pools.
+// Package alloc assigns LoadBalancer Service IPs from address pools.
 //
-// It is pure: no I/O, clocks or goroutines. A pool's address set covers CIDRs
-// and a-b ranges of both families without enumerating them, so a /64 costs
-// what a /30 costs; allocate (lowest free address), claim and release are
-// O(log n) in the number of allocated addresses. Candidate-pool order and the
-// sharing rules are deterministic, so every controller replica and every
-// restart makes the same choice.
+// It is pure: no I/O, no clocks, no goroutines, no randomness. The same
+// sequence of calls gives the same answers on every replica and after every
+// restart. An Allocator is not safe for concurrent use; one owner serialises
+// calls. Inputs are alloc's own small types (Pool, Service, Claim), filled by
+// the controller from the CRDs, the Service, its Namespace and annotations.
+//
+// # Address sets
+//
+// A pool is a set of Ranges (CIDRs or first-last ranges, IPv4 and IPv6;
+// overlapping or adjacent ranges of one pool merge). Its usable addresses are
+// numbered in address order; with AvoidBuggyIPs, every IPv4 address whose
+// last octet is 0 or 255 is not usable, in every /24 the ranges touch,
+// whatever their prefix length (MetalLB's rule; IPv6 is unaffected). Used
+// addresses are kept as coalesced runs of those numbers in a treap, so a /64
+// or /48 costs what a /30 costs: allocate (lowest free address), claim and
+// release are O(log n) in the number of IPs in use, and nothing scans a pool.
+// Capacities are 128-bit Counts; only all of ::/0 (2^128) saturates, to
+// 2^128-1.
+//
+// # Choosing a pool
+//
+//  1. Requested IPs (at most one per family) must all lie in one pool, be
+//     usable there, and that pool must admit the Service; autoAssign does not
+//     matter.
+//  2. Else a requested pool (metallb.io/address-pool) must exist and admit
+//     the Service; autoAssign does not matter; no other pool is tried.
+//  3. Else the candidates: autoAssign pools whose serviceAllocation names a
+//     criterion (namespaces, namespaceSelectors, serviceSelectors) that
+//     selects the Service, by priority ascending with 0 (unset) last, ties by
+//     name; then every other autoAssign pool that admits it, by name.
+//
+// A pool admits a Service unless its serviceAllocation excludes it: the
+// namespace must be listed in Namespaces or match a NamespaceSelector (when
+// either is set), and the Service's labels must match a ServiceSelector (when
+// any is set). A pool that does not admit a Service is never used for it,
+// even when requested. Within a pool the lowest usable address is taken that
+// is free, or that already carries the Service's sharing key and can take it.
+//
+// # Sharing
+//
+// As MetalLB defines it: Services may hold the same IP only if all carry the
+// same non-empty allow-shared-ip key, no two use the same (protocol, port),
+// and, if any uses externalTrafficPolicy Local, all are Local with the same
+// Backend.
+//
+// # Families
+//
+// SingleStack takes the primary family of Service.Families; RequireDualStack
+// takes both from one pool; PreferDualStack with two families takes both
+// from the first candidate pool that has both, else the primary family alone,
+// else the secondary alone (every candidate is tried for each before the
+// next). Families empty means the families of the requested IPs, or IPv4.
+//
+// # Stability
+//
+// An assignment is never moved by a config change (SetPools) unless its pool
+// no longer contains or admits its IPs; those are released and returned with
+// the reason. After a restart, Restore claims every Service's status IPs
+// before any Allocate; conflicting claims are settled oldest first (Created,
+// then namespace/name) and the losers are reported.
+//
+// # Errors
+//
+// Every failure wraps a sentinel (ErrPoolExhausted, ErrNoPool,
+// ErrNotAdmitted, ErrUnknownPool, ErrIPNotInPool, ErrIPInUse,
+// ErrSharingIncompatible, ErrFamilyUnavailable, ErrInvalidRequest,
+// ErrInvalidPool, ErrOverlappingPools) and its text names the Service, pool,
+// IP, ports or other Services involved, so it can be published as an
+// AllocationFailed Event as is. A failed automatic allocation is an
+// *AllocationError with one reason per pool tried.
 package alloc
