@@ -38,8 +38,9 @@ func New(cfg Config) (*Machine, error) {
 // State is the current RFC 4271 state.
 func (m *Machine) State() State { return m.state }
 
-// ConnectRetryCounter is RFC 4271's count of failed session attempts; the
-// shell's restart backoff may use it.
+// ConnectRetryCounter is RFC 4271's count of failed attempts. Every start
+// resets it, so it counts failures since the last start; the shell's
+// restart backoff keeps its own history.
 func (m *Machine) ConnectRetryCounter() uint32 { return m.connectRetryCounter }
 
 // TimerRunning reports whether the machine believes the shell is running t.
@@ -65,14 +66,15 @@ func (m *Machine) Step(ev Event) []Action { return m.StepAppend(nil, ev) }
 func (m *Machine) StepAppend(out []Action, ev Event) []Action {
 	m.out = out
 	// A timer that expired is no longer running, whatever happens next.
+	var wasRunning bool
 	if t := expiredTimer(ev.Kind); t != 0 {
-		wasRunning := m.running[t]
+		wasRunning = m.running[t]
 		m.running[t] = false
-		if t == IdleHoldTimer && !wasRunning {
-			// A damping timer we did not ask for (or cancelled) must not
-			// restart the session behind a stop.
-			return m.finish()
-		}
+	}
+	if m.state == Idle && ev.Kind == IdleHoldTimerExpired && !wasRunning {
+		// A damping timer we did not ask for, or cancelled with a stop,
+		// must not restart the session.
+		return m.finish()
 	}
 	switch m.state {
 	case Idle:

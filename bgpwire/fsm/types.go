@@ -267,7 +267,7 @@ const (
 	numActionKinds
 )
 
-var actionNames = [numActionKinds]string{"", "Connect", "SendOpen", "SendKeepalive", "SendNotification",
+var actionNames = [numActionKinds]string{"", "InitiateConnection", "SendOpen", "SendKeepalive", "SendNotification",
 	"StartTimer", "StopTimer", "DropConnection", "ReleaseResources", "SessionUp", "SessionDown", "ProcessUpdate"}
 
 func (k ActionKind) String() string {

@@ -1,0 +1,313 @@
+package fsm
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The transcripts in testdata/*.txt are the readable specification of the
+// machine. Their language, one directive per line:
+//
+//	# text                      a comment, kept as is
+//	config [name=N] [k=v ...]   a fresh machine (the base config plus the
+//	                            changes), made current; see applyConfig
+//	use N                       make machine N current
+//	setup STATE                 drive the current machine silently to STATE
+//	> EVENT [args]              step; the lines after it, up to the next
+//	                            directive or blank line, are the expected
+//	                            actions and a final "= STATE counter=N"
+//	collide N [open args]       CheckCollision on machine N for an OPEN
+//	                            arriving on another connection; expected
+//	                            result on the next line
+//
+// go test -run TestTranscripts -update rewrites the expected blocks.
+var update = flag.Bool("update", false, "rewrite the expected output of testdata/*.txt transcripts")
+
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) { runTranscript(t, file) })
+	}
+}
+
+const (
+	baseLocalAS = 64512
+	basePeerAS  = 64513
+	baseRouter  = 0x0a000001 // 10.0.0.1
+	basePeerID  = 0x0a000002 // 10.0.0.2
+)
+
+func baseConfig() Config {
+	return Config{LocalAS: baseLocalAS, RouterID: baseRouter, PeerAS: basePeerAS}
+}
+
+type transcript struct {
+	t        *testing.T
+	machines map[string]*Machine
+	current  *Machine
+}
+
+func runTranscript(t *testing.T, file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	tr := &transcript{t: t, machines: map[string]*Machine{}}
+	var out []string
+	for i := 0; i < len(lines); {
+		line := lines[i]
+		i++
+		out = append(out, line)
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var got []string
+		switch fields[0] {
+		case "config":
+			tr.config(file, i, fields[1:])
+			continue
+		case "use":
+			tr.current = tr.machines[fields[1]]
+			if tr.current == nil {
+				t.Fatalf("%s:%d: no machine %q", file, i, fields[1])
+			}
+			continue
+		case "setup":
+			tr.setup(file, i, fields[1])
+			continue
+		case ">":
+			got = tr.step(file, i, fields[1:])
+		case "collide":
+			got = []string{tr.collide(file, i, fields[1:])}
+		default:
+			t.Fatalf("%s:%d: unknown directive %q", file, i, fields[0])
+		}
+		// The expected block runs to the next directive or blank line.
+		var want []string
+		for i < len(lines) && isExpectation(lines[i]) {
+			want = append(want, lines[i])
+			i++
+		}
+		out = append(out, got...)
+		if !*update && strings.Join(want, "\n") != strings.Join(got, "\n") {
+			t.Errorf("%s:%d: %s\n--- want\n%s\n--- got\n%s", file, i-len(want), line,
+				strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+	}
+	if *update {
+		if err := os.WriteFile(file, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func isExpectation(line string) bool {
+	f := strings.Fields(line)
+	if len(f) == 0 || strings.HasPrefix(line, "#") {
+		return false
+	}
+	switch f[0] {
+	case "config", "use", "setup", ">", "collide":
+		return false
+	}
+	return true
+}
+
+// applyConfig understands: local-as, peer-as, router-id, hold (0 means
+// NoHoldTime), keepalive, connect-retry, opensent-hold, send-hold,
+// peer-mode=exact|internal|external, and the flags passive, auto-restart,
+// notify-without-open.
+func (tr *transcript) config(file string, line int, args []string) {
+	cfg := baseConfig()
+	name := "default"
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		var err error
+		switch k {
+		case "name":
+			name = v
+		case "local-as":
+			cfg.LocalAS, err = parseUint32(v)
+		case "peer-as":
+			cfg.PeerAS, err = parseUint32(v)
+		case "router-id":
+			cfg.RouterID, err = parseID(v)
+		case "hold":
+			cfg.HoldTime, err = time.ParseDuration(v)
+			cfg.NoHoldTime = cfg.HoldTime == 0
+		case "keepalive":
+			cfg.Keepalive, err = time.ParseDuration(v)
+		case "connect-retry":
+			cfg.ConnectRetryTime, err = time.ParseDuration(v)
+		case "opensent-hold":
+			cfg.OpenSentHoldTime, err = time.ParseDuration(v)
+		case "send-hold":
+			cfg.SendHoldTime, err = time.ParseDuration(v)
+		case "peer-mode":
+			cfg.PeerASMode = map[string]PeerASMode{"exact": PeerASExact, "internal": PeerASInternal, "external": PeerASExternal}[v]
+		case "passive":
+			cfg.Passive = true
+		case "auto-restart":
+			cfg.AutomaticRestart = true
+		case "notify-without-open":
+			cfg.SendNotificationWithoutOpen = true
+		default:
+			err = fmt.Errorf("unknown key")
+		}
+		if err != nil {
+			tr.t.Fatalf("%s:%d: config %s: %v", file, line, a, err)
+		}
+	}
+	m, err := New(cfg)
+	if err != nil {
+		tr.t.Fatalf("%s:%d: %v", file, line, err)
+	}
+	tr.machines[name] = m
+	tr.current = m
+}
+
+// setupPaths are the shortest event sequences from Idle to each state.
+var setupPaths = map[State][]Event{
+	Idle:        nil,
+	Connect:     {{Kind: ManualStart}},
+	Active:      {{Kind: ManualStartPassive}},
+	OpenSent:    {{Kind: ManualStart}, {Kind: TCPCRAcked}},
+	OpenConfirm: {{Kind: ManualStart}, {Kind: TCPCRAcked}, {Kind: BGPOpen, Open: peerOpen()}},
+	Established: {{Kind: ManualStart}, {Kind: TCPCRAcked}, {Kind: BGPOpen, Open: peerOpen()}, {Kind: KeepAliveMsg}},
+}
+
+// peerOpen is the OPEN the base configuration's peer sends.
+func peerOpen() Open {
+	return Open{Version: 4, MyAS: basePeerAS, HoldTime: 90, BGPID: basePeerID}
+}
+
+func (tr *transcript) setup(file string, line int, state string) {
+	for _, s := range States() {
+		if s.String() == state {
+			for _, ev := range setupPaths[s] {
+				tr.current.Step(ev)
+			}
+			if got := tr.current.State(); got != s {
+				tr.t.Fatalf("%s:%d: setup %s ended in %s", file, line, s, got)
+			}
+			return
+		}
+	}
+	tr.t.Fatalf("%s:%d: unknown state %q", file, line, state)
+}
+
+func (tr *transcript) step(file string, line int, args []string) []string {
+	ev, err := parseEvent(args)
+	if err != nil {
+		tr.t.Fatalf("%s:%d: %v", file, line, err)
+	}
+	m := tr.current
+	var got []string
+	for _, a := range m.Step(ev) {
+		got = append(got, a.String())
+	}
+	return append(got, fmt.Sprintf("= %s counter=%d", m.State(), m.ConnectRetryCounter()))
+}
+
+func (tr *transcript) collide(file string, line int, args []string) string {
+	m := tr.machines[args[0]]
+	if m == nil {
+		tr.t.Fatalf("%s:%d: no machine %q", file, line, args[0])
+	}
+	ev, err := parseEvent(append([]string{"BGPOpen"}, args[1:]...))
+	if err != nil {
+		tr.t.Fatalf("%s:%d: %v", file, line, err)
+	}
+	detect := false
+	for _, a := range args[1:] {
+		detect = detect || a == "detect-established"
+	}
+	return "= " + m.CheckCollision(ev.Open, detect).String()
+}
+
+// parseEvent reads "KIND [args]". BGPOpen takes v=, as=, hold=, id=, as4=
+// (defaults: the base peer's OPEN). Events with a NOTIFICATION take
+// "CODE/SUBCODE" and an optional data=HEX.
+func parseEvent(args []string) (Event, error) {
+	if len(args) == 0 {
+		return Event{}, fmt.Errorf("missing event")
+	}
+	kind, ok := ParseEventKind(args[0])
+	if !ok {
+		return Event{}, fmt.Errorf("unknown event %q", args[0])
+	}
+	ev := Event{Kind: kind}
+	if kind == BGPOpen {
+		ev.Open = peerOpen()
+	}
+	for _, a := range args[1:] {
+		k, v, hasValue := strings.Cut(a, "=")
+		var err error
+		var n uint32
+		switch {
+		case !hasValue && strings.Contains(a, "/"):
+			c, s, _ := strings.Cut(a, "/")
+			var code, sub uint32
+			if code, err = parseUint32(c); err == nil {
+				sub, err = parseUint32(s)
+			}
+			ev.Notification.Code, ev.Notification.Subcode = uint8(code), uint8(sub)
+		case k == "data":
+			ev.Notification.Data, err = hex.DecodeString(v)
+		case k == "v":
+			n, err = parseUint32(v)
+			ev.Open.Version = uint8(n)
+		case k == "as":
+			n, err = parseUint32(v)
+			ev.Open.MyAS = uint16(n)
+		case k == "hold":
+			n, err = parseUint32(v)
+			ev.Open.HoldTime = uint16(n)
+		case k == "id":
+			ev.Open.BGPID, err = parseID(v)
+		case k == "as4":
+			ev.Open.FourOctetAS = true
+			ev.Open.AS4, err = parseUint32(v)
+		case a == "detect-established":
+		default:
+			err = fmt.Errorf("unknown argument")
+		}
+		if err != nil {
+			return Event{}, fmt.Errorf("%s: %v", a, err)
+		}
+	}
+	return ev, nil
+}
+
+func parseUint32(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err
+}
+
+func parseID(s string) (uint32, error) {
+	var id uint32
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return 0, fmt.Errorf("not a dotted quad")
+	}
+	for _, p := range parts {
+		b, err := strconv.ParseUint(p, 10, 8)
+		if err != nil {
+			return 0, err
+		}
+		id = id<<8 | uint32(b)
+	}
+	return id, nil
+}
