@@ -201,3 +201,21 @@ func (m *Message) Decode(b []byte, s Session) error {
 	}
 	return nil // KEEPALIVE has no body.
 }
+
+// AppendMessage appends m, encoded according to m.Type. It is the inverse of
+// Message.Decode; the speaker's hot path uses the specific Append functions.
+func AppendMessage(dst []byte, s Session, m *Message) ([]byte, error) {
+	switch m.Type {
+	case TypeOpen:
+		return AppendOpen(dst, &m.Open)
+	case TypeUpdate:
+		return AppendUpdate(dst, s, &m.Update)
+	case TypeNotification:
+		return AppendNotification(dst, m.Notification, s.MaxLen()), nil
+	case TypeKeepalive:
+		return AppendKeepalive(dst), nil
+	case TypeRouteRefresh:
+		return AppendRouteRefresh(dst, m.RouteRefresh), nil
+	}
+	return dst, ErrBadType
+}

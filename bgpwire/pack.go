@@ -112,6 +112,7 @@ func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes [
 // extended length form so the length can be patched in once the NLRI is
 // known.
 func appendMPReachHead(dst []byte, f Family, nh NextHop) []byte {
+	at := len(dst)
 	dst = append(dst, FlagOptional|FlagExtendedLength, byte(AttrMPReachNLRI), 0, 0, byte(f.AFI>>8), byte(f.AFI), byte(f.SAFI))
 	switch {
 	case nh.Addr.Is4():
@@ -129,7 +130,7 @@ func appendMPReachHead(dst []byte, f Family, nh NextHop) []byte {
 		dst = append(dst, a[:]...)
 	}
 	dst = append(dst, 0) // reserved
-	binary.BigEndian.PutUint16(dst[2:], uint16(len(dst)-4))
+	binary.BigEndian.PutUint16(dst[at+2:], uint16(len(dst)-at-4))
 	return dst
 }
 
