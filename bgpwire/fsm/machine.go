@@ -178,7 +178,8 @@ const (
 // was being attempted: optional NOTIFICATION, timers stopped, routes
 // withdrawn if Established, resources released, connection dropped.
 type teardown struct {
-	notify  *Notification // to send, if any
+	notify  bool // send the NOTIFICATION sent
+	sent    Notification
 	reason  DownReason
 	peer    Notification // received from the peer, reported in SessionDown
 	counter counterChange
@@ -188,8 +189,8 @@ type teardown struct {
 }
 
 func (m *Machine) toIdle(t teardown) {
-	if t.notify != nil {
-		m.sendNotification(*t.notify)
+	if t.notify {
+		m.sendNotification(t.sent)
 	}
 	m.stopTimer(ConnectRetryTimer)
 	m.stopTimer(HoldTimer)
@@ -197,8 +198,8 @@ func (m *Machine) toIdle(t teardown) {
 	m.stopTimer(SendHoldTimer)
 	if m.state == Established {
 		down := Action{Kind: SessionDown, Reason: t.reason}
-		if t.notify != nil {
-			down.Notification = *t.notify
+		if t.notify {
+			down.Notification = t.sent
 		} else {
 			down.Notification = t.peer
 		}
@@ -224,10 +225,15 @@ func (m *Machine) forgetConnection() {
 	m.peerAS, m.peerID, m.hold, m.keepalive = 0, 0, 0, 0
 }
 
-// fail is the common failure teardown: NOTIFICATION n (if any), counter+1,
+// fail is the common failure teardown: NOTIFICATION n, counter+1,
 // automatic restart allowed.
-func (m *Machine) fail(reason DownReason, n *Notification) {
-	m.toIdle(teardown{notify: n, reason: reason, counter: counterIncrement, restart: true})
+func (m *Machine) fail(reason DownReason, n Notification) {
+	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counterIncrement, restart: true})
+}
+
+// failQuietly is fail before any OPEN was sent: no NOTIFICATION.
+func (m *Machine) failQuietly(reason DownReason) {
+	m.toIdle(teardown{reason: reason, counter: counterIncrement, restart: true})
 }
 
 // fsmError is the "any other event" row of OpenSent, OpenConfirm and
@@ -241,7 +247,7 @@ func (m *Machine) fsmError() {
 	case Established:
 		sub = SubcodeFSMInEstablished
 	}
-	m.fail(ReasonFSMError, &Notification{Code: CodeFSM, Subcode: sub})
+	m.fail(ReasonFSMError, Notification{Code: CodeFSM, Subcode: sub})
 }
 
 // stop handles ManualStop and AutomaticStop in OpenSent, OpenConfirm and
@@ -258,7 +264,7 @@ func (m *Machine) stop(ev Event) {
 	if n.Code == 0 {
 		n = Notification{Code: CodeCease}
 	}
-	m.toIdle(teardown{notify: &n, reason: reason, counter: counter})
+	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counter})
 }
 
 // sendHold handles the RFC 9687 events shared by every state with an open
@@ -276,7 +282,7 @@ func (m *Machine) sendHold(ev Event) bool {
 	case SendProgressed:
 		m.stopTimer(SendHoldTimer)
 	case SendHoldTimerExpired:
-		m.fail(ReasonSendHoldTimerExpired, &Notification{Code: CodeSendHoldTimerExpired})
+		m.fail(ReasonSendHoldTimerExpired, Notification{Code: CodeSendHoldTimerExpired})
 	default:
 		return false
 	}

@@ -49,7 +49,7 @@ func (m *Machine) stepConnect(ev Event) {
 	default:
 		// Events 8, 10-11, 13, 19, 23-28: no NOTIFICATION (no OPEN was
 		// sent), counter+1.
-		m.fail(ReasonFSMError, nil)
+		m.failQuietly(ReasonFSMError)
 	}
 }
 
@@ -88,18 +88,18 @@ func (m *Machine) stepActive(ev Event) {
 	case SendBlocked, SendProgressed, SendHoldTimerExpired, UpdateSent:
 	default:
 		// Events 8, 10-11, 13, 19, 23, 25-28 (and 24 without DelayOpen).
-		m.fail(ReasonFSMError, nil)
+		m.failQuietly(ReasonFSMError)
 	}
 }
 
 // failBeforeOpen is a header or OPEN error in Connect or Active: the
 // NOTIFICATION goes out only if SendNOTIFICATIONwithoutOPEN is set.
 func (m *Machine) failBeforeOpen(ev Event) {
-	var n *Notification
 	if m.cfg.SendNotificationWithoutOpen {
-		n = &ev.Notification
+		m.fail(ReasonHeaderError, ev.Notification)
+		return
 	}
-	m.fail(ReasonHeaderError, n)
+	m.failQuietly(ReasonHeaderError)
 }
 
 func (m *Machine) stepOpenSent(ev Event) {
@@ -110,7 +110,7 @@ func (m *Machine) stepOpenSent(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, &Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
 	case TCPCRAcked, TCPConnectionConfirmed:
 		// A second connection: the shell tracks it with its own machine
 		// until its OPEN arrives (section 6.8).
@@ -126,9 +126,9 @@ func (m *Machine) stepOpenSent(ev Event) {
 	case BGPOpen:
 		m.receiveOpen(ev.Open)
 	case BGPHeaderErr, BGPOpenMsgErr:
-		m.fail(ReasonHeaderError, &ev.Notification)
+		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, &Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
 	case NotifMsgVerErr:
 		m.toIdle(teardown{reason: ReasonNotificationReceived, peer: ev.Notification, counter: counterKeep, restart: true})
 	case UpdateSent:
@@ -141,7 +141,7 @@ func (m *Machine) stepOpenSent(ev Event) {
 // receiveOpen is event 19 in OpenSent: check, negotiate, confirm.
 func (m *Machine) receiveOpen(o Open) {
 	if n, ok := CheckOpen(m.cfg, o); !ok {
-		m.fail(ReasonHeaderError, &n)
+		m.fail(ReasonHeaderError, n)
 		return
 	}
 	m.stopTimer(ConnectRetryTimer)
@@ -165,7 +165,7 @@ func (m *Machine) stepOpenConfirm(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, &Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
 	case KeepaliveTimerExpired:
 		m.keepaliveDue()
 	case TCPCRAcked, TCPConnectionConfirmed:
@@ -177,9 +177,9 @@ func (m *Machine) stepOpenConfirm(ev Event) {
 	case NotifMsgVerErr:
 		m.toIdle(teardown{reason: ReasonNotificationReceived, peer: ev.Notification, counter: counterKeep, restart: true})
 	case BGPHeaderErr, BGPOpenMsgErr:
-		m.fail(ReasonHeaderError, &ev.Notification)
+		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, &Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
 	case KeepAliveMsg:
 		if m.hold != 0 {
 			m.startTimer(HoldTimer, m.hold)
@@ -211,7 +211,7 @@ func (m *Machine) stepEstablished(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, &Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
 	case KeepaliveTimerExpired:
 		m.keepaliveDue()
 	case UpdateSent:
@@ -231,14 +231,14 @@ func (m *Machine) stepEstablished(ev Event) {
 		m.emit(Action{Kind: ProcessUpdate})
 		m.restartHold()
 	case UpdateMsgErr:
-		m.fail(ReasonUpdateError, &ev.Notification)
+		m.fail(ReasonUpdateError, ev.Notification)
 	case BGPHeaderErr:
 		// Section 6.1 requires a Message Header Error NOTIFICATION for
 		// header errors in any state, which section 8's "any other event"
 		// row for Established would replace with an FSM error.
-		m.fail(ReasonHeaderError, &ev.Notification)
+		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, &Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
 	default:
 		// Events 9, 12-13, 20, 22, and an OPEN on this connection.
 		m.fsmError()

@@ -1,0 +1,240 @@
+package fsm
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// nextState is RFC 4271 section 8.2.2 reduced to "where does the machine
+// go", written from the RFC independently of the code: for each state
+// (reached by setupPaths with the base config) and each event (with the
+// payload of cellEvent), the state after the step. "." means "stays".
+// Columns follow EventKinds().
+var nextState = map[State]string{
+	//                 MS   MSt  AS   MSP  ASP  ASt  CRT  HT   KT   IHT  CRA  TCC  TCF  Open HErr OErr Dump NVE  Notf KA   Upd  UErr SHT  SBl  SPr  USt
+	Idle:        "     Con  .    Con  Act  Act  .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .",
+	Connect:     "     .    Idl  .    .    .    Idl  .    Idl  Idl  Idl  OSn  OSn  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  .    .    .    .",
+	Active:      "     .    Idl  .    .    .    Idl  .    Idl  Idl  Idl  OSn  OSn  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  .    .    .    .",
+	OpenSent:    "     .    Idl  .    .    .    Idl  Idl  Idl  Idl  Idl  .    .    Act  OCf  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  Idl  .    .    .",
+	OpenConfirm: "     .    Idl  .    .    .    Idl  Idl  Idl  .    Idl  .    .    Idl  Idl  Idl  Idl  Idl  Idl  Idl  Est  Idl  Idl  Idl  .    .    .",
+	Established: "     .    Idl  .    .    .    Idl  Idl  Idl  .    Idl  .    .    Idl  Idl  Idl  Idl  Idl  Idl  Idl  .    .    Idl  Idl  .    .    .",
+}
+
+var stateAbbrev = map[string]State{"Idl": Idle, "Con": Connect, "Act": Active, "OSn": OpenSent, "OCf": OpenConfirm, "Est": Established}
+
+// notifies is whether the cell sends a NOTIFICATION, same layout ("N" or ".").
+var notifies = map[State]string{
+	Idle:        "     .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .",
+	Connect:     "     .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .",
+	Active:      "     .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .    .",
+	OpenSent:    "     .    N    .    .    .    N    N    N    N    N    .    .    .    .    N    N    N    .    N    N    N    N    N    .    .    .",
+	OpenConfirm: "     .    N    .    .    .    N    N    N    .    N    .    .    .    N    N    N    N    .    .    .    N    N    N    .    .    .",
+	Established: "     .    N    .    .    .    N    N    N    .    N    .    .    .    N    N    N    N    .    .    .    .    N    N    .    .    .",
+}
+
+func cellEvent(k EventKind) Event {
+	ev := Event{Kind: k}
+	switch k {
+	case BGPOpen:
+		ev.Open = peerOpen()
+	case BGPHeaderErr:
+		ev.Notification = Notification{Code: CodeMessageHeader, Subcode: 2}
+	case BGPOpenMsgErr:
+		ev.Notification = Notification{Code: CodeOpenMessage, Subcode: 4}
+	case NotifMsgVerErr:
+		ev.Notification = Notification{Code: CodeOpenMessage, Subcode: 1}
+	case NotifMsg:
+		ev.Notification = Notification{Code: CodeCease, Subcode: 2}
+	case UpdateMsgErr:
+		ev.Notification = Notification{Code: CodeUpdateMessage, Subcode: 1}
+	}
+	return ev
+}
+
+func TestEveryStateEventCell(t *testing.T) {
+	kinds := EventKinds()
+	for _, s := range States() {
+		next := strings.Fields(nextState[s])
+		notify := strings.Fields(notifies[s])
+		if len(next) != len(kinds) || len(notify) != len(kinds) {
+			t.Fatalf("%s: table has %d/%d columns, want %d", s, len(next), len(notify), len(kinds))
+		}
+		for i, k := range kinds {
+			m, err := New(baseConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range setupPaths[s] {
+				m.Step(ev)
+			}
+			counterBefore := m.ConnectRetryCounter()
+			actions := m.Step(cellEvent(k))
+			want := s
+			if next[i] != "." {
+				want = stateAbbrev[next[i]]
+			}
+			if got := m.State(); got != want {
+				t.Errorf("%s x %s: state %s, want %s", s, k, got, want)
+			}
+			sent := false
+			for _, a := range actions {
+				if a.Kind == SendNotification {
+					sent = true
+					// "Any other event" in the three OPEN-exchanged states is
+					// an FSM error with the RFC 6608 subcode of the state.
+					if a.Notification.Code == CodeFSM {
+						wantSub := map[State]uint8{OpenSent: 1, OpenConfirm: 2, Established: 3}[s]
+						if a.Notification.Subcode != wantSub {
+							t.Errorf("%s x %s: FSM error subcode %d, want %d", s, k, a.Notification.Subcode, wantSub)
+						}
+					}
+				}
+			}
+			if sent != (notify[i] == "N") {
+				t.Errorf("%s x %s: sends NOTIFICATION %v, want %v", s, k, sent, !sent)
+			}
+			// Every fall to Idle from a state with a connection drops it.
+			if want == Idle && s != Idle && s != Active {
+				if !hasAction(actions, DropConnection) {
+					t.Errorf("%s x %s: to Idle without DropConnection", s, k)
+				}
+			}
+			if s == Idle && m.ConnectRetryCounter() != counterBefore {
+				t.Errorf("Idle x %s: counter changed", k)
+			}
+		}
+	}
+}
+
+func hasAction(actions []Action, k ActionKind) bool {
+	for _, a := range actions {
+		if a.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNamesAreComplete(t *testing.T) {
+	for _, k := range EventKinds() {
+		if strings.HasPrefix(k.String(), "EventKind(") {
+			t.Errorf("event %d has no name", k)
+		}
+		if back, ok := ParseEventKind(k.String()); !ok || back != k {
+			t.Errorf("ParseEventKind(%s) = %v, %v", k, back, ok)
+		}
+	}
+	for k := ActionKind(1); k < numActionKinds; k++ {
+		if strings.HasPrefix(k.String(), "ActionKind(") {
+			t.Errorf("action %d has no name", k)
+		}
+	}
+	for r := DownReason(1); r < numReasons; r++ {
+		if strings.HasPrefix(r.String(), "DownReason(") {
+			t.Errorf("reason %d has no name", r)
+		}
+	}
+	for tm := Timer(1); tm < numTimers; tm++ {
+		if strings.HasPrefix(tm.String(), "Timer(") {
+			t.Errorf("timer %d has no name", tm)
+		}
+	}
+	if got := State(9).String(); got != "State(9)" {
+		t.Errorf("unknown state prints %q", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []func(*Config){
+		func(c *Config) { c.LocalAS = 0 },
+		func(c *Config) { c.RouterID = 0 },
+		func(c *Config) { c.PeerAS = 0 },
+		func(c *Config) { c.PeerASMode = 7 },
+		func(c *Config) { c.HoldTime = 2 * time.Second },
+		func(c *Config) { c.HoldTime = 1500 * time.Millisecond },
+		func(c *Config) { c.HoldTime = 65536 * time.Second },
+		func(c *Config) { c.Keepalive = 90 * time.Second },
+		func(c *Config) { c.Keepalive = -time.Second },
+		func(c *Config) { c.ConnectRetryTime = -time.Second },
+	}
+	for i, mutate := range bad {
+		cfg := baseConfig()
+		mutate(&cfg)
+		if _, err := New(cfg); err == nil {
+			t.Errorf("case %d: %+v accepted", i, cfg)
+		}
+	}
+	good := []func(*Config){
+		func(c *Config) {},
+		func(c *Config) { c.NoHoldTime = true },
+		func(c *Config) { c.HoldTime = 3 * time.Second },
+		func(c *Config) { c.PeerAS, c.PeerASMode = 0, PeerASExternal },
+		func(c *Config) { c.Keepalive = 89 * time.Second },
+	}
+	for i, mutate := range good {
+		cfg := baseConfig()
+		mutate(&cfg)
+		if _, err := New(cfg); err != nil {
+			t.Errorf("case %d: %v", i, err)
+		}
+	}
+}
+
+func TestKeepLocallyInitiated(t *testing.T) {
+	cases := []struct {
+		localID, peerID, localAS, peerAS uint32
+		want                             bool
+	}{
+		{1, 2, 100, 100, false},
+		{2, 1, 100, 100, true},
+		{0xffffffff, 0x7fffffff, 1, 2, true}, // unsigned comparison
+		{5, 5, 200, 100, true},
+		{5, 5, 100, 200, false},
+	}
+	for _, c := range cases {
+		if got := KeepLocallyInitiated(c.localID, c.peerID, c.localAS, c.peerAS); got != c.want {
+			t.Errorf("KeepLocallyInitiated(%d, %d, %d, %d) = %v", c.localID, c.peerID, c.localAS, c.peerAS, got)
+		}
+	}
+}
+
+// The speaker steps every keepalive and update through the machine, so a
+// reused action slice must not allocate.
+func TestStepAppendDoesNotAllocate(t *testing.T) {
+	m, _ := New(baseConfig())
+	for _, ev := range setupPaths[Established] {
+		m.Step(ev)
+	}
+	buf := make([]Action, 0, 16)
+	allocs := testing.AllocsPerRun(1000, func() {
+		buf = m.StepAppend(buf[:0], Event{Kind: KeepAliveMsg})
+		buf = m.StepAppend(buf[:0], Event{Kind: UpdateMsg})
+		buf = m.StepAppend(buf[:0], Event{Kind: KeepaliveTimerExpired})
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per steady-state round", allocs)
+	}
+	// A whole session, down and up again, does not allocate either.
+	allocs = testing.AllocsPerRun(100, func() {
+		buf = m.StepAppend(buf[:0], Event{Kind: HoldTimerExpired})
+		for _, ev := range setupPaths[Established] {
+			buf = m.StepAppend(buf[:0], ev)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per session cycle", allocs)
+	}
+}
+
+func BenchmarkStepKeepalive(b *testing.B) {
+	m, _ := New(baseConfig())
+	for _, ev := range setupPaths[Established] {
+		m.Step(ev)
+	}
+	buf := make([]Action, 0, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = m.StepAppend(buf[:0], Event{Kind: KeepAliveMsg})
+	}
+}
