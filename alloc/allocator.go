@@ -207,6 +207,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 		return a.assignment(s.Key), nil
 	}
 	var pools []*poolState
+	var notTried []string
 	if s.RequestedPool != "" {
 		p := a.pools[s.RequestedPool]
 		if p == nil {
@@ -216,7 +217,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 			return Assignment{}, fmt.Errorf("%v: requested %w", s.Key, err)
 		}
 		pools = []*poolState{p}
-	} else if pools, err = a.candidates(&s); err != nil {
+	} else if pools, notTried, err = a.candidates(&s); err != nil {
 		return Assignment{}, err
 	}
 	// Plans outermost: a dual-stack pool anywhere in the order beats a
@@ -233,7 +234,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 			return a.assignment(s.Key), nil
 		}
 	}
-	return Assignment{}, &AllocationError{Service: s.Key, Reasons: reasons}
+	return Assignment{}, &AllocationError{Service: s.Key, Reasons: reasons, NotTried: notTried}
 }
 
 // pickInPool chooses, without committing, one IP per family of plan from p.

@@ -43,6 +43,9 @@ var (
 type AllocationError struct {
 	Service ServiceKey
 	Reasons []error
+	// NotTried says why the other pools were not candidates (autoAssign
+	// false, serviceAllocation not selecting the Service).
+	NotTried []string
 }
 
 func (e *AllocationError) Error() string {
@@ -55,6 +58,10 @@ func (e *AllocationError) Error() string {
 			b.WriteString("; ")
 		}
 		b.WriteString(r.Error())
+	}
+	if len(e.NotTried) > 0 {
+		b.WriteString("; not tried: ")
+		b.WriteString(strings.Join(e.NotTried, "; "))
 	}
 	return b.String()
 }

@@ -134,7 +134,7 @@ func admits(p *poolState, svc *Service) error {
 // ascending, unset last, then name), then the other autoAssign pools that
 // admit it, by name. If there are none, the error says why each pool was
 // passed over.
-func (a *Allocator) candidates(svc *Service) ([]*poolState, error) {
+func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 	var out []*poolState
 	for _, p := range a.pinned {
 		if p.AutoAssign && admits(p, svc) == nil {
@@ -153,9 +153,6 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, error) {
 			out = append(out, p)
 		}
 	}
-	if len(out) > 0 {
-		return out, nil
-	}
 	var why []string
 	if len(a.byName) == 0 {
 		why = append(why, "no address pools are configured")
@@ -165,7 +162,10 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, error) {
 			strings.Join(manual, ", ")))
 	}
 	why = append(why, refused...)
-	return nil, fmt.Errorf("%v: %w: %s", svc.Key, ErrNoPool, strings.Join(why, "; "))
+	if len(out) > 0 {
+		return out, why, nil
+	}
+	return nil, nil, fmt.Errorf("%v: %w: %s", svc.Key, ErrNoPool, strings.Join(why, "; "))
 }
 
 // shareError says why svc cannot use the IP that use describes, or nil.

@@ -1,0 +1,120 @@
+package alloc
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// checkInvariants cross-checks every internal index against the others.
+// It fails t on the first inconsistency.
+func checkInvariants(t testing.TB, a *Allocator) {
+	t.Helper()
+	perPool := map[*poolState]int{}
+	for k, h := range a.services {
+		if h.svc.Key != k {
+			t.Fatalf("service %v stored under %v", h.svc.Key, k)
+		}
+		perPool[h.pool]++
+		for _, ip := range h.ips {
+			use := a.ips[ip]
+			if use == nil {
+				t.Fatalf("%v holds %v, which is not in use", k, ip)
+			}
+			if use.pool != h.pool {
+				t.Fatalf("%v: IP %v in pool %q, assignment says %q", k, ip, use.pool.Name, h.pool.Name)
+			}
+			found := false
+			for _, u := range use.users {
+				found = found || u.key == k
+			}
+			if !found {
+				t.Fatalf("%v holds %v but is not among its users", k, ip)
+			}
+		}
+	}
+	for _, p := range a.byName {
+		if p.services != perPool[p] {
+			t.Fatalf("pool %q counts %d services, %d hold it", p.Name, p.services, perPool[p])
+		}
+		for fi, sp := range p.space {
+			keyed := 0
+			if sp == nil {
+				continue
+			}
+			members := 0
+			sp.used.ascend(func(lo, hi u128) bool {
+				if sp.lastOrd.less(hi) {
+					t.Fatalf("pool %q: used ordinal %v beyond last %v", p.Name, hi, sp.lastOrd)
+				}
+				members += int(hi.sub(lo).lo) + 1
+				return true
+			})
+			if members != sp.usedCount {
+				t.Fatalf("pool %q %v: used set has %d members, count says %d", p.Name, sp.family, members, sp.usedCount)
+			}
+			inUse := 0
+			for _, use := range a.ips {
+				if use.pool == p && FamilyOf(use.addr) == sp.family {
+					inUse++
+					if use.sharingKey != "" {
+						keyed++
+					}
+				}
+			}
+			if inUse != sp.usedCount {
+				t.Fatalf("pool %q %v: %d IPs in use, count says %d", p.Name, sp.family, inUse, sp.usedCount)
+			}
+			for _, set := range p.shared[fi] {
+				set.ascend(func(lo, hi u128) bool {
+					keyed -= int(hi.sub(lo).lo) + 1
+					return true
+				})
+			}
+			if keyed != 0 {
+				t.Fatalf("pool %q %v: sharing index off by %d", p.Name, sp.family, keyed)
+			}
+			st := sp.stats()
+			if sum, _ := st.Available.v.add(u64(uint64(st.Assigned))); sum != st.Capacity.v {
+				t.Fatalf("pool %q %v: available %v + assigned %d != capacity %v", p.Name, sp.family, st.Available, st.Assigned, st.Capacity)
+			}
+		}
+	}
+	for ip, use := range a.ips {
+		if use.addr != ip || len(use.users) == 0 {
+			t.Fatalf("IP %v: bad record %+v", ip, use)
+		}
+		sp := use.pool.space[FamilyOf(ip).index()]
+		ord, ok := sp.ordinal(addrToU128(ip))
+		if !ok || ord != use.ord || !sp.used.contains(ord) {
+			t.Fatalf("IP %v: ordinal %v ok=%v, recorded %v, in used set %v", ip, ord, ok, use.ord, sp.used.contains(ord))
+		}
+		if use.sharingKey != "" && !use.pool.shared[FamilyOf(ip).index()][use.sharingKey].contains(ord) {
+			t.Fatalf("IP %v missing from sharing index %q", ip, use.sharingKey)
+		}
+		for i, u := range use.users {
+			h := a.services[u.key]
+			if h == nil || !containsAddr(h.ips, ip) {
+				t.Fatalf("IP %v lists user %v, who does not hold it", ip, u.key)
+			}
+			if i > 0 && !use.users[i-1].key.less(u.key) {
+				t.Fatalf("IP %v users not sorted", ip)
+			}
+			// Pairwise: every user could join the IP given all the others.
+			if err := shareError(use, &h.svc); err != nil {
+				t.Fatalf("IP %v holds incompatible services: %v", ip, err)
+			}
+			if h.svc.SharingKey != use.sharingKey || h.svc.LocalTraffic != use.local || (use.local && h.svc.Backend != use.backend) {
+				t.Fatalf("IP %v: user %v key/backend differs from the IP's", ip, u.key)
+			}
+		}
+	}
+}
+
+func containsAddr(s []netip.Addr, ip netip.Addr) bool {
+	for _, x := range s {
+		if x == ip {
+			return true
+		}
+	}
+	return false
+}
