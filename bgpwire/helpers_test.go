@@ -18,7 +18,6 @@ var cmpOpts = []cmp.Option{
 	cmpopts.IgnoreUnexported(Update{}, Capabilities{}),
 }
 
-
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
 

@@ -108,9 +108,20 @@ func finishMessage(dst []byte, start, maxLen int) ([]byte, error) {
 	return dst, nil
 }
 
+// parseWholeHeader is ParseHeader for a buffer that must hold the whole
+// message, where too few bytes is a bad length rather than a reason to wait.
+func parseWholeHeader(b []byte, s Session) (Header, error) {
+	if len(b) < HeaderLen {
+		return Header{}, newError(CodeMessageHeader, SubcodeBadMessageLength, nil, ErrShortHeader)
+	}
+	return ParseHeader(b, s.MaxLen())
+}
+
 // ParseHeader validates the header at the start of b against RFC 4271 §6.1
 // and returns it. b may hold more than one message; only the first 19 bytes
-// are read. maxLen is Session.MaxLen() of the session (OPEN and KEEPALIVE are
+// are read. With fewer than 19 bytes it returns ErrShortHeader, unwrapped:
+// the caller frames a TCP stream and should wait for more. Every other error
+// is a *NotificationError. maxLen is Session.MaxLen() of the session (OPEN and KEEPALIVE are
 // always checked against 4096).
 func ParseHeader(b []byte, maxLen int) (Header, error) {
 	if len(b) < HeaderLen {
@@ -180,7 +191,7 @@ type Message struct {
 // in the result (Notification data, unknown capabilities and attributes)
 // point into b.
 func (m *Message) Decode(b []byte, s Session) error {
-	h, err := ParseHeader(b, s.MaxLen())
+	h, err := parseWholeHeader(b, s)
 	if err != nil {
 		return err
 	}

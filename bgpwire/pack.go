@@ -242,7 +242,8 @@ func AppendUpdate(dst []byte, s Session, u *Update) ([]byte, error) {
 		for _, p := range u.MPUnreach.Withdrawn {
 			dst = appendPrefix(dst, p, f.AFI)
 		}
-		if err := patchAttrLen(dst, at); err != nil {
+		var err error
+		if dst, err = patchAttrLen(dst, at); err != nil {
 			return dst[:start], err
 		}
 	}
@@ -263,7 +264,8 @@ func AppendUpdate(dst []byte, s Session, u *Update) ([]byte, error) {
 		for _, p := range m.NLRI {
 			dst = appendPrefix(dst, p, m.Family.AFI)
 		}
-		if err := patchAttrLen(dst, at); err != nil {
+		var err error
+		if dst, err = patchAttrLen(dst, at); err != nil {
 			return dst[:start], err
 		}
 	}
@@ -279,13 +281,21 @@ func AppendUpdate(dst []byte, s Session, u *Update) ([]byte, error) {
 	return finishMessage(dst, start, s.MaxLen())
 }
 
-// patchAttrLen fills in the 2-octet length of the extended-length attribute
-// that starts at dst[at:] and runs to the end of dst.
-func patchAttrLen(dst []byte, at int) error {
+// patchAttrLen fills in the length of the extended-length attribute that
+// starts at dst[at:] and runs to the end of dst, and drops back to the 1-octet
+// length form when the value fits, so a re-encoded message is never longer
+// than the one it was decoded from.
+func patchAttrLen(dst []byte, at int) ([]byte, error) {
 	n := len(dst) - at - 4
-	if n > 0xffff {
-		return ErrMessageTooLong
+	switch {
+	case n > 0xffff:
+		return dst, ErrMessageTooLong
+	case n > 255:
+		binary.BigEndian.PutUint16(dst[at+2:], uint16(n))
+		return dst, nil
 	}
-	binary.BigEndian.PutUint16(dst[at+2:], uint16(n))
-	return nil
+	dst[at] &^= FlagExtendedLength
+	dst[at+2] = byte(n)
+	copy(dst[at+3:], dst[at+4:])
+	return dst[:len(dst)-1], nil
 }

@@ -78,16 +78,14 @@ func appendPrefix6(dst []byte, p netip.Prefix) []byte {
 	return dst
 }
 
-// prefixFamily returns the AFI of a valid prefix; 0 for an invalid one or an
-// IPv4-mapped IPv6 address, which has no unambiguous family on the wire.
+// prefixFamily returns the AFI of a valid prefix and 0 for an invalid one.
+// An IPv4-mapped IPv6 prefix is IPv6, as on the wire.
 func prefixFamily(p netip.Prefix) AFI {
 	switch {
 	case !p.IsValid():
 		return 0
 	case p.Addr().Is4():
 		return AFIIPv4
-	case p.Addr().Is4In6():
-		return 0
 	}
 	return AFIIPv6
 }

@@ -91,10 +91,10 @@ func (u *Update) reset() {
 	}
 }
 
-// DecodeUpdate decodes an UPDATE message, header included. It is
+// Decode decodes an UPDATE message, header included. It is
 // Message.Decode for callers that already know the type.
 func (u *Update) Decode(msg []byte, s Session) error {
-	h, err := ParseHeader(msg, s.MaxLen())
+	h, err := parseWholeHeader(msg, s)
 	if err != nil {
 		return err
 	}

@@ -88,9 +88,9 @@ func vectors(t testing.TB) []struct {
 			canonical: true,
 		},
 		{
-			name:  "OPEN without capabilities, hold time 0",
-			bytes: wire(t, TypeOpen, "04 0064 0000 01020304 00"),
-			want:  Message{Type: TypeOpen, Open: Open{Version: 4, AS: 100, WireAS: 100, Identifier: addr("1.2.3.4")}},
+			name:      "OPEN without capabilities, hold time 0",
+			bytes:     wire(t, TypeOpen, "04 0064 0000 01020304 00"),
+			want:      Message{Type: TypeOpen, Open: Open{Version: 4, AS: 100, WireAS: 100, Identifier: addr("1.2.3.4")}},
 			canonical: true,
 		},
 		{
@@ -158,8 +158,8 @@ func vectors(t testing.TB) []struct {
 				Attributes: Attributes{
 					HasOrigin: true, Origin: OriginIGP,
 					HasASPath: true, ASPath: []ASSegment{{ASSequence, []uint32{65001, 65002}}},
-					NextHop:   addr("192.0.2.1"),
-					HasMED:    true, MED: 100, HasLocalPref: true, LocalPref: 200, AtomicAggregate: true,
+					NextHop: addr("192.0.2.1"),
+					HasMED:  true, MED: 100, HasLocalPref: true, LocalPref: 200, AtomicAggregate: true,
 					HasAggregator: true, Aggregator: Aggregator{65001, addr("192.0.2.1")},
 					Communities:         []Community{NewCommunity(65001, 100), CommunityNoExport},
 					ExtendedCommunities: []ExtendedCommunity{{0, 2, 0xfd, 0xe9, 0, 0, 0, 100}},
@@ -173,8 +173,8 @@ func vectors(t testing.TB) []struct {
 			// RFC 4760 + RFC 2545: 32-byte next hop (global + link-local).
 			name: "UPDATE IPv6 MP_REACH with link-local next hop",
 			s:    fourOctet,
-			bytes: wire(t, TypeUpdate, "0000 | 0039"+
-				"| 90 0e 002e 0002 01 20 20010db8000000000000000000000001 fe800000000000000000000000000001 00 40 20010db800010000"+
+			bytes: wire(t, TypeUpdate, "0000 | 0038"+
+				"| 80 0e 2e 0002 01 20 20010db8000000000000000000000001 fe800000000000000000000000000001 00 40 20010db800010000"+
 				"| 40 01 01 02"+ // ORIGIN incomplete
 				"| 40 02 00"), // empty AS_PATH (iBGP)
 			want: Message{Type: TypeUpdate, Update: Update{
@@ -202,9 +202,16 @@ func vectors(t testing.TB) []struct {
 		{
 			name:      "UPDATE IPv6 MP_UNREACH",
 			s:         fourOctet,
-			bytes:     wire(t, TypeUpdate, "0000 | 0010 | 90 0f 000c 0002 01 40 20010db800020000"),
+			bytes:     wire(t, TypeUpdate, "0000 | 000f | 80 0f 0c 0002 01 40 20010db800020000"),
 			want:      Message{Type: TypeUpdate, Update: Update{HasMPUnreach: true, MPUnreach: MPUnreach{Family: IPv6Unicast, Withdrawn: []netip.Prefix{pfx("2001:db8:2::/64")}}}},
 			canonical: true,
+		},
+		{
+			// The extended length form is legal for any length.
+			name:  "UPDATE IPv6 MP_UNREACH with extended length",
+			s:     fourOctet,
+			bytes: wire(t, TypeUpdate, "0000 | 0010 | 90 0f 000c 0002 01 40 20010db800020000"),
+			want:  Message{Type: TypeUpdate, Update: Update{HasMPUnreach: true, MPUnreach: MPUnreach{Family: IPv6Unicast, Withdrawn: []netip.Prefix{pfx("2001:db8:2::/64")}}}},
 		},
 		{
 			name:      "UPDATE IPv4 withdrawal",
@@ -219,9 +226,9 @@ func vectors(t testing.TB) []struct {
 			canonical: true,
 		},
 		{
-			name:      "End-of-RIB IPv6",
-			bytes:     wire(t, TypeUpdate, "0000 0006 80 0f 03 0002 01"),
-			want:      Message{Type: TypeUpdate, Update: Update{HasMPUnreach: true, MPUnreach: MPUnreach{Family: IPv6Unicast}}},
+			name:  "End-of-RIB IPv6",
+			bytes: wire(t, TypeUpdate, "0000 0006 80 0f 03 0002 01"),
+			want:  Message{Type: TypeUpdate, Update: Update{HasMPUnreach: true, MPUnreach: MPUnreach{Family: IPv6Unicast}}},
 		},
 		{
 			// RFC 6793 §4.2.2: towards a 2-octet peer, AS 200000 becomes
@@ -242,7 +249,7 @@ func vectors(t testing.TB) []struct {
 					HasAggregator: true, Aggregator: Aggregator{ASTrans, addr("192.0.2.1")},
 					AS4Path:          []ASSegment{{ASSequence, []uint32{200000}}},
 					HasAS4Aggregator: true, AS4Aggregator: Aggregator{200000, addr("192.0.2.1")},
-					Unknown:          []RawAttribute{{Flags: 0xe0, Type: 99, Value: []byte{0xab, 0xcd}}},
+					Unknown: []RawAttribute{{Flags: 0xe0, Type: 99, Value: []byte{0xab, 0xcd}}},
 				},
 				NLRI: []netip.Prefix{pfx("198.51.100.0/24")},
 			}},
@@ -252,8 +259,8 @@ func vectors(t testing.TB) []struct {
 			// An unknown optional transitive attribute without Partial is
 			// kept with Partial set (RFC 4271 §5); an unknown optional
 			// non-transitive one (ORIGINATOR_ID here) is dropped.
-			name: "UPDATE with unknown optional attributes",
-			s:    fourOctet,
+			name:  "UPDATE with unknown optional attributes",
+			s:     fourOctet,
 			bytes: wire(t, TypeUpdate, "0000 | 0019 | 40 01 01 00 | 40 02 00 | 40 03 04 c0000201 | c0 63 01 ff | 80 09 04 01020304 | 08 0a"),
 			want: Message{Type: TypeUpdate, Update: Update{
 				Attributes: Attributes{HasOrigin: true, HasASPath: true, NextHop: addr("192.0.2.1"),
