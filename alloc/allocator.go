@@ -122,12 +122,12 @@ func (a *Allocator) SetPools(pools []Pool) ([]Rejected, error) {
 
 	var evicted []Rejected
 	for _, h := range a.sortedHeld() {
-		p, err := next.checkIPs(&h.svc, h.ips, "assigned")
+		p, ordered, err := next.checkIPs(&h.svc, h.ips, "assigned")
 		if err != nil {
 			evicted = append(evicted, Rejected{Service: h.svc.Key, IPs: h.ips, Err: err})
 			continue
 		}
-		next.commit(&h.svc, p, h.ips)
+		next.commit(&h.svc, p, ordered)
 	}
 	*a = *next
 	return evicted, nil
@@ -187,9 +187,9 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 		return Assignment{}, err
 	}
 	if h := a.services[s.Key]; h != nil {
-		if p, err := a.checkIPs(&s, h.ips, "assigned"); err == nil {
+		if p, ordered, err := a.checkIPs(&s, h.ips, "assigned"); err == nil {
 			a.release(h)
-			a.commit(&s, p, h.ips)
+			a.commit(&s, p, ordered)
 			return a.assignment(s.Key), nil
 		}
 		a.release(h)
@@ -199,7 +199,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 		if err != nil {
 			return Assignment{}, fmt.Errorf("%v: %w", s.Key, err)
 		}
-		p, err := a.checkIPs(&s, ips, "requested")
+		p, ips, err := a.checkIPs(&s, ips, "requested")
 		if err != nil {
 			return Assignment{}, err
 		}
@@ -326,45 +326,45 @@ func (a *Allocator) poolOf(ip netip.Addr) *poolState {
 // returns their pool: they lie in one pool, usable there, that pool is the
 // requested one if any and admits svc, they equal the requested IPs if
 // any, and svc can share each with its current users.
-func (a *Allocator) checkIPs(svc *Service, ips []netip.Addr, what string) (*poolState, error) {
+func (a *Allocator) checkIPs(svc *Service, ips []netip.Addr, what string) (*poolState, []netip.Addr, error) {
 	plans, err := familyPlans(svc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ordered, err := orderByPlan(svc, plans, ips, what)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", svc.Key, err)
+		return nil, nil, fmt.Errorf("%v: %w", svc.Key, err)
 	}
 	if len(svc.RequestedIPs) > 0 && what != "requested" && !sameIPs(svc.RequestedIPs, ordered) {
-		return nil, fmt.Errorf("%v: %w: %s IPs %v are not the requested IPs %v", svc.Key, ErrInvalidRequest, what, ordered, svc.RequestedIPs)
+		return nil, nil, fmt.Errorf("%v: %w: %s IPs %v are not the requested IPs %v", svc.Key, ErrInvalidRequest, what, ordered, svc.RequestedIPs)
 	}
 	var pool *poolState
 	for _, ip := range ordered {
 		p := a.poolOf(ip)
 		switch {
 		case p == nil:
-			return nil, fmt.Errorf("%v: %s IP %v: %w: no address pool contains it", svc.Key, what, ip, ErrIPNotInPool)
+			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: no address pool contains it", svc.Key, what, ip, ErrIPNotInPool)
 		case !p.space[FamilyOf(ip).index()].contains(ip):
-			return nil, fmt.Errorf("%v: %s IP %v: %w: pool %q avoids addresses ending in .0 and .255 (avoidBuggyIPs)", svc.Key, what, ip, ErrIPNotInPool, p.Name)
+			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: pool %q avoids addresses ending in .0 and .255 (avoidBuggyIPs)", svc.Key, what, ip, ErrIPNotInPool, p.Name)
 		case svc.RequestedPool != "" && p.Name != svc.RequestedPool:
-			return nil, fmt.Errorf("%v: %s IP %v: %w: it is in pool %q, not in the requested pool %q", svc.Key, what, ip, ErrIPNotInPool, p.Name, svc.RequestedPool)
+			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: it is in pool %q, not in the requested pool %q", svc.Key, what, ip, ErrIPNotInPool, p.Name, svc.RequestedPool)
 		case pool != nil && p != pool:
-			return nil, fmt.Errorf("%v: %w: %s IPs %v (pool %q) and %v (pool %q) are in different pools; both IPs of a dual-stack service come from one pool",
+			return nil, nil, fmt.Errorf("%v: %w: %s IPs %v (pool %q) and %v (pool %q) are in different pools; both IPs of a dual-stack service come from one pool",
 				svc.Key, ErrInvalidRequest, what, ordered[0], pool.Name, ip, p.Name)
 		}
 		pool = p
 	}
 	if err := admits(pool, svc); err != nil {
-		return nil, fmt.Errorf("%v: %s IP %v: %w", svc.Key, what, ordered[0], err)
+		return nil, nil, fmt.Errorf("%v: %s IP %v: %w", svc.Key, what, ordered[0], err)
 	}
 	for _, ip := range ordered {
 		if use := a.ips[ip]; use != nil {
 			if err := shareError(use, svc); err != nil {
-				return nil, fmt.Errorf("%v: %s IP %w", svc.Key, what, err)
+				return nil, nil, fmt.Errorf("%v: %s IP %w", svc.Key, what, err)
 			}
 		}
 	}
-	return pool, nil
+	return pool, ordered, nil
 }
 
 func sameIPs(x, y []netip.Addr) bool {
@@ -445,12 +445,10 @@ func (a *Allocator) Claim(svc Service, ips []netip.Addr) (Assignment, error) {
 	for i, ip := range ips {
 		unmapped[i] = ip.Unmap()
 	}
-	p, err := a.checkIPs(&s, unmapped, "claimed")
+	p, ordered, err := a.checkIPs(&s, unmapped, "claimed")
 	if err != nil {
 		return Assignment{}, err
 	}
-	plans, _ := familyPlans(&s)
-	ordered, _ := orderByPlan(&s, plans, unmapped, "claimed")
 	if h := a.services[s.Key]; h != nil {
 		a.release(h)
 	}

@@ -2,12 +2,17 @@ package alloc
 
 import (
 	"net/netip"
-	"testing"
 )
+
+// fataler is what checkInvariants needs from *testing.T and *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
 
 // checkInvariants cross-checks every internal index against the others.
 // It fails t on the first inconsistency.
-func checkInvariants(t testing.TB, a *Allocator) {
+func checkInvariants(t fataler, a *Allocator) {
 	t.Helper()
 	perPool := map[*poolState]int{}
 	for k, h := range a.services {

@@ -1,0 +1,292 @@
+package alloc
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// model is the reference allocator for the property tests: every pool's
+// usable addresses enumerated in a slice, holdings in a map, and every
+// decision by linear scan (the way MetalLB allocates). It shares only
+// familyPlans and admits with the real allocator; address sets, ordering,
+// sharing and config changes are written again here, simply.
+type model struct {
+	pools []Pool
+	addrs map[string][]netip.Addr // usable addresses per pool, ascending
+	held  map[ServiceKey]modelHeld
+}
+
+type modelHeld struct {
+	svc  Service
+	pool string
+	ips  []netip.Addr
+}
+
+func newModel() *model { return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}} }
+
+func enumerate(p Pool) []netip.Addr {
+	var out []netip.Addr
+	for _, r := range p.Ranges {
+		for ip := r.First; ; ip = ip.Next() {
+			b := ip.AsSlice()
+			if !(p.AvoidBuggyIPs && ip.Is4() && (b[3] == 0 || b[3] == 255)) && !slices.Contains(out, ip) {
+				out = append(out, ip)
+			}
+			if ip == r.Last {
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+func (m *model) pool(name string) *Pool {
+	for i := range m.pools {
+		if m.pools[i].Name == name {
+			return &m.pools[i]
+		}
+	}
+	return nil
+}
+
+func (m *model) poolOf(ip netip.Addr) string {
+	for name, addrs := range m.addrs {
+		if slices.Contains(addrs, ip) {
+			return name
+		}
+	}
+	return ""
+}
+
+func (m *model) users(ip netip.Addr, except ServiceKey) []Service {
+	var out []Service
+	for k, h := range m.held {
+		if k != except && slices.Contains(h.ips, ip) {
+			out = append(out, h.svc)
+		}
+	}
+	return out
+}
+
+func (m *model) canShare(ip netip.Addr, s Service) bool {
+	for _, o := range m.users(ip, s.Key) {
+		if s.SharingKey == "" || o.SharingKey != s.SharingKey {
+			return false
+		}
+		if (s.LocalTraffic || o.LocalTraffic) && (s.LocalTraffic != o.LocalTraffic || s.Backend != o.Backend) {
+			return false
+		}
+		for _, p := range s.Ports {
+			if slices.Contains(o.Ports, p) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// check mirrors checkIPs: one admitting pool (the requested one if any),
+// the requested IPs if any, a family plan, shareable.
+func (m *model) check(s Service, ips []netip.Addr, requested bool) (string, []netip.Addr, bool) {
+	plans, err := familyPlans(&s)
+	if err != nil || len(ips) == 0 {
+		return "", nil, false
+	}
+	ips, err = orderByPlan(&s, plans, ips, "x")
+	if err != nil {
+		return "", nil, false
+	}
+	if len(s.RequestedIPs) > 0 && !requested && !sameIPs(s.RequestedIPs, ips) {
+		return "", nil, false
+	}
+	pool := ""
+	for _, ip := range ips {
+		p := m.poolOf(ip)
+		if p == "" || (pool != "" && p != pool) || (s.RequestedPool != "" && p != s.RequestedPool) {
+			return "", nil, false
+		}
+		pool = p
+	}
+	if admits(&poolState{Pool: *m.pool(pool)}, &s) != nil {
+		return "", nil, false
+	}
+	for _, ip := range ips {
+		if !m.canShare(ip, s) {
+			return "", nil, false
+		}
+	}
+	return pool, ips, true
+}
+
+func (m *model) candidates(s Service) []string {
+	if s.RequestedPool != "" {
+		p := m.pool(s.RequestedPool)
+		if p == nil || admits(&poolState{Pool: *p}, &s) != nil {
+			return nil
+		}
+		return []string{p.Name}
+	}
+	var pinned, rest []Pool
+	for _, p := range m.pools {
+		if !p.AutoAssign || admits(&poolState{Pool: p}, &s) != nil {
+			continue
+		}
+		if p.Allocation.pins() {
+			pinned = append(pinned, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	rank := func(p Pool) int {
+		if p.Allocation.Priority == 0 {
+			return 1 << 30
+		}
+		return p.Allocation.Priority
+	}
+	sort.Slice(pinned, func(i, j int) bool {
+		if rank(pinned[i]) != rank(pinned[j]) {
+			return rank(pinned[i]) < rank(pinned[j])
+		}
+		return pinned[i].Name < pinned[j].Name
+	})
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
+	var out []string
+	for _, p := range append(pinned, rest...) {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func (m *model) allocate(s Service) (Assignment, bool) {
+	s = normalize(s)
+	plans, err := familyPlans(&s)
+	if err != nil {
+		return Assignment{}, false
+	}
+	if h, ok := m.held[s.Key]; ok {
+		delete(m.held, s.Key)
+		if p, ips, ok := m.check(s, h.ips, false); ok {
+			m.held[s.Key] = modelHeld{s, p, ips}
+			return Assignment{p, ips}, true
+		}
+	}
+	if len(s.RequestedIPs) > 0 {
+		ordered, err := orderByPlan(&s, plans, s.RequestedIPs, "x")
+		if err != nil {
+			return Assignment{}, false
+		}
+		p, _, ok := m.check(s, ordered, true)
+		if !ok {
+			return Assignment{}, false
+		}
+		m.held[s.Key] = modelHeld{s, p, ordered}
+		return Assignment{p, ordered}, true
+	}
+	cands := m.candidates(s)
+	for _, plan := range plans {
+	pools:
+		for _, p := range cands {
+			var got []netip.Addr
+			for _, f := range plan {
+				found := false
+				for _, ip := range m.addrs[p] {
+					if FamilyOf(ip) == f && m.canShare(ip, s) {
+						got = append(got, ip)
+						found = true
+						break
+					}
+				}
+				if !found {
+					continue pools
+				}
+			}
+			m.held[s.Key] = modelHeld{s, p, got}
+			return Assignment{p, got}, true
+		}
+	}
+	return Assignment{}, false
+}
+
+func (m *model) claim(s Service, ips []netip.Addr) (Assignment, bool) {
+	s = normalize(s)
+	plans, err := familyPlans(&s)
+	if err != nil {
+		return Assignment{}, false
+	}
+	ordered, err := orderByPlan(&s, plans, ips, "x")
+	if err != nil {
+		return Assignment{}, false
+	}
+	p, _, ok := m.check(s, ordered, false)
+	if !ok {
+		return Assignment{}, false
+	}
+	m.held[s.Key] = modelHeld{s, p, ordered}
+	return Assignment{p, ordered}, true
+}
+
+func (m *model) setPools(pools []Pool) []ServiceKey {
+	m.pools = slices.Clone(pools)
+	m.addrs = map[string][]netip.Addr{}
+	for _, p := range pools {
+		m.addrs[p.Name] = enumerate(p)
+	}
+	var evicted []ServiceKey
+	keys := make([]ServiceKey, 0, len(m.held))
+	for k := range m.held {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y ServiceKey) int {
+		return strings.Compare(x.Namespace+"/"+x.Name, y.Namespace+"/"+y.Name)
+	})
+	for _, k := range keys {
+		h := m.held[k]
+		if p, ips, ok := m.check(h.svc, h.ips, false); ok {
+			h.pool, h.ips = p, ips
+			m.held[k] = h
+		} else {
+			delete(m.held, k)
+			evicted = append(evicted, k)
+		}
+	}
+	return evicted
+}
+
+func (m *model) stats() []PoolStats {
+	var out []PoolStats
+	for _, p := range m.pools {
+		st := PoolStats{Pool: p.Name}
+		used := map[netip.Addr]bool{}
+		for _, h := range m.held {
+			if h.pool == p.Name {
+				st.Services++
+				for _, ip := range h.ips {
+					used[ip] = true
+				}
+			}
+		}
+		var cap4, cap6 int
+		for _, ip := range m.addrs[p.Name] {
+			if ip.Is4() {
+				cap4++
+			} else {
+				cap6++
+			}
+		}
+		for ip := range used {
+			if ip.Is4() {
+				st.IPv4.Assigned++
+			} else {
+				st.IPv6.Assigned++
+			}
+		}
+		st.IPv4.Capacity, st.IPv4.Available = CountOf(cap4), CountOf(cap4-st.IPv4.Assigned)
+		st.IPv6.Capacity, st.IPv6.Available = CountOf(cap6), CountOf(cap6-st.IPv6.Assigned)
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(x, y PoolStats) int { return strings.Compare(x.Pool, y.Pool) })
+	return out
+}
