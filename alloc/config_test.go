@@ -27,7 +27,7 @@ func TestSetPoolsKeepsOrEvicts(t *testing.T) {
 		return a
 	}
 	type evict struct {
-		Service ServiceKey
+		Service  ServiceKey
 		Sentinel error
 	}
 	tests := []struct {
@@ -55,8 +55,13 @@ func TestSetPoolsKeepsOrEvicts(t *testing.T) {
 			evicts: []evict{{ServiceKey{"ns", "d"}, ErrNotAdmitted}},
 			keep:   map[string]Assignment{"y": as("b", "10.0.1.0")}},
 		{name: "autoAssign off and priority changes move nothing",
-			pools: []Pool{func() Pool { p := base[0]; p.AutoAssign = false; p.Allocation = &ServiceAllocation{Priority: 3}; return p }(), base[1]},
-			keep:  map[string]Assignment{"x": as("a", "10.0.0.200"), "z": as("a", "10.0.0.0")}},
+			pools: []Pool{func() Pool {
+				p := base[0]
+				p.AutoAssign = false
+				p.Allocation = &ServiceAllocation{Priority: 3}
+				return p
+			}(), base[1]},
+			keep: map[string]Assignment{"x": as("a", "10.0.0.200"), "z": as("a", "10.0.0.0")}},
 		{name: "rename keeps IPs unless the old name was requested",
 			pools:  []Pool{pool(t, "a2", "10.0.0.0/24"), pool(t, "b2", "10.0.1.0/24", "2001:db8::/64")},
 			evicts: []evict{{ServiceKey{"ns", "d"}, ErrIPNotInPool}, {ServiceKey{"ns", "y"}, ErrIPNotInPool}},

@@ -24,7 +24,9 @@ type modelHeld struct {
 	ips  []netip.Addr
 }
 
-func newModel() *model { return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}} }
+func newModel() *model {
+	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}}
+}
 
 func enumerate(p Pool) []netip.Addr {
 	var out []netip.Addr
