@@ -27,7 +27,7 @@ var (
 	ErrUnknownBFDProfile    = errors.New("no BFDProfile with this name")
 	ErrUnknownSecret        = errors.New("no Secret with this name")
 	ErrSecretType           = errors.New("wrong Secret type")
-	ErrSecretKey            = errors.New("no password key in the Secret")
+	ErrSecretKey            = errors.New(`secret has no "password" key`)
 	ErrInvalidPassword      = errors.New("invalid password")
 	ErrHoldTime             = errors.New("invalid hold time")
 	ErrKeepaliveTime        = errors.New("invalid keepalive time")

@@ -223,7 +223,7 @@ func compilePassword(r ref, s v1beta2.BGPPeerSpec, secrets []corev1.Secret, d *d
 		pw, ok = v, true
 	}
 	if !ok {
-		d.errorf(r, "spec.passwordSecret.name", "%q: %w %q", sec.Name, ErrSecretKey, corev1.BasicAuthPasswordKey)
+		d.errorf(r, "spec.passwordSecret.name", "%q: %w", sec.Name, ErrSecretKey)
 		return ""
 	}
 	if strings.ContainsAny(pw, "\r\n") {

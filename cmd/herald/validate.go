@@ -138,6 +138,13 @@ func report(w io.Writer, set *manifest.Set, res config.Result) bool {
 			continue
 		}
 		k := objectKey{o.Kind, o.Namespace, o.Name}
+		if reported[k] {
+			// A second object with the same kind and name: its
+			// errors (the duplicate name first) were printed with
+			// the first one.
+			badCount++
+			continue
+		}
 		reported[k] = true
 		for _, wn := range warnings[k] {
 			fmt.Fprintf(w, "warning %s\n", wn)

@@ -117,34 +117,34 @@ func (s *Set) addJSON(src string, js []byte) {
 		obj.Namespace = s.DefaultNamespace
 	}
 	in := &s.Input
-	var err error
+	var ok bool
 	switch h.APIVersion + " " + h.Kind {
 	case "metallb.io/v1beta1 IPAddressPool":
-		in.IPAddressPools, err = decodeInto(s, obj, js, in.IPAddressPools)
+		in.IPAddressPools, _ = decodeInto(s, obj, js, in.IPAddressPools)
 	case "metallb.io/v1beta1 L2Advertisement":
-		in.L2Advertisements, err = decodeInto(s, obj, js, in.L2Advertisements)
+		in.L2Advertisements, _ = decodeInto(s, obj, js, in.L2Advertisements)
 	case "metallb.io/v1beta1 BGPAdvertisement":
-		in.BGPAdvertisements, err = decodeInto(s, obj, js, in.BGPAdvertisements)
+		in.BGPAdvertisements, _ = decodeInto(s, obj, js, in.BGPAdvertisements)
 	case "metallb.io/v1beta1 BFDProfile":
-		in.BFDProfiles, err = decodeInto(s, obj, js, in.BFDProfiles)
+		in.BFDProfiles, _ = decodeInto(s, obj, js, in.BFDProfiles)
 	case "metallb.io/v1beta1 Community":
-		in.Communities, err = decodeInto(s, obj, js, in.Communities)
+		in.Communities, _ = decodeInto(s, obj, js, in.Communities)
 	case "metallb.io/v1beta1 BGPPeer":
-		in.BGPPeersV1beta1, err = decodeInto(s, obj, js, in.BGPPeersV1beta1)
-		if err == nil && h.Spec.PeerPort == nil {
+		in.BGPPeersV1beta1, ok = decodeInto(s, obj, js, in.BGPPeersV1beta1)
+		if ok && h.Spec.PeerPort == nil {
 			in.BGPPeersV1beta1[len(in.BGPPeersV1beta1)-1].Spec.Port = config.DefaultPeerPort
 		}
 	case "metallb.io/v1beta2 BGPPeer":
-		in.BGPPeers, err = decodeInto(s, obj, js, in.BGPPeers)
-		if err == nil && h.Spec.PeerPort == nil {
+		in.BGPPeers, ok = decodeInto(s, obj, js, in.BGPPeers)
+		if ok && h.Spec.PeerPort == nil {
 			in.BGPPeers[len(in.BGPPeers)-1].Spec.Port = config.DefaultPeerPort
 		}
 	case "v1 Namespace":
-		in.Namespaces, err = decodeInto(s, obj, js, in.Namespaces)
+		in.Namespaces, _ = decodeInto(s, obj, js, in.Namespaces)
 	case "v1 Node":
-		in.Nodes, err = decodeInto(s, obj, js, in.Nodes)
+		in.Nodes, _ = decodeInto(s, obj, js, in.Nodes)
 	case "v1 Secret":
-		in.Secrets, err = decodeInto(s, obj, js, in.Secrets)
+		in.Secrets, _ = decodeInto(s, obj, js, in.Secrets)
 	default:
 		if strings.HasPrefix(h.APIVersion, "metallb.io/") && knownKinds[h.Kind] && !statusKinds[h.Kind] {
 			s.Errors = append(s.Errors, fieldError(obj, "apiVersion", fmt.Errorf("%q: %w: %s is served as %s",
@@ -153,10 +153,6 @@ func (s *Set) addJSON(src string, js []byte) {
 			return
 		}
 		obj.Ignored = true
-	}
-	if err != nil {
-		s.Errors = append(s.Errors, &DocumentError{src, err})
-		return
 	}
 	s.Objects = append(s.Objects, obj)
 }
@@ -180,19 +176,20 @@ type namer interface {
 	SetNamespace(string)
 }
 
-// decodeInto decodes js strictly into a new T and appends it. Strict
-// errors (unknown or repeated fields) become field errors on the object;
-// the object is still kept, so the rest of it is checked too.
+// decodeInto decodes js strictly into a new T and appends it, reporting
+// whether it did. Strict errors (unknown or repeated fields) become field
+// errors on the object, which is still kept so the rest of it is checked
+// too; a value of the wrong type leaves the object out.
 func decodeInto[T any, PT interface {
 	*T
 	namer
-}](s *Set, obj Object, js []byte, list []T) ([]T, error) {
+}](s *Set, obj Object, js []byte, list []T) ([]T, bool) {
 	var v T
 	strictErrs, err := kjson.UnmarshalStrict(js, &v, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
 		field, msg := typeErrorField(err)
 		s.Errors = append(s.Errors, fieldError(obj, field, fmt.Errorf("%w: %s", config.ErrInvalidValue, msg)))
-		return list, nil
+		return list, false
 	}
 	for _, se := range strictErrs {
 		s.Errors = append(s.Errors, strictError(obj, se))
@@ -200,7 +197,7 @@ func decodeInto[T any, PT interface {
 	if obj.Namespace != "" {
 		PT(&v).SetNamespace(obj.Namespace)
 	}
-	return append(list, v), nil
+	return append(list, v), true
 }
 
 var (
