@@ -3,6 +3,7 @@ package bgpwire
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 )
 
 // NextHop is the next hop of announced routes.
@@ -39,9 +40,6 @@ func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes [
 	if afi == 0 {
 		return dst, ErrInvalidPrefix
 	}
-	if err := checkPrefixes(prefixes, afi); err != nil {
-		return dst, err
-	}
 	mp := afi == AFIIPv6 || nh.Addr.Is6()
 	if !nh.Addr.IsValid() || (afi == AFIIPv6 && !nh.Addr.Is6()) || (nh.LinkLocal.IsValid() && (!nh.Addr.Is6() || !nh.LinkLocal.Is6())) {
 		return dst, ErrNextHopFamily
@@ -75,21 +73,9 @@ func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes [
 		}
 		nlriStart := len(dst)
 		limit := nlriStart + budget
-		i := 0
-		if afi == AFIIPv4 {
-			for ; i < len(prefixes); i++ {
-				if len(dst)+prefixWireLen(prefixes[i]) > limit {
-					break
-				}
-				dst = appendPrefix4(dst, prefixes[i])
-			}
-		} else {
-			for ; i < len(prefixes); i++ {
-				if len(dst)+prefixWireLen(prefixes[i]) > limit {
-					break
-				}
-				dst = appendPrefix6(dst, prefixes[i])
-			}
+		i, err := 0, error(nil)
+		if dst, i, err = packPrefixes(dst, prefixes, afi, limit); err != nil {
+			return dst[:orig], err
 		}
 		prefixes = prefixes[i:]
 		nlriLen := len(dst) - nlriStart
@@ -100,7 +86,6 @@ func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes [
 		} else {
 			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(len(attrs)))
 		}
-		var err error
 		if dst, err = finishMessage(dst, start, maxLen); err != nil {
 			return dst[:orig], err
 		}
@@ -145,9 +130,6 @@ func AppendWithdraw(dst []byte, s Session, prefixes []netip.Prefix) ([]byte, err
 	if afi == 0 {
 		return dst, ErrInvalidPrefix
 	}
-	if err := checkPrefixes(prefixes, afi); err != nil {
-		return dst, err
-	}
 	maxLen := s.MaxLen()
 	orig := len(dst)
 	for len(prefixes) > 0 {
@@ -163,12 +145,9 @@ func AppendWithdraw(dst []byte, s Session, prefixes []netip.Prefix) ([]byte, err
 		if afi == AFIIPv4 {
 			limit -= 2 // the attribute length follows the withdrawn routes
 		}
-		i := 0
-		for ; i < len(prefixes); i++ {
-			if len(dst)+prefixWireLen(prefixes[i]) > limit {
-				break
-			}
-			dst = appendPrefix(dst, prefixes[i], afi)
+		i, err := 0, error(nil)
+		if dst, i, err = packPrefixes(dst, prefixes, afi, limit); err != nil {
+			return dst[:orig], err
 		}
 		prefixes = prefixes[i:]
 		n := len(dst) - fieldStart
@@ -179,7 +158,6 @@ func AppendWithdraw(dst []byte, s Session, prefixes []netip.Prefix) ([]byte, err
 			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(n+7))
 			binary.BigEndian.PutUint16(dst[start+HeaderLen+6:], uint16(n+3))
 		}
-		var err error
 		if dst, err = finishMessage(dst, start, maxLen); err != nil {
 			return dst[:orig], err
 		}
@@ -298,4 +276,73 @@ func patchAttrLen(dst []byte, at int) ([]byte, error) {
 	dst[at+2] = byte(n)
 	copy(dst[at+3:], dst[at+4:])
 	return dst[:len(dst)-1], nil
+}
+
+// packPrefixes appends prefixes of family afi while dst stays within limit
+// bytes and returns how many it took. This loop is the encoder's hot path, so
+// it validates as it goes, reserves room once and writes by index instead of
+// appending.
+func packPrefixes(dst []byte, prefixes []netip.Prefix, afi AFI, limit int) (_ []byte, taken int, _ error) {
+	w := len(dst)
+	if need := min(limit, w+17*len(prefixes)); need > cap(dst) {
+		dst = slices.Grow(dst, need-w)
+	}
+	buf := dst[:min(limit, cap(dst))]
+	i := 0
+	if afi == AFIIPv4 {
+		for ; i < len(prefixes); i++ {
+			p := prefixes[i]
+			if !p.Addr().Is4() || !p.IsValid() {
+				return dst, 0, wrongPrefix(p)
+			}
+			bits := p.Bits()
+			n := 1 + (bits+7)/8
+			if w+n > len(buf) {
+				break
+			}
+			a := p.Addr().As4()
+			if bits == 32 {
+				b := buf[w : w+5]
+				b[0], b[1], b[2], b[3], b[4] = 32, a[0], a[1], a[2], a[3]
+			} else {
+				buf[w] = byte(bits)
+				copy(buf[w+1:w+n], a[:])
+				maskLastByte(buf[w+1:w+n], bits)
+			}
+			w += n
+		}
+	} else {
+		for ; i < len(prefixes); i++ {
+			p := prefixes[i]
+			if !p.Addr().Is6() || !p.IsValid() {
+				return dst, 0, wrongPrefix(p)
+			}
+			bits := p.Bits()
+			n := 1 + (bits+7)/8
+			if w+n > len(buf) {
+				break
+			}
+			a := p.Addr().As16()
+			buf[w] = byte(bits)
+			copy(buf[w+1:w+n], a[:])
+			maskLastByte(buf[w+1:w+n], bits)
+			w += n
+		}
+	}
+	return buf[:w], i, nil
+}
+
+func wrongPrefix(p netip.Prefix) error {
+	if p.IsValid() {
+		return ErrMixedFamilies
+	}
+	return ErrInvalidPrefix
+}
+
+// maskLastByte clears the bits past the prefix length in the last octet of
+// an encoded prefix: a sender must not leak host bits.
+func maskLastByte(b []byte, bits int) {
+	if r := bits % 8; r != 0 {
+		b[len(b)-1] &= byte(0xff << (8 - r))
+	}
 }

@@ -46,9 +46,6 @@ func appendPrefixes(dst []netip.Prefix, b []byte, v6 bool) (_ []netip.Prefix, ok
 	return dst, true
 }
 
-// prefixWireLen is the encoded size of p.
-func prefixWireLen(p netip.Prefix) int { return 1 + (p.Bits()+7)/8 }
-
 // appendPrefix4 appends an IPv4 prefix. The caller has checked p.
 func appendPrefix4(dst []byte, p netip.Prefix) []byte {
 	bits := p.Bits()

@@ -18,8 +18,8 @@ func roundTrips() []struct {
 	full := Attributes{
 		HasOrigin: true, Origin: OriginEGP,
 		HasASPath: true, ASPath: []ASSegment{{ASSequence, []uint32{65001, 4200000000}}, {ASSet, []uint32{1, 2, 3}}},
-		NextHop:   addr("203.0.113.1"),
-		HasMED:    true, MED: 1 << 31, HasLocalPref: true, LocalPref: 100, AtomicAggregate: true,
+		NextHop: addr("203.0.113.1"),
+		HasMED:  true, MED: 1 << 31, HasLocalPref: true, LocalPref: 100, AtomicAggregate: true,
 		HasAggregator: true, Aggregator: Aggregator{4200000000, addr("203.0.113.2")},
 		Communities:         []Community{CommunityGracefulShutdown, CommunityBlackhole, CommunityNoAdvertise, CommunityNoExportSubconfed, CommunityNoPeer, CommunityAcceptOwn, CommunityLLGRStale, CommunityNoLLGR},
 		ExtendedCommunities: []ExtendedCommunity{{0x00, 0x02, 1, 2, 3, 4, 5, 6}, {0x43, 0x03, 0, 0, 0, 0, 0, 8}},
