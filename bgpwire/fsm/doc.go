@@ -42,4 +42,20 @@
 //
 // An RFC 7606 treat-as-withdraw UPDATE is an UpdateMsg; only session-reset
 // errors are UpdateMsgErr.
+//
+// # How the speaker drives it
+//
+//	m, err := fsm.New(cfg)                 // Idle
+//	acts = m.StepAppend(acts[:0], fsm.Event{Kind: fsm.ManualStart})
+//	for _, a := range acts { ... }         // dial, arm timers, send, report
+//
+// Decoded OPEN → Event{Kind: BGPOpen, Open: ...}; decode error →
+// BGPHeaderErr / BGPOpenMsgErr / UpdateMsgErr with the NOTIFICATION the
+// decoder chose; received NOTIFICATION → NotifMsg (NotifMsgVerErr for 2/1);
+// a blocked or drained write queue → SendBlocked / SendProgressed; an UPDATE
+// written → UpdateSent. An incoming connection for a peer whose machine is
+// in Connect or Active is TCPConnectionConfirmed on that machine; one that
+// arrives later gets a second machine (ManualStartPassive, then
+// TCPConnectionConfirmed) and, when its OPEN arrives, the first machine's
+// CheckCollision decides which one receives OpenCollisionDump.
 package fsm
