@@ -10,7 +10,7 @@ import (
 // ParseRange parses an IPAddressPool address entry: a CIDR ("10.0.0.0/24",
 // "2001:db8::/64"; host bits are ignored, as net.ParseCIDR does) or an
 // inclusive range "first-last" (spaces around either address are allowed).
-// IPv4-mapped IPv6 addresses are read as IPv4. Zones are refused.
+// A range written in IPv4-mapped IPv6 form is read as IPv4. Zones are refused.
 func ParseRange(s string) (Range, error) {
 	if first, last, ok := strings.Cut(s, "-"); ok {
 		a, err := netip.ParseAddr(strings.TrimSpace(first))
@@ -34,7 +34,22 @@ func ParseRange(s string) (Range, error) {
 	return PrefixRange(p), nil
 }
 
-func (r Range) normal() Range { return Range{First: r.First.Unmap(), Last: r.Last.Unmap()} }
+// normal reads a range written in IPv4-mapped IPv6 form (both ends) as
+// IPv4; any other range is taken as written.
+func (r Range) normal() Range {
+	if r.First.Is4In6() && r.Last.Is4In6() {
+		return Range{First: r.First.Unmap(), Last: r.Last.Unmap()}
+	}
+	return r
+}
+
+// family is the family of a normalized range.
+func (r Range) family() Family {
+	if r.First.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
 
 func (r Range) validate() error {
 	n := r.normal()

@@ -90,7 +90,7 @@ func (a *Allocator) SetPools(pools []Pool) ([]Rejected, error) {
 				return nil, fmt.Errorf("pool %q: %w", p.Name, err)
 			}
 			r = r.normal()
-			byFam[FamilyOf(r.First).index()] = append(byFam[FamilyOf(r.First).index()], r)
+			byFam[r.family().index()] = append(byFam[r.family().index()], r)
 		}
 		for _, f := range []Family{IPv4, IPv6} {
 			ps.space[f.index()] = newAddrSpace(f, p.AvoidBuggyIPs, byFam[f.index()])
@@ -143,7 +143,7 @@ func priorityRank(p *poolState) int {
 func mergeSpans(ranges []Range) []span {
 	var spans []span
 	for _, r := range ranges {
-		spans = append(spans, span{addrToU128(r.First.Unmap()), addrToU128(r.Last.Unmap())})
+		spans = append(spans, span{addrToU128(r.First), addrToU128(r.Last)})
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.first.cmp(b.first) })
 	var out []span
@@ -309,8 +309,8 @@ func (a *Allocator) pick(p *poolState, sp *addrSpace, svc *Service) (netip.Addr,
 
 // poolOf returns the pool whose ranges contain ip (ignoring avoidBuggyIPs).
 func (a *Allocator) poolOf(ip netip.Addr) *poolState {
-	f := FamilyOf(ip)
-	x := addrToU128(ip.Unmap())
+	f := addrFamily(ip)
+	x := addrToU128(ip)
 	owners := a.owners[f.index()]
 	i, found := slices.BinarySearchFunc(owners, x, func(o ownedSpan, x u128) int { return o.first.cmp(x) })
 	if !found {
@@ -344,7 +344,7 @@ func (a *Allocator) checkIPs(svc *Service, ips []netip.Addr, what string) (*pool
 		switch {
 		case p == nil:
 			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: no address pool contains it", svc.Key, what, ip, ErrIPNotInPool)
-		case !p.space[FamilyOf(ip).index()].contains(ip):
+		case !p.space[addrFamily(ip).index()].contains(ip):
 			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: pool %q avoids addresses ending in .0 and .255 (avoidBuggyIPs)", svc.Key, what, ip, ErrIPNotInPool, p.Name)
 		case svc.RequestedPool != "" && p.Name != svc.RequestedPool:
 			return nil, nil, fmt.Errorf("%v: %s IP %v: %w: it is in pool %q, not in the requested pool %q", svc.Key, what, ip, ErrIPNotInPool, p.Name, svc.RequestedPool)
@@ -372,7 +372,7 @@ func sameIPs(x, y []netip.Addr) bool {
 		return false
 	}
 	for _, ip := range x {
-		if !slices.Contains(y, ip.Unmap()) {
+		if !slices.Contains(y, ip) {
 			return false
 		}
 	}
@@ -384,7 +384,7 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) {
 	for _, ip := range ips {
 		use := a.ips[ip]
 		if use == nil {
-			sp := p.space[FamilyOf(ip).index()]
+			sp := p.space[addrFamily(ip).index()]
 			ord, _ := sp.ordinal(addrToU128(ip))
 			use = &ipUse{addr: ip, pool: p, ord: ord, sharingKey: svc.SharingKey, local: svc.LocalTraffic, backend: svc.Backend}
 			a.ips[ip] = use
@@ -416,7 +416,7 @@ func (a *Allocator) release(h *held) {
 			continue
 		}
 		delete(a.ips, ip)
-		sp := use.pool.space[FamilyOf(ip).index()]
+		sp := use.pool.space[addrFamily(ip).index()]
 		sp.used.remove(use.ord)
 		sp.usedCount--
 		if use.sharingKey != "" {
@@ -516,7 +516,7 @@ func (a *Allocator) Users(ip netip.Addr) []ServiceKey {
 func (a *Allocator) PoolOf(ip netip.Addr) (string, bool) {
 	ip = ip.Unmap()
 	p := a.poolOf(ip)
-	if p == nil || !p.space[FamilyOf(ip).index()].contains(ip) {
+	if p == nil || !p.space[addrFamily(ip).index()].contains(ip) {
 		return "", false
 	}
 	return p.Name, true

@@ -59,7 +59,7 @@ func checkInvariants(t fataler, a *Allocator) {
 			}
 			inUse := 0
 			for _, use := range a.ips {
-				if use.pool == p && FamilyOf(use.addr) == sp.family {
+				if use.pool == p && addrFamily(use.addr) == sp.family {
 					inUse++
 					if use.sharingKey != "" {
 						keyed++
@@ -88,12 +88,12 @@ func checkInvariants(t fataler, a *Allocator) {
 		if use.addr != ip || len(use.users) == 0 {
 			t.Fatalf("IP %v: bad record %+v", ip, use)
 		}
-		sp := use.pool.space[FamilyOf(ip).index()]
+		sp := use.pool.space[addrFamily(ip).index()]
 		ord, ok := sp.ordinal(addrToU128(ip))
 		if !ok || ord != use.ord || !sp.used.contains(ord) {
 			t.Fatalf("IP %v: ordinal %v ok=%v, recorded %v, in used set %v", ip, ord, ok, use.ord, sp.used.contains(ord))
 		}
-		if use.sharingKey != "" && !use.pool.shared[FamilyOf(ip).index()][use.sharingKey].contains(ord) {
+		if use.sharingKey != "" && !use.pool.shared[addrFamily(ip).index()][use.sharingKey].contains(ord) {
 			t.Fatalf("IP %v missing from sharing index %q", ip, use.sharingKey)
 		}
 		for i, u := range use.users {

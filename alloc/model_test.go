@@ -195,7 +195,7 @@ func (m *model) allocate(s Service) (Assignment, bool) {
 			for _, f := range plan {
 				found := false
 				for _, ip := range m.addrs[p] {
-					if FamilyOf(ip) == f && m.canShare(ip, s) {
+					if addrFamily(ip) == f && m.canShare(ip, s) {
 						got = append(got, ip)
 						found = true
 						break

@@ -42,7 +42,7 @@ func familyPlans(svc *Service) ([][]Family, error) {
 	}
 	if len(fams) == 0 {
 		for _, ip := range svc.RequestedIPs {
-			if f := FamilyOf(ip); !slices.Contains(fams, f) {
+			if f := addrFamily(ip); !slices.Contains(fams, f) {
 				fams = append(fams, f)
 			}
 		}
@@ -72,7 +72,7 @@ func orderByPlan(svc *Service, plans [][]Family, ips []netip.Addr, what string) 
 		if !ip.IsValid() || ip.Zone() != "" {
 			return nil, fmt.Errorf("%w: %s IP %q is not a plain IP address", ErrInvalidRequest, what, ip)
 		}
-		f := FamilyOf(ip)
+		f := addrFamily(ip)
 		if j := slices.Index(fams, f); j >= 0 {
 			return nil, fmt.Errorf("%w: %s IPs %v and %v are both %v; a service has at most one IP per family",
 				ErrInvalidRequest, what, ips[j], ip, f)
@@ -90,7 +90,7 @@ func orderByPlan(svc *Service, plans [][]Family, ips []netip.Addr, what string) 
 			if j < 0 {
 				break
 			}
-			out = append(out, ips[j].Unmap())
+			out = append(out, ips[j])
 		}
 		if len(out) == len(plan) {
 			return out, nil

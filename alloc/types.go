@@ -232,3 +232,13 @@ type PoolStats struct {
 	IPv6     FamilyStats
 	Services int
 }
+
+// addrFamily is the family of an address as the allocator stores it: inputs
+// are unmapped on entry, so an IPv4-mapped form seen inside is an IPv6
+// address of an IPv6 range.
+func addrFamily(a netip.Addr) Family {
+	if a.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
