@@ -1,0 +1,39 @@
+// Package kube runs a real Kubernetes control plane for Herald's tests and
+// lab: etcd and kube-apiserver, built from pinned Go modules and started on
+// loopback. There is no controller-manager and no scheduler: tests create
+// what controllers would (EndpointSlices, for one), and a deleted Namespace
+// stays Terminating.
+//
+// Binaries. EnsureBinaries builds kube-apiserver from k8s.io/kubernetes
+// (KubernetesVersion) in a generated module that replaces every staging
+// module k8s.io/kubernetes lists with the proxy's v0.x release
+// (StagingVersion), and etcd from go.etcd.io/etcd/server/v3 (EtcdVersion)
+// through etcdmain.Main. They are cached under CacheDir, one directory per
+// name and version, so only the first run pays (about 5 minutes on 2
+// cores). Builds are serialised by a file lock and installed by rename, so
+// parallel tests and processes may call it at once. The module templates
+// are embedded in this package.
+//
+// Control plane. Start gives each ControlPlane its own temporary directory,
+// free loopback ports, a fresh CA and serving certificate, a ServiceAccount
+// signing key (so the TokenRequest API works), static token authentication
+// (--token-auth-file) and RBAC authorization. It returns when /readyz
+// answers ok. AdminKubeconfig and AdminRESTConfig are for a member of
+// system:masters; KubeconfigFor(ctx, namespace, name) creates a
+// ServiceAccount if needed and writes a kubeconfig with a minted token, so
+// the speaker and controller run with exactly the rights the chart's RBAC
+// gives them. InstallCRDs (or Options.CRDDir) installs CRD manifests and
+// waits until they are Established and served. RestartAPIServer, or
+// StopAPIServer and StartAPIServer, bounce kube-apiserver on the same port
+// with the same keys and data.
+//
+// Cleanup. Stop kills both process groups and removes the directory.
+// StartForTest registers Stop with t.Cleanup. Children are started with
+// PR_SET_PDEATHSIG, so they die with a killed test binary, and the next
+// Start removes directories whose owner is gone. With Options.Detach the
+// processes outlive their starter and StopDir stops them later.
+//
+// Errors name the step that failed and, for a process that did not become
+// ready, include the tail of its log. The package logs only through the
+// Logf it is given.
+package kube
