@@ -186,6 +186,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		msgs, sessions = append(msgs, b), append(sessions, r.s)
 	}
+	captures, _ := filepath.Glob("testdata/captures/*.bin")
+	for _, f := range captures {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, sessions = append(msgs, b), append(sessions, Session{FourOctetAS: true})
+	}
 	for i, m := range msgs {
 		s := sessions[i]
 		name := fmt.Sprintf("%02d", i)
