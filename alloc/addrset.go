@@ -202,7 +202,7 @@ func (s *addrSpace) addrAt(o u128) u128 {
 
 // lowestFree returns the ordinal of the lowest free address.
 func (s *addrSpace) lowestFree() (u128, bool) {
-	if s.usedCount > 0 && s.used.min().lo.isZero() && s.used.min().hi == s.lastOrd {
+	if m, ok := s.used.min(); ok && m.lo.isZero() && m.hi == s.lastOrd {
 		return u128{}, false
 	}
 	return s.used.lowestAbsent(), true

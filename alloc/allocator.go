@@ -422,7 +422,7 @@ func (a *Allocator) release(h *held) {
 		if use.sharingKey != "" {
 			idx := use.pool.shared[sp.family.index()]
 			idx[use.sharingKey].remove(use.ord)
-			if idx[use.sharingKey].root == nil {
+			if idx[use.sharingKey].empty() {
 				delete(idx, use.sharingKey)
 			}
 		}
