@@ -324,8 +324,12 @@ func packPrefixes(dst []byte, prefixes []netip.Prefix, afi AFI, limit int) (_ []
 			}
 			a := p.Addr().As16()
 			buf[w] = byte(bits)
-			copy(buf[w+1:w+n], a[:])
-			maskLastByte(buf[w+1:w+n], bits)
+			if bits == 128 {
+				*(*[16]byte)(buf[w+1 : w+17]) = a
+			} else {
+				copy(buf[w+1:w+n], a[:])
+				maskLastByte(buf[w+1:w+n], bits)
+			}
 			w += n
 		}
 	}

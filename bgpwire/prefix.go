@@ -9,39 +9,52 @@ import (
 // prefix length are cleared so that equal routes compare equal. ok is false
 // when the field is malformed.
 func appendPrefixes(dst []netip.Prefix, b []byte, v6 bool) (_ []netip.Prefix, ok bool) {
-	maxBits := 32
 	if v6 {
-		maxBits = 128
+		return appendPrefixes6(dst, b)
 	}
-	for len(b) > 0 {
-		bits := int(b[0])
-		if bits > maxBits {
-			return dst, false
+	// Host routes are what Herald sends and receives most: they get a fast
+	// path without the partial-octet handling.
+	for i := 0; i < len(b); {
+		bits := int(b[i])
+		if bits == 32 && i+5 <= len(b) {
+			dst = append(dst, netip.PrefixFrom(netip.AddrFrom4([4]byte(b[i+1:i+5])), 32))
+			i += 5
+			continue
 		}
 		n := (bits + 7) / 8
-		if len(b) < 1+n {
+		if bits > 32 || i+1+n > len(b) {
 			return dst, false
 		}
-		if !v6 {
-			var a [4]byte
-			if n == 4 {
-				a = [4]byte(b[1:5])
-			} else {
-				copy(a[:], b[1:1+n])
-			}
-			if r := bits % 8; r != 0 {
-				a[n-1] &= byte(0xff << (8 - r))
-			}
-			dst = append(dst, netip.PrefixFrom(netip.AddrFrom4(a), bits))
-		} else {
-			var a [16]byte
-			copy(a[:], b[1:1+n])
-			if r := bits % 8; r != 0 {
-				a[n-1] &= byte(0xff << (8 - r))
-			}
-			dst = append(dst, netip.PrefixFrom(netip.AddrFrom16(a), bits))
+		var a [4]byte
+		copy(a[:], b[i+1:i+1+n])
+		if n > 0 {
+			maskLastByte(a[:n], bits)
 		}
-		b = b[1+n:]
+		dst = append(dst, netip.PrefixFrom(netip.AddrFrom4(a), bits))
+		i += 1 + n
+	}
+	return dst, true
+}
+
+func appendPrefixes6(dst []netip.Prefix, b []byte) (_ []netip.Prefix, ok bool) {
+	for i := 0; i < len(b); {
+		bits := int(b[i])
+		if bits == 128 && i+17 <= len(b) {
+			dst = append(dst, netip.PrefixFrom(netip.AddrFrom16([16]byte(b[i+1:i+17])), 128))
+			i += 17
+			continue
+		}
+		n := (bits + 7) / 8
+		if bits > 128 || i+1+n > len(b) {
+			return dst, false
+		}
+		var a [16]byte
+		copy(a[:], b[i+1:i+1+n])
+		if n > 0 {
+			maskLastByte(a[:n], bits)
+		}
+		dst = append(dst, netip.PrefixFrom(netip.AddrFrom16(a), bits))
+		i += 1 + n
 	}
 	return dst, true
 }
