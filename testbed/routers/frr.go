@@ -19,7 +19,6 @@ const FRRDaemonDir = "/usr/lib/frr"
 
 var frrTemplate = template.Must(template.New("frr.conf").Funcs(tmplFuncs).Parse(`frr defaults traditional
 hostname {{.Name}}
-log file {{.Dir}}/frr.log informational
 log timestamp precision 3
 !
 router bgp {{.ASN}}
@@ -176,16 +175,20 @@ func (f *FRR) Start(ctx context.Context) error {
 	if err := os.WriteFile(conf, []byte(f.conf), 0o644); err != nil {
 		return fmt.Errorf("routers: write frr.conf: %w", err)
 	}
-	// An empty vtysh.conf keeps vtysh from reading /etc/frr.
-	if err := os.WriteFile(filepath.Join(d, "vtysh.conf"), nil, 0o644); err != nil {
-		return err
+	// An empty vtysh.conf keeps vtysh from reading /etc/frr; the daemons
+	// start from an empty file and receive frr.conf from vtysh -b, the way
+	// FRR's own init does (bfdd ignores its section of a file given with -f).
+	for _, name := range []string{"vtysh.conf", "empty.conf"} {
+		if err := os.WriteFile(filepath.Join(d, name), nil, 0o644); err != nil {
+			return fmt.Errorf("routers: write %s: %w", name, err)
+		}
 	}
 	common := func(daemon string) []string {
 		return []string{filepath.Join(FRRDaemonDir, daemon),
 			"-u", "frr", "-g", "frr",
 			"--vty_socket", d, "-z", filepath.Join(d, "zserv.api"),
-			"-i", filepath.Join(d, daemon+".pid"), "-f", conf, "-P", "0",
-			"--log", "file:" + filepath.Join(d, "frr.log")}
+			"-i", filepath.Join(d, daemon+".pid"), "-f", filepath.Join(d, "empty.conf"), "-P", "0",
+			"--log", "file:" + filepath.Join(d, "frr.log"), "--log-level", "info"}
 	}
 	start := func(daemon string, extra ...string) error {
 		p, err := startProc(f.cfg.Namespace, daemon, filepath.Join(d, daemon+".out"), append(common(daemon), extra...)...)
@@ -214,6 +217,9 @@ func (f *FRR) Start(ctx context.Context) error {
 	}
 	if err := waitFor(ctx, &f.procs, filepath.Join(d, "bgpd.vty"), filepath.Join(d, "bfdd.vty")); err != nil {
 		return fail(err)
+	}
+	if out, err := runOut(ctx, append(f.vtysh, "-b")...); err != nil {
+		return fail(fmt.Errorf("apply frr.conf: %w\n%s", err, out))
 	}
 	f.cfg.Log.Info("frr started", "name", f.cfg.Name, "ns", f.cfg.Namespace, "took", time.Since(t0).Round(time.Millisecond))
 	return nil
