@@ -51,7 +51,8 @@ type ipUse struct {
 	sharingKey string
 	local      bool
 	backend    string
-	users      []ipUser // sorted by key
+	users      []ipUser // sorted by key; starts in first
+	first      [1]ipUser
 }
 
 type ipUser struct {
@@ -189,8 +190,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 	if h := a.services[s.Key]; h != nil {
 		if p, ordered, err := a.checkIPs(&s, h.ips, "assigned"); err == nil {
 			a.release(h)
-			a.commit(&s, p, ordered)
-			return a.assignment(s.Key), nil
+			return a.commit(&s, p, ordered).assignment(), nil
 		}
 		a.release(h)
 	}
@@ -203,8 +203,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 		if err != nil {
 			return Assignment{}, err
 		}
-		a.commit(&s, p, ips)
-		return a.assignment(s.Key), nil
+		return a.commit(&s, p, ips).assignment(), nil
 	}
 	var pools []*poolState
 	var notTried []string
@@ -230,8 +229,7 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 				reasons = append(reasons, err)
 				continue
 			}
-			a.commit(&s, p, ips)
-			return a.assignment(s.Key), nil
+			return a.commit(&s, p, ips).assignment(), nil
 		}
 	}
 	return Assignment{}, &AllocationError{Service: s.Key, Reasons: reasons, NotTried: notTried}
@@ -380,13 +378,14 @@ func sameIPs(x, y []netip.Addr) bool {
 }
 
 // commit records that svc holds ips from p; the caller has checked it.
-func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) {
+func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
 	for _, ip := range ips {
 		use := a.ips[ip]
 		if use == nil {
 			sp := p.space[addrFamily(ip).index()]
 			ord, _ := sp.ordinal(addrToU128(ip))
 			use = &ipUse{addr: ip, pool: p, ord: ord, sharingKey: svc.SharingKey, local: svc.LocalTraffic, backend: svc.Backend}
+			use.users = use.first[:0] // most IPs have one user: no second allocation
 			a.ips[ip] = use
 			sp.used.add(ord)
 			sp.usedCount++
@@ -401,10 +400,16 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) {
 		i, _ := slices.BinarySearchFunc(use.users, svc.Key, func(u ipUser, k ServiceKey) int {
 			return cmp.Or(strings.Compare(u.key.Namespace, k.Namespace), strings.Compare(u.key.Name, k.Name))
 		})
-		use.users = slices.Insert(use.users, i, ipUser{key: svc.Key, ports: slices.Clone(svc.Ports)})
+		use.users = slices.Insert(use.users, i, ipUser{key: svc.Key, ports: svc.Ports}) // svc is a private copy
 	}
-	a.services[svc.Key] = &held{svc: *svc, pool: p, ips: slices.Clone(ips)}
+	h := &held{svc: *svc, pool: p, ips: slices.Clone(ips)}
+	a.services[svc.Key] = h
 	p.services++
+	return h
+}
+
+func (h *held) assignment() Assignment {
+	return Assignment{Pool: h.pool.Name, IPs: slices.Clone(h.ips)}
 }
 
 // release frees h's IPs (each once its last user leaves).
@@ -431,11 +436,6 @@ func (a *Allocator) release(h *held) {
 	h.pool.services--
 }
 
-func (a *Allocator) assignment(k ServiceKey) Assignment {
-	h := a.services[k]
-	return Assignment{Pool: h.pool.Name, IPs: slices.Clone(h.ips)}
-}
-
 // Claim makes svc hold exactly ips (its status IPs), if it may: see
 // Allocate for the rules. On failure nothing changes, including any
 // assignment svc already had.
@@ -452,8 +452,7 @@ func (a *Allocator) Claim(svc Service, ips []netip.Addr) (Assignment, error) {
 	if h := a.services[s.Key]; h != nil {
 		a.release(h)
 	}
-	a.commit(&s, p, ordered)
-	return a.assignment(s.Key), nil
+	return a.commit(&s, p, ordered).assignment(), nil
 }
 
 // Restore claims every Service's existing IPs, as after a restart, before
@@ -486,17 +485,17 @@ func (a *Allocator) Release(k ServiceKey) (Assignment, bool) {
 	if h == nil {
 		return Assignment{}, false
 	}
-	out := a.assignment(k)
 	a.release(h)
-	return out, true
+	return Assignment{Pool: h.pool.Name, IPs: h.ips}, true // h is gone: its slice is the caller's now
 }
 
 // Assignment returns what the Service holds.
 func (a *Allocator) Assignment(k ServiceKey) (Assignment, bool) {
-	if a.services[k] == nil {
+	h := a.services[k]
+	if h == nil {
 		return Assignment{}, false
 	}
-	return a.assignment(k), true
+	return h.assignment(), true
 }
 
 // Users returns the Services holding ip, sorted.

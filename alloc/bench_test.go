@@ -233,3 +233,31 @@ func TestLinearBaselineAgrees(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMapFloor is the cost of only the bookkeeping any allocator
+// needs: one Go map insert and delete per Service, keyed by namespace/name,
+// in the same order as BenchmarkAllocate. Its growth from 1k to 100k is
+// memory-hierarchy growth, the floor under the allocator's own.
+func BenchmarkMapFloor(b *testing.B) {
+	for _, n := range benchSizes {
+		svcs := benchServices(n)
+		order := releaseOrder(n)
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var clock phaseClock
+			for b.Loop() {
+				m := map[ServiceKey]netip.Addr{}
+				clock.start(0)
+				for i := range svcs {
+					m[svcs[i].Key] = netip.Addr{}
+				}
+				clock.stop(0)
+				clock.start(1)
+				for _, i := range order {
+					delete(m, svcs[i].Key)
+				}
+				clock.stop(1)
+			}
+			clock.report(b, n)
+		})
+	}
+}

@@ -187,8 +187,8 @@ func TestAllocatorMatchesModel(t *testing.T) {
 				}
 				for _, h := range a.sortedHeld() {
 					got, _ := b.Assignment(h.svc.Key)
-					if !cmp.Equal(got, a.assignment(h.svc.Key), addrCmp) {
-						t.Fatalf("restart moved %v: %v -> %v", h.svc.Key, a.assignment(h.svc.Key), got)
+					if !cmp.Equal(got, h.assignment(), addrCmp) {
+						t.Fatalf("restart moved %v: %v -> %v", h.svc.Key, h.assignment(), got)
 					}
 				}
 				checkInvariants(t, b)
