@@ -25,6 +25,7 @@ func selectPools(r ref, names []string, selectors []metav1.LabelSelector, c *Con
 		return out
 	}
 	checkDuplicates(r, "spec.ipAddressPools", names, d)
+	compileSelectors(r, "spec.ipAddressPoolSelectors", selectors, d) // reports invalid and repeated selectors
 	var out []string
 	for i, n := range names {
 		if _, ok := c.pools[n]; !ok {
@@ -36,8 +37,7 @@ func selectPools(r ref, names []string, selectors []metav1.LabelSelector, c *Con
 	for i := range selectors {
 		s, err := metav1.LabelSelectorAsSelector(&selectors[i])
 		if err != nil {
-			d.errorf(r, index("spec.ipAddressPoolSelectors", i), "%w: %v", ErrInvalidSelector, err)
-			continue
+			continue // reported above
 		}
 		matched := false
 		for _, p := range c.Pools {
@@ -186,6 +186,9 @@ func compileBGPAdvertisement(r ref, s v1beta1.BGPAdvertisementSpec, in Input, c 
 	if a.AllPeers {
 		for _, p := range c.Peers {
 			a.Peers = append(a.Peers, p.Name)
+		}
+		if len(c.Peers) == 0 {
+			d.warnf(r, "", "there is no BGPPeer: nothing is announced over BGP")
 		}
 	}
 	slices.Sort(a.Peers)

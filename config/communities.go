@@ -110,6 +110,12 @@ func compileCommunityAliases(objs []v1beta1.Community, d *diagnostics) map[strin
 				d.errorf(r, field+".name", "%w", ErrRequired)
 				continue
 			}
+			if _, err := ParseCommunity(a.Name); err == nil {
+				// Aliases are looked up first, so this one would
+				// silently change what the literal means everywhere.
+				d.errorf(r, field+".name", "%q: %w: an alias may not be a community value itself", a.Name, ErrInvalidName)
+				continue
+			}
 			c, err := ParseCommunity(a.Value)
 			if err != nil {
 				d.errorf(r, field+".value", "%q: %w", a.Value, err)

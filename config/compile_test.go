@@ -51,6 +51,12 @@ spec:
   avoidBuggyIPs: true
 `
 
+const l2All = `
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2-all}
+`
+
 const ibgpPeer = `
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
@@ -69,6 +75,8 @@ func docs(parts ...string) string { return strings.Join(parts, "\n---\n") }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+var l2AllCompiled = &config.L2Advertisement{Name: "l2-all", Namespace: "metallb-system", Pools: []string{"a", "b"}}
+
 func TestCompileTable(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -78,10 +86,11 @@ func TestCompileTable(t *testing.T) {
 		warnings []string
 	}{{
 		name: "pool ranges, defaults and families",
-		yaml: docs(poolA, poolB),
+		yaml: docs(poolA, poolB, l2All),
 		get:  func(c *config.Config) any { return c.Pools },
 		want: []*config.Pool{{
 			Name: "a", Namespace: "metallb-system", Labels: map[string]string{"zone": "east"}, AutoAssign: true,
+			L2Advertisements: []*config.L2Advertisement{l2AllCompiled},
 			Ranges: []config.AddrRange{
 				{First: addr("10.0.0.0"), Last: addr("10.0.0.3"), Prefix: netip.MustParsePrefix("10.0.0.0/30")},
 				{First: addr("10.0.1.1"), Last: addr("10.0.1.5")},
@@ -89,7 +98,8 @@ func TestCompileTable(t *testing.T) {
 			},
 		}, {
 			Name: "b", Namespace: "metallb-system", AvoidBuggyIPs: true,
-			Ranges: []config.AddrRange{{First: addr("10.1.0.0"), Last: addr("10.1.0.255"), Prefix: netip.MustParsePrefix("10.1.0.0/24")}},
+			L2Advertisements: []*config.L2Advertisement{l2AllCompiled},
+			Ranges:           []config.AddrRange{{First: addr("10.1.0.0"), Last: addr("10.1.0.255"), Prefix: netip.MustParsePrefix("10.1.0.0/24")}},
 		}},
 	}, {
 		name: "service allocation resolves namespace selectors against known namespaces",
@@ -112,7 +122,7 @@ spec:
     namespaces: [listed]
     namespaceSelectors: [{matchLabels: {app: myapp}}]
     serviceSelectors: [{matchLabels: {tier: web}}]
-`),
+`, l2All),
 		get: func(c *config.Config) any { return c.Pools[0].Allocation },
 		want: &config.ServiceAllocation{
 			Priority:           5,
@@ -424,5 +434,38 @@ spec: {myASN: 0, peerASN: 1, peerAddress: 10.0.0.1, holdTime: 2s}
 	var one *config.Error
 	if !errors.As(err2, &one) || one.Kind != "IPAddressPool" || one.Object() != "metallb-system/z" {
 		t.Errorf("errors.As: %#v", one)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	res := compileYAML(t, docs(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: a}
+spec: {addresses: [10.0.0.7/24]}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: b}
+`))
+	var got []string
+	for _, w := range res.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.7/24" has host bits set; read as 10.0.0.0/24`,
+		`BGPAdvertisement metallb-system/b: there is no BGPPeer: nothing is announced over BGP`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	res = compileYAML(t, docs(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lonely}
+spec: {addresses: [10.0.0.0/24]}
+`))
+	if len(res.Warnings) != 1 || res.Warnings[0].Object() != "metallb-system/lonely" || res.Warnings[0].Field != "" {
+		t.Errorf("unannounced pool: %v", res.Warnings)
 	}
 }

@@ -290,6 +290,7 @@ func Analyze(in Input) Result {
 	c.BGPAdvertisements = compileBGPAdvertisements(in, c, d)
 	checkPeerSessions(c, in.Nodes, d)
 	checkAdvertisementsPerPool(c, in.Nodes, d)
+	warnUnannounced(c, d)
 
 	sortErrors(d.errs)
 	c.Warnings = d.warnings

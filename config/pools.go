@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 
 	"github.com/heraldlb/herald/api/v1beta1"
@@ -40,6 +41,8 @@ func compilePools(in Input, d *diagnostics) []*Pool {
 				d.errorf(r, index("spec.addresses", i), "%q: %w", s, err)
 				// Keep indexes aligned with spec.addresses.
 				ar = AddrRange{}
+			} else if written, _ := netip.ParsePrefix(s); written.IsValid() && written.Addr() != ar.First {
+				d.warnf(r, index("spec.addresses", i), "%q has host bits set; read as %s", s, ar.Prefix)
 			}
 			p.Ranges = append(p.Ranges, ar)
 		}
@@ -89,6 +92,17 @@ func checkPoolOverlaps(pools []*Pool, d *diagnostics) {
 		}
 		if i == 0 || reach.r.First.BitLen() != e.r.First.BitLen() || reach.r.Last.Less(e.r.Last) {
 			reach = e
+		}
+	}
+}
+
+// warnUnannounced points out pools no advertisement selects: their
+// addresses are handed to Services but nobody answers for them.
+func warnUnannounced(c *Config, d *diagnostics) {
+	for _, p := range c.Pools {
+		if len(p.L2Advertisements) == 0 && len(p.BGPAdvertisements) == 0 {
+			d.warnf(ref{"IPAddressPool", p.Namespace, p.Name}, "",
+				"no L2Advertisement or BGPAdvertisement selects this pool: its addresses are assigned but not announced")
 		}
 	}
 }

@@ -135,7 +135,8 @@ items:
 	}
 	code, out = herald(t, "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p}\nspec: {addresses: [1.2.3.0/24]}\n",
 		"validate", "-f", "-", "-n", "x")
-	if code != 0 || out != "ok IPAddressPool x/p\n1 objects: 1 ok, 0 with errors; 0 errors, 0 warnings\n" {
+	if code != 0 || out != "warning IPAddressPool x/p: no L2Advertisement or BGPAdvertisement selects this pool: its addresses are assigned but not announced\n"+
+		"ok IPAddressPool x/p\n1 objects: 1 ok, 0 with errors; 0 errors, 1 warnings\n" {
 		t.Errorf("stdin with -n: exit %d:\n%s", code, out)
 	}
 }
