@@ -226,7 +226,9 @@ func (a *Allocator) Allocate(svc Service) (Assignment, error) {
 		for _, p := range pools {
 			ips, err := a.pickInPool(p, &s, plan)
 			if err != nil {
-				reasons = append(reasons, err)
+				if !slices.ContainsFunc(reasons, func(r error) bool { return r.Error() == err.Error() }) {
+					reasons = append(reasons, err)
+				}
 				continue
 			}
 			return a.commit(&s, p, ips).assignment(), nil
@@ -459,7 +461,8 @@ func (a *Allocator) Claim(svc Service, ips []netip.Addr) (Assignment, error) {
 // any Allocate. Claims are applied oldest first (Created, then
 // namespace/name), so when two Services claim one IP and cannot share it,
 // the older keeps it whatever order the claims arrive in. It returns the
-// claims that failed; those Services hold nothing and need Allocate.
+// claims that failed; those Services hold nothing and need Allocate. Pass
+// one claim per Service (a later one for the same Service replaces it).
 func (a *Allocator) Restore(claims []Claim) []Rejected {
 	sorted := slices.Clone(claims)
 	slices.SortStableFunc(sorted, func(x, y Claim) int {

@@ -13,9 +13,11 @@
 // numbered in address order; with AvoidBuggyIPs, every IPv4 address whose
 // last octet is 0 or 255 is not usable, in every /24 the ranges touch,
 // whatever their prefix length (MetalLB's rule; IPv6 is unaffected). Used
-// addresses are kept as coalesced runs of those numbers in a treap, so a /64
-// or /48 costs what a /30 costs: allocate (lowest free address), claim and
-// release are O(log n) in the number of IPs in use, and nothing scans a pool.
+// addresses are kept as coalesced runs of those numbers in a B+tree, so a
+// /64 or /48 costs what a /30 costs: allocate (lowest free address), claim
+// and release are O(log n) in the number of IPs in use, and nothing scans a
+// pool. A Service with a sharing key also tries, lowest first, the IPs of
+// the pool that already carry its key: O(k) in those IPs.
 // Capacities are 128-bit Counts; only all of ::/0 (2^128) saturates, to
 // 2^128-1.
 //
@@ -60,6 +62,9 @@
 // the reason. After a restart, Restore claims every Service's status IPs
 // before any Allocate; conflicting claims are settled oldest first (Created,
 // then namespace/name) and the losers are reported.
+//
+// The allocator keeps a copy of each Service it holds IPs for, including
+// references to its label maps: callers pass immutable snapshots.
 //
 // # Errors
 //

@@ -157,7 +157,10 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 	if len(a.byName) == 0 {
 		why = append(why, "no address pools are configured")
 	}
-	if len(manual) > 0 {
+	switch {
+	case len(manual) == 1:
+		why = append(why, fmt.Sprintf("pool %s has autoAssign: false (request it with metallb.io/address-pool or one of its IPs)", manual[0]))
+	case len(manual) > 1:
 		why = append(why, fmt.Sprintf("pools %s have autoAssign: false (request one with metallb.io/address-pool or one of its IPs)",
 			strings.Join(manual, ", ")))
 	}
