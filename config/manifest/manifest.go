@@ -78,7 +78,15 @@ func (s *Set) Add(source string, data []byte) {
 		if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
 			continue // an empty document, such as a file's leading "---"
 		}
-		s.addJSON(src, js)
+		// YAMLToJSON keeps the last of repeated keys; the API server
+		// refuses them, so look for them separately.
+		var repeated []string
+		if _, err := yaml.YAMLToJSONStrict(doc); err != nil {
+			for _, m := range repeatedKeyRE.FindAllStringSubmatch(err.Error(), -1) {
+				repeated = append(repeated, fmt.Sprintf("key %q (line %s of the document)", m[2], m[1]))
+			}
+		}
+		s.addJSON(src, js, repeated)
 	}
 }
 
@@ -95,7 +103,7 @@ type header struct {
 	} `json:"spec"`
 }
 
-func (s *Set) addJSON(src string, js []byte) {
+func (s *Set) addJSON(src string, js []byte, repeated []string) {
 	var h header
 	if err := json.Unmarshal(js, &h); err != nil {
 		s.Errors = append(s.Errors, &DocumentError{src, fmt.Errorf("not a Kubernetes object: %v", err)})
@@ -107,7 +115,7 @@ func (s *Set) addJSON(src string, js []byte) {
 	}
 	if h.APIVersion == "v1" && h.Kind == "List" {
 		for i, item := range h.Items {
-			s.addJSON(fmt.Sprintf("%s.items[%d]", src, i), item)
+			s.addJSON(fmt.Sprintf("%s.items[%d]", src, i), item, nil)
 		}
 		return
 	}
@@ -115,6 +123,9 @@ func (s *Set) addJSON(src string, js []byte) {
 	clusterScoped := h.APIVersion == "v1" && (h.Kind == "Namespace" || h.Kind == "Node")
 	if obj.Namespace == "" && !clusterScoped {
 		obj.Namespace = s.DefaultNamespace
+	}
+	for _, r := range repeated {
+		s.Errors = append(s.Errors, fieldError(obj, "", fmt.Errorf("%w: %s", config.ErrDuplicateEntry, r)))
 	}
 	in := &s.Input
 	var ok bool
@@ -201,8 +212,9 @@ func decodeInto[T any, PT interface {
 }
 
 var (
-	strictRE    = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
-	typeFieldRE = regexp.MustCompile(`Go struct field [^ .]+\.(\S+) of type (\S+)`)
+	strictRE      = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
+	repeatedKeyRE = regexp.MustCompile(`line (\d+): key "(.*)" already set in map`)
+	typeFieldRE   = regexp.MustCompile(`Go struct field [^ .]+\.(\S+) of type (\S+)`)
 )
 
 func strictError(obj Object, err error) error {
