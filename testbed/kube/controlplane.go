@@ -201,6 +201,9 @@ func (c *ControlPlane) startEtcd(ctx context.Context) error {
 			"--initial-advertise-peer-urls=" + peer,
 			"--initial-cluster=herald=" + peer,
 			"--unsafe-no-fsync=true", // a test's data is thrown away anyway
+			// One member: elect it at once instead of after the default 1 s.
+			"--heartbeat-interval=10",
+			"--election-timeout=100",
 			"--log-level=warn",
 		}
 		p, err := startProcess("etcd", c.paths.Etcd, args, c.EtcdLog(), c.opts.Detach)
@@ -211,10 +214,12 @@ func (c *ControlPlane) startEtcd(ctx context.Context) error {
 		c.etcd = p
 		c.mu.Unlock()
 		c.writeState()
+		start := time.Now()
 		lastErr = waitHealthy(ctx, p, client+"/health", nil, "", func(body []byte) bool {
 			return strings.Contains(string(body), `"health":"true"`)
 		})
 		if lastErr == nil {
+			c.opts.Logf.printf("kube: etcd healthy in %s", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
 		p.stop(stopGrace)
