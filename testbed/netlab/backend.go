@@ -156,3 +156,23 @@ func (l *Lab) HTTPGet(ctx context.Context, ns, url string) (string, error) {
 func ServiceURL(addr netip.AddrPort) string {
 	return "http://" + addr.String() + "/"
 }
+
+// ServeBackend serves BackendHandler(name) on addr until ctx ends. It is
+// the body of a backend helper process started with StartProcess inside a
+// node namespace (after BindServiceIP), for labs that outlive the command
+// that built them.
+func ServeBackend(ctx context.Context, name string, addr netip.AddrPort) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr.String())
+	if err != nil {
+		return fmt.Errorf("netlab: backend %s listen on %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: BackendHandler(name), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

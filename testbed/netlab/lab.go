@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,29 +120,44 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// claim picks a free lab ID: creating the switch namespace is the atomic
-// test-and-set (ip netns add fails when the name exists), so concurrent
-// processes never share an ID.
+// claim picks a free lab ID. Creating the lab's state directory is the
+// atomic test-and-set, so concurrent processes never share an ID, and the
+// owner record exists before any namespace does (CleanupStale never takes
+// a lab being built for a crashed one).
 func claim(ctx context.Context, opts Options) (*Lab, error) {
+	if err := os.MkdirAll(StateRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("netlab: state root: %w", err)
+	}
+	existing, err := listNamespaces()
+	if err != nil {
+		return nil, fmt.Errorf("netlab: list namespaces: %w", err)
+	}
 	for attempt := 0; attempt < 64; attempt++ {
 		id := 1 + rand.IntN(250)
 		name := opts.Prefix + strconv.Itoa(id)
-		sw := name + "-sw"
-		if _, err := os.Stat(filepath.Join(netnsDir, sw)); err == nil {
-			continue
+		if slices.ContainsFunc(existing, func(ns string) bool { return strings.HasPrefix(ns, name+"-") }) {
+			continue // leftovers of a crashed lab: CleanupStale's business
 		}
-		if _, err := runCmd(ctx, "ip", "netns", "add", sw); err != nil {
+		dir := filepath.Join(StateRoot, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return nil, fmt.Errorf("netlab: state dir: %w", err)
+		}
+		l := newLab(id, opts)
+		l.onClose(func() error { return os.RemoveAll(dir) })
+		if err := writeOwner(dir, opts.Persistent); err != nil {
+			return nil, errors.Join(err, l.Close())
+		}
+		if _, err := runCmd(ctx, "ip", "netns", "add", l.Switch); err != nil {
+			cerr := l.Close()
 			if strings.Contains(err.Error(), "exists") {
 				continue
 			}
-			return nil, fmt.Errorf("netlab: create namespace %s: %w", sw, err)
+			return nil, errors.Join(fmt.Errorf("netlab: create namespace %s: %w", l.Switch, err), cerr)
 		}
-		l := newLab(id, opts)
-		l.onClose(func() error { return deleteNamespace(context.Background(), sw) })
-		if err := writeOwner(l.Dir, opts.Persistent); err != nil {
-			return nil, errors.Join(err, l.Close())
-		}
-		l.onClose(func() error { return os.RemoveAll(l.Dir) })
+		l.onClose(func() error { return deleteNamespace(context.Background(), l.Switch) })
 		return l, nil
 	}
 	return nil, errors.New("netlab: no free lab ID after 64 tries (run CleanupStale?)")

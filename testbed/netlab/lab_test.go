@@ -3,6 +3,7 @@ package netlab
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,24 +43,25 @@ func TestL2Reachability(t *testing.T) {
 		}
 	}
 
-	// A service IP on node1's lo inside the LAN: arp_ignore=1 means the
-	// kernel stays silent, so the client cannot resolve it.
-	svc := l.L2Pool4.Addr().Next()
-	if _, err := l.StartBackend(ctx, "node1", netip.AddrPortFrom(svc, 80)); err != nil {
-		t.Fatal(err)
-	}
-	short, c2 := context.WithTimeout(ctx, 2*time.Second)
+	// Service IPs on node1's lo inside the LAN: arp_ignore=1 (and NDP's
+	// own rule) keep the kernel silent, so the client cannot resolve them.
+	short, c2 := context.WithTimeout(ctx, time.Second)
 	defer c2()
-	if got, err := l.HTTPGetFromClient(short, ServiceURL(netip.AddrPortFrom(svc, 80))); err == nil {
-		t.Fatalf("GET service IP on lo answered %q without Herald: the node's kernel answered ARP", got)
-	}
-	neigh, err := l.Neighbors(ctx, "client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range neigh {
-		if n.Dst == svc && n.LLAddr != "" {
-			t.Fatalf("client resolved %s to %s: kernel ARP reply from a node", svc, n.LLAddr)
+	for _, svc := range []netip.Addr{l.L2Pool4.Addr().Next(), l.L2Pool6.Addr().Next()} {
+		if _, err := l.StartBackend(ctx, "node1", netip.AddrPortFrom(svc, 80)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := l.HTTPGetFromClient(short, ServiceURL(netip.AddrPortFrom(svc, 80))); err == nil {
+			t.Fatalf("GET %s on lo answered %q without Herald: the node's kernel answered ARP/NDP", svc, got)
+		}
+		neigh, err := l.Neighbors(ctx, "client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range neigh {
+			if n.Dst == svc && n.LLAddr != "" {
+				t.Fatalf("client resolved %s to %s: kernel ARP/NDP reply from a node", svc, n.LLAddr)
+			}
 		}
 	}
 }
@@ -108,9 +110,16 @@ func TestTeardown(t *testing.T) {
 	if _, err := l.Exec(ctx, "node1", "sh", "-c", "sleep 300 >/dev/null 2>&1 &"); err != nil {
 		t.Fatal(err)
 	}
+	p, err := l.StartProcess("client", filepath.Join(l.Dir, "sleep.log"), "sleep", "300")
+	if err != nil {
+		t.Fatal(err)
+	}
 	nss := l.Namespaces()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if processAlive(p.Pid) {
+		t.Errorf("process %d started with StartProcess survived Close", p.Pid)
 	}
 	left, err := listNamespaces()
 	if err != nil {
@@ -153,5 +162,31 @@ func TestCleanupStale(t *testing.T) {
 	}
 	if _, ok := labs[live.Name]; !ok {
 		t.Errorf("live lab %s was removed", live.Name)
+	}
+}
+
+// TestPersistentAttach: a persistent lab survives CleanupStale even with
+// its owner gone, Attach rebuilds its description by name, and closing the
+// attached lab removes it (testbed up / status / down).
+func TestPersistentAttach(t *testing.T) {
+	t.Parallel()
+	l := NewForTest(t, Options{Nodes: 2, Prefix: "hbp", Persistent: true})
+	removed, err := CleanupStale(context.Background(), nil, "hbp")
+	if err != nil || slices.Contains(removed, l.Name) {
+		t.Fatalf("CleanupStale removed %v (err %v); the persistent lab %s must stay", removed, err, l.Name)
+	}
+	a, err := Attach(l.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Nodes) != 2 || a.Nodes[1] != l.Nodes[1] || a.Client != l.Client || a.Router != l.Router || a.BGPPool6 != l.BGPPool6 {
+		t.Fatalf("attached lab differs:\n got %+v\nwant %+v", a, l)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	labs, _ := ListLabs("hbp")
+	if _, ok := labs[l.Name]; ok {
+		t.Errorf("lab %s still there after the attached Close", l.Name)
 	}
 }
