@@ -296,13 +296,87 @@ func appendAttributes(dst []byte, a *Attributes, s Session, nextHop netip.Addr, 
 		}
 	}
 	for i, u := range a.Unknown {
-		if knownAttr(u.Type) || u.Flags&FlagOptional == 0 || u.Flags&FlagTransitive == 0 || len(u.Value) > 0xffff || seenEarlier(a.Unknown[:i], u.Type) {
-			continue // never send a duplicate, a type we own, or a non-transitive
+		if !sendUnknown(a.Unknown, i) {
+			continue
 		}
 		dst = appendAttrHeader(dst, flagsOptTrans|FlagPartial, u.Type, len(u.Value))
 		dst = append(dst, u.Value...)
 	}
 	return dst
+}
+
+// attrLen is the encoded size of an attribute with an n-byte value.
+func attrLen(n int) int {
+	if n > 255 {
+		return 4 + n
+	}
+	return 3 + n
+}
+
+// attributesLen is len(appendAttributes(nil, a, s, nextHop, mandatory)),
+// computed without writing; TestAttributesLen keeps the two in step.
+func attributesLen(a *Attributes, s Session, nextHop netip.Addr, mandatory bool) int {
+	n := 0
+	if mandatory || a.HasOrigin {
+		n += 4
+	}
+	twoOctet := !s.FourOctetAS
+	asnSize := 4
+	if twoOctet {
+		asnSize = 2
+	}
+	if mandatory || a.HasASPath {
+		n += attrLen(asPathLen(a.ASPath, asnSize, false))
+	}
+	if nextHop.Is4() {
+		n += 7
+	}
+	if a.HasMED {
+		n += 7
+	}
+	if a.HasLocalPref {
+		n += 7
+	}
+	if a.AtomicAggregate {
+		n += 3
+	}
+	if a.HasAggregator {
+		n += 3 + asnSize + 4
+	}
+	if len(a.Communities) > 0 {
+		n += attrLen(4 * len(a.Communities))
+	}
+	if len(a.ExtendedCommunities) > 0 {
+		n += attrLen(8 * len(a.ExtendedCommunities))
+	}
+	if twoOctet {
+		switch {
+		case len(a.AS4Path) > 0:
+			n += attrLen(asPathLen(a.AS4Path, 4, true))
+		case needsAS4(a.ASPath):
+			n += attrLen(asPathLen(a.ASPath, 4, true))
+		}
+		if a.HasAS4Aggregator || (a.HasAggregator && a.Aggregator.AS > 0xffff) {
+			n += 11
+		}
+	}
+	if len(a.LargeCommunities) > 0 {
+		n += attrLen(12 * len(a.LargeCommunities))
+	}
+	for i, u := range a.Unknown {
+		if !sendUnknown(a.Unknown, i) {
+			continue
+		}
+		n += attrLen(len(u.Value))
+	}
+	return n
+}
+
+// sendUnknown reports whether the encoder passes on list[i]: never a
+// duplicate, a type this package owns, or a non-transitive attribute.
+func sendUnknown(list []RawAttribute, i int) bool {
+	u := list[i]
+	return !knownAttr(u.Type) && u.Flags&FlagOptional != 0 && u.Flags&FlagTransitive != 0 && len(u.Value) <= 0xffff && !seenEarlier(list[:i], u.Type)
 }
 
 func seenEarlier(list []RawAttribute, t AttrType) bool {

@@ -20,11 +20,6 @@ type NextHop struct {
 // fixed parts of an UPDATE: header, withdrawn length, attribute length.
 const updateFixedLen = HeaderLen + 2 + 2
 
-// stagingLen sizes the stack buffer that holds the attributes shared by all
-// messages of one call; bigger attribute sets still work, with one
-// allocation.
-const stagingLen = 512
-
 // AppendAnnounce appends UPDATE messages announcing prefixes, all with the
 // attributes a and next hop nh, packed into as few messages as s.MaxLen()
 // allows. All prefixes must be of one family. IPv4 prefixes with an IPv4
@@ -44,47 +39,56 @@ func AppendAnnounce(dst []byte, s Session, a *Attributes, nh NextHop, prefixes [
 	if !nh.Addr.IsValid() || (afi == AFIIPv6 && !nh.Addr.Is6()) || (nh.LinkLocal.IsValid() && (!nh.Addr.Is6() || !nh.LinkLocal.Is6())) {
 		return dst, ErrNextHopFamily
 	}
-	var staging [stagingLen]byte
-	var attrs []byte
+	var attrNextHop netip.Addr // NEXT_HOP attribute, only without MP_REACH_NLRI
+	headLen := 0
 	if mp {
-		attrs = appendAttributes(staging[:0], a, s, netip.Addr{}, true)
+		headLen = 4 + 3 + 1 + 16 + 1
+		if nh.Addr.Is4() {
+			headLen -= 12
+		} else if nh.LinkLocal.IsValid() {
+			headLen += 16
+		}
 	} else {
-		attrs = appendAttributes(staging[:0], a, s, nh.Addr, true)
+		attrNextHop = nh.Addr
 	}
+	// The attributes are sized first so that the NLRI budget is known
+	// before any byte is written; the first message encodes them and the
+	// others copy its bytes.
+	attrsLen := attributesLen(a, s, attrNextHop, true)
 	maxLen := s.MaxLen()
-	orig := len(dst)
-	var mpHead [4 + 5 + 32]byte
-	var head []byte
-	if mp {
-		head = appendMPReachHead(mpHead[:0], Family{afi, SAFIUnicast}, nh)
-	}
-	budget := maxLen - updateFixedLen - len(attrs) - len(head)
+	budget := maxLen - updateFixedLen - attrsLen - headLen
 	if budget < 17 {
 		return dst, ErrMessageTooLong
+	}
+	orig := len(dst)
+	attrsAt := -1 // offset of the first message's attributes in dst
+	appendAttrs := func(dst []byte) []byte {
+		if attrsAt < 0 {
+			attrsAt = len(dst)
+			return appendAttributes(dst, a, s, attrNextHop, true)
+		}
+		return append(dst, dst[attrsAt:attrsAt+attrsLen]...)
 	}
 	for len(prefixes) > 0 {
 		start := len(dst)
 		dst = appendHeader(dst, TypeUpdate)
-		dst = append(dst, 0, 0, 0, 0) // no withdrawn routes; attribute length later
+		dst = append(dst, 0, 0, byte(attrsLen>>8), byte(attrsLen)) // no withdrawn routes
 		if !mp {
-			dst = append(dst, attrs...)
+			dst = appendAttrs(dst)
 		} else {
-			dst = append(dst, head...)
+			dst = appendMPReachHead(dst, Family{afi, SAFIUnicast}, nh)
 		}
 		nlriStart := len(dst)
-		limit := nlriStart + budget
 		i, err := 0, error(nil)
-		if dst, i, err = packPrefixes(dst, prefixes, afi, limit); err != nil {
+		if dst, i, err = packPrefixes(dst, prefixes, afi, nlriStart+budget); err != nil {
 			return dst[:orig], err
 		}
 		prefixes = prefixes[i:]
-		nlriLen := len(dst) - nlriStart
 		if mp {
-			binary.BigEndian.PutUint16(dst[nlriStart-len(head)+2:], uint16(len(head)-4+nlriLen))
-			dst = append(dst, attrs...)
-			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(len(head)+nlriLen+len(attrs)))
-		} else {
-			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(len(attrs)))
+			nlriLen := len(dst) - nlriStart
+			binary.BigEndian.PutUint16(dst[nlriStart-headLen+2:], uint16(headLen-4+nlriLen))
+			binary.BigEndian.PutUint16(dst[start+HeaderLen+2:], uint16(headLen+nlriLen+attrsLen))
+			dst = appendAttrs(dst)
 		}
 		if dst, err = finishMessage(dst, start, maxLen); err != nil {
 			return dst[:orig], err
@@ -322,11 +326,14 @@ func packPrefixes(dst []byte, prefixes []netip.Prefix, afi AFI, limit int) (_ []
 			if w+n > len(buf) {
 				break
 			}
-			a := p.Addr().As16()
 			buf[w] = byte(bits)
 			if bits == 128 {
-				*(*[16]byte)(buf[w+1 : w+17]) = a
+				// AppendBinary writes the address into buf in place
+				// (the capacity is there); As16 would return it through
+				// a stack copy that stalls on store-to-load forwarding.
+				_, _ = p.Addr().AppendBinary(buf[w+1 : w+1 : w+17])
 			} else {
+				a := p.Addr().As16()
 				copy(buf[w+1:w+n], a[:])
 				maskLastByte(buf[w+1:w+n], bits)
 			}

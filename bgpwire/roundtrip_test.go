@@ -188,3 +188,31 @@ func TestNegotiate(t *testing.T) {
 		t.Errorf("MaxLen = %d", got)
 	}
 }
+
+// The packer budgets NLRI with attributesLen before it encodes, so the two
+// must agree for every attribute set.
+func TestAttributesLen(t *testing.T) {
+	var sets []Attributes
+	for _, r := range roundTrips() {
+		sets = append(sets, r.m.Update.Attributes)
+	}
+	for _, v := range vectors(t) {
+		sets = append(sets, v.want.Update.Attributes)
+	}
+	big := *minimalAttrs()
+	big.Communities = make([]Community, 100) // extended length
+	big.Unknown = []RawAttribute{{Flags: 0xc0, Type: 99, Value: []byte{1}}, {Flags: 0xc0, Type: 99}, {Flags: 0x80, Type: 98}, {Flags: 0xc0, Type: AttrOrigin}}
+	sets = append(sets, big)
+	for i, a := range sets {
+		for _, s := range []Session{{}, fourOctet} {
+			for _, nh := range []netip.Addr{{}, addr("192.0.2.1")} {
+				for _, mandatory := range []bool{false, true} {
+					want := len(appendAttributes(nil, &a, s, nh, mandatory))
+					if got := attributesLen(&a, s, nh, mandatory); got != want {
+						t.Errorf("set %d, %+v, next hop %v, mandatory %v: attributesLen %d, encoded %d", i, s, nh, mandatory, got, want)
+					}
+				}
+			}
+		}
+	}
+}
