@@ -1,9 +1,46 @@
-// Package bgpwire is Herald's BGP-4 wire format and finite state machine.
+// Package bgpwire is Herald's BGP-4 wire format: messages, capabilities,
+// path attributes, UPDATE packing and error classification. The RFC 4271
+// state machine is in bgpwire/fsm and BFD in bgpwire/bfd.
 //
-// It is pure: no I/O, no clocks, no goroutines. Encoders append into
-// caller-owned buffers and do not allocate in steady state; decoders validate
-// RFC 4271 section 6 and classify malformed attributes by RFC 7606, returning
-// errors that carry the NOTIFICATION code, subcode and data to send. The
-// state machine of RFC 4271 section 8 takes events (including timer expiry)
-// and returns actions; the caller owns the TCP connection and the timers.
+// It is pure: no I/O, no clocks, no goroutines. The contract:
+//
+// Framing. ParseHeader validates the 19-byte header (RFC 4271 §6.1) of the
+// next message on a stream and returns its length and type; it returns
+// ErrShortHeader, unwrapped, when fewer than 19 bytes are available.
+//
+// Encoding. Every encoder appends to a caller-owned []byte and returns it,
+// like strconv.Append*: AppendOpen, AppendKeepalive, AppendNotification,
+// AppendRouteRefresh, AppendEndOfRIB, AppendUpdate (one message, the inverse
+// of decoding) and the packers AppendAnnounce and AppendWithdraw, which put
+// every prefix sharing one attribute set into as few UPDATEs as the session's
+// maximum message size allows (Session.MaxLen: 4096, or 65535 with the
+// extended message capability). Several messages are appended back to back.
+// MP_REACH_NLRI or MP_UNREACH_NLRI is the first attribute and no attribute
+// appears twice (RFC 7606 §5.1). Towards a peer without 4-octet AS support,
+// AS numbers above 65535 become AS_TRANS and AS4_PATH/AS4_AGGREGATOR are
+// added (RFC 6793). With a reused buffer of sufficient capacity, encoding
+// does not allocate. On error, dst is returned unchanged.
+//
+// Decoding. Message.Decode (or Update.Decode) decodes one whole message into
+// a value the caller reuses: its slices are truncated and refilled, so
+// steady-state decoding does not allocate, and byte slices in the result
+// (NOTIFICATION data, unknown capabilities and attributes) point into the
+// input. Decoded values are valid until the next Decode into the same value.
+// Prefixes are net/netip values with host bits cleared.
+//
+// Errors. Every decoding error is a *NotificationError (use errors.As) that
+// carries the NOTIFICATION Code, Subcode and Data and the RFC 7606 Action:
+// SessionReset (send e.Notification() and close), TreatAsWithdraw (the UPDATE
+// was decoded; handle its NLRI and MP_REACH_NLRI prefixes as withdrawn) or
+// AttributeDiscard (the malformed attribute was dropped; use the rest). When
+// an UPDATE has several errors the strongest action is returned. Err wraps
+// one of the Err* sentinels for errors.Is. Checks that need session context
+// (NEXT_HOP semantics, first AS of an eBGP AS_PATH, LOCAL_PREF from an eBGP
+// peer, peer AS and hold time policy) are the caller's.
+//
+// Not interpreted: unknown capabilities (kept as RawCapability), unknown
+// optional transitive attributes (kept as RawAttribute with the Partial bit
+// set and passed on by the encoder), unknown optional non-transitive
+// attributes (dropped, RFC 4271 §5), address families other than IPv4 and
+// IPv6 unicast (their MP attributes are discarded), ADD-PATH.
 package bgpwire
