@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,6 +99,7 @@ func TestControlPlane(t *testing.T) {
 	}
 
 	t.Run("CRDs", func(t *testing.T) { testCRDs(ctx, t, cp, admin) })
+	t.Run("Relay", func(t *testing.T) { testRelay(ctx, t, cp) })
 
 	// A restart keeps the port, keys, tokens and data.
 	restart := time.Now()
@@ -269,5 +271,26 @@ func testCRDs(ctx context.Context, t *testing.T, cp *ControlPlane, admin kuberne
 	}
 	if _, err := cp.InstallCRDs(ctx, dir); err != nil {
 		t.Fatalf("second InstallCRDs: %v", err)
+	}
+}
+
+// testRelay: a kubeconfig pointing at a Relay works, and stop closes the
+// listener.
+func testRelay(ctx context.Context, t *testing.T, cp *ControlPlane) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := cp.Relay(ln)
+	defer stop()
+	path, err := cp.KubeconfigAt(ctx, "herald-system", "controller", "https://"+ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := clientFromKubeconfig(t, path)
+	who(ctx, t, cs, "system:serviceaccount:herald-system:controller", "system:serviceaccounts")
+	stop()
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Errorf("relay listener still accepts after stop")
 	}
 }

@@ -22,7 +22,11 @@
 // system:masters; KubeconfigFor(ctx, namespace, name) creates a
 // ServiceAccount if needed and writes a kubeconfig with a minted token, so
 // the speaker and controller run with exactly the rights the chart's RBAC
-// gives them. InstallCRDs (or Options.CRDDir) installs CRD manifests and
+// gives them. The API server listens on this namespace's loopback only;
+// processes in a lab node's network namespace reach it through Relay (a
+// listener created inside that namespace, forwarded here, TLS end to end)
+// and a kubeconfig from KubeconfigAt naming the relay's address.
+// InstallCRDs (or Options.CRDDir) installs CRD manifests and
 // waits until they are Established and served. RestartAPIServer, or
 // StopAPIServer and StartAPIServer, bounce kube-apiserver on the same port
 // with the same keys and data.

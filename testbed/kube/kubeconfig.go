@@ -71,9 +71,13 @@ func (c *ControlPlane) ServiceAccountToken(ctx context.Context, namespace, name 
 }
 
 func (c *ControlPlane) writeKubeconfig(path, user, token, namespace string) error {
+	return c.writeKubeconfigServer(path, c.Host(), user, token, namespace)
+}
+
+func (c *ControlPlane) writeKubeconfigServer(path, server, user, token, namespace string) error {
 	const cluster = "herald-testbed"
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: c.Host(), CertificateAuthorityData: c.pki.caPEM}
+	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: c.pki.caPEM}
 	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts[cluster] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: user, Namespace: namespace}
 	cfg.CurrentContext = cluster
