@@ -22,16 +22,27 @@ type BGPAdvertisementSpec struct {
 	// +kubebuilder:validation:Maximum=128
 	AggregationLengthV6 *int32 `json:"aggregationLengthV6,omitempty"`
 
-	// LocalPref is the LOCAL_PREF attribute sent to iBGP peers.
+	// LocalPref is the LOCAL_PREF attribute sent to iBGP peers. The bounds
+	// are uint32's: a value outside them would fail to decode in every Go
+	// client, breaking its informer's whole list.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	LocalPref uint32 `json:"localPref,omitempty"`
 
 	// Communities attached to the routes: "A:B" with 16-bit A and B, a
 	// well-known name (no-export, no-advertise, no-export-subconfed,
 	// no-peer, blackhole, graceful-shutdown), "large:A:B:C" for a large
 	// community, or the name of an alias defined in a Community object.
+	// A value shaped like a standard or large community must be one; any
+	// other value names an alias, which the config compiler resolves.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^[0-9]+:[0-9]+$') || (self.matches('^[0-9]{1,5}:[0-9]{1,5}$') && self.split(':').all(p, int(p) <= 65535))",messageExpression="'communities entry \"' + self + '\" is a standard community, so A and B in A:B must be from 0 to 65535'"
+	// +kubebuilder:validation:items:XValidation:rule="!self.lowerAscii().startsWith('large:') || (self.matches('^(?i)large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$') && self.substring(6).split(':').all(p, int(p) <= 4294967295))",messageExpression="'communities entry \"' + self + '\" is a large community, so it must be large:A:B:C with parts from 0 to 4294967295'"
 	Communities []string `json:"communities,omitempty"`
 
 	// IPAddressPools selects pools by name.
@@ -77,6 +88,7 @@ type BGPAdvertisementSpec struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:shortName=bgpadv
 // +kubebuilder:printcolumn:name="IPAddressPools",type=string,JSONPath=`.spec.ipAddressPools`
+// +kubebuilder:printcolumn:name="IPAddressPool Selectors",type=string,JSONPath=`.spec.ipAddressPoolSelectors`,priority=10
 // +kubebuilder:printcolumn:name="Peers",type=string,JSONPath=`.spec.peers`
 // +kubebuilder:printcolumn:name="Aggregation",type=integer,JSONPath=`.spec.aggregationLength`
 // +kubebuilder:printcolumn:name="Local Pref",type=integer,JSONPath=`.spec.localPref`

@@ -4,43 +4,66 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // BGPPeerSpec is the deprecated v1beta1 form of a BGP peer. New manifests
 // should use metallb.io/v1beta2; objects written at this version are served
-// at both.
+// at both (see api/doc.go). The per-object rules are v1beta2's, so an
+// object is valid at one version exactly when it is valid at the other;
+// peerASN and peerAddress are required here because v1beta1 has neither
+// dynamicASN nor interface.
+//
+// HoldTime and KeepaliveTime are not pointers, as in MetalLB's v1beta1 Go
+// type, so a Go client cannot tell "0s" from unset: ConvertTo reads 0 as
+// unset. Manifests are stored as written, and a v1beta2 reader sees an
+// explicit "0s" as 0s.
+// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || !has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) == duration('0s') || duration(self.keepaliveTime) < duration(self.holdTime)",message="keepaliveTime must be less than holdTime",fieldPath=".keepaliveTime"
 type BGPPeerSpec struct {
 	// MyASN is the AS number Herald uses on this session.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	MyASN uint32 `json:"myASN"`
 
 	// ASN is the peer's AS number.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	ASN uint32 `json:"peerASN"`
 
 	// Address is the peer's IP address.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="peerAddress must be an IPv4 or IPv6 address"
 	Address string `json:"peerAddress"`
 
 	// SrcAddress is the source address of the session.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="sourceAddress must be an IPv4 or IPv6 address"
 	SrcAddress string `json:"sourceAddress,omitempty"`
 
-	// Port is the peer's TCP port.
+	// Port is the peer's TCP port; 0 or unset means 179. The range is
+	// MetalLB's; there is no schema default at this version because 0 and
+	// unset cannot be told apart in the Go type, and v1beta2 readers get
+	// its default of 179 for an unset port anyway.
 	// +optional
-	// +kubebuilder:default:=179
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16384
 	Port uint16 `json:"peerPort,omitempty"`
 
-	// HoldTime proposed to the peer: 0 or at least 3s.
+	// HoldTime proposed to the peer: 0s or 3s to 65535s.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || (duration(self) >= duration('3s') && duration(self) <= duration('65535s'))",message="holdTime must be 0s or between 3s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="holdTime must be a whole number of seconds"
 	HoldTime metav1.Duration `json:"holdTime,omitempty"`
 
 	// KeepaliveTime between KEEPALIVE messages; shorter than HoldTime.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('65535s')",message="keepaliveTime must be between 0s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="keepaliveTime must be a whole number of seconds"
 	KeepaliveTime metav1.Duration `json:"keepaliveTime,omitempty"`
 
 	// RouterID is the BGP identifier Herald sends; the node's address when
-	// empty.
+	// empty. It is four octets, written as an IPv4 address.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || (isIP(self) && ip(self).family() == 4)",message="routerID must be an IPv4 address"
 	RouterID string `json:"routerID,omitempty"`
 
 	// NodeSelectors limits the nodes that open a session to this peer.
@@ -69,13 +92,16 @@ type NodeSelector struct {
 	MatchExpressions []MatchExpression `json:"matchExpressions,omitempty"`
 }
 
-// MatchExpression is a label selector requirement.
+// MatchExpression is a label selector requirement. MetalLB's v1beta1 schema
+// requires values even for Exists and DoesNotExist; Herald applies the
+// label selector rule instead, so every MetalLB manifest is still accepted.
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0)",message="values must be non-empty for operators In and NotIn and empty for Exists and DoesNotExist"
 type MatchExpression struct {
 	Key string `json:"key"`
 	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
 	Operator string `json:"operator"`
 	// +optional
-	// +kubebuilder:validation:MinItems=1
+	// +listType=atomic
 	Values []string `json:"values,omitempty"`
 }
 
@@ -87,9 +113,11 @@ type BGPPeerStatus struct{}
 // +genclient
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:deprecatedversion:warning="metallb.io/v1beta1 BGPPeer is deprecated, use metallb.io/v1beta2"
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.peerAddress`
-// +kubebuilder:printcolumn:name="ASN",type=integer,JSONPath=`.spec.peerASN`
+// +kubebuilder:printcolumn:name="My ASN",type=integer,JSONPath=`.spec.myASN`
+// +kubebuilder:printcolumn:name="Peer ASN",type=integer,JSONPath=`.spec.peerASN`
 // +kubebuilder:printcolumn:name="BFD Profile",type=string,JSONPath=`.spec.bfdProfile`
 // +kubebuilder:printcolumn:name="Multi Hops",type=boolean,JSONPath=`.spec.ebgpMultiHop`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

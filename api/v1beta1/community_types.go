@@ -8,6 +8,7 @@ type CommunitySpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=1000
 	Communities []CommunityAlias `json:"communities,omitempty"`
 }
 
@@ -15,9 +16,14 @@ type CommunitySpec struct {
 type CommunityAlias struct {
 	// Name is the alias used in BGPAdvertisement.spec.communities.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
 	Name string `json:"name"`
-	// Value is "A:B" or "large:A:B:C".
-	// +kubebuilder:validation:MinLength=1
+	// Value is "A:B" with 16-bit decimal parts, "large:A:B:C" with 32-bit
+	// decimal parts, or a well-known community name (no-export,
+	// no-advertise, no-export-subconfed, no-peer, blackhole,
+	// graceful-shutdown).
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="(self.matches('^[0-9]{1,5}:[0-9]{1,5}$') && self.split(':').all(p, int(p) <= 65535)) || (self.matches('^(?i)large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$') && self.substring(6).split(':').all(p, int(p) <= 4294967295)) || self.lowerAscii().replace('_', '-') in ['no-export', 'no-advertise', 'no-export-subconfed', 'no-peer', 'blackhole', 'graceful-shutdown']",messageExpression="'value \"' + self + '\" must be A:B with A and B from 0 to 65535, large:A:B:C with parts from 0 to 4294967295, or a well-known community name'"
 	Value string `json:"value"`
 }
 

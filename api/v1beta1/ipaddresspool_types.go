@@ -8,7 +8,16 @@ type IPAddressPoolSpec struct {
 	// Addresses are the pool's address ranges, each a CIDR ("192.168.10.0/24",
 	// "fc00:f853:ccd:e799::/124") or an inclusive range of one family
 	// ("192.168.9.1-192.168.9.5").
+	// The rule checks each entry's form; the config compiler checks what
+	// needs arithmetic (a range's start after its end) or other objects
+	// (overlaps between pools).
+	// The API server bounds the cost of CEL rules, so the list and its
+	// entries have generous maximums (MetalLB sets none): 1000 ranges and
+	// 100 characters, more than the longest IPv6 range with spaces.
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=100
+	// +kubebuilder:validation:items:XValidation:rule="!self.contains('-') ? isCIDR(self) : (size(self.split('-')) == 2 && isIP(self.split('-')[0].trim()) && isIP(self.split('-')[1].trim()) && ip(self.split('-')[0].trim()).family() == ip(self.split('-')[1].trim()).family())",messageExpression="'addresses entry \"' + self + '\" must be a CIDR such as 192.168.10.0/24 or a range of two addresses of one family such as 192.168.9.1-192.168.9.5'"
 	// +listType=atomic
 	Addresses []string `json:"addresses"`
 
@@ -36,7 +45,6 @@ type ServiceAllocation struct {
 	// Priority orders the pools that admit a Service: lower first; 0 (unset)
 	// comes after every set priority. Ties are broken by pool name.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
 	Priority int `json:"priority,omitempty"`
 
 	// Namespaces admitted by name.

@@ -7,14 +7,18 @@ type ServiceL2StatusSpec struct{}
 
 // ServiceL2StatusStatus says which node answers ARP/NDP for a Service.
 type ServiceL2StatusStatus struct {
-	// Node is the node announcing the Service.
+	// Node is the node announcing the Service. A different node writes a
+	// different object, so it never changes.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.node is immutable"
 	Node string `json:"node,omitempty"`
 	// ServiceName is the announced Service's name.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.serviceName is immutable"
 	ServiceName string `json:"serviceName,omitempty"`
 	// ServiceNamespace is the announced Service's namespace.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.serviceNamespace is immutable"
 	ServiceNamespace string `json:"serviceNamespace,omitempty"`
 	// Interfaces the node answers on.
 	// +optional
@@ -61,14 +65,18 @@ type ServiceBGPStatusSpec struct{}
 
 // ServiceBGPStatusStatus says to which peers a node announces a Service.
 type ServiceBGPStatusStatus struct {
-	// Node is the announcing node.
+	// Node is the announcing node. A different node writes a different
+	// object, so it never changes.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.node is immutable"
 	Node string `json:"node,omitempty"`
 	// ServiceName is the announced Service's name.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.serviceName is immutable"
 	ServiceName string `json:"serviceName,omitempty"`
 	// ServiceNamespace is the announced Service's namespace.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="status.serviceNamespace is immutable"
 	ServiceNamespace string `json:"serviceNamespace,omitempty"`
 	// Peers are the BGPPeers, by name, that receive the routes.
 	// +optional

@@ -17,23 +17,27 @@ const (
 )
 
 // BGPPeerSpec describes a BGP router Herald's speakers open sessions to.
+//
+// The rules below are the checks that need only this object; the ones that
+// need others (BFD profile and Secret references, one myASN per node) are
+// made by the config compiler, which the validating webhook calls.
 // +kubebuilder:validation:XValidation:rule="has(self.peerASN) != has(self.dynamicASN)",message="exactly one of peerASN and dynamicASN must be set"
-// +kubebuilder:validation:XValidation:rule="has(self.peerAddress) != has(self.interface)",message="exactly one of peerAddress and interface must be set"
-// +kubebuilder:validation:XValidation:rule="!(has(self.password) && has(self.passwordSecret))",message="password and passwordSecret are mutually exclusive"
-// +kubebuilder:validation:XValidation:rule="!has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.holdTime) >= duration('3s')",message="holdTime must be 0s or at least 3s"
-// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || (has(self.holdTime) && (duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) < duration(self.holdTime)))",message="keepaliveTime needs holdTime and must be shorter than it"
-// +kubebuilder:validation:XValidation:rule="!has(self.connectTime) || (duration(self.connectTime) >= duration('1s') && duration(self.connectTime) <= duration('65535s'))",message="connectTime must be between 1s and 65535s"
-// +kubebuilder:validation:XValidation:rule="has(self.enableGracefulRestart) == has(oldSelf.enableGracefulRestart) && (!has(self.enableGracefulRestart) || self.enableGracefulRestart == oldSelf.enableGracefulRestart)",message="enableGracefulRestart cannot be changed after creation"
+// +kubebuilder:validation:XValidation:rule="(has(self.peerAddress) && size(self.peerAddress) > 0) != (has(self.interface) && size(self.interface) > 0)",message="exactly one of peerAddress and interface must be set"
+// +kubebuilder:validation:XValidation:rule="!(has(self.password) && size(self.password) > 0 && has(self.passwordSecret) && has(self.passwordSecret.name))",message="password and passwordSecret are mutually exclusive: set at most one",fieldPath=".passwordSecret"
+// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || !has(self.holdTime) || duration(self.holdTime) == duration('0s') || (duration(self.keepaliveTime) > duration('0s') && duration(self.keepaliveTime) < duration(self.holdTime))",message="keepaliveTime must be more than 0s and less than holdTime",fieldPath=".keepaliveTime"
+// +kubebuilder:validation:XValidation:rule="(has(self.enableGracefulRestart) && self.enableGracefulRestart) == (has(oldSelf.enableGracefulRestart) && oldSelf.enableGracefulRestart)",message="enableGracefulRestart cannot be changed after creation: delete and recreate the BGPPeer",fieldPath=".enableGracefulRestart"
 type BGPPeerSpec struct {
 	// MyASN is the AS number Herald uses on this session.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	MyASN uint32 `json:"myASN"`
 
 	// ASN is the peer's AS number. Exactly one of peerASN and dynamicASN.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	ASN uint32 `json:"peerASN,omitempty"`
 
 	// DynamicASN takes the peer's AS number from its OPEN.
@@ -45,11 +49,14 @@ type BGPPeerSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	LocalASN uint32 `json:"localASN,omitempty"`
 
 	// Address is the peer's IP address. Exactly one of peerAddress and
 	// interface.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="peerAddress must be an IPv4 or IPv6 address"
 	Address string `json:"peerAddress,omitempty"`
 
 	// Interface opens an unnumbered session over this interface, finding
@@ -59,35 +66,46 @@ type BGPPeerSpec struct {
 
 	// SrcAddress is the source address of the session.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="sourceAddress must be an IPv4 or IPv6 address"
 	SrcAddress string `json:"sourceAddress,omitempty"`
 
-	// Port is the peer's TCP port.
+	// Port is the peer's TCP port. The range is MetalLB's.
 	// +optional
 	// +kubebuilder:default:=179
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:validation:Maximum=16384
 	Port uint16 `json:"peerPort,omitempty"`
 
 	// HoldTime proposed to the peer: 0s (no keepalives) or at least 3s.
 	// Default 90s.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || (duration(self) >= duration('3s') && duration(self) <= duration('65535s'))",message="holdTime must be 0s or between 3s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="holdTime must be a whole number of seconds"
 	HoldTime *metav1.Duration `json:"holdTime,omitempty"`
 
 	// KeepaliveTime between KEEPALIVE messages; shorter than HoldTime.
 	// Default a third of the negotiated hold time.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('65535s')",message="keepaliveTime must be between 0s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="keepaliveTime must be a whole number of seconds"
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
 	// ConnectTime is the wait between connection attempts, 1s to 65535s.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('65535s')",message="connectTime must be between 1s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="connectTime must be a whole number of seconds"
 	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
 
 	// RouterID is the BGP identifier Herald sends; the node's address when
-	// empty.
+	// empty. A BGP identifier is four octets, so it is written as an IPv4
+	// address.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || (isIP(self) && ip(self).family() == 4)",message="routerID must be an IPv4 address"
 	RouterID string `json:"routerID,omitempty"`
 
 	// NodeSelectors limits the nodes that open a session to this peer.
@@ -125,11 +143,13 @@ type BGPPeerSpec struct {
 	// DisableMP announces each address family on its own session instead
 	// of both over one multiprotocol session.
 	// +optional
+	// +kubebuilder:default:=false
 	DisableMP bool `json:"disableMP,omitempty"`
 
 	// DualStackAddressFamily announces both IPv4 and IPv6 routes on this
 	// session.
 	// +optional
+	// +kubebuilder:default:=false
 	DualStackAddressFamily bool `json:"dualStackAddressFamily,omitempty"`
 }
 
@@ -141,6 +161,7 @@ type BGPPeerStatus struct{}
 // +genclient
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:storageversion
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.peerAddress`
 // +kubebuilder:printcolumn:name="Interface",type=string,JSONPath=`.spec.interface`,priority=10
