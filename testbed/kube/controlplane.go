@@ -69,15 +69,23 @@ type ControlPlane struct {
 	etcd      *process
 	apiserver *process
 	stopped   bool
+	// attached is set by Attach: the processes are not our children and
+	// are known by pid only.
+	attached bool
+	attPIDs  state
 }
 
 // state is written to <dir>/state.json so that StopDir (another process)
 // and the stale-directory sweep know what the directory belongs to.
 type state struct {
-	OwnerPID     int  `json:"ownerPID"`
-	Detached     bool `json:"detached"`
-	EtcdPID      int  `json:"etcdPID"`
-	APIServerPID int  `json:"apiserverPID"`
+	OwnerPID     int    `json:"ownerPID"`
+	Detached     bool   `json:"detached"`
+	EtcdPID      int    `json:"etcdPID"`
+	APIServerPID int    `json:"apiserverPID"`
+	EtcdPort     int    `json:"etcdPort"`
+	PeerPort     int    `json:"peerPort"`
+	APIPort      int    `json:"apiPort"`
+	AdminToken   string `json:"adminToken"`
 }
 
 // Start builds the binaries if needed (see EnsureBinaries), starts etcd and
@@ -343,15 +351,21 @@ func waitHealthy(ctx context.Context, p *process, url string, caPEM []byte, toke
 func (c *ControlPlane) StopAPIServer() {
 	c.mu.Lock()
 	p := c.apiserver
+	attachedPID := 0
+	if p == nil && c.attached {
+		attachedPID = c.attPIDs.APIServerPID
+	}
 	c.mu.Unlock()
 	p.stop(stopGrace)
+	killGroupIfOurs(attachedPID, c.dir)
 }
 
 // StartAPIServer starts a stopped kube-apiserver again on the same port and
 // with the same keys, so existing kubeconfigs and tokens keep working.
 func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
 	c.mu.Lock()
-	running := c.apiserver != nil && !c.apiserver.exited()
+	running := c.apiserver != nil && !c.apiserver.exited() ||
+		c.apiserver == nil && c.attached && isOurs(c.attPIDs.APIServerPID, c.dir)
 	stopped := c.stopped
 	c.mu.Unlock()
 	if stopped {
@@ -381,6 +395,14 @@ func (c *ControlPlane) Stop() {
 	c.stopped = true
 	api, etcd := c.apiserver, c.etcd
 	c.mu.Unlock()
+	if c.attached {
+		api.stop(stopGrace) // restarted by us after Attach
+		if err := StopDir(c.dir); err != nil {
+			c.opts.Logf.printf("%v", err)
+		}
+		c.opts.Logf.printf("kube: control plane stopped, %s removed", c.dir)
+		return
+	}
 	api.stop(stopGrace)
 	etcd.stop(stopGrace)
 	if err := os.RemoveAll(c.dir); err != nil {
@@ -391,16 +413,21 @@ func (c *ControlPlane) Stop() {
 
 func (c *ControlPlane) writeState() {
 	c.mu.Lock()
-	s := state{OwnerPID: os.Getpid(), Detached: c.opts.Detach}
+	s := c.attPIDs // Attach: keep the original owner and etcd
+	if !c.attached {
+		s = state{OwnerPID: os.Getpid(), Detached: c.opts.Detach}
+	}
+	s.EtcdPort, s.PeerPort, s.APIPort, s.AdminToken = c.etcdPort, c.peerPort, c.apiPort, c.adminToken
 	if c.etcd != nil {
 		s.EtcdPID = c.etcd.cmd.Process.Pid
 	}
 	if c.apiserver != nil {
 		s.APIServerPID = c.apiserver.cmd.Process.Pid
 	}
+	c.attPIDs = s
 	c.mu.Unlock()
 	data, _ := json.Marshal(s)
-	if err := os.WriteFile(filepath.Join(c.dir, stateFile), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
 		c.opts.Logf.printf("kube: write state: %v", err)
 	}
 }

@@ -117,7 +117,8 @@ func TestControlPlane(t *testing.T) {
 }
 
 // TestParallelAndDetached runs a second control plane beside TestControlPlane
-// (distinct dirs and ports) in detached mode, stopped by StopDir.
+// (distinct dirs and ports) in detached mode, attaches to it by directory,
+// restarts its API server through the attached handle and stops it.
 func TestParallelAndDetached(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -126,30 +127,49 @@ func TestParallelAndDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cp.Stop() // no-op after StopDir removed everything, but safe on failure
-	admin, err := cp.AdminClient()
+	defer cp.Stop() // after the attached Stop only reaps; safe on failure
+	cp.mu.Lock()
+	pids := []int{cp.etcd.cmd.Process.Pid, cp.apiserver.cmd.Process.Pid}
+	cp.mu.Unlock()
+
+	att, err := Attach(ctx, cp.Dir(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if att.Host() != cp.Host() || att.AdminKubeconfig() != cp.AdminKubeconfig() {
+		t.Errorf("attached handle: host %s kubeconfig %s, want %s %s", att.Host(), att.AdminKubeconfig(), cp.Host(), cp.AdminKubeconfig())
+	}
+	if err := att.RestartAPIServer(ctx); err != nil {
+		t.Fatalf("restart through attached handle: %v", err)
+	}
+	if isOurs(pids[1], cp.Dir()) && !isZombie(pids[1]) {
+		t.Errorf("old kube-apiserver %d still running after restart", pids[1])
+	}
+	admin, err := att.AdminClient()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cp.mu.Lock()
-	pids := []int{cp.etcd.cmd.Process.Pid, cp.apiserver.cmd.Process.Pid}
-	cp.mu.Unlock()
-	if err := StopDir(cp.Dir()); err != nil {
-		t.Fatal(err)
-	}
+	att.mu.Lock()
+	pids = append(pids, att.apiserver.cmd.Process.Pid)
+	att.mu.Unlock()
+
+	att.Stop()
 	for _, pid := range pids {
 		for i := 0; i < 50 && pidAlive(pid) && !isZombie(pid); i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
 		if pidAlive(pid) && !isZombie(pid) {
-			t.Errorf("pid %d still running after StopDir", pid)
+			t.Errorf("pid %d still running after Stop of the attached handle", pid)
 		}
 	}
 	if _, err := os.Stat(cp.Dir()); !os.IsNotExist(err) {
-		t.Errorf("%s still exists after StopDir (err %v)", cp.Dir(), err)
+		t.Errorf("%s still exists after Stop (err %v)", cp.Dir(), err)
+	}
+	if _, err := Attach(ctx, cp.Dir(), t.Logf); err == nil {
+		t.Errorf("Attach to a stopped control plane succeeded")
 	}
 }
 

@@ -35,7 +35,10 @@
 // StartForTest registers Stop with t.Cleanup. Children are started with
 // PR_SET_PDEATHSIG, so they die with a killed test binary, and the next
 // Start removes directories whose owner is gone. With Options.Detach the
-// processes outlive their starter and StopDir stops them later.
+// processes outlive their starter (`testbed up`); Attach(ctx, dir, logf)
+// gives another process a full handle on them (clients, kubeconfigs, Relay,
+// RestartAPIServer, Stop), and StopDir stops them. RelayTo serves a relay
+// from such a process.
 //
 // Errors name the step that failed and, for a process that did not become
 // ready, include the tail of its log. The package logs only through the

@@ -22,11 +22,21 @@ import (
 // listen on one of those. The returned stop closes ln and every relayed
 // connection and waits for the relay's goroutines.
 func (c *ControlPlane) Relay(ln net.Listener) (stop func()) {
-	target := net.JoinHostPort("127.0.0.1", fmt.Sprint(c.apiPort))
+	return RelayTo(ln, c.APIAddress(), c.opts.Logf)
+}
+
+// APIAddress is the API server's host:port.
+func (c *ControlPlane) APIAddress() string {
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(c.apiPort))
+}
+
+// RelayTo is Relay to any TCP address, for a long-lived relay process
+// (e.g. one serving a control plane started with Options.Detach).
+func RelayTo(ln net.Listener, target string, logf Logf) (stop func()) {
 	return relay(ln, func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", target)
-	}, c.opts.Logf)
+	}, logf)
 }
 
 func relay(ln net.Listener, dial func(context.Context) (net.Conn, error), logf Logf) (stop func()) {

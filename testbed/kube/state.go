@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,13 +17,9 @@ import (
 // process groups and removes the directory. It is what `testbed down` uses
 // for a control plane started with Options.Detach.
 func StopDir(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	s, err := readState(dir)
 	if err != nil {
-		return fmt.Errorf("kube: %s is not a control plane directory: %w", dir, err)
-	}
-	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("kube: read %s: %w", filepath.Join(dir, stateFile), err)
+		return err
 	}
 	for _, pid := range []int{s.APIServerPID, s.EtcdPID} {
 		killGroupIfOurs(pid, dir)
@@ -33,14 +30,19 @@ func StopDir(dir string) error {
 	return nil
 }
 
-// killGroupIfOurs kills pid's process group if pid still runs a command
-// whose arguments mention dir (guarding against a reused pid).
-func killGroupIfOurs(pid int, dir string) {
+// isOurs reports whether pid runs a command whose arguments mention dir
+// (guarding against a reused pid).
+func isOurs(pid int, dir string) bool {
 	if !pidAlive(pid) {
-		return
+		return false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || !strings.Contains(string(cmdline), dir) {
+	return err == nil && strings.Contains(string(cmdline), dir)
+}
+
+// killGroupIfOurs kills pid's process group if isOurs(pid, dir).
+func killGroupIfOurs(pid int, dir string) {
+	if !isOurs(pid, dir) {
 		return
 	}
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
@@ -72,4 +74,56 @@ func sweepStaleDirs(base string, logf Logf) {
 			logf.printf("kube: removed stale control plane dir %s (owner %d is gone)", d, s.OwnerPID)
 		}
 	}
+}
+
+func readState(dir string) (state, error) {
+	var s state
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return s, fmt.Errorf("kube: %s is not a control plane directory: %w", dir, err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("kube: read %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return s, nil
+}
+
+// Attach returns a handle on a running control plane from its directory
+// (ControlPlane.Dir), typically one started with Options.Detach by another
+// process: clients, kubeconfigs, InstallCRDs, Relay and RestartAPIServer
+// work as on the original; Stop stops it for good (as StopDir does).
+func Attach(ctx context.Context, dir string, logf Logf) (*ControlPlane, error) {
+	s, err := readState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !isOurs(s.APIServerPID, dir) && !isOurs(s.EtcdPID, dir) {
+		return nil, fmt.Errorf("kube: control plane in %s is not running (etcd pid %d, kube-apiserver pid %d)", dir, s.EtcdPID, s.APIServerPID)
+	}
+	paths, err := EnsureBinaries(ctx, logf)
+	if err != nil {
+		return nil, err
+	}
+	p := &pki{
+		caFile:     filepath.Join(dir, "ca.crt"),
+		certFile:   filepath.Join(dir, "apiserver.crt"),
+		keyFile:    filepath.Join(dir, "apiserver.key"),
+		saKeyFile:  filepath.Join(dir, "sa.key"),
+		tokensFile: filepath.Join(dir, "tokens.csv"),
+	}
+	if p.caPEM, err = os.ReadFile(p.caFile); err != nil {
+		return nil, fmt.Errorf("kube: attach %s: %w", dir, err)
+	}
+	return &ControlPlane{
+		opts:       Options{Logf: logf, Detach: s.Detached},
+		paths:      paths,
+		dir:        dir,
+		pki:        p,
+		adminToken: s.AdminToken,
+		etcdPort:   s.EtcdPort,
+		peerPort:   s.PeerPort,
+		apiPort:    s.APIPort,
+		attached:   true,
+		attPIDs:    s,
+	}, nil
 }
