@@ -299,3 +299,24 @@ func TestAllocationRules(t *testing.T) {
 		})
 	}
 }
+
+// Huge IPv6 pools: claims at the far end and allocations at the start of a
+// /48 cost nothing extra, and the counts stay exact.
+func TestHugeIPv6Pool(t *testing.T) {
+	a := newAlloc(t, pool(t, "big", "2001:db8:1::/48"))
+	v6 := func(s Service) Service { s.Families = []Family{IPv6}; return s }
+	last := netip.MustParseAddr("2001:db8:1:ffff:ffff:ffff:ffff:ffff")
+	runSteps(t, a, []step{
+		{svc: v6(svc("ns", "far")), claim: []netip.Addr{last}, want: Assignment{"big", []netip.Addr{last}}},
+		{svc: v6(svc("ns", "a")), want: as("big", "2001:db8:1::")},
+		{svc: v6(svc("ns", "b")), want: as("big", "2001:db8:1::1")},
+		{svc: with(v6(svc("ns", "mid")), func(s *Service) { s.RequestedIPs = ips("2001:db8:1:8000::2") }), want: as("big", "2001:db8:1:8000::2")},
+		{svc: svc("ns", "a"), release: true, want: as("big", "2001:db8:1::")},
+		{svc: v6(svc("ns", "c")), want: as("big", "2001:db8:1::")},
+	})
+	st := a.Stats()[0].IPv6
+	if st.Assigned != 4 || st.Capacity.String() != "1208925819614629174706176" || st.Available.String() != "1208925819614629174706172" {
+		t.Errorf("stats %+v (%v, %v)", st, st.Capacity, st.Available)
+	}
+	checkInvariants(t, a)
+}
