@@ -131,6 +131,23 @@ func (c *Collector) GRPCEndpoint() string { return c.grpcLis.Addr().String() }
 // http://<HTTPEndpoint>/v1/traces.
 func (c *Collector) HTTPEndpoint() string { return c.httpLis.Addr().String() }
 
+// Env returns the standard OTEL_* variables that point an OTel SDK's OTLP
+// trace exporter at this collector: protocol "grpc" or "http/protobuf".
+// For a process in another network namespace, relay the endpoint into it
+// (kube.RelayTo) and use the relay's address instead.
+func (c *Collector) Env(protocol string) []string {
+	addr := c.GRPCEndpoint()
+	if protocol != "grpc" {
+		addr = c.HTTPEndpoint()
+	}
+	return []string{
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_EXPORTER_OTLP_PROTOCOL=" + protocol,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + addr,
+		"OTEL_EXPORTER_OTLP_INSECURE=true",
+	}
+}
+
 // Stop stops both servers (waiting for requests in flight) and closes the
 // export file. It is idempotent.
 func (c *Collector) Stop() error {

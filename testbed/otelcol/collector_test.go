@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,31 @@ func TestWaitForSpanTimeout(t *testing.T) {
 	defer cancel()
 	if _, err := col.WaitForSpan(ctx, Named("never")); err == nil {
 		t.Fatal("WaitForSpan returned no error without spans")
+	}
+}
+
+// TestEnv: an exporter configured only by Env's variables reaches the
+// collector, over gRPC and over HTTP.
+func TestEnv(t *testing.T) {
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(strings.ReplaceAll(proto, "/", "-"), func(t *testing.T) {
+			col := StartForTest(t, Options{})
+			for _, kv := range col.Env(proto) {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			var exp sdktrace.SpanExporter
+			var err error
+			if proto == "grpc" {
+				exp, err = otlptracegrpc.New(context.Background())
+			} else {
+				exp, err = otlptracehttp.New(context.Background())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			parent, _ := emit(t, exp, "env-"+proto)
+			checkSpans(t, col, "env-"+proto, parent)
+		})
 	}
 }
