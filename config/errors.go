@@ -117,6 +117,9 @@ func (w Warning) String() string {
 }
 
 func objectName(namespace, name string) string {
+	if name == "" {
+		name = "<unnamed>"
+	}
 	if namespace == "" {
 		return name
 	}

@@ -196,6 +196,9 @@ func report(w io.Writer, set *manifest.Set, res config.Result) bool {
 }
 
 func objectName(namespace, name string) string {
+	if name == "" {
+		name = "<unnamed>"
+	}
 	if namespace == "" {
 		return name
 	}
