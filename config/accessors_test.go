@@ -62,7 +62,7 @@ spec:
 // objects, no manifests, no namespace.
 func TestCompileGoInput(t *testing.T) {
 	in := config.Input{
-		IPAddressPools: []v1beta1.IPAddressPool{{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"fd00::/120"}}}},
+		IPAddressPools:    []v1beta1.IPAddressPool{{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"fd00::/120"}}}},
 		BGPAdvertisements: []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}},
 		BGPPeers: []v1beta2.BGPPeer{
 			{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Spec: v1beta2.BGPPeerSpec{MyASN: 1, DynamicASN: v1beta2.InternalASNMode, Interface: "eth0", Port: 179}},
