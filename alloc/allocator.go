@@ -39,7 +39,8 @@ type ownedSpan struct {
 type held struct {
 	svc  Service
 	pool *poolState
-	ips  []netip.Addr
+	ips  []netip.Addr // points into buf: one allocation per holding
+	buf  [2]netip.Addr
 }
 
 // ipUse is one IP in use and the Services on it. All of them carry the same
@@ -404,7 +405,8 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
 		})
 		use.users = slices.Insert(use.users, i, ipUser{key: svc.Key, ports: svc.Ports}) // svc is a private copy
 	}
-	h := &held{svc: *svc, pool: p, ips: slices.Clone(ips)}
+	h := &held{svc: *svc, pool: p}
+	h.ips = append(h.buf[:0], ips...)
 	a.services[svc.Key] = h
 	p.services++
 	return h

@@ -68,7 +68,7 @@ func familyPlans(svc *Service) ([][]Family, error) {
 // and returns them in that plan's family order.
 func orderByPlan(svc *Service, plans [][]Family, ips []netip.Addr, what string) ([]netip.Addr, error) {
 	var fams []Family
-	for i, ip := range ips {
+	for _, ip := range ips {
 		if !ip.IsValid() || ip.Zone() != "" {
 			return nil, fmt.Errorf("%w: %s IP %q is not a plain IP address", ErrInvalidRequest, what, ip)
 		}
@@ -78,7 +78,6 @@ func orderByPlan(svc *Service, plans [][]Family, ips []netip.Addr, what string) 
 				ErrInvalidRequest, what, ips[j], ip, f)
 		}
 		fams = append(fams, f)
-		_ = i
 	}
 	for _, plan := range plans {
 		if len(plan) != len(fams) {
