@@ -245,6 +245,7 @@ spec:
   peerAddress: "fd00::1"
   sourceAddress: "fd00::2"
   peerPort: 1179
+  holdTime: 30s
   keepaliveTime: 10s
   connectTime: 7s
   routerID: 192.0.2.9

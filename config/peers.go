@@ -149,20 +149,22 @@ func parseAddr(r ref, field, s string, d *diagnostics) netip.Addr {
 	return a
 }
 
-// compileTimers applies MetalLB's rules: hold time defaults to 90s, or to
-// three keepalives when only the keepalive time is set; it is 0 or at
-// least 3s, in whole seconds (the OPEN message carries seconds); the
-// keepalive time defaults to a third of the hold time and must be shorter.
+// compileTimers applies the documented rules: hold time defaults to 90s;
+// it is 0 or at least 3s, in whole seconds (the OPEN message carries
+// seconds); a keepalive time needs an explicit hold time (the webhook rule
+// MetalLB's documentation states, and the CRD's CEL rule) and must be
+// shorter; it defaults to a third of the hold time.
 func compileTimers(r ref, hold, keepalive *metav1.Duration, d *diagnostics) (time.Duration, time.Duration) {
 	h := DefaultHoldTime
-	switch {
-	case hold != nil:
+	if hold != nil {
 		h = hold.Duration
-	case keepalive != nil:
-		h = 3 * keepalive.Duration
 	}
 	ok := true
 	switch {
+	case keepalive != nil && hold == nil:
+		d.errorf(r, "spec.keepaliveTime", "%q: %w: needs spec.holdTime to be set as well",
+			keepalive.Duration.String(), ErrKeepaliveTime)
+		ok = false
 	case h < 0 || (h > 0 && h < 3*time.Second) || h > 65535*time.Second:
 		d.errorf(r, "spec.holdTime", "%q: %w: must be 0s or 3s to 65535s", h.String(), ErrHoldTime)
 		ok = false
