@@ -23,8 +23,12 @@ IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: build test unit testbed-unit e2e fuzz bench demo generate verify-generate lint tools deps clean
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN)/herald ./cmd/herald
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/herald ./cmd/herald
 	$(GO) build -o $(BIN)/kubectl-herald ./cmd/kubectl-herald
 
 ## test: everything, at a small size. Unit tests with -race (fuzz seed corpora
