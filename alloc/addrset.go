@@ -208,7 +208,12 @@ func (s *addrSpace) lowestFree() (u128, bool) {
 	return s.used.lowestAbsent(), true
 }
 
+// contains reports whether a is a usable address of s; a nil space (a pool
+// whose ranges of the family hold only avoided addresses) contains nothing.
 func (s *addrSpace) contains(a netip.Addr) bool {
+	if s == nil {
+		return false
+	}
 	_, ok := s.ordinal(addrToU128(a))
 	return ok
 }

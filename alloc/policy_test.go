@@ -320,3 +320,15 @@ func TestHugeIPv6Pool(t *testing.T) {
 	}
 	checkInvariants(t, a)
 }
+
+// A pool whose IPv4 ranges hold only avoided addresses still owns them: a
+// request for one names the pool and the reason instead of crashing.
+func TestPoolOfOnlyAvoidedAddresses(t *testing.T) {
+	p := pool(t, "edge", "10.0.0.255-10.0.1.0")
+	p.AvoidBuggyIPs = true
+	a := newAlloc(t, p)
+	runSteps(t, a, []step{
+		{svc: svc("ns", "a"), claim: ips("10.0.1.0"), wantErr: []error{ErrIPNotInPool}, wantMsg: []string{`pool "edge" avoids`}},
+		{svc: svc("ns", "a"), wantErr: []error{ErrFamilyUnavailable}, wantMsg: []string{"no IPv4 addresses"}},
+	})
+}
