@@ -44,7 +44,13 @@ func (l *Lab) BindServiceIP(ctx context.Context, node string, ip netip.Addr) err
 	if err != nil {
 		return err
 	}
-	_, err = runCmd(ctx, "ip", "-n", h.NS, "addr", "replace", netip.PrefixFrom(ip, ip.BitLen()).String(), "dev", "lo")
+	argv := []string{"ip", "-n", h.NS, "addr", "replace", netip.PrefixFrom(ip, ip.BitLen()).String(), "dev", "lo"}
+	if ip.Is6() {
+		// lo predates the namespace's accept_dad=0: without nodad the
+		// address is briefly tentative and bind fails.
+		argv = append(argv, "nodad")
+	}
+	_, err = runCmd(ctx, argv...)
 	return err
 }
 
