@@ -8,11 +8,6 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // object is valid at one version exactly when it is valid at the other;
 // peerASN and peerAddress are required here because v1beta1 has neither
 // dynamicASN nor interface.
-//
-// HoldTime and KeepaliveTime are not pointers, as in MetalLB's v1beta1 Go
-// type, so a Go client cannot tell "0s" from unset: ConvertTo reads 0 as
-// unset. Manifests are stored as written, and a v1beta2 reader sees an
-// explicit "0s" as 0s.
 // +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || !has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) == duration('0s') || duration(self.keepaliveTime) < duration(self.holdTime)",message="keepaliveTime must be less than holdTime",fieldPath=".keepaliveTime"
 type BGPPeerSpec struct {
 	// MyASN is the AS number Herald uses on this session.
@@ -47,17 +42,22 @@ type BGPPeerSpec struct {
 	// +kubebuilder:validation:Maximum=16384
 	Port uint16 `json:"peerPort,omitempty"`
 
-	// HoldTime proposed to the peer: 0s or 3s to 65535s.
+	// HoldTime proposed to the peer: 0s or 3s to 65535s. The Go type at this
+	// version is not a pointer (as in MetalLB), so Go code decoding v1beta1
+	// cannot tell 0s from unset and reads both as unset; the API server keeps
+	// an explicit 0s, which v1beta2 readers see as 0s. To turn keepalives off,
+	// write metallb.io/v1beta2.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || (duration(self) >= duration('3s') && duration(self) <= duration('65535s'))",message="holdTime must be 0s or between 3s and 65535s"
 	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="holdTime must be a whole number of seconds"
-	HoldTime metav1.Duration `json:"holdTime,omitempty"`
+	HoldTime metav1.Duration `json:"holdTime,omitzero"`
 
-	// KeepaliveTime between KEEPALIVE messages; shorter than HoldTime.
+	// KeepaliveTime between KEEPALIVE messages; shorter than HoldTime. Go
+	// code reads 0s as unset, as for HoldTime.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('65535s')",message="keepaliveTime must be between 0s and 65535s"
 	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="keepaliveTime must be a whole number of seconds"
-	KeepaliveTime metav1.Duration `json:"keepaliveTime,omitempty"`
+	KeepaliveTime metav1.Duration `json:"keepaliveTime,omitzero"`
 
 	// RouterID is the BGP identifier Herald sends; the node's address when
 	// empty. It is four octets, written as an IPv4 address.

@@ -121,7 +121,7 @@ type BGPPeerSpec struct {
 	// PasswordSecret refers to a kubernetes.io/basic-auth Secret in
 	// Herald's namespace whose "password" key is the TCP MD5 password.
 	// +optional
-	PasswordSecret corev1.SecretReference `json:"passwordSecret,omitempty"`
+	PasswordSecret corev1.SecretReference `json:"passwordSecret,omitzero"`
 
 	// BFDProfile names the BFDProfile that turns on BFD for this session.
 	// +optional

@@ -758,3 +758,87 @@ func onlyComments(d string) bool {
 	}
 	return true
 }
+
+// TestV1beta1PeerSchemaIsSubsetOfV1beta2 backs the BGPPeer CRD's
+// conversion strategy None (api/doc.go): every field the v1beta1 schema
+// declares exists at v1beta2 with the same JSON type, so the API server can
+// serve a stored v1beta1 object at v1beta2 unchanged.
+func TestV1beta1PeerSchemaIsSubsetOfV1beta2(t *testing.T) {
+	crd := crds(t).Files["metallb.io_bgppeers.yaml"]
+	if crd == nil {
+		t.Fatal("no BGPPeer CRD")
+	}
+	if crd.Spec.Conversion != nil && crd.Spec.Conversion.Strategy != apiextensionsv1.NoneConverter {
+		t.Errorf("conversion strategy %q, want None", crd.Spec.Conversion.Strategy)
+	}
+	schemas := map[string]*apiextensionsv1.JSONSchemaProps{}
+	for _, v := range crd.Spec.Versions {
+		schemas[v.Name] = v.Schema.OpenAPIV3Schema
+	}
+	var walk func(path string, a, b *apiextensionsv1.JSONSchemaProps)
+	walk = func(path string, a, b *apiextensionsv1.JSONSchemaProps) {
+		if b == nil {
+			t.Errorf("%s: in v1beta1, not in v1beta2", path)
+			return
+		}
+		if a.Type != b.Type {
+			t.Errorf("%s: type %q at v1beta1, %q at v1beta2", path, a.Type, b.Type)
+		}
+		for name, p := range a.Properties {
+			var q *apiextensionsv1.JSONSchemaProps
+			if bp, ok := b.Properties[name]; ok {
+				q = &bp
+			}
+			walk(path+"."+name, &p, q)
+		}
+		if a.Items != nil {
+			if b.Items == nil {
+				t.Errorf("%s: list at v1beta1 only", path)
+				return
+			}
+			walk(path+"[]", a.Items.Schema, b.Items.Schema)
+		}
+		if a.AdditionalProperties != nil {
+			if b.AdditionalProperties == nil {
+				t.Errorf("%s: map at v1beta1 only", path)
+				return
+			}
+			walk(path+"{}", a.AdditionalProperties.Schema, b.AdditionalProperties.Schema)
+		}
+	}
+	walk("BGPPeer", schemas["v1beta1"], schemas["v1beta2"])
+}
+
+// TestV1beta1PeersAreValidV1beta2 serves every accepted v1beta1 BGPPeer at
+// v1beta2, as the API server does with strategy None, and validates it
+// there: a client that reads it at v1beta2 and writes it back must not be
+// refused. The one exception is peerPort 0, which v1beta1 allows (it means
+// 179); the API server's validation ratcheting lets an unchanged invalid
+// field through an update, and Go clients omit a zero port anyway.
+func TestV1beta1PeersAreValidV1beta2(t *testing.T) {
+	s := crds(t)
+	n := 0
+	for _, c := range peerV1beta1Cases() {
+		if c.msg != "" {
+			continue
+		}
+		n++
+		v, o, err := s.Decode([]byte(strings.Replace(c.obj, "metallb.io/v1beta1", "metallb.io/v1beta2", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := v.Create(o)
+		if strings.Contains(c.obj, "peerPort: 0\n") {
+			if len(errs) != 1 || errs[0].Field != "spec.peerPort" {
+				t.Errorf("%s: want only the peerPort error at v1beta2, got %v", c.name, errs)
+			}
+			continue
+		}
+		for _, e := range errs {
+			t.Errorf("%s: valid at v1beta1, not at v1beta2: %v", c.name, e)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no accepted v1beta1 cases")
+	}
+}
