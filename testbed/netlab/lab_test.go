@@ -3,9 +3,11 @@ package netlab
 import (
 	"context"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -188,5 +190,30 @@ func TestPersistentAttach(t *testing.T) {
 	labs, _ := ListLabs("hbp")
 	if _, ok := labs[l.Name]; ok {
 		t.Errorf("lab %s still there after the attached Close", l.Name)
+	}
+}
+
+// TestCloseOnSignal: SIGTERM to the process tears the lab down (the testbed
+// command's ^C path). signal.Notify keeps the default action (exit) away
+// while the handler is installed.
+func TestCloseOnSignal(t *testing.T) {
+	l := NewForTest(t, Options{Nodes: 1})
+	got := make(chan os.Signal, 1)
+	stop := l.CloseOnSignal(func(s os.Signal) { got <- s })
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != syscall.SIGTERM {
+			t.Fatalf("handler saw %v, want SIGTERM", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no teardown 10 s after SIGTERM")
+	}
+	labs, _ := ListLabs(l.Prefix)
+	if _, ok := labs[l.Name]; ok {
+		t.Errorf("lab %s still there after SIGTERM", l.Name)
 	}
 }

@@ -207,6 +207,32 @@ func TestRouterWithGoBGP(t *testing.T) {
 			got = waitRoute(ctx, t, r, netip.PrefixFrom(svcIBGP, 32))
 			checkPath(t, got, n2.LAN4, nil, anns[2].a, true)
 
+			// GoBGP's side of the session, and what it received: FRR passes
+			// node2's iBGP route on to node1 over eBGP, keeping node2 as the
+			// (third-party) next hop on the shared segment; BIRD exports
+			// nothing.
+			if s, err := g1.PeerState(ctx, lab.Router.LAN4); err != nil || s != "Established" {
+				t.Errorf("gobgp peer state = %q, %v; want Established", s, err)
+			}
+			if kind == "frr" {
+				err := netlab.Eventually(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+					rs, err := g1.Received(ctx, lab.Router.LAN4)
+					if err != nil {
+						return err
+					}
+					got, ok := FindRoute(rs, netip.PrefixFrom(svcIBGP, 32))
+					if !ok || len(got.Paths) != 1 || !slices.Equal(got.Paths[0].ASPath, []uint32{routerASN}) ||
+						got.Paths[0].NextHop != n2.LAN4 || !slices.Equal(got.Paths[0].Communities, []string{"65000:300"}) {
+						return fmt.Errorf("gobgp received from frr: %+v, want %s via %s, AS path [%d], community 65000:300",
+							rs, svcIBGP, n2.LAN4, routerASN)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+
 			// BFD is not configured: no session.
 			if s, err := r.BFDState(ctx, n1.LAN4); err == nil {
 				t.Errorf("BFDState without BFD = %q, want an error", s)
