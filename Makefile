@@ -13,6 +13,9 @@ STATICCHECK_VERSION    := v0.8.2
 CONTROLLER_GEN_VERSION := v0.23.0
 CODE_GENERATOR_VERSION := v0.37.2
 KUBECONFORM_VERSION    := v0.7.0
+# Core kinds that examples/ may hold next to metallb.io objects; kubeconform
+# skips them because only schemas made from Herald's CRDs are available.
+KUBECONFORM_SKIP       := Namespace,Node,Secret,Service,ConfigMap
 
 # Debian packages the lab needs (routers, namespaces, captures, clients).
 APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping
@@ -83,6 +86,14 @@ lint: tools
 	$(GO) vet ./...
 	staticcheck ./...
 	cd testbed && $(GO) vet ./... && staticcheck ./...
+	@# Structural check of the CRDs and of every example with kubeconform,
+	@# against JSON Schemas made from the CRDs themselves (no network). The
+	@# core kinds examples use as supporting objects have no schema here.
+	rm -rf $(BIN)/crd-schemas
+	cd testbed && $(GO) run ./crdcheck/crdschemas -crds ../charts/herald/crds -out $(BIN)/crd-schemas
+	kubeconform -strict -summary -skip $(KUBECONFORM_SKIP) \
+	  -schema-location '$(BIN)/crd-schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' \
+	  charts/herald/crds examples
 
 tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)
 
