@@ -842,3 +842,49 @@ func TestV1beta1PeersAreValidV1beta2(t *testing.T) {
 		t.Fatal("no accepted v1beta1 cases")
 	}
 }
+
+// TestPrinterColumnsExist resolves every printer column's JSONPath in its
+// version's schema: a column whose path names no field prints nothing, and
+// nothing else would notice.
+func TestPrinterColumnsExist(t *testing.T) {
+	segment := regexp.MustCompile(`^([A-Za-z0-9]+)(\[\*\])?$`)
+	for _, crd := range crds(t).CRDs {
+		for _, v := range crd.Spec.Versions {
+			if len(v.AdditionalPrinterColumns) == 0 {
+				t.Errorf("%s %s: no printer columns", crd.Name, v.Name)
+			}
+			for _, c := range v.AdditionalPrinterColumns {
+				s := v.Schema.OpenAPIV3Schema
+				for _, part := range strings.Split(strings.TrimPrefix(c.JSONPath, "."), ".") {
+					m := segment.FindStringSubmatch(part)
+					if m == nil {
+						t.Errorf("%s %s column %q: cannot follow %q", crd.Name, v.Name, c.Name, c.JSONPath)
+						break
+					}
+					if m[1] == "metadata" {
+						s = nil // metadata's fields are not in the CRD schema
+						break
+					}
+					p, ok := s.Properties[m[1]]
+					if !ok {
+						t.Errorf("%s %s column %q: %s names no field", crd.Name, v.Name, c.Name, c.JSONPath)
+						s = nil
+						break
+					}
+					s = &p
+					if m[2] != "" {
+						if s.Items == nil {
+							t.Errorf("%s %s column %q: %s is not a list", crd.Name, v.Name, c.Name, c.JSONPath)
+							s = nil
+							break
+						}
+						s = s.Items.Schema
+					}
+				}
+				if s != nil && c.Type != "string" && s.Type != c.Type {
+					t.Errorf("%s %s column %q: type %s, field is %s", crd.Name, v.Name, c.Name, c.Type, s.Type)
+				}
+			}
+		}
+	}
+}
