@@ -188,6 +188,7 @@ func goCmd(ctx context.Context, dir string, log *os.File, args ...string) error 
 	fmt.Fprintf(log, "\n$ go %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
+	cmd.Env = goEnv()
 	cmd.Stdout = log
 	cmd.Stderr = log
 	if err := cmd.Run(); err != nil {
@@ -195,6 +196,10 @@ func goCmd(ctx context.Context, dir string, log *os.File, args ...string) error 
 	}
 	return nil
 }
+
+// goEnv is the environment of the build's go commands: the caller's, but
+// outside any go.work, so the generated module stands alone.
+func goEnv() []string { return append(os.Environ(), "GOWORK=off") }
 
 func buildEtcd(ctx context.Context, _ Logf, src, out string, log *os.File) error {
 	data := struct{ Version string }{EtcdVersion}
@@ -245,6 +250,7 @@ func kubernetesStagingModules(ctx context.Context, dir string, log *os.File) ([]
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "k8s.io/kubernetes@"+KubernetesVersion)
 	cmd.Dir = dir
+	cmd.Env = goEnv()
 	cmd.Stdout = &stdout
 	cmd.Stderr = log
 	runErr := cmd.Run()
