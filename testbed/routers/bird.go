@@ -126,8 +126,8 @@ func (b *BIRD) Logs() string {
 	return tail(40, filepath.Join(b.cfg.Dir, "bird.log"), filepath.Join(b.cfg.Dir, "bird.out"))
 }
 
-// BirdcCommand is the command line a person uses to inspect this router.
-func (b *BIRD) BirdcCommand() string { return "birdc -s " + b.sock }
+// CLI implements Router: the birdc command line for this instance.
+func (b *BIRD) CLI() string { return "birdc -s " + b.sock }
 
 // Dir returns the instance's runtime directory.
 func (b *BIRD) Dir() string { return b.cfg.Dir }

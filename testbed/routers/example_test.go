@@ -64,5 +64,5 @@ func Example() {
 	state, _ := r.SessionState(ctx, n1.LAN4)
 	bfd, _ := r.BFDState(ctx, n1.LAN4) // "down": GoBGP does not run BFD
 	fmt.Println(state, bfd)
-	fmt.Println(r.(*routers.FRR).VtyshCommand(), "-c 'show bgp ipv4 unicast'")
+	fmt.Println(r.CLI(), "-c 'show bgp ipv4 unicast'")
 }

@@ -236,8 +236,8 @@ func (f *FRR) Exec(ctx context.Context, command string) (string, error) {
 	return runOut(ctx, append(f.vtysh, "-c", command)...)
 }
 
-// VtyshCommand is the command line a person uses to inspect this router.
-func (f *FRR) VtyshCommand() string { return strings.Join(f.vtysh, " ") }
+// CLI implements Router: the vtysh command line for this instance.
+func (f *FRR) CLI() string { return strings.Join(f.vtysh, " ") }
 
 // Dir returns the instance's runtime directory.
 func (f *FRR) Dir() string { return f.cfg.Dir }

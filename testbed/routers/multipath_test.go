@@ -23,10 +23,6 @@ func TestECMP(t *testing.T) {
 			n1, n2 := lab.Nodes[0], lab.Nodes[1]
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			r := newRouter(t, kind, lab, lab.Router.NS, routerASN, []Neighbor{
-				{Address: n1.LAN4, ASN: 64513},
-				{Address: n2.LAN4, ASN: 64514},
-			})
 			svc := lab.BGPPool4.Addr().Next()
 			pfx := netip.PrefixFrom(svc, 32)
 			for i, n := range []netlab.Host{n1, n2} {
@@ -38,6 +34,12 @@ func TestECMP(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// The speakers listen before the router first connects: a refused
+			// connection makes FRR and BIRD back off for seconds.
+			r := newRouter(t, kind, lab, lab.Router.NS, routerASN, []Neighbor{
+				{Address: n1.LAN4, ASN: 64513},
+				{Address: n2.LAN4, ASN: 64514},
+			})
 			err := netlab.Eventually(ctx, 100*time.Millisecond, func(ctx context.Context) error {
 				rs, err := r.Routes(ctx)
 				if err != nil {

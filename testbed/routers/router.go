@@ -40,6 +40,9 @@ type Router interface {
 	Logs() string
 	// Exec runs one CLI command (vtysh -c / birdc) and returns its output.
 	Exec(ctx context.Context, command string) (string, error)
+	// CLI is the shell command a person runs to inspect the router
+	// ("vtysh --vty_socket DIR ..." or "birdc -s SOCK").
+	CLI() string
 }
 
 // Config describes one router instance.

@@ -165,16 +165,18 @@ func TestRouterWithGoBGP(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
 
-			r := newRouter(t, kind, lab, lab.Router.NS, routerASN, []Neighbor{
-				{Address: n1.LAN4, ASN: nodeASN},
-				{Address: n1.LAN6, ASN: nodeASN},
-				{Address: n2.LAN4, ASN: routerASN, Password: "s3cret", GracefulRestart: true},
-			})
 			g1 := startGoBGP(t, n1, nodeASN,
 				GoBGPPeer{Address: lab.Router.LAN4, ASN: routerASN},
 				GoBGPPeer{Address: lab.Router.LAN6, ASN: routerASN})
 			g2 := startGoBGP(t, n2, routerASN,
 				GoBGPPeer{Address: lab.Router.LAN4, ASN: routerASN, Password: "s3cret", GracefulRestart: true})
+			// The speakers listen before the router first connects: a refused
+			// connection makes FRR and BIRD back off for seconds.
+			r := newRouter(t, kind, lab, lab.Router.NS, routerASN, []Neighbor{
+				{Address: n1.LAN4, ASN: nodeASN},
+				{Address: n1.LAN6, ASN: nodeASN},
+				{Address: n2.LAN4, ASN: routerASN, Password: "s3cret", GracefulRestart: true},
+			})
 
 			svc4 := lab.BGPPool4.Addr().Next()
 			svc6 := lab.BGPPool6.Addr().Next()
