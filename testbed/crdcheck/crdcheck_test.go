@@ -888,3 +888,70 @@ func TestPrinterColumnsExist(t *testing.T) {
 		}
 	}
 }
+
+// appendixFields are the fields of issue 2's appendix, MetalLB's published
+// API by JSON name: each must exist in the CRD schema of its kind and
+// version, so a rename in the Go types cannot go unnoticed.
+var appendixFields = map[string][]string{
+	"IPAddressPool/v1beta1": {"spec.addresses", "spec.autoAssign", "spec.avoidBuggyIPs",
+		"spec.serviceAllocation.priority", "spec.serviceAllocation.namespaces",
+		"spec.serviceAllocation.namespaceSelectors", "spec.serviceAllocation.serviceSelectors",
+		"status.assignedIPv4", "status.assignedIPv6", "status.availableIPv4", "status.availableIPv6"},
+	"L2Advertisement/v1beta1": {"spec.ipAddressPools", "spec.ipAddressPoolSelectors", "spec.nodeSelectors",
+		"spec.interfaces", "spec.serviceSelectors", "spec.preferredNodeSelectors[].weight",
+		"spec.preferredNodeSelectors[].preference"},
+	"BGPAdvertisement/v1beta1": {"spec.aggregationLength", "spec.aggregationLengthV6", "spec.localPref",
+		"spec.communities", "spec.ipAddressPools", "spec.ipAddressPoolSelectors", "spec.nodeSelectors",
+		"spec.nodeSelector", "spec.peers", "spec.serviceSelectors"},
+	"BGPPeer/v1beta2": {"spec.myASN", "spec.peerASN", "spec.dynamicASN", "spec.localASN", "spec.peerAddress",
+		"spec.interface", "spec.sourceAddress", "spec.peerPort", "spec.holdTime", "spec.keepaliveTime",
+		"spec.connectTime", "spec.routerID", "spec.nodeSelectors", "spec.password", "spec.passwordSecret.name",
+		"spec.passwordSecret.namespace", "spec.bfdProfile", "spec.enableGracefulRestart", "spec.ebgpMultiHop",
+		"spec.vrf", "spec.disableMP", "spec.dualStackAddressFamily"},
+	"BGPPeer/v1beta1": {"spec.myASN", "spec.peerASN", "spec.peerAddress", "spec.sourceAddress", "spec.peerPort",
+		"spec.holdTime", "spec.keepaliveTime", "spec.routerID", "spec.nodeSelectors[].matchLabels",
+		"spec.nodeSelectors[].matchExpressions[].key", "spec.nodeSelectors[].matchExpressions[].operator",
+		"spec.nodeSelectors[].matchExpressions[].values", "spec.password", "spec.bfdProfile", "spec.ebgpMultiHop"},
+	"BFDProfile/v1beta1": {"spec.receiveInterval", "spec.transmitInterval", "spec.detectMultiplier",
+		"spec.echoInterval", "spec.echoMode", "spec.passiveMode", "spec.minimumTtl"},
+	"Community/v1beta1":          {"spec.communities[].name", "spec.communities[].value"},
+	"ConfigurationState/v1beta1": {"status.result", "status.errorSummary", "status.conditions"},
+	"ServiceL2Status/v1beta1": {"status.node", "status.serviceName", "status.serviceNamespace",
+		"status.interfaces[].name"},
+	"ServiceBGPStatus/v1beta1": {"status.node", "status.serviceName", "status.serviceNamespace", "status.peers"},
+}
+
+func TestAppendixFields(t *testing.T) {
+	schemas := map[string]*apiextensionsv1.JSONSchemaProps{}
+	for _, crd := range crds(t).CRDs {
+		for _, v := range crd.Spec.Versions {
+			schemas[crd.Spec.Names.Kind+"/"+v.Name] = v.Schema.OpenAPIV3Schema
+		}
+	}
+	for kv, paths := range appendixFields {
+		root, ok := schemas[kv]
+		if !ok {
+			t.Errorf("%s: no CRD version", kv)
+			continue
+		}
+		for _, path := range paths {
+			s := root
+			for _, part := range strings.Split(path, ".") {
+				name, list := strings.CutSuffix(part, "[]")
+				p, ok := s.Properties[name]
+				if !ok {
+					t.Errorf("%s: %s is not in the schema", kv, path)
+					break
+				}
+				s = &p
+				if list {
+					if s.Items == nil {
+						t.Errorf("%s: %s is not a list", kv, path)
+						break
+					}
+					s = s.Items.Schema
+				}
+			}
+		}
+	}
+}
