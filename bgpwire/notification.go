@@ -124,3 +124,11 @@ func AppendRouteRefresh(dst []byte, r RouteRefresh) []byte {
 	dst[len(dst)-2] = routeRefreshLen
 	return append(dst, byte(r.Family.AFI>>8), byte(r.Family.AFI), byte(r.Subtype), byte(r.Family.SAFI))
 }
+
+// AppendHardResetData appends the data of an RFC 8538 Hard Reset
+// NOTIFICATION (Cease, subcode 9) that encapsulates cause: its code, subcode
+// and data.
+func AppendHardResetData(dst []byte, cause Notification) []byte {
+	dst = append(dst, byte(cause.Code), cause.Subcode)
+	return append(dst, cause.Data...)
+}

@@ -165,7 +165,7 @@ func TestShutdownCommunication(t *testing.T) {
 			t.Errorf("%+v: ShutdownReason = %q, want none", n, r)
 		}
 	}
-	hr := Notification{Code: CodeCease, Subcode: SubcodeHardReset, Data: []byte{byte(CodeCease), SubcodeAdministrativeReset}}
+	hr := Notification{Code: CodeCease, Subcode: SubcodeHardReset, Data: AppendHardResetData(nil, Notification{Code: CodeCease, Subcode: SubcodeAdministrativeReset})}
 	if c, s, ok := hr.HardResetCause(); !ok || c != CodeCease || s != SubcodeAdministrativeReset {
 		t.Errorf("HardResetCause = %v %v %v", c, s, ok)
 	}
