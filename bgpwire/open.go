@@ -59,7 +59,9 @@ type Open struct {
 }
 
 // Capabilities are the capabilities an OPEN advertises. Decoding resets
-// every field and reuses the slices' storage.
+// every field and reuses the slices' storage; a decoded GracefulRestart
+// points into the Capabilities value itself, so copy *GracefulRestart, not
+// the pointer, to keep it past the next decode.
 type Capabilities struct {
 	Multiprotocol        []Family
 	RouteRefresh         bool

@@ -230,3 +230,34 @@ func TestDecodeAllocations(t *testing.T) {
 		}
 	}
 }
+
+// ParseHeader frames a stream: too few bytes is ErrShortHeader (wait for
+// more), anything else is a NOTIFICATION-carrying error.
+func TestParseHeaderStreaming(t *testing.T) {
+	stream := AppendKeepalive(nil)
+	stream = AppendRouteRefresh(stream, RouteRefresh{Family: IPv4Unicast})
+	for n := range HeaderLen {
+		if _, err := ParseHeader(stream[:n], MaxMessageLen); err != ErrShortHeader {
+			t.Errorf("%d bytes: %v, want ErrShortHeader", n, err)
+		}
+	}
+	var types []MessageType
+	for b := stream; len(b) > 0; {
+		h, err := ParseHeader(b, MaxMessageLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, h.Type)
+		b = b[h.Length:]
+	}
+	if diff := cmp.Diff([]MessageType{TypeKeepalive, TypeRouteRefresh}, types); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// An OPEN is never longer than 4096, even with extended messages.
+	big := append(appendHeader(nil, TypeOpen), make([]byte, 5000)...)
+	big[16], big[17] = byte(len(big)>>8), byte(len(big))
+	var ne *NotificationError
+	if _, err := ParseHeader(big, MaxExtendedMessageLen); !errors.As(err, &ne) || ne.Subcode != SubcodeBadMessageLength {
+		t.Errorf("5019-byte OPEN: %v, want bad message length", err)
+	}
+}
