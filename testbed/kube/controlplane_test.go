@@ -100,6 +100,7 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("CRDs", func(t *testing.T) { testCRDs(ctx, t, cp, admin) })
 	t.Run("Relay", func(t *testing.T) { testRelay(ctx, t, cp) })
+	t.Run("ApplyYAML", func(t *testing.T) { testApplyYAML(ctx, t, cp) })
 
 	// A restart keeps the port, keys, tokens and data.
 	restart := time.Now()
@@ -313,4 +314,78 @@ func testRelay(ctx context.Context, t *testing.T, cp *ControlPlane) {
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Errorf("relay listener still accepts after stop")
 	}
+}
+
+const rbacYAML = `
+# what a chart renders: an account, a ClusterRole and its binding
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: lister
+  namespace: herald-system
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: herald-test-node-reader
+rules:
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: herald-test-node-reader
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: herald-test-node-reader
+subjects:
+- kind: ServiceAccount
+  name: lister
+  namespace: herald-system
+`
+
+// testApplyYAML applies RBAC as a chart would and checks the account gets
+// exactly that; with the CRDs, a valid IPAddressPool is accepted and a
+// malformed one is rejected as Invalid (the CRD's CEL rule on address
+// forms), naming the object.
+func testApplyYAML(ctx context.Context, t *testing.T, cp *ControlPlane) {
+	objs, err := cp.ApplyYAML(ctx, []byte(rbacYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 3 {
+		t.Fatalf("applied %d objects, want 3", len(objs))
+	}
+	if _, err := cp.ApplyYAML(ctx, []byte(rbacYAML)); err != nil {
+		t.Fatalf("second apply: %v", err)
+	}
+	cfg, err := cp.RESTConfigFor(ctx, "herald-system", "lister")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	waitFor(ctx, t, "ClusterRoleBinding to take effect", func() error {
+		_, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		return err
+	})
+	if _, err := cs.CoreV1().Secrets("herald-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("lister may list secrets: %v", err)
+	}
+
+	if crdDir(t) == "" {
+		return
+	}
+	good := "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: pool, namespace: herald-system}\nspec: {addresses: [192.0.2.0/24]}\n"
+	if _, err := cp.ApplyYAML(ctx, []byte(good)); err != nil {
+		t.Errorf("valid IPAddressPool rejected: %v", err)
+	}
+	bad := "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: bad, namespace: herald-system}\nspec: {addresses: [not-an-address]}\n"
+	_, err = cp.ApplyYAML(ctx, []byte(bad))
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "IPAddressPool herald-system/bad") {
+		t.Errorf("malformed IPAddressPool: err = %v, want Invalid naming the object", err)
+	}
+	t.Logf("rejected as expected: %v", err)
 }

@@ -26,7 +26,9 @@
 // processes in a lab node's network namespace reach it through Relay (a
 // listener created inside that namespace, forwarded here, TLS end to end)
 // and a kubeconfig from KubeconfigAt naming the relay's address.
-// InstallCRDs (or Options.CRDDir) installs CRD manifests and
+// ApplyYAML server-side applies any multi-document manifest as the admin
+// (the chart's rendered RBAC, a demo's IPAddressPool) and returns the API
+// server's errors wrapped, naming the object. InstallCRDs (or Options.CRDDir) installs CRD manifests and
 // waits until they are Established and served. RestartAPIServer, or
 // StopAPIServer and StartAPIServer, bounce kube-apiserver on the same port
 // with the same keys and data.

@@ -89,3 +89,8 @@ func (c *ControlPlane) writeKubeconfigServer(path, server, user, token, namespac
 	}
 	return nil
 }
+
+func applyOptions() metav1.PatchOptions {
+	force := true
+	return metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+}
