@@ -18,7 +18,7 @@ import (
 func TestECMP(t *testing.T) {
 	for _, kind := range []string{"frr", "bird"} {
 		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
+			parallelUnlessRace(t)
 			lab := netlab.NewForTest(t, netlab.Options{Nodes: 2})
 			n1, n2 := lab.Nodes[0], lab.Nodes[1]
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -45,6 +45,14 @@ func (w *gatedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// parallelUnlessRace marks a test that runs GoBGP parallel, except under
+// the race detector (see raceEnabled).
+func parallelUnlessRace(t *testing.T) {
+	if !raceEnabled {
+		t.Parallel()
+	}
+}
+
 const (
 	routerASN = 64512
 	nodeASN   = 64513
@@ -159,7 +167,7 @@ func waitRoute(ctx context.Context, t *testing.T, r Router, p netip.Prefix) Rout
 func TestRouterWithGoBGP(t *testing.T) {
 	for _, kind := range []string{"frr", "bird"} {
 		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
+			parallelUnlessRace(t)
 			lab := netlab.NewForTest(t, netlab.Options{Nodes: 2})
 			n1, n2 := lab.Nodes[0], lab.Nodes[1]
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
