@@ -26,6 +26,12 @@
 //     large communities, local-pref, MED or raw attributes, and reads the
 //     paths a peer sent. Binaries using it need GODEBUG multipathtcp=0 (set
 //     in testbed/go.mod): on an MPTCP listener TCP MD5 cannot be set.
+//     Several GoBGP servers in one process race on GoBGP's package globals
+//     when started concurrently with running ones (the race detector says
+//     so); start them before traffic flows, or one test at a time.
+//   - FRR and BIRD back off for seconds after a refused connection: start
+//     passive peers (GoBGP) before the router, or let the peer connect.
+//   - CLI returns the command a person runs to inspect an instance.
 //
 // Everything needs root (network namespaces); tests skip otherwise.
 package routers
