@@ -21,7 +21,7 @@ type Input struct {
 	BGPAdvertisements []v1beta1.BGPAdvertisement
 	BGPPeers          []v1beta2.BGPPeer
 	// BGPPeersV1beta1 are peers written at the deprecated version; they
-	// are converted to v1beta2 first (see ConvertBGPPeer) and draw a
+	// are converted to v1beta2 first (with v1beta1.BGPPeer.ConvertTo) and draw a
 	// warning.
 	BGPPeersV1beta1 []v1beta1.BGPPeer
 	BFDProfiles     []v1beta1.BFDProfile
@@ -184,6 +184,9 @@ const (
 	DefaultHoldTime    = 90 * time.Second
 	DefaultConnectTime = 120 * time.Second // RFC 4271's suggested ConnectRetryTime
 	DefaultPeerPort    = 179
+	// MaxPeerPort is the CRD's bound on peerPort, MetalLB's published one,
+	// so herald validate accepts exactly what the API server accepts.
+	MaxPeerPort = 16384
 )
 
 // Peer is a compiled BGPPeer (v1beta1 objects are converted first).

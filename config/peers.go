@@ -7,54 +7,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/api/v1beta2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// ConvertBGPPeer converts a deprecated v1beta1 BGPPeer to v1beta2. v1beta1
-// timers are not pointers, so a zero hold or keepalive time means "not
-// set", as it did in MetalLB.
-func ConvertBGPPeer(in v1beta1.BGPPeer) v1beta2.BGPPeer {
-	out := v1beta2.BGPPeer{
-		TypeMeta:   metav1.TypeMeta{APIVersion: v1beta2.SchemeGroupVersion.String(), Kind: "BGPPeer"},
-		ObjectMeta: in.ObjectMeta,
-		Spec: v1beta2.BGPPeerSpec{
-			MyASN:        in.Spec.MyASN,
-			ASN:          in.Spec.ASN,
-			Address:      in.Spec.Address,
-			SrcAddress:   in.Spec.SrcAddress,
-			Port:         in.Spec.Port,
-			RouterID:     in.Spec.RouterID,
-			Password:     in.Spec.Password,
-			BFDProfile:   in.Spec.BFDProfile,
-			EBGPMultiHop: in.Spec.EBGPMultiHop,
-		},
-	}
-	if in.Spec.HoldTime.Duration != 0 {
-		out.Spec.HoldTime = &metav1.Duration{Duration: in.Spec.HoldTime.Duration}
-	}
-	if in.Spec.KeepaliveTime.Duration != 0 {
-		out.Spec.KeepaliveTime = &metav1.Duration{Duration: in.Spec.KeepaliveTime.Duration}
-	}
-	for _, ns := range in.Spec.NodeSelectors {
-		sel := metav1.LabelSelector{MatchLabels: ns.MatchLabels}
-		for _, e := range ns.MatchExpressions {
-			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{
-				Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values})
-		}
-		out.Spec.NodeSelectors = append(out.Spec.NodeSelectors, sel)
-	}
-	return out
-}
 
 func convertPeers(in Input, d *diagnostics) []v1beta2.BGPPeer {
 	peers := slices.Clone(in.BGPPeers)
 	for _, p := range in.BGPPeersV1beta1 {
 		d.warnf(ref{"BGPPeer", p.Namespace, p.Name}, "apiVersion",
 			"metallb.io/v1beta1 BGPPeer is deprecated; it is read as metallb.io/v1beta2, write it so")
-		peers = append(peers, ConvertBGPPeer(p))
+		var v2 v1beta2.BGPPeer
+		_ = p.ConvertTo(&v2) // v1beta1 -> v1beta2 never fails: v1beta1 is a subset
+		peers = append(peers, v2)
 	}
 	return peers
 }
@@ -115,8 +80,8 @@ func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd map[string]*BFDProf
 			d.errorf(r, "spec.routerID", "%q: %w: a BGP identifier is an IPv4 address", s.RouterID, ErrInvalidValue)
 		}
 	}
-	if s.Port == 0 {
-		d.errorf(r, "spec.peerPort", "0: %w: must be 1 to 65535 (omit it for %d)", ErrOutOfRange, DefaultPeerPort)
+	if s.Port == 0 || s.Port > MaxPeerPort {
+		d.errorf(r, "spec.peerPort", "%d: %w: must be 1 to %d (omit it for %d)", s.Port, ErrOutOfRange, MaxPeerPort, DefaultPeerPort)
 	}
 	if strings.ContainsAny(s.VRFName, "\r\n \t") {
 		d.errorf(r, "spec.vrf", "%q: %w: no whitespace allowed", s.VRFName, ErrInvalidValue)
