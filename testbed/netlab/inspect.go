@@ -165,3 +165,22 @@ func Eventually(ctx context.Context, interval time.Duration, cond func(context.C
 		}
 	}
 }
+
+// Summary describes the lab for a person: namespaces, addresses, pools and
+// how to get a shell in each namespace.
+func (l *Lab) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lab %s (state in %s)\n", l.Name, l.Dir)
+	for _, h := range l.Hosts() {
+		fmt.Fprintf(&b, "  %-7s ns %-14s eth0 %s %s", h.Name, h.NS, h.LAN4, h.LAN6)
+		if h.Link4.IsValid() {
+			fmt.Fprintf(&b, "  eth1 %s %s", h.Link4, h.Link6)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "  switch  ns %s (bridge br0)\n", l.Switch)
+	fmt.Fprintf(&b, "  LAN %s %s, router-client link %s %s\n", l.LAN4, l.LAN6, l.Link4, l.Link6)
+	fmt.Fprintf(&b, "  L2 service pool %s %s, BGP service pool %s %s\n", l.L2Pool4, l.L2Pool6, l.BGPPool4, l.BGPPool6)
+	fmt.Fprintf(&b, "  shell: ip netns exec %s bash\n", l.Client.NS)
+	return b.String()
+}

@@ -181,6 +181,10 @@ func TestPersistentAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a.Summary() != l.Summary() || !strings.Contains(l.Summary(), l.Nodes[1].NS) {
+		t.Errorf("summaries differ or lack node2:\n%s\n%s", a.Summary(), l.Summary())
+	}
+	t.Log("\n" + l.Summary())
 	if len(a.Nodes) != 2 || a.Nodes[1] != l.Nodes[1] || a.Client != l.Client || a.Router != l.Router || a.BGPPool6 != l.BGPPool6 {
 		t.Fatalf("attached lab differs:\n got %+v\nwant %+v", a, l)
 	}
