@@ -1,0 +1,123 @@
+package informers
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	"github.com/heraldlb/herald/alloc"
+	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
+	"github.com/heraldlb/herald/api/v1beta1"
+)
+
+type keySink struct {
+	mu   sync.Mutex
+	keys []Key
+}
+
+func (s *keySink) add(k Key) { s.mu.Lock(); s.keys = append(s.keys, k); s.mu.Unlock() }
+func (s *keySink) has(k Key) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestInformersKeysSnapshotsAndInput(t *testing.T) {
+	const ns = "metallb-system"
+	kube := kubefake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{"team": "a"}}},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web",
+				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+				Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: "{}", AnnotationAddressPool: "gold"}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
+		},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bgp"},
+			Data: map[string][]byte{"password": []byte("pw"), "other": []byte("x")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "elsewhere", Name: "x"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Images: []corev1.ContainerImage{{Names: []string{"big"}}}}},
+	)
+	mlb := mlbfake.NewSimpleClientset(
+		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.1.0/24"}}},
+		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.0.0/24"}}},
+		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "ignored"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.2.0/24"}}},
+	)
+	inf := New(kube, mlb, Options{Namespace: ns})
+	sink := &keySink{}
+	if err := inf.AddHandler(sink.add); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); inf.Shutdown() }()
+	inf.Start(ctx)
+	if err := inf.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, "initial keys", func() bool {
+		return sink.has(Key{Kind: KindService, Namespace: "team-a", Name: "web"}) &&
+			sink.has(Key{Kind: KindNamespace, Name: "team-a"}) &&
+			sink.has(Key{Kind: KindConfig, Namespace: ns, Name: "a"})
+	})
+
+	s, ok := inf.Service(alloc.ServiceKey{Namespace: "team-a", Name: "web"})
+	if !ok || s.Alloc.RequestedPool != "gold" || s.Alloc.NamespaceLabels.Get("team") != "a" {
+		t.Fatalf("snapshot %+v", s)
+	}
+	obj, _ := inf.ServiceObject(s.Key)
+	if len(obj.ManagedFields) != 0 {
+		t.Errorf("managedFields kept in the cache")
+	}
+	if _, ok := obj.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+		t.Errorf("last-applied annotation kept in the cache")
+	}
+	// A copy: changing it must not change the cache.
+	obj.Annotations[AnnotationAddressPool] = "changed"
+	if again, _ := inf.Service(s.Key); again.Alloc.RequestedPool != "gold" {
+		t.Errorf("ServiceObject returned the cached object itself")
+	}
+
+	in, err := inf.ConfigInput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.IPAddressPools) != 2 || in.IPAddressPools[0].Name != "a" || in.IPAddressPools[1].Name != "b" {
+		t.Errorf("pools %v: want a, b from %s only, sorted", len(in.IPAddressPools), ns)
+	}
+	if len(in.Secrets) != 1 || len(in.Secrets[0].Data) != 1 || string(in.Secrets[0].Data["password"]) != "pw" {
+		t.Errorf("secrets %+v: want only %s/bgp with only its password", in.Secrets, ns)
+	}
+	if len(in.Nodes) != 1 || len(in.Nodes[0].Status.Images) != 0 {
+		t.Errorf("nodes not slimmed: %+v", in.Nodes)
+	}
+
+	// Updates arrive as keys too.
+	if _, err := kube.CoreV1().Services("team-a").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "key of a new Service", func() bool { return sink.has(Key{Kind: KindService, Namespace: "team-a", Name: "db"}) })
+	if keys := inf.ServiceKeysIn("team-a"); len(keys) != 2 || keys[0].Name != "db" {
+		t.Errorf("ServiceKeysIn = %v", keys)
+	}
+}
