@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/heraldlb/herald/testbed/netlab"
+)
+
+// demoConfig is the configuration the demo applies: one pool answered by
+// ARP/NDP on the LAN, one announced to the router over BGP. It is what a
+// MetalLB user would write, with the lab's addresses.
+var demoConfig = template.Must(template.New("demo").Parse(`apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: lab-l2
+  namespace: metallb-system
+spec:
+  addresses:
+  - {{.L2First}}-{{.L2Last}}
+  serviceAllocation:
+    namespaces: [l2-demo]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata:
+  name: lab-l2
+  namespace: metallb-system
+spec:
+  ipAddressPools: [lab-l2]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: lab-bgp
+  namespace: metallb-system
+spec:
+  addresses:
+  - {{.BGPPool}}
+  avoidBuggyIPs: true
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata:
+  name: lab-router
+  namespace: metallb-system
+spec:
+  myASN: {{.HeraldASN}}
+  peerASN: {{.RouterASN}}
+  peerAddress: {{.Router}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: lab-bgp
+  namespace: metallb-system
+spec:
+  ipAddressPools: [lab-bgp]
+  communities: [no-export]
+`))
+
+// demoService is one LoadBalancer Service of the demo, in its own namespace
+// so the pools' namespace rules pick its pool.
+type demoService struct {
+	Namespace, Name, Mode string
+}
+
+var demoServices = []demoService{
+	{Namespace: "bgp-demo", Name: "web", Mode: "BGP"},
+	{Namespace: "l2-demo", Name: "web", Mode: "L2"},
+}
+
+func demo(ctx context.Context, opts upOptions, out io.Writer) error {
+	step := stepper(out)
+	step("a fresh lab")
+	if err := down(ctx, io.Discard); err != nil {
+		return err
+	}
+	st, err := up(ctx, opts, out)
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+
+	step("the configuration, checked offline by herald validate")
+	configPath, err := writeDemoConfig(st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "$ herald validate -f %s\n", configPath)
+	if err := show(ctx, out, opts.Herald, "validate", "-f", configPath); err != nil {
+		return fmt.Errorf("herald validate rejected the demo configuration: %w", err)
+	}
+
+	step("the configuration, applied to the API server")
+	if err := kubectl(ctx, out, st, "apply", "-f", configPath); err != nil {
+		return err
+	}
+	if err := kubectl(ctx, out, st, "get", "ipaddresspools,l2advertisements,bgpadvertisements,bgppeers", "-n", heraldNamespace); err != nil {
+		return err
+	}
+
+	step("LoadBalancer Services with EndpointSlices on every node")
+	for _, s := range demoServices {
+		if err := createDemoService(ctx, c, st, s); err != nil {
+			return err
+		}
+	}
+	if err := kubectl(ctx, out, st, "get", "svc", "-A", "--field-selector", "spec.type=LoadBalancer"); err != nil {
+		return err
+	}
+
+	step("the controller gives each Service an IP")
+	ips, err := waitForIPs(ctx, c, 30*time.Second)
+	if err != nil {
+		fmt.Fprintf(out, "no IP yet: %v\n", err)
+		return notBuilt(out, st, "the Services stay <pending>")
+	}
+	if err := kubectl(ctx, out, st, "get", "svc", "-A", "--field-selector", "spec.type=LoadBalancer"); err != nil {
+		return err
+	}
+	// kube-proxy is not part of the lab: the nodes accept the service IPs
+	// on lo (arp_ignore=1 keeps the kernel from answering ARP for them).
+	for _, ip := range ips {
+		for _, n := range st.Nodes {
+			if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Namespace, "ip", "addr", "replace", ip.String()+"/32", "dev", "lo").CombinedOutput(); err != nil {
+				return fmt.Errorf("binding %s on %s: %v: %s", ip, n.Name, err, out)
+			}
+		}
+	}
+
+	if len(st.NotBuilt) > 0 {
+		return notBuilt(out, st, "the IPs are allocated but nobody announces them")
+	}
+	step("the route at the router (BGP)")
+	fmt.Fprintf(out, "$ %s\n", routerCommand(st, "routes"))
+	if err := show(ctx, out, "sh", "-c", routerCommand(st, "routes")); err != nil {
+		return err
+	}
+	step("the client's neighbour entry (L2) and route (BGP)")
+	if err := show(ctx, out, "ip", "netns", "exec", st.Client.Namespace, "ip", "neigh"); err != nil {
+		return err
+	}
+	if err := show(ctx, out, "ip", "netns", "exec", st.Client.Namespace, "ip", "route"); err != nil {
+		return err
+	}
+	step("an HTTP request from the client to each service IP")
+	client := netlab.HTTPClient(st.Client.Namespace, 5*time.Second)
+	for svc, ip := range ips {
+		url := netlab.ServiceURL(netip.AddrPortFrom(ip, 80))
+		var body string
+		err := netlab.Eventually(ctx, 200*time.Millisecond, func(ctx context.Context) error {
+			resp, err := client.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			body = strings.TrimSpace(string(b))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s (%s): %w", svc, url, err)
+		}
+		fmt.Fprintf(out, "$ curl %s   # %s\n%s\n", url, svc, body)
+	}
+	fmt.Fprintf(out, "\nThe lab stays up: export KUBECONFIG=%s and look around; `testbed down` removes it.\n", st.Kubeconfig)
+	return nil
+}
+
+// notBuilt ends the demo where the project ends, saying what is missing,
+// after showing that the lab's own data path works.
+func notBuilt(out io.Writer, st *labState, consequence string) error {
+	fmt.Fprintf(out, "\nThe demo stops here: %s, because Herald is not finished:\n", consequence)
+	for _, nb := range st.NotBuilt {
+		fmt.Fprintf(out, "  - %s\n", nb)
+	}
+	fmt.Fprintf(out, "\nThe lab itself works: from the client, node1's backend answers on its LAN address:\n")
+	client := netlab.HTTPClient(st.Client.Namespace, 5*time.Second)
+	url := "http://" + st.Nodes[0].Address4 + "/"
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("the lab's own data path is broken: %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Fprintf(out, "$ ip netns exec %s curl %s\n%s", st.Client.Namespace, url, b)
+	fmt.Fprintf(out, "\nThe lab stays up: export KUBECONFIG=%s and look around; `testbed down` removes it.\n", st.Kubeconfig)
+	return nil
+}
+
+func stepper(out io.Writer) func(string) {
+	n := 0
+	return func(title string) {
+		n++
+		fmt.Fprintf(out, "\n== Step %d: %s\n", n, title)
+	}
+}
+
+func writeDemoConfig(st *labState) (string, error) {
+	l2 := netip.MustParsePrefix(st.L2Pool[0])
+	first := l2.Addr().Next()
+	last := first
+	for range 9 {
+		last = last.Next()
+	}
+	var buf bytes.Buffer
+	if err := demoConfig.Execute(&buf, map[string]any{
+		"L2First": first, "L2Last": last, "BGPPool": st.BGPPool[0],
+		"HeraldASN": st.HeraldASN, "RouterASN": st.Router.ASN, "Router": st.Router.Address4,
+	}); err != nil {
+		return "", err
+	}
+	path := filepath.Join(netlab.StateRoot, "demo.yaml")
+	return path, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func createDemoService(ctx context.Context, c kubernetes.Interface, st *labState, s demoService) error {
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, Labels: map[string]string{"app": s.Name}},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeLoadBalancer,
+			Selector: map[string]string{"app": s.Name},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(backendPort), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+	if _, err := c.CoreV1().Services(s.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating Service %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	// No controller-manager runs in the lab, so the EndpointSlice that the
+	// endpoint-slice controller would write is written here: one ready
+	// endpoint per node.
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name + "-lab",
+			Labels: map[string]string{discoveryv1.LabelServiceName: s.Name, discoveryv1.LabelManagedBy: "testbed"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](backendPort), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	for _, n := range st.Nodes {
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
+			Addresses: []string{n.Address4}, NodeName: ptr.To(n.Name),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true)},
+		})
+	}
+	if _, err := c.DiscoveryV1().EndpointSlices(s.Namespace).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating EndpointSlice for %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return nil
+}
+
+// waitForIPs waits until every demo Service has an ingress IP.
+func waitForIPs(ctx context.Context, c kubernetes.Interface, timeout time.Duration) (map[string]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ips := map[string]netip.Addr{}
+	err := netlab.Eventually(ctx, 250*time.Millisecond, func(ctx context.Context) error {
+		for _, s := range demoServices {
+			svc, err := c.CoreV1().Services(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(svc.Status.LoadBalancer.Ingress) == 0 {
+				return fmt.Errorf("Service %s/%s (%s) has no ingress IP", s.Namespace, s.Name, s.Mode)
+			}
+			ip, err := netip.ParseAddr(svc.Status.LoadBalancer.Ingress[0].IP)
+			if err != nil {
+				return err
+			}
+			ips[s.Namespace+"/"+s.Name+" ("+s.Mode+")"] = ip
+		}
+		return nil
+	})
+	return ips, err
+}
+
+// kubectl shows a kubectl command and its output, as a person would type it.
+func kubectl(ctx context.Context, out io.Writer, st *labState, args ...string) error {
+	bin, err := findKubectl()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "$ kubectl %s\n", strings.Join(args, " "))
+	return show(ctx, out, bin, append([]string{"--kubeconfig", st.Kubeconfig}, args...)...)
+}
+
+// findKubectl prefers the kubectl built with the lab's API server.
+func findKubectl() (string, error) {
+	if dir, err := kubeCacheDir(); err == nil {
+		if p := filepath.Join(dir, "kubectl"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("no kubectl found (the lab builds one with kube-apiserver)")
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func show(ctx context.Context, out io.Writer, bin string, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd.Run()
+}
