@@ -288,7 +288,7 @@ func waitForIPs(ctx context.Context, c kubernetes.Interface, timeout time.Durati
 				return err
 			}
 			if len(svc.Status.LoadBalancer.Ingress) == 0 {
-				return fmt.Errorf("Service %s/%s (%s) has no ingress IP", s.Namespace, s.Name, s.Mode)
+				return fmt.Errorf("no ingress IP on Service %s/%s (%s)", s.Namespace, s.Name, s.Mode)
 			}
 			ip, err := netip.ParseAddr(svc.Status.LoadBalancer.Ingress[0].IP)
 			if err != nil {

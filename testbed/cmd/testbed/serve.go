@@ -31,7 +31,7 @@ const (
 	heraldNamespace = "metallb-system"
 	// relayAddr is where, inside each node namespace, the API server is
 	// reachable through a relay (the serving certificate covers 127.0.0.1).
-	relayAddr = "127.0.0.1:6443"
+	relayAddr   = "127.0.0.1:6443"
 	backendPort = 80
 )
 
@@ -153,7 +153,7 @@ func createNodes(ctx context.Context, c kubernetes.Interface, lab *netlab.Lab) e
 		created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now(), Reason: "Lab", Message: "network namespace " + n.NS}}
 		if _, err := c.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("Node %s status: %w", n.Name, err)
+			return fmt.Errorf("setting the status of Node %s: %w", n.Name, err)
 		}
 	}
 	return nil
