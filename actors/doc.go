@@ -1,14 +1,47 @@
 // Package actors is the shell around Herald's pure cores: it builds the
-// controller's and the speaker's actor trees on protoactor-go, owns every
-// timer, socket and lifetime, and calls into config, alloc, announce and
-// bgpwire for every decision.
+// controller's (and later the speaker's) actor trees on protoactor-go, owns
+// every timer, API call and lifetime, and calls into config and alloc for
+// every decision.
 //
 // Contract:
-//   - One constructor builds every Props (supervisor, middleware, logger).
-//   - Actors never block: expected failures retry through a per-actor
-//     exponential backoff and a timer message to self; panics are reserved
-//     for broken invariants and are handled by the supervisor's decider.
-//   - A restarted actor rebuilds its state and children from the last
-//     snapshot it is given in Started.
-//   - Messages carry a trace.SpanContext, never a context.Context.
+//   - One constructor (newProps) builds every Props: a one-for-one
+//     supervisor whose decider restarts a panicking child (a broken
+//     invariant) and stops one that keeps panicking, a debug-tracing
+//     receive middleware, and the injected *slog.Logger. Each call builds a
+//     fresh Props.
+//   - Actors never block: API calls run on their own goroutines and report
+//     back as messages through the root context; expected failures (API
+//     conflicts, timeouts, an API server restarting) retry through a
+//     per-actor backoff.ExponentialBackOff (MaxElapsedTime 0) and a timer
+//     message to self. No Future.Result, no backoff.Retry, no sleeping.
+//   - A restarted actor rebuilds its state from the informer caches in
+//     Started (the allocator re-runs restore; the router re-kicks every
+//     Service; a Service actor re-reads its Service).
+//   - Loggers, the event recorder, the Prometheus registry and the clients
+//     are injected through ControllerOptions; nothing is global.
+//   - Shutdown poisons the top actor of the term and waits for it;
+//     ActorSystem.Shutdown alone would stop nothing.
+//
+// The controller tree, per leadership term (only the Lease holder runs it,
+// so only the leader writes):
+//
+//	controller-N
+//	├── allocator ── pool-<name>...   one alloc.Allocator; pool actors write IPAddressPool status
+//	├── router ───── svc-<ns>-<name>... one actor per Service: desired vs actual, status writes, Events
+//	└── config                        compiles with config/, writes ConfigurationState
+//
+// Refinement of DESIGN.md's "one supervised actor per pool": allocation is
+// global across pools (requested IPs, pool order by serviceAllocation
+// priority, sharing and dual-stack each need one view of every pool, and
+// alloc.Allocator is built as one value for that reason), so a single
+// allocator actor owns the one Allocator and decides; the per-pool actors
+// are its children and own what really is per pool, the IPAddressPool
+// status counters and the pool gauges.
+//
+// Restart safety: the allocator does nothing until the first valid
+// configuration; then, in one message, it restores every IP already in a
+// Service's status.loadBalancer.ingress (conflicts settled by alloc, oldest
+// Service first, the loser told with an AllocationFailed Event) and only
+// then allocates anything new. A restart with N Services changes no IP and,
+// when status and annotation are already right, writes nothing.
 package actors

@@ -25,7 +25,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newValidateCommand(), newVersionCommand())
+	root.AddCommand(newValidateCommand(), newVersionCommand(), newControllerCommand())
 	return root
 }
 

@@ -1,0 +1,243 @@
+package actors
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/informers"
+)
+
+// allocatorActor owns the controller's single alloc.Allocator. Allocation
+// is global across pools by design (requested IPs, pool order by priority,
+// sharing and dual-stack all need one view of every pool), so one actor
+// decides and the per-pool child actors only publish each pool's usage.
+//
+// Restart safety: the allocator answers nothing until the first valid
+// configuration arrives. Then it restores every IP already written in a
+// Service's status (alloc.Restore settles conflicts, oldest Service first)
+// and only after that allocates, oldest Service first. A Service whose
+// restored IP lost a conflict is told so and allocated afresh.
+type allocatorActor struct {
+	e *env
+	a *alloc.Allocator
+
+	ready bool
+	// known is the last request of every Service that asked, so the
+	// allocator can re-allocate it on its own when a config change or a
+	// release affects it.
+	known  map[alloc.ServiceKey]request
+	failed map[alloc.ServiceKey]string // Service -> text of its last failure
+
+	retryScheduled bool
+	statsScheduled bool
+	pools          map[string]*actor.PID
+	sent           map[string]alloc.PoolStats
+}
+
+type request struct {
+	svc     alloc.Service
+	created time.Time
+}
+
+func newAllocatorActor(e *env) actor.Actor { return &allocatorActor{e: e} }
+
+func (a *allocatorActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		// A restarted allocator has lost everything: it starts over from
+		// the config actor's last valid configuration and the Services'
+		// statuses, exactly as at startup.
+		a.a = alloc.New()
+		a.ready = false
+		a.known = map[alloc.ServiceKey]request{}
+		a.failed = map[alloc.ServiceKey]string{}
+		a.pools = map[string]*actor.PID{}
+		a.sent = map[string]alloc.PoolStats{}
+		c.Send(a.e.config, resendConfig{})
+	case configLoaded:
+		if !a.ready {
+			a.restore(c, m.pools)
+		} else {
+			a.reconfigure(c, m.pools)
+		}
+	case ensure:
+		if a.ready {
+			a.allocate(c, m.svc.Alloc, m.svc.Created, nil)
+		}
+		// Not ready: restore reads every Service from the lister anyway.
+	case release:
+		delete(a.known, m.key)
+		delete(a.failed, m.key)
+		if _, held := a.a.Release(m.key); held {
+			a.scheduleRetry(c)
+			a.scheduleStats(c)
+		}
+	case retryFailed:
+		a.retryScheduled = false
+		a.retry(c)
+	case publishStats:
+		a.statsScheduled = false
+		a.publish(c)
+	}
+}
+
+func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
+	if _, err := a.a.SetPools(pools); err != nil {
+		// The compiler validated these pools, so this is a disagreement
+		// between config and alloc: wait for the next configuration.
+		a.e.log.Error("allocator refused the configuration's pools", "err", err)
+		return
+	}
+	var claims []alloc.Claim
+	var ours []informers.Service
+	for _, s := range a.e.inf.Services() {
+		if !s.Ours(a.e.class) || s.Invalid != nil {
+			continue
+		}
+		ours = append(ours, s)
+		if len(s.StatusIPs) > 0 {
+			claims = append(claims, alloc.Claim{Service: s.Alloc, IPs: s.StatusIPs, Created: s.Created})
+		}
+	}
+	conflicts := map[alloc.ServiceKey]error{}
+	for _, r := range a.a.Restore(claims) {
+		conflicts[r.Service] = r.Err
+		a.e.log.Warn("restored IP refused", "service", r.Service.String(), "ips", r.IPs, "err", r.Err)
+	}
+	a.ready = true
+	a.e.log.Info("allocator restored", "services", len(ours), "claims", len(claims), "conflicts", len(conflicts))
+	// Oldest first, so that when the pools cannot serve everyone, the
+	// Services that were there first are served first.
+	slices.SortFunc(ours, func(x, y informers.Service) int {
+		if c := x.Created.Compare(y.Created); c != 0 {
+			return c
+		}
+		return compareKey(x.Key, y.Key)
+	})
+	for _, s := range ours {
+		a.allocate(c, s.Alloc, s.Created, conflicts[s.Key])
+	}
+	a.scheduleStats(c)
+}
+
+func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
+	rejected, err := a.a.SetPools(pools)
+	if err != nil {
+		a.e.log.Error("allocator refused the configuration's pools; keeping the previous ones", "err", err)
+		return
+	}
+	for _, r := range rejected {
+		a.e.log.Info("assignment no longer valid after a configuration change", "service", r.Service.String(), "ips", r.IPs, "reason", r.Err)
+		if req, ok := a.known[r.Service]; ok {
+			a.allocate(c, req.svc, req.created, nil)
+		}
+	}
+	// New or larger pools may serve Services that were waiting.
+	a.scheduleRetry(c)
+	a.scheduleStats(c)
+}
+
+// allocate gives one Service its IPs and tells its actor the outcome.
+func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created time.Time, conflict error) {
+	before, had := a.a.Assignment(svc.Key)
+	asg, err := a.a.Allocate(svc)
+	a.known[svc.Key] = request{svc: svc, created: created}
+	if err != nil {
+		a.failed[svc.Key] = err.Error()
+	} else {
+		delete(a.failed, svc.Key)
+	}
+	if had && !slices.Equal(before.IPs, asg.IPs) {
+		// Something was freed: a waiting Service may fit now.
+		a.scheduleRetry(c)
+	}
+	a.scheduleStats(c)
+	c.Send(a.e.router, forService{key: svc.Key, msg: allocResult{assignment: asg, err: err, conflict: conflict}})
+}
+
+// retry tries every waiting Service again, oldest first. A Service is told
+// only when its outcome changes, so a full pool does not flood the Service
+// actors on every release.
+func (a *allocatorActor) retry(c actor.Context) {
+	if !a.ready || len(a.failed) == 0 {
+		return
+	}
+	keys := make([]alloc.ServiceKey, 0, len(a.failed))
+	for k := range a.failed {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y alloc.ServiceKey) int {
+		if c := a.known[x].created.Compare(a.known[y].created); c != 0 {
+			return c
+		}
+		return compareKey(x, y)
+	})
+	for _, k := range keys {
+		req := a.known[k]
+		asg, err := a.a.Allocate(req.svc)
+		if err == nil {
+			delete(a.failed, k)
+			a.scheduleStats(c)
+			c.Send(a.e.router, forService{key: k, msg: allocResult{assignment: asg}})
+			continue
+		}
+		if text := err.Error(); text != a.failed[k] {
+			a.failed[k] = text
+			c.Send(a.e.router, forService{key: k, msg: allocResult{err: err}})
+		}
+	}
+}
+
+func (a *allocatorActor) scheduleRetry(c actor.Context) {
+	if !a.retryScheduled {
+		a.retryScheduled = true
+		// To self, behind whatever is queued: a burst of releases is
+		// followed by one retry pass.
+		c.Send(c.Self(), retryFailed{})
+	}
+}
+
+func (a *allocatorActor) scheduleStats(c actor.Context) {
+	if !a.statsScheduled {
+		a.statsScheduled = true
+		c.Send(c.Self(), publishStats{})
+	}
+}
+
+// publish hands every pool's usage to its actor, spawning actors for new
+// pools and stopping those of deleted pools.
+func (a *allocatorActor) publish(c actor.Context) {
+	seen := map[string]bool{}
+	for _, s := range a.a.Stats() {
+		seen[s.Pool] = true
+		pid, ok := a.pools[s.Pool]
+		if !ok {
+			name := s.Pool
+			pid = c.SpawnPrefix(newProps(a.e.log, "pool", func() actor.Actor { return newPoolActor(a.e, name) }), "pool-"+name+"-")
+			a.pools[s.Pool] = pid
+		}
+		if prev, ok := a.sent[s.Pool]; ok && prev == s {
+			continue
+		}
+		a.sent[s.Pool] = s
+		c.Send(pid, poolStats{stats: s})
+	}
+	for name, pid := range a.pools {
+		if !seen[name] {
+			c.Stop(pid)
+			delete(a.pools, name)
+			delete(a.sent, name)
+		}
+	}
+}
+
+func compareKey(x, y alloc.ServiceKey) int {
+	if c := strings.Compare(x.Namespace, y.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(x.Name, y.Name)
+}

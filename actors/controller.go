@@ -1,0 +1,262 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/informers"
+)
+
+// ControllerOptions configure a Controller. Kube, Metallb, Recorder,
+// Registry and Identity are required; the rest have defaults.
+type ControllerOptions struct {
+	Kube     kubernetes.Interface
+	Metallb  versioned.Interface
+	Recorder record.EventRecorder
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+
+	// Namespace holds the metallb.io objects, the Lease and the
+	// ConfigurationState (default metallb-system).
+	Namespace string
+	// LoadBalancerClass is the spec.loadBalancerClass served; empty means
+	// Services without a class (the default, as MetalLB).
+	LoadBalancerClass string
+	// LeaseName is the leader election Lease (default herald-controller).
+	LeaseName string
+	// Identity names this replica in the Lease (the pod name).
+	Identity string
+	// LeaseDuration, RenewDeadline and RetryPeriod are client-go's leader
+	// election timings (defaults 15s, 10s, 2s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// KeepLeaseOnStop leaves the Lease held when Run's context ends, as a
+	// crashed process would; tests use it to measure takeover after a kill.
+	// By default a stopping leader releases the Lease so the standby takes
+	// over at once.
+	KeepLeaseOnStop bool
+	// BackoffInitial and BackoffMax bound the actors' retry delays
+	// (defaults 100ms and 30s).
+	BackoffInitial, BackoffMax time.Duration
+	// Resync is the informers' resync period (default 0: none).
+	Resync time.Duration
+}
+
+// Controller is one replica of `herald controller`: informers that always
+// run (so a standby's caches are warm) and, while it holds the Lease, the
+// actor tree that allocates and writes.
+type Controller struct {
+	opts    ControllerOptions
+	log     *slog.Logger
+	inf     *informers.Informers
+	metrics *Metrics
+	system  *actor.ActorSystem
+
+	router  atomic.Pointer[actor.PID]
+	leading atomic.Bool
+	synced  atomic.Bool
+	termMu  sync.Mutex
+	term    int
+	closed  bool
+}
+
+// NewController checks the options, registers the metrics and builds the
+// informers. Nothing runs until Run.
+func NewController(opts ControllerOptions) (*Controller, error) {
+	if opts.Kube == nil || opts.Metallb == nil || opts.Recorder == nil || opts.Registry == nil {
+		return nil, errors.New("controller: Kube, Metallb, Recorder and Registry are required")
+	}
+	if opts.Identity == "" {
+		return nil, errors.New("controller: Identity is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	setDefault(&opts.Namespace, "metallb-system")
+	setDefault(&opts.LeaseName, "herald-controller")
+	setDefault(&opts.LeaseDuration, 15*time.Second)
+	setDefault(&opts.RenewDeadline, 10*time.Second)
+	setDefault(&opts.RetryPeriod, 2*time.Second)
+	setDefault(&opts.BackoffInitial, 100*time.Millisecond)
+	setDefault(&opts.BackoffMax, 30*time.Second)
+	m, err := NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("controller: registering metrics: %w", err)
+	}
+	c := &Controller{opts: opts, log: opts.Logger, metrics: m}
+	c.inf = informers.New(opts.Kube, opts.Metallb, informers.Options{
+		Namespace: opts.Namespace, Resync: opts.Resync, Logger: opts.Logger,
+	})
+	// The one handler forwards keys to the current term's router, if any:
+	// a standby drops them, and its new router re-reads everything.
+	if err := c.inf.AddHandler(func(k informers.Key) {
+		if pid := c.router.Load(); pid != nil {
+			c.system.Root.Send(pid, k)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	protoLog := opts.Logger.With("component", "protoactor")
+	c.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
+	return c, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Leading reports whether this replica holds the Lease.
+func (c *Controller) Leading() bool { return c.leading.Load() }
+
+// Synced reports whether the informer caches have synced.
+func (c *Controller) Synced() bool { return c.synced.Load() }
+
+// Run runs the replica until ctx ends: informers first, then leader
+// election in a loop (a replica that loses the Lease stands by and runs for
+// it again). It returns after the actor tree has stopped.
+func (c *Controller) Run(ctx context.Context) error {
+	c.inf.Start(ctx)
+	defer c.inf.Shutdown()
+	if err := c.inf.WaitForSync(ctx); err != nil {
+		return err
+	}
+	c.synced.Store(true)
+	c.log.Info("informers synced", "identity", c.opts.Identity)
+
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: c.opts.Namespace, Name: c.opts.LeaseName},
+		Client:     c.opts.Kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: c.opts.Identity},
+	}
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   c.opts.LeaseDuration,
+			RenewDeadline:   c.opts.RenewDeadline,
+			RetryPeriod:     c.opts.RetryPeriod,
+			ReleaseOnCancel: !c.opts.KeepLeaseOnStop,
+			Name:            c.opts.LeaseName,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: c.lead,
+				OnStoppedLeading: func() {},
+				OnNewLeader: func(id string) {
+					c.log.Info("controller leader", "identity", id, "self", id == c.opts.Identity)
+				},
+			},
+		})
+		if err != nil {
+			return err
+		}
+		// Run returns when the Lease is lost or ctx ends; the term's
+		// context is cancelled by then, and lead stops the tree.
+		le.Run(ctx)
+	}
+	// No term may start after Run returns, and the last one must be over.
+	c.termMu.Lock()
+	c.closed = true
+	c.termMu.Unlock()
+	return nil
+}
+
+// lead runs one leadership term: the actor tree lives exactly as long as
+// term.
+//
+// client-go calls it on a goroutine of its own, possibly after Run has
+// moved on, so terms are serialised by termMu: a new term's tree starts only
+// after the previous one has stopped.
+func (c *Controller) lead(term context.Context) {
+	c.termMu.Lock()
+	defer c.termMu.Unlock()
+	if c.closed {
+		return
+	}
+	c.term++
+	c.leading.Store(true)
+	c.metrics.leader.Set(1)
+	c.log.Info("leading", "identity", c.opts.Identity, "term", c.term)
+	top := c.startTree(term, c.term)
+	<-term.Done()
+	c.router.Store(nil)
+	// Poison the top actor and wait: its children (config, allocator and
+	// pools, router and Services) stop before it does.
+	if err := c.system.Root.PoisonFuture(top).Wait(); err != nil {
+		c.log.Warn("actor tree did not stop in time", "err", err)
+	}
+	c.metrics.configLoaded.Set(0)
+	c.metrics.configStale.Set(0)
+	c.metrics.leader.Set(0)
+	c.leading.Store(false)
+	c.log.Info("stopped leading", "identity", c.opts.Identity, "term", c.term)
+}
+
+func (c *Controller) startTree(term context.Context, n int) *actor.PID {
+	name := fmt.Sprintf("controller-%d", n)
+	e := &env{
+		log:            c.log,
+		kube:           c.opts.Kube,
+		mlb:            c.opts.Metallb,
+		inf:            c.inf,
+		recorder:       c.opts.Recorder,
+		metrics:        c.metrics,
+		namespace:      c.opts.Namespace,
+		class:          c.opts.LoadBalancerClass,
+		ctx:            term,
+		root:           c.system.Root,
+		timers:         scheduler.NewTimerScheduler(c.system.Root),
+		backoffInitial: c.opts.BackoffInitial,
+		backoffMax:     c.opts.BackoffMax,
+		router:         c.system.NewLocalPID(name + "/router"),
+		allocator:      c.system.NewLocalPID(name + "/allocator"),
+		config:         c.system.NewLocalPID(name + "/config"),
+	}
+	top, err := c.system.Root.SpawnNamed(newProps(c.log, "controller", func() actor.Actor { return &topActor{e: e} }), name)
+	if err != nil {
+		// Names are unique per term; a clash is a bug.
+		panic(fmt.Sprintf("spawning %s: %v", name, err))
+	}
+	c.router.Store(e.router)
+	return top
+}
+
+// topActor is the root of one term's tree. Its children start in an order
+// where nobody sends to an actor that does not exist yet: the allocator
+// first, the router (which kicks every Service) next, and the config actor
+// (which makes the allocator ready) last.
+type topActor struct{ e *env }
+
+func (t *topActor) Receive(c actor.Context) {
+	if _, ok := c.Message().(*actor.Started); !ok {
+		return
+	}
+	for _, ch := range []struct {
+		name string
+		want *actor.PID
+		make func() actor.Actor
+	}{
+		{"allocator", t.e.allocator, func() actor.Actor { return newAllocatorActor(t.e) }},
+		{"router", t.e.router, func() actor.Actor { return newRouterActor(t.e) }},
+		{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
+	} {
+		pid, err := c.SpawnNamed(newProps(t.e.log, ch.name, ch.make), ch.name)
+		if err != nil || pid.Id != ch.want.Id {
+			panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
+		}
+	}
+}

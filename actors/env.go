@@ -1,0 +1,112 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/informers"
+)
+
+// env is what every actor of one leadership term shares. It is filled
+// before the first actor starts and never changed afterwards, so actors read
+// it without locks.
+type env struct {
+	log       *slog.Logger
+	kube      kubernetes.Interface
+	mlb       versioned.Interface
+	inf       *informers.Informers
+	recorder  record.EventRecorder
+	metrics   *Metrics
+	namespace string
+	class     string
+
+	// ctx is the leadership term: it ends when the Lease is lost or the
+	// controller stops, and every API write uses it, so a deposed leader
+	// stops writing at once.
+	ctx context.Context
+	// root sends results of API calls (made on their own goroutines) and
+	// timer messages back into the actors; an actor's Context is never
+	// used off its own goroutine.
+	root   *actor.RootContext
+	timers *scheduler.TimerScheduler
+
+	backoffInitial, backoffMax time.Duration
+
+	// pids of the top-level actors, known before any is spawned (their
+	// names are fixed), so no actor waits for another's PID.
+	router, allocator, config *actor.PID
+}
+
+// after sends msg to pid once delay has passed.
+func (e *env) after(delay time.Duration, pid *actor.PID, msg any) {
+	e.timers.SendOnce(delay, pid, msg)
+}
+
+// goAPI runs an API call on its own goroutine and sends its result to pid,
+// so no actor ever waits on the network.
+func goAPI[T any](e *env, pid *actor.PID, call func(ctx context.Context) T) {
+	go func() {
+		res := call(e.ctx)
+		if e.ctx.Err() != nil {
+			// The term ended: the actors are being poisoned and the
+			// result would land in a dead mailbox or, worse, a new term.
+			return
+		}
+		e.root.Send(pid, res)
+	}()
+}
+
+// Messages. Unexported: only this package's actors exchange them.
+type (
+	// kick tells a Service actor to re-read its Service; n counts the kicks
+	// the router sent it, so the router can tell whether an idle actor has
+	// seen everything.
+	kick struct{ n uint64 }
+	// idle: a Service actor has nothing left to do after kick n.
+	idle struct {
+		key alloc.ServiceKey
+		n   uint64
+	}
+	// forService asks the router to deliver msg to a Service's actor,
+	// spawning it if needed.
+	forService struct {
+		key alloc.ServiceKey
+		msg any
+	}
+	// kickAll re-reads every Service (after a restart of the router or the
+	// allocator).
+	kickAll struct{}
+
+	// allocResult is the allocator's decision for one Service.
+	allocResult struct {
+		assignment alloc.Assignment
+		err        error
+		// conflict is set when the Service's existing status IP was
+		// refused at restore (another Service won it).
+		conflict error
+	}
+	// ensure asks the allocator to give the Service what its spec asks.
+	ensure struct{ svc informers.Service }
+	// release frees whatever the Service holds.
+	release struct{ key alloc.ServiceKey }
+	// configLoaded carries the pools of a newly compiled valid config.
+	configLoaded struct{ pools []alloc.Pool }
+	// resendConfig asks the config actor to send its last valid config
+	// again (a restarted allocator lost it).
+	resendConfig  struct{}
+	configChanged struct{}
+	compileNow    struct{}
+	retryFailed   struct{}
+	publishStats  struct{}
+	poolStats     struct{ stats alloc.PoolStats }
+	// retry is a backoff timer firing.
+	retry struct{}
+)

@@ -1,0 +1,73 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// newProps is the one constructor of every Props in Herald. Each call builds
+// a fresh Props, so a middleware chain is never shared between actor kinds.
+// kind names the actor in logs; produce must return a new actor each time
+// (a supervisor restart calls it again, and the new actor rebuilds its state
+// in Started).
+func newProps(log *slog.Logger, kind string, produce func() actor.Actor) *actor.Props {
+	l := log.With("actor", kind)
+	return actor.PropsFromProducer(produce,
+		actor.WithSupervisor(supervisor(l)),
+		actor.WithReceiverMiddleware(traceMiddleware(l)),
+	)
+}
+
+// supervisor decides for the children of an actor built by newProps. A panic
+// is a broken invariant: the child restarts from its last snapshot, and a
+// child that keeps breaking (10 times in a minute) is stopped rather than
+// spinning; its parent learns it through Terminated.
+func supervisor(log *slog.Logger) actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, time.Minute, func(reason any) actor.Directive {
+		log.Error("actor failed; restarting it", "reason", fmt.Sprint(reason))
+		return actor.RestartDirective
+	})
+}
+
+// traceMiddleware logs every user message at debug level. It checks the
+// level first so the hot path costs one branch when debug is off.
+func traceMiddleware(log *slog.Logger) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			if log.Enabled(context.Background(), slog.LevelDebug) {
+				log.Debug("message", "self", c.Self().Id, "type", reflect.TypeOf(env.Message).String())
+			}
+			next(c, env)
+		}
+	}
+}
+
+// newBackoff is the per-actor retry policy for expected failures (API
+// conflicts, timeouts, a restarting API server): it never gives up
+// (MaxElapsedTime 0), because the actor's job does not go away.
+func newBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(initial),
+		backoff.WithMaxInterval(max),
+		backoff.WithMaxElapsedTime(0),
+	)
+	b.Reset()
+	return b
+}
+
+// nextDelay returns the next retry delay. With MaxElapsedTime 0 the policy
+// never says Stop, but a Stop would mean "give up", which the controller
+// never does: it then retries at the longest interval.
+func nextDelay(b *backoff.ExponentialBackOff) time.Duration {
+	d := b.NextBackOff()
+	if d == backoff.Stop {
+		return b.MaxInterval
+	}
+	return d
+}
