@@ -236,7 +236,7 @@ func writeDemoConfig(st *labState) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	path := filepath.Join(netlab.StateRoot, "demo.yaml")
+	path := filepath.Join(filepath.Dir(stateFile), "demo.yaml")
 	return path, os.WriteFile(path, buf.Bytes(), 0o644)
 }
 

@@ -11,13 +11,22 @@ import (
 	"github.com/heraldlb/herald/testbed/netlab"
 )
 
+// stateDirEnv moves the state and log files, so a test's lab and a person's
+// lab never answer for each other.
+const stateDirEnv = "HERALD_TESTBED_STATE_DIR"
+
 // stateFile records the lab that `testbed up` left running. It is written by
 // the owner process once everything is up, and read by status, down and
-// demo.
-var stateFile = filepath.Join(netlab.StateRoot, "testbed.json")
+// demo. logFile is where the owner process writes its log.
+var stateFile, logFile = statePaths()
 
-// logFile is where the owner process writes its log.
-var logFile = filepath.Join(netlab.StateRoot, "testbed.log")
+func statePaths() (string, string) {
+	dir := netlab.StateRoot
+	if d := os.Getenv(stateDirEnv); d != "" {
+		dir = d
+	}
+	return filepath.Join(dir, "testbed.json"), filepath.Join(dir, "testbed.log")
+}
 
 // labState is what a person (and status/down/demo) needs to find the lab.
 type labState struct {

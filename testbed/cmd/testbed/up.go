@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -29,7 +30,7 @@ func up(ctx context.Context, opts upOptions, out io.Writer) (*labState, error) {
 		return st, nil
 	}
 	_ = os.Remove(stateFile)
-	if err := os.MkdirAll(netlab.StateRoot, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(stateFile), 0o755); err != nil {
 		return nil, err
 	}
 	self, err := os.Executable()
@@ -168,13 +169,17 @@ func down(ctx context.Context, out io.Writer) error {
 			fmt.Fprintf(out, "removed the control plane in %s\n", st.ControlPlaneDir)
 		}
 	}
-	// Only persistent labs are `testbed up`'s; the labs of tests running
-	// at the same time are theirs to remove.
+	// The recorded lab is removed; without a record, every persistent lab
+	// (only `testbed up` makes those) is an orphan of a crashed owner. The
+	// labs of tests running at the same time are never touched.
 	labs, rerr := netlab.ListLabs(netlab.DefaultPrefix)
+	var names []string
 	for name, persistent := range labs {
-		if !persistent {
-			continue
+		if (err == nil && name == st.Lab) || (err != nil && persistent) {
+			names = append(names, name)
 		}
+	}
+	for _, name := range names {
 		lab, err := netlab.Attach(name, slog.New(slog.DiscardHandler))
 		if err == nil {
 			err = lab.Close()
