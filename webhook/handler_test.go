@@ -436,11 +436,11 @@ func TestServeHTTP(t *testing.T) {
 func TestMentionedIn(t *testing.T) {
 	a := object{"IPAddressPool", ns, "a"}
 	for text, want := range map[string]bool{
-		"x (IPAddressPool metallb-system/a spec.addresses[0])": true,
-		"IPAddressPool metallb-system/a":                       true,
-		"IPAddressPool metallb-system/ab: x":                   false,
+		"x (IPAddressPool metallb-system/a spec.addresses[0])":                   true,
+		"IPAddressPool metallb-system/a":                                         true,
+		"IPAddressPool metallb-system/ab: x":                                     false,
 		"IPAddressPool metallb-system/a.b: x; IPAddressPool metallb-system/a: y": true,
-		"L2Advertisement metallb-system/a":                                        false,
+		"L2Advertisement metallb-system/a":                                       false,
 	} {
 		if got := a.mentionedIn(text); got != want {
 			t.Errorf("mentionedIn(%q) = %v, want %v", text, got, want)

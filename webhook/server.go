@@ -192,11 +192,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
-	log.Info("serving admission reviews", "addr", ln.Addr().String(), "path", Path)
-	close(s.ready)
-
+	// The ticker exists before Ready is closed, so a caller that moves a
+	// fake clock after Ready never steps past an unregistered ticker.
 	ticker := s.opts.Clock.NewTicker(s.opts.ResyncPeriod)
 	defer ticker.Stop()
+	log.Info("serving admission reviews", "addr", ln.Addr().String(), "path", Path)
+	close(s.ready)
 	var retry <-chan time.Time
 	for {
 		select {
