@@ -145,7 +145,9 @@ func parseFRRDetails(out string) ([]Route, error) {
 				path.LocalPref, path.HasLocalPref = *p.LocPrf, true
 			}
 			if p.Community != nil {
-				path.Communities = p.Community.List
+				for _, c := range p.Community.List {
+					path.Communities = append(path.Communities, frrCommunity(c))
+				}
 			}
 			if p.LargeCommunity != nil {
 				path.LargeCommunities = p.LargeCommunity.List
@@ -180,4 +182,31 @@ func appendUnique(as []netip.Addr, a netip.Addr) []netip.Addr {
 		}
 	}
 	return append(as, a)
+}
+
+// frrWellKnown maps the names FRR prints for well-known communities to the
+// numeric form BIRD prints (and Herald's configuration accepts), so one test
+// reads both routers alike.
+var frrWellKnown = map[string]string{
+	"gshut":                   "65535:0",
+	"acceptown":               "65535:1",
+	"routeFilterTranslatedv4": "65535:2",
+	"routeFilterv4":           "65535:3",
+	"routeFilterTranslatedv6": "65535:4",
+	"routeFilterv6":           "65535:5",
+	"llgrStale":               "65535:6",
+	"noLlgr":                  "65535:7",
+	"acceptownNexthop":        "65535:8",
+	"blackhole":               "65535:666",
+	"noExport":                "65535:65281",
+	"noAdvertise":             "65535:65282",
+	"localAs":                 "65535:65283",
+	"noPeer":                  "65535:65284",
+}
+
+func frrCommunity(c string) string {
+	if n, ok := frrWellKnown[c]; ok {
+		return n
+	}
+	return c
 }
