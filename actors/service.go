@@ -50,7 +50,11 @@ type serviceActor struct {
 	assignment alloc.Assignment
 	failure    error
 	lastFailed string // text of the last AllocationFailed Event
-	warned     bool   // deprecation Event sent
+	// cleared is set when the ClearedIP Event for a release was already
+	// published (the API server itself clears the status of a Service
+	// that stops being a LoadBalancer, so no write of ours may follow).
+	cleared bool
+	warned  bool // deprecation Event sent
 
 	inflight  bool
 	dirty     bool
@@ -105,7 +109,13 @@ func (a *serviceActor) refresh(c actor.Context) {
 		a.obj = newer(a.obj, obj)
 	}
 	if !snap.Ours(a.e.class) {
+		held := a.assignment.IPs
 		a.forget(c)
+		if !snap.LoadBalancer && len(held) > 0 && a.obj != nil {
+			a.cleared = true
+			a.e.recorder.Eventf(a.obj, corev1.EventTypeNormal, ReasonClearedIP,
+				"Service is no longer of type LoadBalancer; released IP %v", addrStrings(held))
+		}
 		a.reconcile(c)
 		return
 	}
@@ -257,9 +267,13 @@ func (a *serviceActor) announce(before, after []netip.Addr) {
 		return
 	}
 	if len(after) == 0 {
-		a.e.recorder.Eventf(a.obj, corev1.EventTypeNormal, ReasonClearedIP, "Cleared IP %v", addrStrings(before))
+		if !a.cleared {
+			a.e.recorder.Eventf(a.obj, corev1.EventTypeNormal, ReasonClearedIP, "Cleared IP %v", addrStrings(before))
+		}
+		a.cleared = false
 		return
 	}
+	a.cleared = false
 	a.e.recorder.Eventf(a.obj, corev1.EventTypeNormal, ReasonIPAllocated, "Assigned IP %v from pool %s", addrStrings(after), a.assignment.Pool)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -178,10 +179,42 @@ func keyHandler(kind Kind, h Handler) cache.ResourceEventHandlerFuncs {
 		h(Key{Kind: kind, Namespace: ns, Name: name})
 	}
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    send,
-		UpdateFunc: func(_, obj any) { send(obj) },
+		AddFunc: send,
+		UpdateFunc: func(old, obj any) {
+			if relevant(kind, old, obj) {
+				send(obj)
+			}
+		},
 		DeleteFunc: send,
 	}
+}
+
+// relevant drops updates that cannot change anything Herald decides, so a
+// pool's own status write or a Node's heartbeat does not recompile the
+// configuration. Services always pass: their status is Herald's output and
+// the Service actor compares it with what it wants.
+func relevant(kind Kind, old, obj any) bool {
+	o, err1 := meta.Accessor(old)
+	n, err2 := meta.Accessor(obj)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	switch {
+	case kind == KindService:
+		return true
+	case kind == KindNamespace:
+		return !maps.Equal(o.GetLabels(), n.GetLabels())
+	}
+	switch obj.(type) {
+	case *corev1.Node:
+		// The compiler reads node labels (selectors) only.
+		return !maps.Equal(o.GetLabels(), n.GetLabels())
+	case *corev1.Secret:
+		return o.GetResourceVersion() != n.GetResourceVersion()
+	}
+	// metallb.io objects: the generation moves with the spec and not with
+	// the status. Some clients (fakes) leave it 0: then every update counts.
+	return n.GetGeneration() == 0 || o.GetGeneration() != n.GetGeneration()
 }
 
 // Start runs the informers until ctx ends.

@@ -121,3 +121,35 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 		t.Errorf("ServiceKeysIn = %v", keys)
 	}
 }
+
+func TestRelevantUpdates(t *testing.T) {
+	pool := func(gen int64, assigned int64) *v1beta1.IPAddressPool {
+		return &v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: gen}, Status: v1beta1.IPAddressPoolStatus{AssignedIPv4: assigned}}
+	}
+	node := func(l string, rv string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"zone": l}, ResourceVersion: rv}}
+	}
+	ns := func(l string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"team": l}}}
+	}
+	tests := []struct {
+		name     string
+		kind     Kind
+		old, new any
+		want     bool
+	}{
+		{"pool status only", KindConfig, pool(1, 0), pool(1, 5), false},
+		{"pool spec", KindConfig, pool(1, 0), pool(2, 0), true},
+		{"pool without generation", KindConfig, pool(0, 0), pool(0, 1), true},
+		{"node heartbeat", KindConfig, node("a", "1"), node("a", "2"), false},
+		{"node relabelled", KindConfig, node("a", "1"), node("b", "2"), true},
+		{"namespace same labels", KindNamespace, ns("a"), ns("a"), false},
+		{"namespace relabelled", KindNamespace, ns("a"), ns("b"), true},
+		{"service", KindService, &corev1.Service{}, &corev1.Service{}, true},
+	}
+	for _, tc := range tests {
+		if got := relevant(tc.kind, tc.old, tc.new); got != tc.want {
+			t.Errorf("%s: relevant = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
