@@ -447,3 +447,22 @@ func TestMentionedIn(t *testing.T) {
 		}
 	}
 }
+
+// A v1beta1 peer arrives from the API server without spec.peerPort (that
+// version has no schema default); it means 179, not 0.
+func TestReviewV1beta1PeerWithoutPort(t *testing.T) {
+	h := NewHandler(ns, static{}, nil, nil)
+	raw := `{"apiVersion":"metallb.io/v1beta1","kind":"BGPPeer","metadata":{"name":"old","namespace":"metallb-system"},` +
+		`"spec":{"myASN":64512,"peerASN":64512,"peerAddress":"10.9.0.3"}}`
+	req := &admissionv1.AdmissionRequest{UID: "u", Name: "old", Namespace: ns, Operation: admissionv1.Create,
+		Kind:   metav1.GroupVersionKind{Group: Group, Version: "v1beta1", Kind: "BGPPeer"},
+		Object: runtime.RawExtension{Raw: []byte(raw)}}
+	if resp := h.Review(context.Background(), req); !resp.Allowed {
+		t.Fatalf("refused: %s", resp.Result.Message)
+	}
+	req.Object.Raw = []byte(strings.Replace(raw, `"myASN"`, `"peerPort":0,"myASN"`, 1))
+	resp := h.Review(context.Background(), req)
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.peerPort: 0") {
+		t.Fatalf("explicit port 0: %+v", resp.Result)
+	}
+}

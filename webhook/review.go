@@ -83,7 +83,30 @@ func decode(gvk schema.GroupVersionKind, raw []byte) (any, error) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
 	}
+	defaultPeerPort(v, raw)
 	return v, nil
+}
+
+// defaultPeerPort gives a BGPPeer without spec.peerPort the port 179, as
+// config/manifest does for files. v1beta1's schema has no default (its Go
+// type cannot tell 0 from unset), so the API server sends such a peer with
+// the field absent, which would otherwise decode as port 0 and be refused.
+// An explicit 0 stays 0 and is refused, as in `herald validate`.
+func defaultPeerPort(v any, raw []byte) {
+	var probe struct {
+		Spec struct {
+			PeerPort *json.RawMessage `json:"peerPort"`
+		} `json:"spec"`
+	}
+	if json.Unmarshal(raw, &probe) != nil || probe.Spec.PeerPort != nil {
+		return
+	}
+	switch p := v.(type) {
+	case *v1beta1.BGPPeer:
+		p.Spec.Port = config.DefaultPeerPort
+	case *v1beta2.BGPPeer:
+		p.Spec.Port = config.DefaultPeerPort
+	}
 }
 
 // without returns a copy of in minus the object of kind named name. Slices

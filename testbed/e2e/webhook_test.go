@@ -1,0 +1,320 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/testbed/kube"
+	"github.com/heraldlb/herald/webhook"
+)
+
+const whNamespace = "metallb-system"
+
+// whLab is a control plane with Herald's CRDs and the webhook served
+// in-process on loopback, registered by URL with the caBundle the webhook
+// injects itself.
+type whLab struct {
+	cp      *kube.ControlPlane
+	kube    kubernetes.Interface
+	metallb versioned.Interface
+	apply   *whApplier
+	repo    string
+}
+
+func newWHLab(t *testing.T) *whLab {
+	t.Helper()
+	crds, err := kube.RepoCRDDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := kube.StartForTest(t, kube.Options{CRDDir: crds})
+	cfg := cp.AdminRESTConfig()
+	l := &whLab{cp: cp, apply: newWHApplier(t, cfg),
+		repo: filepath.Dir(filepath.Dir(filepath.Dir(crds)))}
+	if l.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if l.metallb, err = versioned.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := l.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: whNamespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the server runs, with no caBundle: the server's
+	// first certificate pass injects it, as in a cluster.
+	vwc := webhook.NewConfiguration(webhook.DefaultConfigurationName, webhook.URLClientConfig("https://"+ln.Addr().String()))
+	if _, err := l.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := webhook.NewServer(webhook.Options{
+		Namespace: whNamespace,
+		// Reads go straight to the API server: every object a test creates
+		// is visible to the next review with no cache to wait for.
+		Source:            webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace},
+		Kube:              l.kube,
+		Listener:          ln,
+		ConfigurationName: webhook.DefaultConfigurationName,
+		IPAddresses:       []net.IP{net.ParseIP("127.0.0.1")},
+		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("webhook server: %v", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("webhook server: %v", err)
+	case <-ctx.Done():
+		t.Fatal("webhook server not ready")
+	}
+	l.waitForWebhook(t)
+	return l
+}
+
+// waitForWebhook probes until the API server calls the webhook with the
+// injected caBundle: an L2Advertisement naming a missing pool passes every
+// CRD rule, so only the webhook can refuse it.
+func (l *whLab) waitForWebhook(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	probe := &v1beta1.L2Advertisement{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: whNamespace},
+		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"no-such-pool"}},
+	}
+	var last error
+	for ctx.Err() == nil {
+		_, err := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace).Create(ctx, probe, metav1.CreateOptions{})
+		if err == nil {
+			t.Fatal("probe admitted: the webhook is not called")
+		}
+		if strings.Contains(err.Error(), "no IPAddressPool with this name") {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the API server never reached the webhook; last error: %v", last)
+}
+
+// TestWebhookRejectsInvalidConfigurations creates each file of
+// config/testdata/invalid through the real API server and checks that the
+// object its "# expect:" line names is the one refused, with a message
+// naming that object and field. A refusal by the CRD's own schema or CEL
+// rules counts (the API server checks them before calling webhooks); the
+// webhook's refusals must carry config's error exactly.
+func TestWebhookRejectsInvalidConfigurations(t *testing.T) {
+	l := newWHLab(t)
+	files, err := filepath.Glob(filepath.Join(l.repo, "config/testdata/invalid/*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no invalid configurations found: %v", err)
+	}
+	byWebhook, bySchema := 0, 0
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			want, err := parseWHExpect(whHeader(t, f)["expect"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var created []*whCreated
+			defer func() { l.apply.deleteAll(ctx, t, created) }()
+			for i, u := range whDocs(t, f) {
+				c, err := l.apply.create(ctx, f, u)
+				if err == nil {
+					created = append(created, c)
+					continue
+				}
+				msg := err.Error()
+				t.Logf("document %d (%s %s) refused: %s", i+1, u.GetKind(), u.GetName(), msg)
+				if u.GetKind() != want.Kind || u.GetName() != want.Name {
+					// A configuration can only be refused when the object
+					// that completes the error arrives; that is the last
+					// one here (a localPref conflict needs its peer). The
+					// message must still be config's, on the named object.
+					if !strings.Contains(msg, want.Text) {
+						t.Errorf("refused %s %s, want %s %s refused, or a message containing %q",
+							u.GetKind(), u.GetName(), want.Kind, want.Name, want.Text)
+					}
+				}
+				switch {
+				case strings.Contains(msg, `admission webhook "`):
+					byWebhook++
+					if !strings.Contains(msg, want.Text) {
+						t.Errorf("webhook message lacks config's error\n got: %s\nwant: %s", msg, want.Text)
+					}
+				case apierrors.IsAlreadyExists(err) && name == "duplicate-pool-names":
+					// The API server keeps names unique per kind and
+					// namespace itself; the second pool cannot exist to be
+					// validated. Its message names the object, not a field.
+					bySchema++
+					if !strings.Contains(msg, `"`+want.Name+`" already exists`) {
+						t.Errorf("message does not name %s: %s", want.Name, msg)
+					}
+				default:
+					bySchema++
+					if !whNamesField(msg, want.Field) {
+						t.Errorf("message does not name field %s: %s", want.Field, msg)
+					}
+					// `Kind.metallb.io "name" is invalid`, or for a document
+					// refused before it is an object (unknown field, unserved
+					// version) its kind or quoted name.
+					if !strings.Contains(msg, `"`+want.Name+`"`) && !strings.Contains(msg, want.Kind) {
+						t.Errorf("message names neither %s nor %q: %s", want.Kind, want.Name, msg)
+					}
+				}
+				return
+			}
+			t.Errorf("every object admitted; want %s", want.Text)
+		})
+	}
+	t.Logf("%d files refused by the webhook, %d by the API server's own checks", byWebhook, bySchema)
+}
+
+// whNamesField reports whether an API server message names field, either
+// as config writes it or in the forms the API server uses: a CEL rule on a
+// parent reports the parent path and names the field in its message; an
+// apiVersion refusal quotes the version.
+func whNamesField(msg, field string) bool {
+	if strings.Contains(msg, field) {
+		return true
+	}
+	if field == "apiVersion" {
+		return strings.Contains(msg, "in version")
+	}
+	last := field[strings.LastIndex(field, ".")+1:]
+	if i := strings.Index(last, "["); i >= 0 {
+		last = last[:i]
+	}
+	return strings.Contains(msg, last)
+}
+
+// TestWebhookAdmitsExamples creates every examples/*.yaml through the API
+// server with the webhook in place, then deletes it again (a clean slate for
+// the next file).
+//
+// Each file goes in file order first, as `kubectl apply -f` sends it. A
+// review sees only what exists, so an advertisement naming a BGPPeer that a
+// later document creates is refused exactly like one naming a peer that
+// never will be (config/testdata/invalid/unknown-peer.yaml has that shape).
+// Such a file is logged and must then be admitted in dependency order
+// (whDependencyOrder).
+func TestWebhookAdmitsExamples(t *testing.T) {
+	l := newWHLab(t)
+	files, err := filepath.Glob(filepath.Join(l.repo, "examples/*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			docs := whDocs(t, f)
+			created, err := l.createAll(ctx, f, docs)
+			l.apply.deleteAll(ctx, t, created)
+			if err == nil {
+				return
+			}
+			t.Logf("NOTE: in file order, %v; retrying in dependency order", err)
+			created, err = l.createAll(ctx, f, whDependencyOrder(docs))
+			l.apply.deleteAll(ctx, t, created)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// createAll creates docs in order and stops at the first refusal.
+func (l *whLab) createAll(ctx context.Context, f string, docs []*unstructured.Unstructured) ([]*whCreated, error) {
+	var created []*whCreated
+	for i, u := range docs {
+		c, err := l.apply.create(ctx, f, u)
+		if apierrors.IsAlreadyExists(err) && (u.GetKind() == "Namespace" || u.GetKind() == "Node") {
+			continue // left by an earlier example
+		}
+		if err != nil {
+			return created, fmt.Errorf("document %d (%s %s) refused: %w", i+1, u.GetKind(), u.GetName(), err)
+		}
+		created = append(created, c)
+	}
+	return created, nil
+}
+
+// TestWebhookRefusesDeletingBFDProfileInUse checks the one refused
+// deletion, and that it is allowed once the peer lets go.
+func TestWebhookRefusesDeletingBFDProfileInUse(t *testing.T) {
+	l := newWHLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var created []*whCreated
+	defer func() { l.apply.deleteAll(ctx, t, created) }()
+	f := filepath.Join(l.repo, "examples/13-bgp-bfd-password-secret.yaml")
+	var profile, peer string
+	for _, u := range whDocs(t, f) {
+		c, err := l.apply.create(ctx, f, u)
+		if err != nil {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		created = append(created, c)
+		if u.GetKind() == "BGPPeer" && peer == "" {
+			if p, _, _ := unstructured.NestedString(u.Object, "spec", "bfdProfile"); p != "" {
+				profile, peer = p, u.GetName()
+			}
+		}
+	}
+	if profile == "" {
+		t.Fatal("example has no peer with a bfdProfile")
+	}
+	bfd := l.metallb.MetallbV1beta1().BFDProfiles(whNamespace)
+	err := bfd.Delete(ctx, profile, metav1.DeleteOptions{})
+	if err == nil {
+		t.Fatal("deleting a BFDProfile in use was allowed")
+	}
+	want := "BFDProfile " + whNamespace + "/" + profile + ": in use: spec.bfdProfile of BGPPeer " + whNamespace + "/" + peer
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("refusal %q does not contain %q", err, want)
+	}
+}
+
+// testWriter sends the server's logs to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
