@@ -19,8 +19,8 @@ import (
 
 // Pinned versions of the binaries the control plane runs.
 const (
-	// KubernetesVersion is the k8s.io/kubernetes module kube-apiserver is
-	// built from. The proxy here refuses the source of v1.37.2.
+	// KubernetesVersion is the k8s.io/kubernetes module kube-apiserver and
+	// kubectl are built from. The proxy here refuses the source of v1.37.2.
 	KubernetesVersion = "v1.37.1"
 	// StagingVersion is the version every k8s.io staging module is replaced
 	// with; it matches KubernetesVersion.
@@ -39,6 +39,9 @@ var templates embed.FS
 type Paths struct {
 	KubeAPIServer string
 	Etcd          string
+	// Kubectl is built from the same generated module and version as
+	// KubeAPIServer, so its client version matches the server's.
+	Kubectl string
 }
 
 // Logf is the logger the package takes: printf-style, one message per call.
@@ -64,11 +67,13 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "herald-testbed"), nil
 }
 
-// EnsureBinaries returns the cached kube-apiserver and etcd, building them
-// first if they are missing (about 5 minutes for kube-apiserver on 2 cores;
-// later calls return at once). It is safe to call from parallel tests and
-// processes: builds are serialised by a file lock and binaries appear by
-// atomic rename, so a reader never sees a half-written one.
+// EnsureBinaries returns the cached kube-apiserver, etcd and kubectl,
+// building them first if they are missing (about 5 minutes for
+// kube-apiserver on 2 cores, and about a minute more for kubectl, built next
+// from the same module; later calls return at once). It is safe to call from
+// parallel tests and processes: builds are serialised by a file lock and
+// binaries appear by atomic rename, so a reader never sees a half-written
+// one.
 func EnsureBinaries(ctx context.Context, logf Logf) (Paths, error) {
 	root, err := CacheDir()
 	if err != nil {
@@ -79,11 +84,15 @@ func EnsureBinaries(ctx context.Context, logf Logf) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	apiserver, err := ensureBinary(ctx, logf, filepath.Join(root, "kube-apiserver-"+KubernetesVersion), "kube-apiserver", buildKubeAPIServer)
+	apiserver, err := ensureBinary(ctx, logf, filepath.Join(root, "kube-apiserver-"+KubernetesVersion), "kube-apiserver", buildKubeCommand("kube-apiserver"))
 	if err != nil {
 		return Paths{}, err
 	}
-	return Paths{KubeAPIServer: apiserver, Etcd: etcd}, nil
+	kubectl, err := ensureBinary(ctx, logf, filepath.Join(root, "kubectl-"+KubernetesVersion), "kubectl", buildKubeCommand("kubectl"))
+	if err != nil {
+		return Paths{}, err
+	}
+	return Paths{KubeAPIServer: apiserver, Etcd: etcd, Kubectl: kubectl}, nil
 }
 
 type buildFunc func(ctx context.Context, logf Logf, srcDir, out string, log *os.File) error
@@ -215,33 +224,48 @@ func buildEtcd(ctx context.Context, _ Logf, src, out string, log *os.File) error
 	return goCmd(ctx, src, log, "build", "-o", out, ".")
 }
 
-func buildKubeAPIServer(ctx context.Context, logf Logf, src, out string, log *os.File) error {
-	staging, err := kubernetesStagingModules(ctx, src, log)
-	if err != nil {
-		return err
+// kubeCommands are the k8s.io/kubernetes/cmd/... commands the generated
+// module pins. Every build generates the same module (go.mod, tools.go, hence
+// the same go.sum and module versions), so kube-apiserver and kubectl are
+// built from identical sources and share the Go build cache.
+var kubeCommands = []string{"kube-apiserver", "kubectl"}
+
+// buildKubeCommand builds k8s.io/kubernetes/cmd/<command> in the generated
+// module, with the version stamped as a release build would.
+func buildKubeCommand(command string) buildFunc {
+	return func(ctx context.Context, logf Logf, src, out string, log *os.File) error {
+		staging, err := kubernetesStagingModules(ctx, src, log)
+		if err != nil {
+			return err
+		}
+		logf.printf("kube: k8s.io/kubernetes %s replaces %d staging modules; using %s for each", KubernetesVersion, len(staging), StagingVersion)
+		data := struct {
+			Version, StagingVersion string
+			Staging, Commands       []string
+		}{KubernetesVersion, StagingVersion, staging, kubeCommands}
+		if err := render("kube-go.mod.tmpl", filepath.Join(src, "go.mod"), data); err != nil {
+			return err
+		}
+		if err := render("kube-tools.go.tmpl", filepath.Join(src, "tools.go"), data); err != nil {
+			return err
+		}
+		if err := goCmd(ctx, src, log, "mod", "tidy"); err != nil {
+			return err
+		}
+		return goCmd(ctx, src, log, "build", "-ldflags", kubeLDFlags(), "-o", out, "k8s.io/kubernetes/cmd/"+command)
 	}
-	logf.printf("kube: k8s.io/kubernetes %s replaces %d staging modules; using %s for each", KubernetesVersion, len(staging), StagingVersion)
-	data := struct {
-		Version, StagingVersion string
-		Staging                 []string
-	}{KubernetesVersion, StagingVersion, staging}
-	if err := render("kube-go.mod.tmpl", filepath.Join(src, "go.mod"), data); err != nil {
-		return err
-	}
-	if err := render("kube-tools.go.tmpl", filepath.Join(src, "tools.go"), data); err != nil {
-		return err
-	}
-	if err := goCmd(ctx, src, log, "mod", "tidy"); err != nil {
-		return err
-	}
+}
+
+// kubeLDFlags stamps KubernetesVersion into the packages `kube-apiserver
+// --version`, /version and `kubectl version` read.
+func kubeLDFlags() string {
 	minor := strings.Split(strings.TrimPrefix(KubernetesVersion, "v"), ".")[1]
-	ldflags := strings.Join([]string{
+	return strings.Join([]string{
 		"-X k8s.io/component-base/version.gitVersion=" + KubernetesVersion,
 		"-X k8s.io/component-base/version.gitMajor=1",
 		"-X k8s.io/component-base/version.gitMinor=" + minor,
 		"-X k8s.io/client-go/pkg/version.gitVersion=" + KubernetesVersion,
 	}, " ")
-	return goCmd(ctx, src, log, "build", "-ldflags", ldflags, "-o", out, "k8s.io/kubernetes/cmd/kube-apiserver")
 }
 
 // kubernetesStagingModules downloads k8s.io/kubernetes and returns every

@@ -101,6 +101,7 @@ func TestControlPlane(t *testing.T) {
 	t.Run("CRDs", func(t *testing.T) { testCRDs(ctx, t, cp, admin) })
 	t.Run("Relay", func(t *testing.T) { testRelay(ctx, t, cp) })
 	t.Run("ApplyYAML", func(t *testing.T) { testApplyYAML(ctx, t, cp) })
+	t.Run("Kubectl", func(t *testing.T) { testKubectl(ctx, t, cp) })
 
 	// A restart keeps the port, keys, tokens and data.
 	restart := time.Now()

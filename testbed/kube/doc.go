@@ -4,15 +4,17 @@
 // what controllers would (EndpointSlices, for one), and a deleted Namespace
 // stays Terminating.
 //
-// Binaries. EnsureBinaries builds kube-apiserver from k8s.io/kubernetes
-// (KubernetesVersion) in a generated module that replaces every staging
-// module k8s.io/kubernetes lists with the proxy's v0.x release
+// Binaries. EnsureBinaries builds kube-apiserver and kubectl from
+// k8s.io/kubernetes (KubernetesVersion) in a generated module that replaces
+// every staging module k8s.io/kubernetes lists with the proxy's v0.x release
 // (StagingVersion), and etcd from go.etcd.io/etcd/server/v3 (EtcdVersion)
 // through etcdmain.Main. They are cached under CacheDir, one directory per
-// name and version, so only the first run pays (about 5 minutes on 2
-// cores). Builds are serialised by a file lock and installed by rename, so
-// parallel tests and processes may call it at once. The module templates
-// are embedded in this package.
+// name and version, so only the first run pays (about 5 minutes on 2 cores;
+// kubectl, which reuses most of kube-apiserver's compiled packages, adds
+// about a minute). Paths.Kubectl is a kubectl matching the API server for
+// people using the lab (Debian packages none). Builds are serialised by a
+// file lock and installed by rename, so parallel tests and processes may
+// call it at once. The module templates are embedded in this package.
 //
 // Control plane. Start gives each ControlPlane its own temporary directory,
 // free loopback ports, a fresh CA and serving certificate, a ServiceAccount
@@ -31,7 +33,8 @@
 // server's errors wrapped, naming the object. InstallCRDs (or Options.CRDDir) installs CRD manifests and
 // waits until they are Established and served. RestartAPIServer, or
 // StopAPIServer and StartAPIServer, bounce kube-apiserver on the same port
-// with the same keys and data.
+// with the same keys and data. Kubectl runs that kubectl as the admin, for
+// tests that want its output exactly as a user sees it.
 //
 // Cleanup. Stop kills both process groups and removes the directory.
 // StartForTest registers Stop with t.Cleanup. Children are started with
