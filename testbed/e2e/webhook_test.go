@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/webhook"
 )
@@ -68,16 +69,28 @@ func newWHLab(t *testing.T) *whLab {
 	if _, err := l.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Wired as the controller wires it: the informers' caches as Source,
+	// the API server as Live. The tests create objects back to back, so a
+	// refusal on a cache that has not seen the previous document yet would
+	// show up here.
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	inf := informers.New(l.kube, l.metallb, informers.Options{Namespace: whNamespace, Logger: logger})
+	infCtx, infStop := context.WithCancel(context.Background())
+	t.Cleanup(func() { infStop(); inf.Shutdown() })
+	inf.Start(infCtx)
+	if err := inf.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var _ webhook.Source = inf
 	srv, err := webhook.NewServer(webhook.Options{
-		Namespace: whNamespace,
-		// Reads go straight to the API server: every object a test creates
-		// is visible to the next review with no cache to wait for.
-		Source:            webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace},
+		Namespace:         whNamespace,
+		Source:            inf,
+		Live:              webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace},
 		Kube:              l.kube,
 		Listener:          ln,
 		ConfigurationName: webhook.DefaultConfigurationName,
 		IPAddresses:       []net.IP{net.ParseIP("127.0.0.1")},
-		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:            logger,
 	})
 	if err != nil {
 		t.Fatal(err)

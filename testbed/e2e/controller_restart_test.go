@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/heraldlb/herald/actors"
+)
+
+// Restart safety: with every Service allocated, the leader is killed (its
+// Lease is not released, as after a crash); the standby must take over
+// within the Lease duration and change no IP — in fact write no Service at
+// all. 200 Services by default, 5,000 with HERALD_SOAK=1.
+func TestControllerFailoverChangesNoIP(t *testing.T) { failover(t, false) }
+
+// The same, with the API server restarted twice: while the leader is
+// allocating, and again right after the leader is killed.
+func TestControllerFailoverWithAPIServerRestart(t *testing.T) { failover(t, true) }
+
+func failover(t *testing.T, bounce bool) {
+	n := 200
+	if soak() {
+		n = 5000
+	}
+	const (
+		lease = 4 * time.Second
+		retry = 500 * time.Millisecond
+	)
+	l := newLab(t)
+	l.namespace("load", nil)
+	l.pool(newPool("big", "10.0.0.0/16"))
+	l.pool(newPool("extra", "10.1.0.0/24"))
+	crash := func(o *actors.ControllerOptions) {
+		o.KeepLeaseOnStop = true
+		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = lease, 3*time.Second, retry
+	}
+	r1 := l.runController("r1", crash)
+	eventually(t, 30*time.Second, "r1 leads", func() (bool, string) { return r1.ctrl.Leading(), "" })
+	r2 := l.runController("r2", crash)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	names := make(chan string)
+	for range 16 {
+		wg.Go(func() {
+			for name := range names {
+				s := lbService("load", name, nil)
+				for {
+					_, err := l.admin.CoreV1().Services("load").Create(t.Context(), s, metav1.CreateOptions{})
+					if err == nil || t.Context().Err() != nil {
+						break
+					}
+					// The API server may be restarting: try again.
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	for i := range n {
+		if bounce && i == n/2 {
+			if err := l.cp.RestartAPIServer(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("API server restarted after %d Services", i)
+		}
+		names <- fmt.Sprintf("s%05d", i)
+	}
+	close(names)
+	wg.Wait()
+	before := l.allocated(n, 5*time.Minute)
+	t.Logf("%d Services created and allocated in %s", n, time.Since(start).Round(time.Millisecond))
+	// Exactly one leads. Without the API server restart that is r1; with
+	// it, r1 may have stepped down while it could not renew, and r2 won.
+	var leader, standby *replica
+	eventually(t, 2*lease, "one leader", func() (bool, string) {
+		switch a, b := r1.ctrl.Leading(), r2.ctrl.Leading(); {
+		case a && b:
+			t.Fatal("two leaders")
+		case a:
+			leader, standby = r1, r2
+		case b:
+			leader, standby = r2, r1
+		}
+		return leader != nil, ""
+	})
+	if !bounce && leader != r1 {
+		t.Error("leadership moved although the leader was alive and the API server up")
+	}
+
+	killed := time.Now()
+	leader.stop()
+	// The clock starts at the kill, or when the API server is back: no
+	// one can take a Lease from an API server that is down.
+	from := killed
+	if bounce {
+		if err := l.cp.RestartAPIServer(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		from = time.Now()
+		t.Logf("API server back %s after the kill", from.Sub(killed).Round(time.Millisecond))
+	}
+	eventually(t, 2*lease+30*time.Second, "the standby takes over", func() (bool, string) { return standby.ctrl.Leading(), "" })
+	took := time.Since(from)
+	t.Logf("standby took over %s after the kill (%s after the API server was available; lease %s, retry %s)",
+		time.Since(killed).Round(time.Millisecond), took.Round(time.Millisecond), lease, retry)
+	// Lease expiry plus one retry period, plus one for the jitter client-go
+	// adds to it.
+	if limit := lease + 2*retry; took > limit {
+		t.Errorf("takeover took %s, want at most %s", took, limit)
+	}
+
+	// The new leader serves: a new Service gets the next free address...
+	l.create(lbService("load", "probe", nil))
+	l.waitIngress("load", "probe", fmt.Sprintf("10.0.%d.%d", n/256, n%256))
+	// ...and every other Service is untouched: same IPs, same
+	// resourceVersion (nothing was written at all).
+	after := l.allocated(n+1, time.Minute)
+	changed, rewritten := 0, 0
+	for name, b := range before {
+		a := after[name]
+		if a.ip != b.ip {
+			changed++
+			if changed <= 5 {
+				t.Errorf("%s moved from %s to %s", name, b.ip, a.ip)
+			}
+		}
+		if a.rv != b.rv {
+			rewritten++
+		}
+	}
+	if changed > 0 {
+		t.Errorf("%d of %d Services changed IP across the failover", changed, n)
+	}
+	if rewritten > 0 {
+		t.Errorf("%d of %d Services were written by the new leader although nothing needed changing", rewritten, n)
+	}
+}
+
+type allocation struct{ ip, rv string }
+
+// allocated waits until want Services in "load" have an IP, checks that no
+// two share one, and returns them by name.
+func (l *lab) allocated(want int, timeout time.Duration) map[string]allocation {
+	l.t.Helper()
+	var out map[string]allocation
+	eventually(l.t, timeout, fmt.Sprintf("%d Services allocated", want), func() (bool, string) {
+		list, err := l.admin.CoreV1().Services("load").List(l.t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		out = map[string]allocation{}
+		owner := map[string]string{}
+		for _, s := range list.Items {
+			ip := ingress(&s)
+			if ip == "" || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				continue
+			}
+			if o, dup := owner[ip]; dup {
+				l.t.Fatalf("%s held by both %s and %s", ip, o, s.Name)
+			}
+			owner[ip] = s.Name
+			out[s.Name] = allocation{ip: ip, rv: s.ResourceVersion}
+		}
+		return len(out) == want, fmt.Sprintf("%d of %d", len(out), len(list.Items))
+	})
+	return out
+}

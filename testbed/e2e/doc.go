@@ -1,0 +1,10 @@
+// Package e2e holds Herald's end-to-end tests against the lab's real
+// kube-apiserver (testbed/kube). The package has no non-test code; its
+// tests start their own control plane each, install the chart's CRDs and
+// RBAC, and run Herald's components in-process under the chart's
+// ServiceAccounts.
+//
+// Sizes: by default every test runs at a size that fits `make test` on two
+// cores. HERALD_SOAK=1 runs the long versions (5,000 Services for the
+// restart test, 50 clients for 60 s for the churn test).
+package e2e
