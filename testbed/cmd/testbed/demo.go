@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -301,32 +300,11 @@ func waitForIPs(ctx context.Context, c kubernetes.Interface, timeout time.Durati
 	return ips, err
 }
 
-// kubectl shows a kubectl command and its output, as a person would type it.
+// kubectl shows a kubectl command and its output, as a person would type it,
+// with the kubectl built alongside the lab's API server.
 func kubectl(ctx context.Context, out io.Writer, st *labState, args ...string) error {
-	bin, err := findKubectl()
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(out, "$ kubectl %s\n", strings.Join(args, " "))
-	return show(ctx, out, bin, append([]string{"--kubeconfig", st.Kubeconfig}, args...)...)
-}
-
-// findKubectl prefers the kubectl built with the lab's API server.
-func findKubectl() (string, error) {
-	if dir, err := kubeCacheDir(); err == nil {
-		if p := filepath.Join(dir, "kubectl"); isExecutable(p) {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("kubectl"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("no kubectl found (the lab builds one with kube-apiserver)")
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+	return show(ctx, out, st.Kubectl, append([]string{"--kubeconfig", st.Kubeconfig}, args...)...)
 }
 
 func show(ctx context.Context, out io.Writer, bin string, args ...string) error {

@@ -57,7 +57,11 @@ func serve(ctx context.Context, opts upOptions, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
-	log.Info("starting the control plane (the first run builds kube-apiserver and etcd: about 5 minutes)")
+	log.Info("starting the control plane (the first run builds kube-apiserver, etcd and kubectl: about 5 minutes)")
+	bins, err := kube.EnsureBinaries(ctx, logf)
+	if err != nil {
+		return err
+	}
 	cp, err := kube.Start(ctx, kube.Options{Logf: logf, CRDDir: crdDir})
 	if err != nil {
 		return err
@@ -103,7 +107,7 @@ func serve(ctx context.Context, opts upOptions, log *slog.Logger) (err error) {
 
 	st := &labState{
 		PID: os.Getpid(), Lab: lab.Name, Namespaces: lab.Namespaces(),
-		ControlPlaneDir: cp.Dir(), Kubeconfig: cp.AdminKubeconfig(), APIServer: cp.Host(),
+		ControlPlaneDir: cp.Dir(), Kubeconfig: cp.AdminKubeconfig(), APIServer: cp.Host(), Kubectl: bins.Kubectl,
 		Router: routerState{Kind: router.Kind(), Namespace: lab.Router.NS, ASN: routerASN,
 			Address4: lab.Router.LAN4.String(), Address6: lab.Router.LAN6.String(), CLI: router.CLI()},
 		Client:    host(lab.Client),
@@ -295,12 +299,3 @@ func defaultHeraldPath() string {
 }
 
 var errLabFailed = errors.New("the lab did not come up")
-
-// kubeCacheDir is where the lab's Kubernetes binaries are cached.
-func kubeCacheDir() (string, error) {
-	paths, err := kube.EnsureBinaries(context.Background(), nil)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Dir(paths.KubeAPIServer), nil
-}

@@ -35,6 +35,7 @@ type labState struct {
 	Namespaces      []string    `json:"namespaces"`
 	ControlPlaneDir string      `json:"controlPlaneDir"`
 	Kubeconfig      string      `json:"kubeconfig"`
+	Kubectl         string      `json:"kubectl"` // built with kube-apiserver, same version
 	APIServer       string      `json:"apiServer"`
 	Router          routerState `json:"router"`
 	Nodes           []hostState `json:"nodes"`

@@ -49,7 +49,7 @@ func TestUpStatusDown(t *testing.T) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"lab " + st.Lab + " is up", "export KUBECONFIG=" + st.Kubeconfig, "not built yet", "testbed down"} {
+	for _, want := range []string{"lab " + st.Lab + " is up", "export KUBECONFIG=" + st.Kubeconfig, "alias kubectl=" + st.Kubectl, "not built yet", "testbed down"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up's output lacks %q:\n%s", want, out)
 		}

@@ -82,7 +82,7 @@ func up(ctx context.Context, opts upOptions, out io.Writer) (*labState, error) {
 
 func printSummary(out io.Writer, st *labState) {
 	fmt.Fprintf(out, "lab %s is up (owner pid %d)\n\n", st.Lab, st.PID)
-	fmt.Fprintf(out, "Kubernetes API server %s\n  export KUBECONFIG=%s\n\n", st.APIServer, st.Kubeconfig)
+	fmt.Fprintf(out, "Kubernetes API server %s\n  export KUBECONFIG=%s\n  alias kubectl=%s\n\n", st.APIServer, st.Kubeconfig, st.Kubectl)
 	fmt.Fprintf(out, "network namespaces (ip netns exec NAME ...):\n")
 	for _, n := range st.Nodes {
 		fmt.Fprintf(out, "  %-8s %-12s %s  %s   HTTP backend on port %d\n", n.Name, n.Namespace, n.Address4, n.Address6, backendPort)
