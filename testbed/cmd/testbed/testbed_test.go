@@ -54,6 +54,9 @@ func TestUpStatusDown(t *testing.T) {
 			t.Errorf("up's output lacks %q:\n%s", want, out)
 		}
 	}
+	if fi, err := os.Stat(st.Kubectl); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("the lab's kubectl %q is not an executable: %v", st.Kubectl, err)
+	}
 	if !alive(st.PID) {
 		t.Fatalf("the owner process %d did not outlive `up`", st.PID)
 	}
