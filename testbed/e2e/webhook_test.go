@@ -69,10 +69,10 @@ func newWHLab(t *testing.T) *whLab {
 	if _, err := l.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Wired as the controller wires it: the informers' caches as Source,
-	// the API server as Live. The tests create objects back to back, so a
-	// refusal on a cache that has not seen the previous document yet would
-	// show up here.
+	// Wired as the controller wires it: configuration objects read from
+	// the API server per review, Namespaces and Nodes from the informers.
+	// The tests create objects back to back, so a review that missed the
+	// previous document would show up here.
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	inf := informers.New(l.kube, l.metallb, informers.Options{Namespace: whNamespace, Logger: logger})
 	infCtx, infStop := context.WithCancel(context.Background())
@@ -84,8 +84,7 @@ func newWHLab(t *testing.T) *whLab {
 	var _ webhook.Source = inf
 	srv, err := webhook.NewServer(webhook.Options{
 		Namespace:         whNamespace,
-		Source:            inf,
-		Live:              webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace},
+		Source:            webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace, Cluster: inf},
 		Kube:              l.kube,
 		Listener:          ln,
 		ConfigurationName: webhook.DefaultConfigurationName,

@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/heraldlb/herald/actors"
+)
+
+// Churn: parallel clients create and delete Services against a pool much
+// smaller than the demand. A checker follows every change of every Service
+// (a watch delivers them in the API server's order) and fails on the first
+// moment two Services hold one IP. At the end every Service is either
+// allocated or has an AllocationFailed Event saying why, and no address is
+// left idle while a Service waits. 8 clients for 5 s by default; 50 clients
+// for 60 s with HERALD_SOAK=1.
+func TestControllerChurn(t *testing.T) {
+	clients, runFor := 8, 5*time.Second
+	if soak() {
+		clients, runFor = 50, 60*time.Second
+	}
+	const poolSize = 16
+	l := newLab(t)
+	l.namespace("churn", nil)
+	l.pool(newPool("small", "10.200.0.0/28"))
+	l.runController("r1", nil)
+
+	list, err := l.admin.CoreV1().Services("churn").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker := &invariant{holders: map[string]string{}, ips: map[string]string{}}
+	wctx, stopWatch := context.WithCancel(t.Context())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		checker.follow(wctx, l, list.ResourceVersion)
+	}()
+
+	var created, deleted atomic.Int64
+	deadline := time.Now().Add(runFor)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 42))
+			var mine []string
+			for k := 0; time.Now().Before(deadline); k++ {
+				if len(mine) < 2 || (len(mine) < 6 && rng.IntN(10) < 6) {
+					name := fmt.Sprintf("c%02d-%05d", c, k)
+					s := lbService("churn", name, func(s *corev1.Service) {
+						s.Spec.Ports[0].Port = int32(80 + rng.IntN(3))
+					})
+					if _, err := l.admin.CoreV1().Services("churn").Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+						t.Errorf("create %s: %v", name, err)
+						return
+					}
+					created.Add(1)
+					mine = append(mine, name)
+					continue
+				}
+				i := rng.IntN(len(mine))
+				if err := l.admin.CoreV1().Services("churn").Delete(t.Context(), mine[i], metav1.DeleteOptions{}); err != nil {
+					t.Errorf("delete %s: %v", mine[i], err)
+					return
+				}
+				deleted.Add(1)
+				mine = append(mine[:i], mine[i+1:]...)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d clients for %s: %d Services created, %d deleted", clients, runFor, created.Load(), deleted.Load())
+
+	// Quiescence: every remaining Service is allocated or told why not,
+	// and the pool is full whenever someone waits.
+	eventually(t, 60*time.Second, "every Service allocated or told why not", func() (bool, string) {
+		list, err := l.admin.CoreV1().Services("churn").List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		events, err := l.admin.CoreV1().Events("churn").List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		failed := map[string]string{}
+		for _, e := range events.Items {
+			if e.Reason == actors.ReasonAllocationFailed {
+				failed[e.InvolvedObject.Name+"/"+string(e.InvolvedObject.UID)] = e.Message
+			}
+		}
+		allocated, waiting, silent := 0, 0, []string{}
+		for _, s := range list.Items {
+			if ingress(&s) != "" {
+				allocated++
+				continue
+			}
+			waiting++
+			msg, ok := failed[s.Name+"/"+string(s.UID)]
+			if !ok || !strings.Contains(msg, "no free address") {
+				silent = append(silent, s.Name)
+			}
+		}
+		want := min(poolSize, len(list.Items))
+		state := fmt.Sprintf("%d Services: %d allocated (want %d), %d waiting, without a reason: %v", len(list.Items), allocated, want, waiting, silent)
+		return allocated == want && len(silent) == 0, state
+	})
+	stopWatch()
+	<-watched
+	checker.mu.Lock()
+	defer checker.mu.Unlock()
+	if checker.changes == 0 {
+		t.Fatal("the checker saw no change: it checked nothing")
+	}
+	t.Logf("checker followed %d changes; most addresses held at once: %d", checker.changes, checker.peak)
+	for _, v := range checker.violations {
+		t.Error(v)
+	}
+}
+
+// invariant follows every Service in the namespace and records each moment
+// an IP has two holders.
+type invariant struct {
+	mu         sync.Mutex
+	holders    map[string]string // IP -> Service
+	ips        map[string]string // Service -> its IPs as in status
+	changes    int
+	peak       int
+	violations []string
+}
+
+func (inv *invariant) follow(ctx context.Context, l *lab, rv string) {
+	for ctx.Err() == nil {
+		w, err := l.admin.CoreV1().Services("churn").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*corev1.Service)
+			if !ok {
+				continue
+			}
+			rv = s.ResourceVersion
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				inv.set(s.Name, ingress(s))
+			case watch.Deleted:
+				inv.set(s.Name, "")
+			}
+		}
+		w.Stop()
+	}
+}
+
+func (inv *invariant) set(name, ips string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.changes++
+	for _, ip := range strings.Split(inv.ips[name], ",") {
+		if ip != "" && inv.holders[ip] == name {
+			delete(inv.holders, ip)
+		}
+	}
+	if ips == "" {
+		delete(inv.ips, name)
+	} else {
+		inv.ips[name] = ips
+	}
+	for _, ip := range strings.Split(ips, ",") {
+		if ip == "" {
+			continue
+		}
+		if other, ok := inv.holders[ip]; ok && other != name {
+			inv.violations = append(inv.violations, fmt.Sprintf("change %d: %s given to %s while %s holds it", inv.changes, ip, name, other))
+			continue
+		}
+		inv.holders[ip] = name
+	}
+	inv.peak = max(inv.peak, len(inv.holders))
+}
+
+// The checker itself must be able to fail.
+func TestInvariantCatchesADuplicate(t *testing.T) {
+	inv := &invariant{holders: map[string]string{}, ips: map[string]string{}}
+	inv.set("a", "10.0.0.1")
+	inv.set("b", "10.0.0.2")
+	inv.set("a", "")         // a deleted: its IP is free
+	inv.set("c", "10.0.0.1") // fine
+	if len(inv.violations) != 0 {
+		t.Fatalf("false alarm: %v", inv.violations)
+	}
+	inv.set("d", "10.0.0.2,2001:db8::1") // b still holds 10.0.0.2
+	if len(inv.violations) != 1 || !strings.Contains(inv.violations[0], "10.0.0.2 given to d while b holds it") {
+		t.Fatalf("violations %v", inv.violations)
+	}
+}
