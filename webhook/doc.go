@@ -21,10 +21,13 @@
 //   - Config warnings that concern the object (or are new) go into
 //     AdmissionResponse.Warnings. Objects outside Herald's namespace are
 //     admitted with a warning that Herald ignores them.
-//   - The Source is an interface: the controller passes Listers built from
-//     the informers it already runs; the package starts no informer. Since
-//     a cache may lag, Options.Live (a ClientSource) confirms a refusal
-//     against the API server before it is sent.
+//   - The configuration comes from a Source (ConfigInput), which the
+//     controller's *informers.Informers satisfies; the package starts no
+//     informer. The metallb.io objects and Secrets are read from the API
+//     server for each review (ClientSource), because a cache lags the
+//     documents of one `kubectl apply` by milliseconds and would admit two
+//     overlapping pools sent back to back; Namespaces and Nodes come from the
+//     informers (ClientSource.Cluster).
 //
 // Certificate. Each replica's Server keeps a CA and a serving certificate in
 // one Secret in Herald's namespace (keys ca.crt, ca.key, tls.crt, tls.key),

@@ -32,9 +32,8 @@ type Handler struct {
 
 // NewHandler returns a handler that validates objects in namespace against
 // the configuration source returns. live, if not nil, is consulted before
-// any refusal, so a lagging cache cannot refuse an object whose references
-// were created an instant earlier (a refusal is rare; the extra LISTs are
-// paid only then). log may be nil.
+// any refusal, for a source that may lag (a cache): it then cannot refuse an
+// object whose references were created an instant earlier. log may be nil.
 func NewHandler(namespace string, source, live Source, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -153,7 +152,7 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 
 // decide reads the configuration from src and judges the request against it.
 func decide(ctx context.Context, src Source, op admissionv1.Operation, obj object, value any) (verdict, error) {
-	cur, err := src.Input(ctx)
+	cur, err := input(ctx, src)
 	if err != nil {
 		return verdict{}, err
 	}

@@ -27,7 +27,7 @@ type static struct {
 	err error
 }
 
-func (s static) Input(context.Context) (config.Input, error) { return s.in, s.err }
+func (s static) ConfigInput() (config.Input, error) { return s.in, s.err }
 
 // objects decodes YAML documents into an Input, failing on any decoding
 // error (the fixtures are meant to decode; their validity is the test).

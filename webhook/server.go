@@ -28,11 +28,13 @@ type Options struct {
 	// Namespace is Herald's namespace: where the configuration objects
 	// are read and the certificate Secret is kept. Required.
 	Namespace string
-	// Source is the configuration the webhook validates against, normally
-	// the controller's Listers. Required.
+	// Source is the configuration the webhook validates against: normally
+	// ClientSource{Kube, Metallb, Namespace, Cluster: <the controller's
+	// *informers.Informers>}. Required.
 	Source Source
-	// Live, if set, confirms every refusal against the API server (usually
-	// a ClientSource), so a lagging Source never refuses a valid write.
+	// Live, if set, confirms every refusal against another source. It is
+	// for a Source that may lag (a cache); with a ClientSource it is not
+	// needed.
 	Live Source
 	// Kube reads and writes the certificate Secret and patches the
 	// ValidatingWebhookConfiguration. Required.
