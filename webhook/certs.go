@@ -44,6 +44,13 @@ const renewAt = 2.0 / 3.0
 // behind still accepts a certificate minted just now.
 const clockSkew = time.Hour
 
+// backdate is clockSkew, or a tenth of a short validity: Decide measures a
+// certificate's life from NotBefore, and a full hour on a lifetime of
+// seconds (tests, labs) would make it due the moment it is made.
+func backdate(validity time.Duration) time.Duration {
+	return min(clockSkew, validity/10)
+}
+
 // CertSpec is what the serving certificate must be valid for.
 type CertSpec struct {
 	DNSNames     []string
@@ -192,7 +199,7 @@ func newCA(now time.Time, validity time.Duration) (*x509.Certificate, crypto.Sig
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: fmt.Sprintf("herald-webhook-ca@%d", now.Unix())},
-		NotBefore:             now.Add(-clockSkew),
+		NotBefore:             now.Add(-backdate(validity)),
 		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
@@ -236,7 +243,7 @@ func newServing(now time.Time, ca *x509.Certificate, caKey crypto.Signer, spec C
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    now.Add(-clockSkew),
+		NotBefore:    now.Add(-backdate(validity)),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

@@ -33,6 +33,8 @@ func TestDecide(t *testing.T) {
 	foreign.Cert = otherCA.Cert // signed by another CA
 	noCert := *fresh
 	noCert.Cert = nil
+	short := mustRenew(t, t0, fresh, RenewCert, CertSpec{DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses,
+		CertValidity: 10 * time.Second})
 	narrow := mustRenew(t, t0, fresh, RenewCert, CertSpec{DNSNames: []string{"other"}, CertValidity: spec.CertValidity})
 
 	// The cert lives 30 days from t0 with NotBefore backdated by
@@ -54,6 +56,8 @@ func TestDecide(t *testing.T) {
 		{"serving cert due", certDue, fresh, RenewCert},
 		{"serving cert expired", t0.Add(31 * 24 * time.Hour), fresh, RenewCert},
 		{"clock before NotBefore", t0.Add(-2 * clockSkew), fresh, RenewCA},
+		{"short-lived: fresh", t0, short, Keep},
+		{"short-lived: due", t0.Add(7 * time.Second), short, RenewCert},
 		{"CA due", caDue, fresh, RenewCA},
 		{"just before the CA is due", caDue.Add(-time.Second), &Bundle{CA: fresh.CA, CAKey: fresh.CAKey,
 			Cert: mustRenew(t, caDue.Add(-time.Hour), fresh, RenewCert, spec).Cert}, Keep},

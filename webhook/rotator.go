@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 )
+
+// trustGrace is how long a new CA sits in the injected bundle before a
+// certificate it signed is stored and served.
+const trustGrace = time.Second
 
 // rotator keeps the serving certificate in the Secret current and the CA
 // bundle injected, and holds the pair the TLS listener serves. Both
@@ -87,6 +92,13 @@ func (r *rotator) syncOnce(ctx context.Context) error {
 		// the bundle, so replicas still serving the old pair keep working.
 		if err := r.inject(ctx, nb.Trust); err != nil {
 			return err
+		}
+		if d.Action == RenewCA && b != nil {
+			// The API server learns the new bundle through its own watch;
+			// give it a moment before anything signed by the new CA is
+			// served. Only this goroutine waits; reviews keep being served
+			// with the old pair meanwhile.
+			r.clock.Sleep(trustGrace)
 		}
 		if err := r.store(ctx, sec, nb); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -185,4 +186,16 @@ func whDependencyOrder(docs []*unstructured.Unstructured) []*unstructured.Unstru
 		return whKindRank[a.GetKind()] - whKindRank[b.GetKind()]
 	})
 	return out
+}
+
+// whServingSerial is the serial number of the certificate the webhook
+// serves now (the test only reads it, so it does not verify the chain).
+func whServingSerial(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
 }

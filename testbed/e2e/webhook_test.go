@@ -34,9 +34,11 @@ type whLab struct {
 	metallb versioned.Interface
 	apply   *whApplier
 	repo    string
+	addr    string // the webhook's loopback address
 }
 
-func newWHLab(t *testing.T) *whLab {
+// newWHLab starts the lab; tweaks, if any, adjust the server's options.
+func newWHLab(t *testing.T, tweaks ...func(*webhook.Options)) *whLab {
 	t.Helper()
 	crds, err := kube.RepoCRDDir()
 	if err != nil {
@@ -82,7 +84,7 @@ func newWHLab(t *testing.T) *whLab {
 		t.Fatal(err)
 	}
 	var _ webhook.Source = inf
-	srv, err := webhook.NewServer(webhook.Options{
+	opts := webhook.Options{
 		Namespace:         whNamespace,
 		Source:            webhook.ClientSource{Kube: l.kube, Metallb: l.metallb, Namespace: whNamespace, Cluster: inf},
 		Kube:              l.kube,
@@ -90,7 +92,12 @@ func newWHLab(t *testing.T) *whLab {
 		ConfigurationName: webhook.DefaultConfigurationName,
 		IPAddresses:       []net.IP{net.ParseIP("127.0.0.1")},
 		Logger:            logger,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	l.addr = ln.Addr().String()
+	srv, err := webhook.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,4 +336,44 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestWebhookRotatesWithoutFailedReviews runs the webhook with lifetimes of
+// seconds, so both the serving certificate and the CA are renewed while
+// writes keep coming: every write must still reach the webhook (a TLS
+// failure would surface as "failed calling webhook", which failurePolicy
+// Fail turns into a refusal of any write).
+func TestWebhookRotatesWithoutFailedReviews(t *testing.T) {
+	l := newWHLab(t, func(o *webhook.Options) {
+		o.CAValidity = 12 * time.Second
+		o.CertValidity = 4 * time.Second
+		o.ResyncPeriod = 250 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	probe := &v1beta1.L2Advertisement{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: whNamespace},
+		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"no-such-pool"}},
+	}
+	serials := map[string]bool{whServingSerial(t, l.addr): true}
+	cas := map[string]bool{}
+	reviews := 0
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); {
+		_, err := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace).Create(ctx, probe, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no IPAddressPool with this name") {
+			t.Fatalf("review %d did not reach the webhook: %v", reviews, err)
+		}
+		reviews++
+		serials[whServingSerial(t, l.addr)] = true
+		sec, err := l.kube.CoreV1().Secrets(whNamespace).Get(ctx, webhook.DefaultSecretName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cas[string(sec.Data[webhook.SecretCAKey])] = true
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d reviews, %d serving certificates, %d CAs", reviews, len(serials), len(cas))
+	if len(serials) < 3 || len(cas) < 2 {
+		t.Errorf("saw %d serving certificates and %d CAs in 15 s; want renewals of both", len(serials), len(cas))
+	}
 }
