@@ -144,7 +144,12 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 			}
 			details.Causes = append(details.Causes, c)
 		}
-		resp = deny(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, v.Message(), details)
+		// Forbidden, not Invalid: for Invalid, kubectl prints only the
+		// causes ("The Kind "name" is invalid: field: ..."), which drops the
+		// namespace and garbles errors on other objects; for Forbidden it
+		// prints the message, config's lines exactly, as MetalLB users see
+		// a refusal.
+		resp = deny(http.StatusForbidden, metav1.StatusReasonForbidden, v.Message(), details)
 	}
 	resp.Warnings = warnings
 	return resp

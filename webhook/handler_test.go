@@ -259,18 +259,18 @@ func TestReview(t *testing.T) {
 			wantWarnings: []string{unannounced("a")}},
 		{name: "pool create reversed range", op: admissionv1.Create, obj: poolABroken,
 			wantMsg:  `IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`,
-			wantCode: 422, wantWarnings: []string{unannounced("a")}},
+			wantCode: 403, wantWarnings: []string{unannounced("a")}},
 		{name: "pool create overlapping an existing pool", existing: poolA, op: admissionv1.Create, obj: poolBOverlap,
 			wantMsg:  `IPAddressPool metallb-system/b: spec.addresses[0]: "10.0.0.128-10.0.0.130": overlaps another address range: 10.0.0.0/24 (IPAddressPool metallb-system/a spec.addresses[0])`,
-			wantCode: 422, wantWarnings: []string{unannounced("b")}},
+			wantCode: 403, wantWarnings: []string{unannounced("b")}},
 		{name: "pool update into an overlap named on the other pool", existing: docs(poolC, poolBOverlap), op: admissionv1.Create, obj: poolA,
 			wantMsg:  `IPAddressPool metallb-system/b: spec.addresses[0]: "10.0.0.128-10.0.0.130": overlaps another address range: 10.0.0.0/24 (IPAddressPool metallb-system/a spec.addresses[0])`,
-			wantCode: 422, wantWarnings: []string{unannounced("a")}},
+			wantCode: 403, wantWarnings: []string{unannounced("a")}},
 		{name: "pool fixing a broken pool is admitted", existing: poolABroken, op: admissionv1.Update, obj: poolAFixed,
 			wantWarnings: []string{unannounced("a")}},
 		{name: "pool update keeping its error is refused", existing: poolABroken, op: admissionv1.Update, obj: poolABrokenRelabelled,
 			wantMsg:  `IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`,
-			wantCode: 422, wantWarnings: []string{unannounced("a")}},
+			wantCode: 403, wantWarnings: []string{unannounced("a")}},
 		{name: "pool created beside a broken one is admitted with a warning", existing: poolABroken, op: admissionv1.Create, obj: poolC,
 			wantWarnings: []string{unannounced("c"), `the configuration still has 1 error(s) in other objects, which Herald cannot load until they are fixed; first: IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`}},
 		{name: "pool outside Herald's namespace", op: admissionv1.Create, obj: poolOtherNS,
@@ -282,20 +282,20 @@ func TestReview(t *testing.T) {
 		{name: "l2 valid", existing: poolA, op: admissionv1.Create, obj: l2ToA},
 		{name: "l2 unknown pool", existing: poolA, op: admissionv1.Create, obj: l2ToB,
 			wantMsg:  `L2Advertisement metallb-system/l2: spec.ipAddressPools[0]: "b": no IPAddressPool with this name`,
-			wantCode: 422},
+			wantCode: 403},
 		{name: "l2 delete", existing: docs(poolA, l2ToA), op: admissionv1.Delete, obj: l2ToA},
 
 		{name: "bgpadv aggregation out of range", existing: docs(poolA, peerP), op: admissionv1.Create, obj: advAgg33,
 			wantMsg:  `BGPAdvertisement metallb-system/agg: spec.aggregationLength: 33: out of range: must be 1 to 32`,
-			wantCode: 422},
+			wantCode: 403},
 		{name: "bgpadv localPref conflict",
 			existing: docs(poolA, advOne, peerP), op: admissionv1.Create, obj: advTwo,
 			wantMsg:  `BGPAdvertisement metallb-system/two: spec.localPref: 200: conflicting localPref: BGPAdvertisement metallb-system/one sends the same prefixes of IPAddressPool metallb-system/a to the same peers from the same nodes with localPref 100`,
-			wantCode: 422},
+			wantCode: 403},
 
 		{name: "peer v1beta2 unknown BFD profile", op: admissionv1.Create, obj: peerPFast,
 			wantMsg:  `BGPPeer metallb-system/p: spec.bfdProfile: "fast": no BFDProfile with this name`,
-			wantCode: 422},
+			wantCode: 403},
 		{name: "peer v1beta2 with its BFD profile", existing: bfdFast, op: admissionv1.Create, obj: peerPFast},
 		{name: "peer v1beta1 valid warns deprecation", op: admissionv1.Create, obj: peerV1,
 			wantWarnings: []string{deprecated}},
@@ -303,11 +303,11 @@ func TestReview(t *testing.T) {
 			obj: strings.Replace(peerV1, "v1beta1", "v1beta2", 1)},
 		{name: "peer v1beta1 hold time", op: admissionv1.Create, obj: peerV1Hold2,
 			wantMsg:  `BGPPeer metallb-system/old: spec.holdTime: "2s": invalid hold time: must be 0s or 3s to 65535s`,
-			wantCode: 422, wantWarnings: []string{deprecated}},
+			wantCode: 403, wantWarnings: []string{deprecated}},
 
 		{name: "bfd multiplier 1", op: admissionv1.Create, obj: bfdMult1,
 			wantMsg:  `BFDProfile metallb-system/fast: spec.detectMultiplier: 1: out of range: must be 2 to 255`,
-			wantCode: 422},
+			wantCode: 403},
 		{name: "bfd delete in use by both versions", existing: docs(bfdFast, peerPFast, peerQFast), op: admissionv1.Delete, obj: bfdFast,
 			wantMsg:  `BFDProfile metallb-system/fast: in use: spec.bfdProfile of BGPPeer metallb-system/p, BGPPeer metallb-system/q names it; change or remove spec.bfdProfile there first`,
 			wantCode: 403},
@@ -315,10 +315,10 @@ func TestReview(t *testing.T) {
 
 		{name: "community duplicate alias", existing: commC1, op: admissionv1.Create, obj: commC2,
 			wantMsg:  `Community metallb-system/c2: spec.communities[0].name: "east": name already used by another object of this kind: already defined by Community metallb-system/c1`,
-			wantCode: 422},
+			wantCode: 403},
 		{name: "community bad value", op: admissionv1.Create, obj: commBad,
 			wantMsg:  `Community metallb-system/c: spec.communities[0].value: "1:2:3": malformed community: want "A:B", "large:A:B:C" or a well-known name`,
-			wantCode: 422},
+			wantCode: 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -364,7 +364,7 @@ func TestReviewCausesNameFields(t *testing.T) {
 	if diff := cmp.Diff(want, resp.Result.Details.Causes); diff != "" {
 		t.Errorf("causes (-want +got):\n%s", diff)
 	}
-	if resp.Result.Reason != metav1.StatusReasonInvalid || resp.Result.Details.Kind != "L2Advertisement" {
+	if resp.Result.Reason != metav1.StatusReasonForbidden || resp.Result.Details.Kind != "L2Advertisement" {
 		t.Errorf("status %+v", resp.Result)
 	}
 }

