@@ -18,6 +18,12 @@
 //     except deleting a BFDProfile that a BGPPeer still names, which is
 //     refused with the peers' names. Refusing other deletions would make
 //     `kubectl delete -f` of a whole configuration depend on file order.
+//   - A refusal is HTTP 403 Forbidden with the lines as Status.Message
+//     (kubectl prints it after `admission webhook "..." denied the
+//     request:`) and one Status.Details cause per error, whose Field is set
+//     when the error is on the reviewed object. Deleting a BFDProfile in use
+//     is also 403; a Source that cannot be read is 500 (with failurePolicy
+//     Fail the write is refused either way).
 //   - Config warnings that concern the object (or are new) go into
 //     AdmissionResponse.Warnings. Objects outside Herald's namespace are
 //     admitted with a warning that Herald ignores them.

@@ -148,7 +148,7 @@ func (r *rotator) inject(ctx context.Context, trust []byte) error {
 		return nil
 	}
 	changed, err := InjectCABundle(ctx, r.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations(), r.vwcName, trust)
-	if apierrors.IsNotFound(errors.Unwrap(err)) || apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
 		// Not installed yet (or being reinstalled): serving still works
 		// for whoever trusts the Secret's CA; the next pass injects.
 		r.log.Warn("ValidatingWebhookConfiguration not found; caBundle not injected", "name", r.vwcName)
