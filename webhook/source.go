@@ -64,6 +64,9 @@ func (c ClientSource) ConfigInput() (config.Input, error) {
 	return c.ConfigInputContext(ctx)
 }
 
+// helmReleaseType is the type of the Secrets Helm stores releases in.
+const helmReleaseType = "helm.sh/release.v1"
+
 // liveTimeout bounds a ClientSource read without a caller's deadline; it is
 // under the webhook's TimeoutSeconds, so a slow API server yields our error
 // rather than the API server's timeout.
@@ -105,7 +108,9 @@ func (c ClientSource) ConfigInputContext(ctx context.Context) (config.Input, err
 		return in, fmt.Errorf("listing Communities: %w", err)
 	}
 	in.Communities = comms.Items
-	secrets, err := c.Kube.CoreV1().Secrets(ns).List(ctx, opts)
+	// Helm keeps every release revision of the chart as a Secret in this
+	// namespace, each up to a megabyte; no BGP password is one of them.
+	secrets, err := c.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{FieldSelector: "type!=" + helmReleaseType})
 	if err != nil {
 		return in, fmt.Errorf("listing Secrets: %w", err)
 	}
