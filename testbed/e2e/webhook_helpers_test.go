@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -198,4 +199,33 @@ func whServingSerial(t *testing.T, addr string) string {
 	}
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// whWarnings collects the API server's Warning headers (a
+// rest.WarningHandler).
+type whWarnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *whWarnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *whWarnings) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.msgs)
+}
+
+func (w *whWarnings) contains(s string) bool {
+	return slices.ContainsFunc(w.all(), func(m string) bool { return strings.Contains(m, s) })
+}
+
+func (w *whWarnings) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = nil
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
@@ -436,5 +437,94 @@ func TestWebhookRejectsInvalidConfigurationsWithKubectl(t *testing.T) {
 				t.Errorf("message names neither %s nor %q: %s", want.Kind, want.Name, msg)
 			}
 		})
+	}
+}
+
+// TestWebhookLetsABrokenConfigurationBeFixed: objects written while the
+// webhook was not registered (an upgrade, a restore from backup) leave the
+// configuration broken. Unrelated writes go through with a warning, the fix
+// goes through, and a write that keeps the error is refused. Re-registering
+// the configuration without caBundle (as `helm upgrade` does) is repaired by
+// the next certificate pass.
+func TestWebhookLetsABrokenConfigurationBeFixed(t *testing.T) {
+	l := newWHLab(t, func(o *webhook.Options) { o.ResyncPeriod = 200 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	vwcs := l.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	saved, err := vwcs.Get(ctx, webhook.DefaultConfigurationName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vwcs.Delete(ctx, saved.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l2s := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace)
+	// The API server drops a deleted configuration asynchronously; retry
+	// until the broken object gets in.
+	broken := &v1beta1.L2Advertisement{
+		ObjectMeta: metav1.ObjectMeta{Name: "l2", Namespace: whNamespace},
+		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"b"}},
+	}
+	for {
+		_, err := l2s.Create(ctx, broken, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("creating the broken advertisement: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fresh := webhook.NewConfiguration(saved.Name, saved.Webhooks[0].ClientConfig)
+	for i := range fresh.Webhooks {
+		fresh.Webhooks[i].ClientConfig.CABundle = nil
+	}
+	if _, err := vwcs.Create(ctx, fresh, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.waitForWebhook(t)
+
+	// An unrelated pool: admitted, with a warning about what remains.
+	warnings := &whWarnings{}
+	cfg := rest.CopyConfig(l.cp.AdminRESTConfig())
+	cfg.WarningHandler = warnings
+	warned, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := &v1beta1.IPAddressPool{
+		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: whNamespace},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.0.0/24"}},
+	}
+	if _, err := warned.MetallbV1beta1().IPAddressPools(whNamespace).Create(ctx, pool, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("unrelated pool refused: %v", err)
+	}
+	wantWarning := `L2Advertisement metallb-system/l2: spec.ipAddressPools[0]: "b": no IPAddressPool with this name`
+	if !warnings.contains("still has 1 error(s) in other objects") || !warnings.contains(wantWarning) {
+		t.Errorf("warnings %q lack the remaining error", warnings.all())
+	}
+
+	// Touching the broken object without fixing it is refused.
+	cur, err := l2s.Get(ctx, "l2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Labels = map[string]string{"touched": "yes"}
+	if _, err := l2s.Update(ctx, cur, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), wantWarning) {
+		t.Fatalf("update keeping the error: %v", err)
+	}
+	// The fix is admitted.
+	cur.Spec.IPAddressPools = []string{"a"}
+	if _, err := l2s.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("fix refused: %v", err)
+	}
+	// Deleting the pool the advertisement now names is admitted, with a
+	// warning that it breaks the advertisement.
+	warnings.reset()
+	if err := warned.MetallbV1beta1().IPAddressPools(whNamespace).Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete refused: %v", err)
+	}
+	if !warnings.contains(`after deleting IPAddressPool metallb-system/a: L2Advertisement metallb-system/l2: spec.ipAddressPools[0]: "a": no IPAddressPool with this name`) {
+		t.Errorf("delete warnings %q", warnings.all())
 	}
 }
