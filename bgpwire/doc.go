@@ -21,6 +21,23 @@
 // added (RFC 6793). With a reused buffer of sufficient capacity, encoding
 // does not allocate. On error, dst is returned unchanged.
 //
+// Wire-form packing. A speaker that keeps its Adj-RIB-Out per attribute set
+// can encode each route once, when it enters the set, instead of in every
+// UPDATE: NLRIList holds prefixes of one family already encoded (Add,
+// Remove, Len, Reset; NewNLRIList from []netip.Prefix), and AttrSet.Encode
+// encodes an attribute set and next hop for one session and family, with
+// AppendAnnounce's rules and errors. AppendAnnounceNLRI and
+// AppendWithdrawNLRI then append exactly the bytes AppendAnnounce and
+// AppendWithdraw append for the same prefixes in the same order, packed the
+// same way, but by copying: each message is a copy of the set's leading
+// bytes, one copy of the largest run of prefixes that fits (its end found by
+// binary search of the list's boundary index, O(log n) per message) and, for
+// MP_REACH_NLRI, a copy of the attributes that follow it. AttrSet.Encode
+// takes its bytes from AppendAnnounce itself, and both packers patch lengths
+// with the same helpers, so the two cannot drift apart. Packing only reads
+// the list and the set; changing them while another goroutine packs from
+// them is a data race.
+//
 // Decoding. Message.Decode (or Update.Decode) decodes one whole message into
 // a value the caller reuses: its slices are truncated and refilled, so
 // steady-state decoding does not allocate, and byte slices in the result
