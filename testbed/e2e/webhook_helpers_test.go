@@ -171,24 +171,6 @@ func parseWHExpect(line string) (whExpect, error) {
 	return e, nil
 }
 
-// whKindRank orders documents so every reference exists before the object
-// that makes it: what a Secret, BFDProfile, Community, BGPPeer or pool
-// names comes first.
-var whKindRank = map[string]int{
-	"Namespace": 0, "Node": 0, "Secret": 1, "BFDProfile": 2, "Community": 2,
-	"BGPPeer": 3, "IPAddressPool": 3, "L2Advertisement": 4, "BGPAdvertisement": 4,
-}
-
-// whDependencyOrder sorts documents by whKindRank, keeping file order
-// within a rank.
-func whDependencyOrder(docs []*unstructured.Unstructured) []*unstructured.Unstructured {
-	out := slices.Clone(docs)
-	slices.SortStableFunc(out, func(a, b *unstructured.Unstructured) int {
-		return whKindRank[a.GetKind()] - whKindRank[b.GetKind()]
-	})
-	return out
-}
-
 // whServingSerial is the serial number of the certificate the webhook
 // serves now (the test only reads it, so it does not verify the chain).
 func whServingSerial(t *testing.T, addr string) string {

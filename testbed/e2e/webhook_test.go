@@ -246,12 +246,12 @@ func whNamesField(msg, field string) bool {
 // server with the webhook in place, then deletes it again (a clean slate for
 // the next file).
 //
-// Each file goes in file order first, as `kubectl apply -f` sends it. A
-// review sees only what exists, so an advertisement naming a BGPPeer that a
-// later document creates is refused exactly like one naming a peer that
-// never will be (config/testdata/invalid/unknown-peer.yaml has that shape).
-// Such a file is logged and must then be admitted in dependency order
-// (whDependencyOrder).
+// Each file goes in file order, as `kubectl apply -f` sends it: that is how
+// users apply them. A review sees only what exists, so an advertisement
+// naming a BGPPeer that a later document creates would be refused exactly
+// like one naming a peer that never will be
+// (config/testdata/invalid/unknown-peer.yaml has that shape); the examples
+// are written in dependency order.
 func TestWebhookAdmitsExamples(t *testing.T) {
 	l := newWHLab(t)
 	files, err := filepath.Glob(filepath.Join(l.repo, "examples/*.yaml"))
@@ -265,14 +265,8 @@ func TestWebhookAdmitsExamples(t *testing.T) {
 			docs := whDocs(t, f)
 			created, err := l.createAll(ctx, f, docs)
 			l.apply.deleteAll(ctx, t, created)
-			if err == nil {
-				return
-			}
-			t.Logf("NOTE: in file order, %v; retrying in dependency order", err)
-			created, err = l.createAll(ctx, f, whDependencyOrder(docs))
-			l.apply.deleteAll(ctx, t, created)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("in file order, as kubectl apply -f sends it: %v", err)
 			}
 		})
 	}
