@@ -25,11 +25,16 @@ import (
 // ControllerOptions configure a Controller. Kube, Metallb, Recorder,
 // Registry and Identity are required; the rest have defaults.
 type ControllerOptions struct {
-	Kube     kubernetes.Interface
-	Metallb  versioned.Interface
-	Recorder record.EventRecorder
-	Registry prometheus.Registerer
-	Logger   *slog.Logger
+	Kube    kubernetes.Interface
+	Metallb versioned.Interface
+	// ElectionKube is used for the Lease only (default Kube). Give it a
+	// client of its own: client-go rate-limits per client, and a renewal
+	// queued behind thousands of status writes would miss RenewDeadline and
+	// depose a healthy leader.
+	ElectionKube kubernetes.Interface
+	Recorder     record.EventRecorder
+	Registry     prometheus.Registerer
+	Logger       *slog.Logger
 
 	// Namespace holds the metallb.io objects, the Lease and the
 	// ConfigurationState (default metallb-system).
@@ -85,6 +90,9 @@ func NewController(opts ControllerOptions) (*Controller, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ElectionKube == nil {
+		opts.ElectionKube = opts.Kube
 	}
 	setDefault(&opts.Namespace, "metallb-system")
 	setDefault(&opts.LeaseName, "herald-controller")
@@ -142,7 +150,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: c.opts.Namespace, Name: c.opts.LeaseName},
-		Client:     c.opts.Kube.CoordinationV1(),
+		Client:     c.opts.ElectionKube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: c.opts.Identity},
 	}
 	for ctx.Err() == nil {

@@ -100,6 +100,14 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// The Lease gets a client (and so a rate limiter) of its own, so
+	// renewals never wait behind a burst of status writes.
+	electionCfg := rest.CopyConfig(cfg)
+	electionCfg.UserAgent = "herald-controller-election"
+	election, err := kubernetes.NewForConfig(electionCfg)
+	if err != nil {
+		return err
+	}
 	identity := f.identity
 	if identity == "" {
 		identity = os.Getenv("POD_NAME")
@@ -118,7 +126,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctrl, err := actors.NewController(actors.ControllerOptions{
-		Kube: kube, Metallb: mlb, Recorder: recorder, Registry: reg, Logger: log,
+		Kube: kube, Metallb: mlb, ElectionKube: election, Recorder: recorder, Registry: reg, Logger: log,
 		Namespace: f.namespace, LoadBalancerClass: f.class, LeaseName: f.leaseName, Identity: identity,
 		LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
 	})

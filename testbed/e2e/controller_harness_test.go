@@ -115,6 +115,10 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ec, err := kubernetes.NewForConfig(l.controllerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
@@ -124,7 +128,7 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 		level = slog.LevelDebug
 	}
 	opts := actors.ControllerOptions{
-		Kube: kc, Metallb: mc, Recorder: rec, Registry: prometheus.NewRegistry(),
+		Kube: kc, Metallb: mc, ElectionKube: ec, Recorder: rec, Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("replica", identity),
 		Identity: identity, Namespace: herald,
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
@@ -160,6 +164,13 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
+	eventuallyEvery(t, timeout, 50*time.Millisecond, what, cond)
+}
+
+// eventuallyEvery is eventually with a chosen polling interval, for
+// conditions that are expensive to check (listing thousands of Services).
+func eventuallyEvery(t *testing.T, timeout, every time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
@@ -171,7 +182,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
@@ -204,13 +215,18 @@ func newPool(name string, addrs ...string) *v1beta1.IPAddressPool {
 	return &v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.IPAddressPoolSpec{Addresses: addrs}}
 }
 
+// lbService is a LoadBalancer Service without node ports: the node port
+// range holds only 2,768 ports, fewer than the large tests' Services, and
+// Herald does not use them.
 func lbService(ns, name string, mod func(*corev1.Service)) *corev1.Service {
+	noNodePorts := false
 	s := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: map[string]string{"app": name},
-			Ports:    []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}},
+			Type:                          corev1.ServiceTypeLoadBalancer,
+			AllocateLoadBalancerNodePorts: &noNodePorts,
+			Selector:                      map[string]string{"app": name},
+			Ports:                         []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}},
 		},
 	}
 	if mod != nil {

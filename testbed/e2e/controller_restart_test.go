@@ -7,9 +7,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/informers"
 )
 
 // Restart safety: with every Service allocated, the leader is killed (its
@@ -50,9 +52,13 @@ func failover(t *testing.T, bounce bool) {
 		wg.Go(func() {
 			for name := range names {
 				s := lbService("load", name, nil)
-				for {
+				for attempt := 0; ; attempt++ {
 					_, err := l.admin.CoreV1().Services("load").Create(t.Context(), s, metav1.CreateOptions{})
-					if err == nil || t.Context().Err() != nil {
+					if err == nil || apierrors.IsAlreadyExists(err) || t.Context().Err() != nil {
+						break
+					}
+					if attempt == 300 || apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+						t.Errorf("creating %s: %v", name, err)
 						break
 					}
 					// The API server may be restarting: try again.
@@ -148,7 +154,11 @@ type allocation struct{ ip, rv string }
 func (l *lab) allocated(want int, timeout time.Duration) map[string]allocation {
 	l.t.Helper()
 	var out map[string]allocation
-	eventually(l.t, timeout, fmt.Sprintf("%d Services allocated", want), func() (bool, string) {
+	every := 50 * time.Millisecond
+	if want > 500 {
+		every = time.Second
+	}
+	eventuallyEvery(l.t, timeout, every, fmt.Sprintf("%d Services allocated", want), func() (bool, string) {
 		list, err := l.admin.CoreV1().Services("load").List(l.t.Context(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -158,6 +168,11 @@ func (l *lab) allocated(want int, timeout time.Duration) map[string]allocation {
 		for _, s := range list.Items {
 			ip := ingress(&s)
 			if ip == "" || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				continue
+			}
+			// Converged means the pool annotation is written too (it is
+			// a second write after the status).
+			if s.Annotations[informers.AnnotationAllocatedFromPool] == "" {
 				continue
 			}
 			if o, dup := owner[ip]; dup {
