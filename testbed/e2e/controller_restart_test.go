@@ -57,11 +57,14 @@ func failover(t *testing.T, bounce bool) {
 					if err == nil || apierrors.IsAlreadyExists(err) || t.Context().Err() != nil {
 						break
 					}
-					if attempt == 300 || apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+					if attempt == 300 {
 						t.Errorf("creating %s: %v", name, err)
 						break
 					}
-					// The API server may be restarting: try again.
+					// The API server may be restarting, and while it
+					// stops it even refuses valid Services (it cannot
+					// reach itself to allocate their cluster IP): try
+					// again.
 					time.Sleep(100 * time.Millisecond)
 				}
 			}
@@ -78,6 +81,9 @@ func failover(t *testing.T, bounce bool) {
 	}
 	close(names)
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	before := l.allocated(n, 5*time.Minute)
 	t.Logf("%d Services created and allocated in %s", n, time.Since(start).Round(time.Millisecond))
 	// Exactly one leads. Without the API server restart that is r1; with
