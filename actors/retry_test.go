@@ -50,4 +50,3 @@ func TestStatusWriteConflictAndErrorRetry(t *testing.T) {
 		})
 	}
 }
-

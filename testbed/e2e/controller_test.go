@@ -116,6 +116,26 @@ func TestControllerNamespaceSelectorAndPriority(t *testing.T) {
 		l.create(lbService("team-a", "fill"+string(rune('a'+i)), nil))
 	}
 	l.waitIngress("team-a", "filld", "10.20.0.1")
+
+	// Relabelling a namespace changes admission: team-a2 leaves team a,
+	// so "selected" no longer admits its Service, which moves to "rest";
+	// team-b joins team a, but its Service keeps its address (a change
+	// never moves an IP its pool still admits).
+	relabel := func(name, team string) {
+		ns, err := l.admin.CoreV1().Namespaces().Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels["team"] = team
+		if _, err := l.admin.CoreV1().Namespaces().Update(t.Context(), ns, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relabel("team-a2", "b")
+	relabel("team-b", "a")
+	l.waitIngress("team-a2", "svc", "10.30.0.1")
+	l.waitEvent("team-a2", "svc", actors.ReasonIPAllocated, "10.30.0.1", "rest")
+	l.stays("team-b", "svc", "10.30.0.0", 500*time.Millisecond)
 }
 
 func TestControllerServiceSelector(t *testing.T) {
