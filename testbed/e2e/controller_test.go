@@ -167,12 +167,21 @@ func TestControllerDualStack(t *testing.T) {
 	// Both from one pool, primary family first; "v4only" sorts after
 	// "dual" anyway but could not serve it.
 	l.waitIngress("default", "both", "2001:db8:70::,10.70.0.0")
+	l.waitEvent("default", "both", actors.ReasonIPAllocated, "2001:db8:70::", "10.70.0.0", "dual")
 	l.create(lbService("default", "prefer", func(s *corev1.Service) { s.Spec.IPFamilyPolicy = &prefer }))
 	l.waitIngress("default", "prefer", "10.70.0.1,2001:db8:70::1")
 	l.create(lbService("default", "v6", func(s *corev1.Service) {
 		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
 	}))
 	l.waitIngress("default", "v6", "2001:db8:70::2")
+	// Requiring two families from a pool that has one is refused, naming
+	// the pool.
+	l.create(lbService("default", "v4pool", func(s *corev1.Service) {
+		s.Spec.IPFamilyPolicy = &require
+		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
+		s.Annotations = map[string]string{informers.AnnotationAddressPool: "v4only"}
+	}))
+	l.waitEvent("default", "v4pool", actors.ReasonAllocationFailed, "v4only")
 	l.poolStatus("dual", v1beta1.IPAddressPoolStatus{AssignedIPv4: 2, AssignedIPv6: 3, AvailableIPv4: 2, AvailableIPv6: 1})
 }
 
