@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/v1beta1"
@@ -283,10 +284,15 @@ func TestControllerTypeChangeAndConfigurationState(t *testing.T) {
 	l.create(lbService("default", "web", nil))
 	l.waitIngress("default", "web", "10.100.0.0")
 
-	s := l.get("default", "web")
-	s.Spec.Type = corev1.ServiceTypeClusterIP
-	s.Spec.Ports[0].NodePort = 0
-	if _, err := l.admin.CoreV1().Services("default").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+	// The controller may still be writing the pool annotation after the
+	// status: re-read on conflict, as any client of a live object must.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s := l.get("default", "web")
+		s.Spec.Type = corev1.ServiceTypeClusterIP
+		s.Spec.Ports[0].NodePort = 0
+		_, err := l.admin.CoreV1().Services("default").Update(ctx, s, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	l.waitIngress("default", "web", "")
