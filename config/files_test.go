@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/heraldlb/herald/config"
+	"github.com/heraldlb/herald/config/configtest"
 	"github.com/heraldlb/herald/config/manifest"
 )
 
@@ -52,26 +52,14 @@ func load(t *testing.T, paths ...string) ([]error, config.Result) {
 	return errs, res
 }
 
-// header reads "# key: value" lines from the top of a testdata file.
+// header reads the "# key: value" lines at the top of a testdata file.
 func header(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	h, err := configtest.Header(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "# ")
-		if !ok {
-			break
-		}
-		if k, v, ok := strings.Cut(line, ": "); ok {
-			out[k] = v
-		}
-	}
-	return out
+	return h
 }
 
 func TestInvalidFiles(t *testing.T) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -24,6 +23,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/heraldlb/herald/config/configtest"
 )
 
 // whApplier creates manifests' objects one by one through the API server,
@@ -127,23 +128,11 @@ func (a *whApplier) deleteAll(ctx context.Context, t *testing.T, created []*whCr
 // whHeader reads the "# key: value" lines at the top of a testdata file.
 func whHeader(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	h, err := configtest.Header(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "# ")
-		if !ok {
-			break
-		}
-		if k, v, ok := strings.Cut(line, ": "); ok {
-			out[k] = v
-		}
-	}
-	return out
+	return h
 }
 
 // whExpect is an "# expect:" line split the way config prints errors:
