@@ -177,6 +177,15 @@ func (a *allocatorActor) retry(c actor.Context) {
 		return compareKey(x, y)
 	})
 	for _, k := range keys {
+		// A waiting Service may be gone while its actor's release is
+		// still on its way: give nothing to a Service the cache no
+		// longer has (or that stopped being ours).
+		if s, ok := a.e.inf.Service(k); !ok || !s.Ours(a.e.class) {
+			delete(a.failed, k)
+			delete(a.known, k)
+			a.a.Release(k)
+			continue
+		}
 		req := a.known[k]
 		asg, err := a.a.Allocate(req.svc)
 		if err == nil {

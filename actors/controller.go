@@ -59,6 +59,11 @@ type ControllerOptions struct {
 	BackoffInitial, BackoffMax time.Duration
 	// Resync is the informers' resync period (default 0: none).
 	Resync time.Duration
+	// FailureEventInterval repeats the AllocationFailed Event of a Service
+	// that is still waiting (default 1m; negative: never). client-go drops
+	// Events silently when its sink falls behind, so a single Event is not
+	// enough to tell every waiting Service why.
+	FailureEventInterval time.Duration
 }
 
 // Controller is one replica of `herald controller`: informers that always
@@ -101,6 +106,7 @@ func NewController(opts ControllerOptions) (*Controller, error) {
 	setDefault(&opts.RetryPeriod, 2*time.Second)
 	setDefault(&opts.BackoffInitial, 100*time.Millisecond)
 	setDefault(&opts.BackoffMax, 30*time.Second)
+	setDefault(&opts.FailureEventInterval, time.Minute)
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("controller: registering metrics: %w", err)
@@ -230,6 +236,7 @@ func (c *Controller) startTree(term context.Context, n int) *actor.PID {
 		timers:         scheduler.NewTimerScheduler(c.system.Root),
 		backoffInitial: c.opts.BackoffInitial,
 		backoffMax:     c.opts.BackoffMax,
+		remindEvery:    max(c.opts.FailureEventInterval, 0),
 		router:         c.system.NewLocalPID(name + "/router"),
 		allocator:      c.system.NewLocalPID(name + "/allocator"),
 		config:         c.system.NewLocalPID(name + "/config"),

@@ -39,6 +39,8 @@ type env struct {
 	timers *scheduler.TimerScheduler
 
 	backoffInitial, backoffMax time.Duration
+	// remindEvery repeats a lasting AllocationFailed Event (0: never).
+	remindEvery time.Duration
 
 	// pids of the top-level actors, known before any is spawned (their
 	// names are fixed), so no actor waits for another's PID.
@@ -109,4 +111,6 @@ type (
 	poolStats     struct{ stats alloc.PoolStats }
 	// retry is a backoff timer firing.
 	retry struct{}
+	// remind repeats failure number gen's Event if it still stands.
+	remind struct{ gen uint64 }
 )

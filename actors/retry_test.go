@@ -4,9 +4,12 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -48,5 +51,37 @@ func TestStatusWriteConflictAndErrorRetry(t *testing.T) {
 				return ok
 			})
 		})
+	}
+}
+
+// A Service that keeps waiting repeats its AllocationFailed Event, so a
+// dropped Event is made good; one that gets an address stops repeating.
+func TestFailureEventRepeatsWhileWaiting(t *testing.T) {
+	f := newFixture(pool("a", "10.0.0.0/32"), lbService("first", nil), lbService("second", func(s *corev1.Service) {
+		s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(time.Minute))
+	}))
+	f.start(t, "r1", func(o *ControllerOptions) { o.FailureEventInterval = 50 * time.Millisecond })
+	f.waitIngress(t, "first", "10.0.0.0")
+	count := func() int {
+		f.rec.mu.Lock()
+		defer f.rec.mu.Unlock()
+		n := 0
+		for _, e := range f.rec.events {
+			if e.object == "default/second" && e.reason == ReasonAllocationFailed {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "repeated AllocationFailed", func() bool { return count() >= 3 })
+	if err := f.kube.CoreV1().Services("default").Delete(t.Context(), "first", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitIngress(t, "second", "10.0.0.0")
+	time.Sleep(100 * time.Millisecond)
+	n := count()
+	time.Sleep(300 * time.Millisecond)
+	if count() != n {
+		t.Errorf("AllocationFailed still repeated after the Service got an address")
 	}
 }

@@ -50,6 +50,9 @@ type serviceActor struct {
 	assignment alloc.Assignment
 	failure    error
 	lastFailed string // text of the last AllocationFailed Event
+	// failGen numbers failures, so a reminder timer for a failure that has
+	// since been resolved or replaced does nothing.
+	failGen uint64
 	// cleared is set when the ClearedIP Event for a release was already
 	// published (the API server itself clears the status of a Service
 	// that stops being a LoadBalancer, so no write of ours may follow).
@@ -91,7 +94,22 @@ func (a *serviceActor) Receive(c actor.Context) {
 		a.written(c, m)
 	case retry:
 		a.reconcile(c)
+	case remind:
+		a.remind(c, m)
 	}
+}
+
+// remind repeats the AllocationFailed Event while the failure lasts.
+// client-go's event pipeline drops Events silently when its sink falls
+// behind (a burst of Services), and Events expire; a Service that is still
+// waiting must still say why. Repeats of one message become a count on the
+// same Event object.
+func (a *serviceActor) remind(c actor.Context, m remind) {
+	if m.gen != a.failGen || a.lastFailed == "" || a.obj == nil || !a.exists {
+		return
+	}
+	a.e.recorder.Event(a.obj, corev1.EventTypeWarning, ReasonAllocationFailed, a.lastFailed)
+	a.e.after(a.e.remindEvery, c.Self(), m)
 }
 
 // refresh re-reads the Service and asks the allocator for what it needs.
@@ -128,7 +146,7 @@ func (a *serviceActor) refresh(c actor.Context) {
 		// Nothing the allocator could do: the request itself is unreadable.
 		a.forget(c)
 		a.have, a.assignment, a.failure = true, alloc.Assignment{}, snap.Invalid
-		a.reportFailure(snap.Invalid)
+		a.reportFailure(c, snap.Invalid)
 		a.reconcile(c)
 		return
 	}
@@ -140,11 +158,13 @@ func (a *serviceActor) refresh(c actor.Context) {
 	a.reconcile(c)
 }
 
-// forget releases whatever the allocator holds for this Service.
+// forget releases whatever the allocator holds for this Service. It tells
+// the allocator even when this actor never asked for anything: the
+// allocator also learns of Services by itself (restore reads every Service
+// from the cache), and an actor that first looks after the Service is gone
+// would otherwise leave that entry, and later an IP, behind.
 func (a *serviceActor) forget(c actor.Context) {
-	if a.sent != nil || a.have {
-		c.Send(a.e.allocator, release{key: a.key})
-	}
+	c.Send(a.e.allocator, release{key: a.key})
 	a.sent = nil
 	a.have = false
 	a.assignment = alloc.Assignment{}
@@ -163,17 +183,22 @@ func (a *serviceActor) result(c actor.Context, m allocResult) {
 			"the IP in status could not be kept: %v", m.conflict)
 	}
 	if m.err != nil {
-		a.reportFailure(m.err)
+		a.reportFailure(c, m.err)
 	} else {
 		a.lastFailed = ""
+		a.failGen++
 	}
 	a.reconcile(c)
 }
 
-func (a *serviceActor) reportFailure(err error) {
+func (a *serviceActor) reportFailure(c actor.Context, err error) {
 	if text := err.Error(); text != a.lastFailed && a.obj != nil {
 		a.lastFailed = text
+		a.failGen++
 		a.e.recorder.Event(a.obj, corev1.EventTypeWarning, ReasonAllocationFailed, text)
+		if a.e.remindEvery > 0 {
+			a.e.after(a.e.remindEvery, c.Self(), remind{gen: a.failGen})
+		}
 	}
 }
 

@@ -118,8 +118,17 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 		}
 	}
 
+	// Events get their own client too: client-go's event sink writes one
+	// Event at a time and silently drops what queues up behind it, so it
+	// must not also wait for the status writes' rate limiter.
+	eventsCfg := rest.CopyConfig(cfg)
+	eventsCfg.UserAgent = "herald-controller-events"
+	eventsClient, err := kubernetes.NewForConfig(eventsCfg)
+	if err != nil {
+		return err
+	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsClient.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "herald-controller"})
 

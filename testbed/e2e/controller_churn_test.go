@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,14 @@ func TestControllerChurn(t *testing.T) {
 	clients, runFor := 8, 5*time.Second
 	if soak() {
 		clients, runFor = 50, 60*time.Second
+	}
+	// HERALD_CHURN=clients,seconds picks another size (for diagnosis).
+	if v := os.Getenv("HERALD_CHURN"); v != "" {
+		var secs int
+		if _, err := fmt.Sscanf(v, "%d,%d", &clients, &secs); err != nil {
+			t.Fatalf("HERALD_CHURN=%q: want clients,seconds", v)
+		}
+		runFor = time.Duration(secs) * time.Second
 	}
 	const poolSize = 16
 	l := newLab(t)
@@ -83,7 +93,32 @@ func TestControllerChurn(t *testing.T) {
 
 	// Quiescence: every remaining Service is allocated or told why not,
 	// and the pool is full whenever someone waits.
-	eventually(t, 60*time.Second, "every Service allocated or told why not", func() (bool, string) {
+	quiet := time.Now()
+	var lastSilent []string
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		// Say what the silent Services do have, to tell a lost Event
+		// from one never sent.
+		list, err := l.admin.CoreV1().Services("churn").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		shown := 0
+		for _, s := range list.Items {
+			if !slices.Contains(lastSilent, s.Name) || shown == 3 {
+				continue
+			}
+			shown++
+			var evs []string
+			for _, e := range l.events("churn", s.Name) {
+				evs = append(evs, fmt.Sprintf("%s uid=%s count=%d %q", e.Reason, e.InvolvedObject.UID, e.Count, e.Message))
+			}
+			t.Logf("%s uid=%s created=%s events: %v", s.Name, s.UID, s.CreationTimestamp, evs)
+		}
+	}()
+	eventually(t, 3*time.Minute, "every Service allocated or told why not", func() (bool, string) {
 		list, err := l.admin.CoreV1().Services("churn").List(t.Context(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -110,10 +145,17 @@ func TestControllerChurn(t *testing.T) {
 				silent = append(silent, s.Name)
 			}
 		}
+		lastSilent = silent
 		want := min(poolSize, len(list.Items))
-		state := fmt.Sprintf("%d Services: %d allocated (want %d), %d waiting, without a reason: %v", len(list.Items), allocated, want, waiting, silent)
+		var poolStatus string
+		if p, err := l.mlb.MetallbV1beta1().IPAddressPools(herald).Get(t.Context(), "small", metav1.GetOptions{}); err == nil {
+			poolStatus = fmt.Sprintf("%+v", p.Status)
+		}
+		state := fmt.Sprintf("%d Services: %d allocated (want %d), %d waiting, without a reason: %v; pool status %s",
+			len(list.Items), allocated, want, waiting, silent, poolStatus)
 		return allocated == want && len(silent) == 0, state
 	})
+	t.Logf("converged %s after the clients stopped", time.Since(quiet).Round(time.Millisecond))
 	stopWatch()
 	<-watched
 	checker.mu.Lock()

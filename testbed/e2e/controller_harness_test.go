@@ -121,7 +121,11 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
+	evc, err := kubernetes.NewForConfig(l.controllerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: evc.CoreV1().Events("")})
 	rec := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "herald-controller", Host: identity})
 	level := slog.LevelWarn
 	if os.Getenv("HERALD_TEST_DEBUG") != "" {
@@ -133,6 +137,7 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 		Identity: identity, Namespace: herald,
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
 		BackoffInitial: 50 * time.Millisecond, BackoffMax: 2 * time.Second,
+		FailureEventInterval: 5 * time.Second,
 	}
 	if mod != nil {
 		mod(&opts)
