@@ -21,6 +21,11 @@
 //     are injected through ControllerOptions; nothing is global.
 //   - Shutdown poisons the top actor of the term and waits for it;
 //     ActorSystem.Shutdown alone would stop nothing.
+//   - Events are best effort in Kubernetes (client-go drops them silently
+//     when its sink falls behind), so a Service that keeps waiting repeats
+//     its AllocationFailed Event (ControllerOptions.FailureEventInterval).
+//   - The Lease should have a client of its own (ElectionKube): renewals
+//     must not queue behind bulk status writes in a shared rate limiter.
 //
 // The controller tree, per leadership term (only the Lease holder runs it,
 // so only the leader writes):
