@@ -36,29 +36,30 @@ type ownedSpan struct {
 	pool *poolState
 }
 
+// held is one Service's assignment. What release reads comes first and svc
+// last, so a release at random touches few cache lines of it.
 type held struct {
-	svc  Service
 	pool *poolState
 	ips  []netip.Addr // points into buf: one allocation per holding
 	buf  [2]netip.Addr
+	svc  Service
 }
 
 // ipUse is one IP in use and the Services on it. All of them carry the same
 // sharing key and (under Local traffic) backend, so those live here once.
+// The fields release reads (pool, users, first, ord) fill the first 56
+// bytes: one cache line of the object, which is what a release at random
+// pays for it.
 type ipUse struct {
+	pool  *poolState
+	users []*held // sorted by Service key; starts in first
+	first [1]*held
+	ord   u128
+
 	addr       netip.Addr
-	pool       *poolState
-	ord        u128
 	sharingKey string
 	local      bool
 	backend    string
-	users      []ipUser // sorted by key; starts in first
-	first      [1]ipUser
-}
-
-type ipUser struct {
-	key   ServiceKey
-	ports []Port
 }
 
 // New returns an Allocator with no pools.
@@ -382,12 +383,14 @@ func sameIPs(x, y []netip.Addr) bool {
 
 // commit records that svc holds ips from p; the caller has checked it.
 func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
+	h := &held{svc: *svc, pool: p} // svc is a private copy
+	h.ips = append(h.buf[:0], ips...)
 	for _, ip := range ips {
 		use := a.ips[ip]
 		if use == nil {
 			sp := p.space[addrFamily(ip).index()]
 			ord, _ := sp.ordinal(addrToU128(ip))
-			use = &ipUse{addr: ip, pool: p, ord: ord, sharingKey: svc.SharingKey, local: svc.LocalTraffic, backend: svc.Backend}
+			use = &ipUse{pool: p, ord: ord, addr: ip, sharingKey: svc.SharingKey, local: svc.LocalTraffic, backend: svc.Backend}
 			use.users = use.first[:0] // most IPs have one user: no second allocation
 			a.ips[ip] = use
 			sp.used.add(ord)
@@ -400,13 +403,11 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
 				idx[svc.SharingKey].add(ord)
 			}
 		}
-		i, _ := slices.BinarySearchFunc(use.users, svc.Key, func(u ipUser, k ServiceKey) int {
-			return cmp.Or(strings.Compare(u.key.Namespace, k.Namespace), strings.Compare(u.key.Name, k.Name))
+		i, _ := slices.BinarySearchFunc(use.users, svc.Key, func(u *held, k ServiceKey) int {
+			return cmp.Or(strings.Compare(u.svc.Key.Namespace, k.Namespace), strings.Compare(u.svc.Key.Name, k.Name))
 		})
-		use.users = slices.Insert(use.users, i, ipUser{key: svc.Key, ports: svc.Ports}) // svc is a private copy
+		use.users = slices.Insert(use.users, i, h)
 	}
-	h := &held{svc: *svc, pool: p}
-	h.ips = append(h.buf[:0], ips...)
 	a.services[svc.Key] = h
 	p.services++
 	return h
@@ -420,7 +421,8 @@ func (h *held) assignment() Assignment {
 func (a *Allocator) release(h *held) {
 	for _, ip := range h.ips {
 		use := a.ips[ip]
-		use.users = slices.DeleteFunc(use.users, func(u ipUser) bool { return u.key == h.svc.Key })
+		// By identity: comparing keys would read each user's key strings.
+		use.users = slices.DeleteFunc(use.users, func(u *held) bool { return u == h })
 		if len(use.users) > 0 {
 			continue
 		}
@@ -511,7 +513,7 @@ func (a *Allocator) Users(ip netip.Addr) []ServiceKey {
 	}
 	out := make([]ServiceKey, len(use.users))
 	for i, u := range use.users {
-		out[i] = u.key
+		out[i] = u.svc.Key
 	}
 	return out
 }

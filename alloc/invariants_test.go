@@ -30,7 +30,7 @@ func checkInvariants(t fataler, a *Allocator) {
 			}
 			found := false
 			for _, u := range use.users {
-				found = found || u.key == k
+				found = found || u == h
 			}
 			if !found {
 				t.Fatalf("%v holds %v but is not among its users", k, ip)
@@ -97,11 +97,11 @@ func checkInvariants(t fataler, a *Allocator) {
 			t.Fatalf("IP %v missing from sharing index %q", ip, use.sharingKey)
 		}
 		for i, u := range use.users {
-			h := a.services[u.key]
-			if h == nil || !containsAddr(h.ips, ip) {
-				t.Fatalf("IP %v lists user %v, who does not hold it", ip, u.key)
+			h := a.services[u.svc.Key]
+			if h != u || !containsAddr(h.ips, ip) {
+				t.Fatalf("IP %v lists user %v, who does not hold it", ip, u.svc.Key)
 			}
-			if i > 0 && !use.users[i-1].key.less(u.key) {
+			if i > 0 && !use.users[i-1].svc.Key.less(u.svc.Key) {
 				t.Fatalf("IP %v users not sorted", ip)
 			}
 			// Pairwise: every user could join the IP given all the others.
@@ -109,7 +109,7 @@ func checkInvariants(t fataler, a *Allocator) {
 				t.Fatalf("IP %v holds incompatible services: %v", ip, err)
 			}
 			if h.svc.SharingKey != use.sharingKey || h.svc.LocalTraffic != use.local || (use.local && h.svc.Backend != use.backend) {
-				t.Fatalf("IP %v: user %v key/backend differs from the IP's", ip, u.key)
+				t.Fatalf("IP %v: user %v key/backend differs from the IP's", ip, u.svc.Key)
 			}
 		}
 	}

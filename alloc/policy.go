@@ -175,9 +175,9 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 // key, no two use the same (protocol, port), and if any is
 // externalTrafficPolicy: Local they all have the same backend.
 func shareError(use *ipUse, svc *Service) error {
-	var others []ipUser
+	var others []*held
 	for _, u := range use.users {
-		if u.key != svc.Key {
+		if u.svc.Key != svc.Key {
 			others = append(others, u)
 		}
 	}
@@ -186,7 +186,7 @@ func shareError(use *ipUse, svc *Service) error {
 	}
 	names := make([]string, len(others))
 	for i, u := range others {
-		names[i] = u.key.String()
+		names[i] = u.svc.Key.String()
 	}
 	by := strings.Join(names, ", ")
 	switch {
@@ -206,12 +206,12 @@ func shareError(use *ipUse, svc *Service) error {
 	for _, u := range others {
 		var ports []string
 		for _, p := range svc.Ports {
-			if slices.Contains(u.ports, p) {
+			if slices.Contains(u.svc.Ports, p) {
 				ports = append(ports, p.String())
 			}
 		}
 		if len(ports) > 0 {
-			clashes = append(clashes, fmt.Sprintf("%s also used by %v", strings.Join(ports, ", "), u.key))
+			clashes = append(clashes, fmt.Sprintf("%s also used by %v", strings.Join(ports, ", "), u.svc.Key))
 		}
 	}
 	if len(clashes) > 0 {
