@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type allocatorActor struct {
 	a *alloc.Allocator
 
 	ready bool
+	// invalid is why the allocator is not ready: the configuration has
+	// been invalid since the term started.
+	invalid error
 	// known is the last request of every Service that asked, so the
 	// allocator can re-allocate it on its own when a config change or a
 	// release affects it.
@@ -53,6 +57,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		// statuses, exactly as at startup.
 		a.a = alloc.New()
 		a.ready = false
+		a.invalid = nil
 		a.known = map[alloc.ServiceKey]request{}
 		a.failed = map[alloc.ServiceKey]string{}
 		a.pools = map[string]*actor.PID{}
@@ -64,11 +69,26 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		} else {
 			a.reconfigure(c, m.pools)
 		}
-	case ensure:
+	case configInvalid:
 		if a.ready {
-			a.allocate(c, m.svc.Alloc, m.svc.Created, nil)
+			return // the last valid configuration stays in force
 		}
-		// Not ready: restore reads every Service from the lister anyway.
+		a.invalid = fmt.Errorf("no IP is allocated until the configuration is valid (see ConfigurationState %s/%s): %s",
+			a.e.namespace, ConfigurationStateName, m.reason)
+		for _, s := range a.e.inf.Services() {
+			if s.Ours(a.e.class) {
+				c.Send(a.e.router, forService{key: s.Key, msg: allocResult{pending: a.invalid}})
+			}
+		}
+	case ensure:
+		switch {
+		case a.ready:
+			a.allocate(c, m.svc.Alloc, m.svc.Created, nil)
+		case a.invalid != nil:
+			c.Send(a.e.router, forService{key: m.svc.Key, msg: allocResult{pending: a.invalid}})
+		}
+		// Otherwise not ready: restore reads every Service from the
+		// cache anyway.
 	case release:
 		delete(a.known, m.key)
 		delete(a.failed, m.key)

@@ -109,6 +109,11 @@ func (a *configActor) compile(c actor.Context) {
 		}
 		a.desired = v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary}
 		a.write(c)
+		if !a.haveValid {
+			// Nothing can be allocated yet: let the Services say why
+			// instead of sitting in <pending> silently.
+			c.Send(a.e.allocator, configInvalid{reason: firstLines(summary, 3)})
+		}
 		return
 	}
 	for _, w := range cfg.Warnings {
@@ -193,3 +198,12 @@ func allocPools(cfg *config.Config, in config.Input) []alloc.Pool {
 }
 
 var errPoolGone = errors.New("pool no longer exists")
+
+// firstLines keeps the first n lines of a multi-line error text.
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "...")
+	}
+	return strings.Join(lines, "; ")
+}

@@ -94,7 +94,12 @@ type (
 		// conflict is set when the Service's existing status IP was
 		// refused at restore (another Service won it).
 		conflict error
+		// pending says why no decision can be made yet (no valid
+		// configuration since the term started); status is left alone.
+		pending error
 	}
+	// configInvalid tells a not yet ready allocator why it is waiting.
+	configInvalid struct{ reason string }
 	// ensure asks the allocator to give the Service what its spec asks.
 	ensure struct{ svc informers.Service }
 	// release frees whatever the Service holds.

@@ -127,3 +127,42 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("leader gauge %v after stop", v)
 	}
 }
+
+// With no valid configuration since the start, nothing is allocated, but
+// every Service says why, and no status is touched: once the configuration
+// is fixed, the IP in status is restored as it was.
+func TestInvalidConfigurationAtStartExplainsAndKeepsStatus(t *testing.T) {
+	bad := pool("a", "10.0.0.9-10.0.0.0")
+	f := newFixture(bad,
+		lbService("kept", func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.0.0.3"}}
+		}),
+		lbService("new", nil))
+	f.start(t, "r1", nil)
+	for _, name := range []string{"default/kept", "default/new"} {
+		eventually(t, "an explanation on "+name, func() bool {
+			e, ok := f.rec.find(name, ReasonAllocationFailed, "until the configuration is valid")
+			return ok && strings.Contains(e.message, "spec.addresses")
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := ingress(f.service(t, "kept")); got != "10.0.0.3" {
+		t.Fatalf("status of kept changed to %q under an invalid configuration", got)
+	}
+	before := f.statusWrites()
+	p, err := f.mlb.MetallbV1beta1().IPAddressPools(testNS).Get(t.Context(), "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Addresses = []string{"10.0.0.0/29"}
+	if _, err := f.mlb.MetallbV1beta1().IPAddressPools(testNS).Update(t.Context(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitIngress(t, "new", "10.0.0.0")
+	if got := ingress(f.service(t, "kept")); got != "10.0.0.3" {
+		t.Errorf("kept moved to %q", got)
+	}
+	if n := f.statusWrites() - before; n != 1 {
+		t.Errorf("%d status writes after the fix, want 1 (new)", n)
+	}
+}

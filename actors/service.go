@@ -176,6 +176,12 @@ func (a *serviceActor) result(c actor.Context, m allocResult) {
 		// A decision for a request this actor has since withdrawn.
 		return
 	}
+	if m.pending != nil {
+		// No decision yet: say why, and leave the status alone (it may
+		// hold an IP a valid configuration will restore).
+		a.reportFailure(c, m.pending)
+		return
+	}
 	a.have = true
 	a.assignment, a.failure = m.assignment, m.err
 	if m.conflict != nil && a.obj != nil {
