@@ -192,9 +192,9 @@ func TestAllocateStatusAnnotationEventsAndPoolStatus(t *testing.T) {
 	if !c.Leading() {
 		t.Errorf("the only replica does not lead")
 	}
-	if got := f.service(t, "web").Annotations[informers.AnnotationAllocatedFromPool]; got != "a" {
-		t.Errorf("pool annotation %q, want a", got)
-	}
+	eventually(t, "pool annotation a", func() bool {
+		return f.service(t, "web").Annotations[informers.AnnotationAllocatedFromPool] == "a"
+	})
 	eventually(t, "IPAllocated event", func() bool {
 		_, ok := f.rec.find("default/web", ReasonIPAllocated, "10.0.0.0")
 		return ok
@@ -240,9 +240,10 @@ func TestExhaustionReleaseTypeChangeAndDeprecation(t *testing.T) {
 	}
 	f.waitIngress(t, "s1", "")
 	eventually(t, "ClearedIP on s1", func() bool { _, ok := f.rec.find("default/s1", ReasonClearedIP, "10.0.0.0"); return ok })
-	if _, ok := f.service(t, "s1").Annotations[informers.AnnotationAllocatedFromPool]; ok {
-		t.Errorf("pool annotation left on a ClusterIP Service")
-	}
+	eventually(t, "pool annotation removed from a ClusterIP Service", func() bool {
+		_, ok := f.service(t, "s1").Annotations[informers.AnnotationAllocatedFromPool]
+		return !ok
+	})
 	f.waitIngress(t, "s3", "10.0.0.0")
 
 	// Deleting s2 frees 10.0.0.1 for a new Service using a deprecated
