@@ -24,7 +24,7 @@ FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: build testbed-bin test unit e2e fuzz bench demo generate verify-generate lint tools deps clean
+.PHONY: build testbed-bin test unit e2e fuzz bench soak demo generate verify-generate lint tools deps clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -65,6 +65,12 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	cd testbed && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## soak: the long runs of the lab's tests: leader failover with 5,000
+## Services (also across an API server restart) and 50 clients churning
+## Services for 60 s against a small pool.
+soak: deps
+	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerChurn' ./e2e/
 
 ## demo: the local lab with a Service getting an IP and answering a request.
 ## The lab stays up afterwards; bin/testbed status|down inspect and remove it.
