@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -307,4 +308,25 @@ func TestControllerTypeChangeAndConfigurationState(t *testing.T) {
 		}
 		return st.Status.Result == v1beta1.ConfigurationValid, string(st.Status.Result)
 	})
+}
+
+// An invalid configuration from the start: the ConfigurationState says
+// Invalid naming the field, each Service says why it waits, and fixing the
+// pool allocates.
+func TestControllerInvalidConfigurationExplains(t *testing.T) {
+	l := newLab(t)
+	l.pool(newPool("p", "10.110.0.9-10.110.0.1"))
+	l.runController("r1", nil)
+	l.create(lbService("default", "web", nil))
+	l.waitEvent("default", "web", actors.ReasonAllocationFailed, "ConfigurationState", "spec.addresses")
+	eventually(t, 10*time.Second, "ConfigurationState Invalid", func() (bool, string) {
+		st, err := l.mlb.MetallbV1beta1().ConfigurationStates(herald).Get(t.Context(), actors.ConfigurationStateName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Status.Result == v1beta1.ConfigurationInvalid && strings.Contains(st.Status.ErrorSummary, "spec.addresses[0]"), st.Status.ErrorSummary
+	})
+	l.stays("default", "web", "", 300*time.Millisecond)
+	l.pool(newPool("p", "10.110.0.1-10.110.0.9"))
+	l.waitIngress("default", "web", "10.110.0.1")
 }
