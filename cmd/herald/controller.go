@@ -27,6 +27,7 @@ import (
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/webhook"
 )
 
 // controllerFlags are `herald controller`'s settings.
@@ -43,6 +44,12 @@ type controllerFlags struct {
 	leaseDuration time.Duration
 	renewDeadline time.Duration
 	retryPeriod   time.Duration
+
+	webhookAddr    string
+	webhookConfig  string
+	webhookSecret  string
+	webhookService string
+	webhookIPs     []net.IP
 }
 
 func newControllerCommand() *cobra.Command {
@@ -55,7 +62,12 @@ LoadBalancer IPs from the IPAddressPools and writes status.loadBalancer,
 pool status, Events and the ConfigurationState. Run two replicas: they elect
 a leader on a Lease and only the leader writes; the standby keeps its caches
 warm and takes over when the Lease expires. /metrics and /healthz are served
-on --metrics-addr.`,
+on --metrics-addr.
+
+Every replica, leader or not, also serves the validating webhook on
+--webhook-addr (HTTPS): it keeps the webhook's CA and serving certificate in
+a Secret, renews them before they expire and injects the CA into the
+ValidatingWebhookConfiguration named by --webhook-configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -76,6 +88,11 @@ on --metrics-addr.`,
 	fl.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal")
 	fl.DurationVar(&f.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before stepping down")
 	fl.DurationVar(&f.retryPeriod, "retry-period", 2*time.Second, "interval between leader election attempts")
+	fl.StringVar(&f.webhookAddr, "webhook-addr", webhook.DefaultAddr, "HTTPS address of the validating webhook; empty disables it")
+	fl.StringVar(&f.webhookConfig, "webhook-configuration", webhook.DefaultConfigurationName, "ValidatingWebhookConfiguration that gets the webhook's CA bundle")
+	fl.StringVar(&f.webhookSecret, "webhook-secret", webhook.DefaultSecretName, "Secret (in --namespace) that holds the webhook's CA and serving certificate")
+	fl.StringVar(&f.webhookService, "webhook-service", "herald-webhook", "Service in front of the webhook: its DNS names go into the serving certificate")
+	fl.IPSliceVar(&f.webhookIPs, "webhook-cert-ip", nil, "IP addresses the serving certificate also covers (an API server reaching the webhook by IP, as in the lab)")
 	return cmd
 }
 
@@ -154,8 +171,39 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 			_ = srv.Shutdown(sctx)
 		}()
 	}
-	log.Info("starting controller", "identity", identity, "namespace", f.namespace, "class", f.class)
-	return ctrl.Run(ctx)
+	// The webhook runs on every replica: the API server calls whichever
+	// one its Service picks. If it cannot serve, the process stops, so the
+	// failure is seen (failurePolicy Fail would refuse every write anyway).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	webhookErr := make(chan error, 1)
+	if f.webhookAddr != "" {
+		srv, err := webhook.NewServer(webhook.Options{
+			Namespace: f.namespace,
+			Source:    webhook.ClientSource{Kube: kube, Metallb: mlb, Namespace: f.namespace},
+			Kube:      kube, Addr: f.webhookAddr,
+			SecretName: f.webhookSecret, ConfigurationName: f.webhookConfig,
+			DNSNames: webhook.ServiceDNSNames(f.namespace, f.webhookService), IPAddresses: f.webhookIPs,
+			Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := srv.Run(ctx); err != nil {
+				webhookErr <- err
+				cancel()
+			}
+		}()
+	}
+	log.Info("starting controller", "identity", identity, "namespace", f.namespace, "class", f.class, "webhook", f.webhookAddr)
+	runErr := ctrl.Run(ctx)
+	select {
+	case err := <-webhookErr:
+		return fmt.Errorf("validating webhook: %w", err)
+	default:
+		return runErr
+	}
 }
 
 // restConfig prefers an explicit kubeconfig, then the in-cluster config,

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -36,10 +38,17 @@ func TestControllerBinary(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhookAddr := wln.Addr().String()
+	wln.Close()
 
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "controller", "--kubeconfig", kubeconfig, "--metrics-addr", addr, "--identity", "bin-1",
-		"--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms")
+		"--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
+		"--webhook-addr", webhookAddr, "--webhook-cert-ip", "127.0.0.1")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -68,6 +77,34 @@ func TestControllerBinary(t *testing.T) {
 	})
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz %d", code)
+	}
+
+	// The webhook is served on every replica, with a certificate the
+	// controller made and keeps in a Secret, valid for the address the API
+	// server would dial.
+	var webhookCert *x509.Certificate
+	eventually(t, 30*time.Second, "the webhook serving TLS", func() (bool, string) {
+		conn, err := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			return false, err.Error()
+		}
+		defer conn.Close()
+		webhookCert = conn.ConnectionState().PeerCertificates[0]
+		return true, ""
+	})
+	if err := webhookCert.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("webhook certificate: %v", err)
+	}
+	secret, err := l.admin.CoreV1().Secrets(herald).Get(t.Context(), "herald-webhook-cert", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the webhook's certificate Secret: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(secret.Data["ca.crt"]) {
+		t.Fatalf("Secret %s/herald-webhook-cert has no CA certificate", herald)
+	}
+	if _, err := webhookCert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "herald-webhook." + herald + ".svc"}); err != nil {
+		t.Errorf("the served certificate does not chain to the Secret's CA for the Service name: %v", err)
 	}
 
 	l.pool(newPool("p", "10.123.0.0/30"))
