@@ -124,6 +124,21 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 		return err
 	}
 
+	if webhookRunning(st) {
+		step("a configuration mistake is refused at apply time, by Herald's validating webhook")
+		bad, err := writeOverlappingPool(st)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "$ cat %s\n", bad)
+		if err := show(ctx, out, "cat", bad); err != nil {
+			return err
+		}
+		if err := kubectl(ctx, out, st, "apply", "-f", bad); err == nil {
+			return fmt.Errorf("the webhook admitted a pool that overlaps lab-bgp")
+		}
+	}
+
 	step("LoadBalancer Services with EndpointSlices on every node")
 	for _, s := range demoServices {
 		if err := createDemoService(ctx, c, st, s); err != nil {
@@ -237,6 +252,33 @@ func writeDemoConfig(st *labState) (string, error) {
 	}
 	path := filepath.Join(filepath.Dir(stateFile), "demo.yaml")
 	return path, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// webhookRunning reports whether the lab runs Herald's controller, which
+// serves the validating webhook.
+func webhookRunning(st *labState) bool {
+	for _, h := range st.Herald {
+		if strings.Contains(h, "webhook") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeOverlappingPool writes a pool whose addresses overlap lab-bgp's.
+func writeOverlappingPool(st *labState) (string, error) {
+	p := netip.MustParsePrefix(st.BGPPool[0])
+	data := fmt.Sprintf(`apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: overlapping
+  namespace: metallb-system
+spec:
+  addresses:
+  - %s/28
+`, p.Addr())
+	path := filepath.Join(filepath.Dir(stateFile), "overlapping-pool.yaml")
+	return path, os.WriteFile(path, []byte(data), 0o644)
 }
 
 func createDemoService(ctx context.Context, c kubernetes.Interface, st *labState, s demoService) error {

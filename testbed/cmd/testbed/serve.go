@@ -20,6 +20,7 @@ import (
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/netlab"
 	"github.com/heraldlb/herald/testbed/routers"
+	"github.com/heraldlb/herald/webhook"
 )
 
 // The lab's autonomous systems: the router, and Herald's speakers (eBGP).
@@ -31,7 +32,10 @@ const (
 	heraldNamespace = "metallb-system"
 	// relayAddr is where, inside each node namespace, the API server is
 	// reachable through a relay (the serving certificate covers 127.0.0.1).
-	relayAddr   = "127.0.0.1:6443"
+	relayAddr = "127.0.0.1:6443"
+	// webhookAddr is where the controller serves the validating webhook;
+	// the API server, on the same host, calls it there.
+	webhookAddr = "127.0.0.1:9443"
 	backendPort = 80
 )
 
@@ -214,13 +218,17 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 			return stop, err
 		}
 		logPath := filepath.Join(logDir, "controller.log")
-		proc, err := startLogged(ctx, logPath, opts.Herald, "controller", "--kubeconfig", kc, "--namespace", heraldNamespace)
+		proc, err := startLogged(ctx, logPath, opts.Herald, "controller", "--kubeconfig", kc, "--namespace", heraldNamespace,
+			"--webhook-addr", webhookAddr, "--webhook-cert-ip", "127.0.0.1", "--metrics-addr", "127.0.0.1:7472")
 		if err != nil {
 			return stop, err
 		}
 		undo = append(undo, func() { terminate(proc) })
-		st.Herald = append(st.Herald, fmt.Sprintf("controller pid %d (ServiceAccount %s/herald-controller)", proc.Pid, heraldNamespace))
+		st.Herald = append(st.Herald, fmt.Sprintf("controller pid %d (ServiceAccount %s/herald-controller), webhook https://%s", proc.Pid, heraldNamespace, webhookAddr))
 		st.HeraldLogs = append(st.HeraldLogs, logPath)
+		if err := registerWebhook(ctx, cp, log); err != nil {
+			return stop, fmt.Errorf("%w (controller log: %s)", err, logPath)
+		}
 	}
 	if !hasSubcommand(opts.Herald, "speaker") {
 		st.NotBuilt = append(st.NotBuilt, "herald speaker (ARP/NDP answers, BGP announcements): not built yet")
@@ -248,6 +256,41 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 	}
 	log.Info("herald started", "processes", strings.Join(st.Herald, "; "))
 	return stop, nil
+}
+
+// registerWebhook installs the ValidatingWebhookConfiguration the chart
+// would, pointing at the controller on loopback, and waits until the
+// controller has injected its CA: from then on every metallb.io write is
+// validated, as in a cluster.
+func registerWebhook(ctx context.Context, cp *kube.ControlPlane, log *slog.Logger) error {
+	admin, err := cp.AdminClient()
+	if err != nil {
+		return err
+	}
+	vwc := webhook.NewConfiguration(webhook.DefaultConfigurationName, webhook.URLClientConfig("https://"+webhookAddr))
+	vwcs := admin.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	if _, err := vwcs.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("registering the validating webhook: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err = netlab.Eventually(wctx, 200*time.Millisecond, func(ctx context.Context) error {
+		got, err := vwcs.Get(ctx, vwc.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, w := range got.Webhooks {
+			if len(w.ClientConfig.CABundle) == 0 {
+				return fmt.Errorf("webhook %s has no caBundle yet", w.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("the controller did not make the webhook ready: %w", err)
+	}
+	log.Info("validating webhook ready", "url", "https://"+webhookAddr+webhook.Path)
+	return nil
 }
 
 // hasSubcommand reports whether the herald binary has a working subcommand.
