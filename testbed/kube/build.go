@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // Pinned versions of the binaries the control plane runs.
@@ -132,7 +134,7 @@ func ensureBinary(ctx context.Context, logf Logf, dir, name string, build buildF
 	tmp := fmt.Sprintf("%s.tmp-%d", bin, os.Getpid())
 	if err := build(ctx, logf, srcDir, tmp, log); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("kube: build %s failed: %w\n--- tail of %s ---\n%s", name, err, logPath, tailFile(logPath, 40))
+		return "", fmt.Errorf("kube: build %s failed: %w\n--- tail of %s ---\n%s", name, err, logPath, logtail.Lines(logPath, 40))
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", fmt.Errorf("kube: install %s: %w", name, err)

@@ -18,6 +18,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 const (
@@ -231,11 +233,11 @@ func (c *ControlPlane) startEtcd(ctx context.Context) error {
 			return nil
 		}
 		p.stop(stopGrace)
-		if !strings.Contains(tailFile(c.EtcdLog(), 20), "address already in use") {
+		if !strings.Contains(logtail.Lines(c.EtcdLog(), 20), "address already in use") {
 			break
 		}
 	}
-	return fmt.Errorf("kube: etcd did not become healthy: %w\n--- tail of %s ---\n%s", lastErr, c.EtcdLog(), tailFile(c.EtcdLog(), 30))
+	return fmt.Errorf("kube: etcd did not become healthy: %w\n--- tail of %s ---\n%s", lastErr, c.EtcdLog(), logtail.Lines(c.EtcdLog(), 30))
 }
 
 func (c *ControlPlane) apiServerArgs() []string {
@@ -293,11 +295,11 @@ func (c *ControlPlane) startAPIServer(ctx context.Context, newPort bool) error {
 			return nil
 		}
 		p.stop(stopGrace)
-		if !newPort || !strings.Contains(tailFile(c.APIServerLog(), 30), "address already in use") {
+		if !newPort || !strings.Contains(logtail.Lines(c.APIServerLog(), 30), "address already in use") {
 			break
 		}
 	}
-	return fmt.Errorf("kube: kube-apiserver did not become ready: %w\n--- tail of %s ---\n%s", lastErr, c.APIServerLog(), tailFile(c.APIServerLog(), 40))
+	return fmt.Errorf("kube: kube-apiserver did not become ready: %w\n--- tail of %s ---\n%s", lastErr, c.APIServerLog(), logtail.Lines(c.APIServerLog(), 40))
 }
 
 // waitHealthy polls url until ok(body) with status 200, the process exits,

@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -73,20 +72,6 @@ func (p *process) stop(grace time.Duration) {
 	}
 	// Anything the group left behind.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// tailFile returns the last n lines of a file, for error messages.
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	data = bytes.TrimRight(data, "\n")
-	lines := bytes.Split(data, []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }
 
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1 a

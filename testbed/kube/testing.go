@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // StartForTest starts a control plane for t (see Start) and registers
@@ -24,7 +26,7 @@ func StartForTest(t testing.TB, opts Options) *ControlPlane {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("kube-apiserver log (tail):\n%s", tailFile(c.APIServerLog(), 40))
+			t.Logf("kube-apiserver log (tail):\n%s", logtail.Lines(c.APIServerLog(), 40))
 		}
 		c.Stop()
 	})

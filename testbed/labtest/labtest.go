@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +24,8 @@ import (
 	"github.com/heraldlb/herald/testbed/netlab"
 	"github.com/heraldlb/herald/testbed/otelcol"
 	"github.com/heraldlb/herald/testbed/routers"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // Options choose the parts of the lab a test needs.
@@ -189,10 +190,10 @@ func (e *Env) Report() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for name, path := range e.logs {
-		fmt.Fprintf(&b, "---- log of %s (%s), last 60 lines\n%s\n", name, path, tail(path, 60))
+		fmt.Fprintf(&b, "---- log of %s (%s), last 60 lines\n%s\n", name, path, logtail.Lines(path, 60))
 	}
 	if e.ControlPlane != nil {
-		fmt.Fprintf(&b, "---- kube-apiserver log, last 20 lines\n%s\n", tail(e.ControlPlane.APIServerLog(), 20))
+		fmt.Fprintf(&b, "---- kube-apiserver log, last 20 lines\n%s\n", logtail.Lines(e.ControlPlane.APIServerLog(), 20))
 	}
 	b.WriteString("======== end of lab report ========\n")
 	return b.String()
@@ -203,18 +204,6 @@ func routerCommands(kind string) []string {
 		return []string{"show protocols all", "show route all", "show bfd sessions"}
 	}
 	return []string{"show bgp summary", "show bgp ipv4 unicast", "show bgp ipv6 unicast", "show bfd peers brief", "show ip route"}
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Logger returns a logger that writes through t.Log until the test ends

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // Router is a BGP router running in a network namespace (FRR or BIRD). The
@@ -278,15 +280,10 @@ func waitFor(ctx context.Context, ps *procs, paths ...string) error {
 func tail(n int, files ...string) string {
 	var b strings.Builder
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil || len(data) == 0 {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
 			continue
 		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		fmt.Fprintf(&b, "==> %s <==\n%s\n", filepath.Base(f), strings.Join(lines, "\n"))
+		fmt.Fprintf(&b, "==> %s <==\n%s\n", filepath.Base(f), logtail.Lines(f, n))
 	}
 	return b.String()
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/netlab"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // upTimeout bounds a cold start: building kube-apiserver takes about five
@@ -62,10 +64,10 @@ func up(ctx context.Context, opts upOptions, out io.Writer) (*labState, error) {
 	for {
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("%w: the owner process exited (%v); its log ends with:\n%s", errLabFailed, err, tail(logFile, 30))
+			return nil, fmt.Errorf("%w: the owner process exited (%v); its log ends with:\n%s", errLabFailed, err, logtail.Lines(logFile, 30))
 		case <-deadline:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			return nil, fmt.Errorf("%w within %s; its log ends with:\n%s", errLabFailed, upTimeout, tail(logFile, 30))
+			return nil, fmt.Errorf("%w within %s; its log ends with:\n%s", errLabFailed, upTimeout, logtail.Lines(logFile, 30))
 		case <-ctx.Done():
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			return nil, ctx.Err()
@@ -196,17 +198,4 @@ func down(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "nothing of the lab is left")
 	return nil
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
