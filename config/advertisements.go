@@ -228,7 +228,7 @@ func checkAdvertisementsPerPool(c *Config, nodes []corev1.Node, d *diagnostics) 
 				reported[[2]*BGPAdvertisement{a, b}] = true
 				d.errorf(ref{"BGPAdvertisement", b.Namespace, b.Name}, "spec.localPref",
 					"%d: %w: BGPAdvertisement %s sends the same prefixes of IPAddressPool %s to the same peers from the same nodes with localPref %d",
-					b.LocalPref, ErrLocalPrefConflict, objectName(a.Namespace, a.Name), objectName(p.Namespace, p.Name), a.LocalPref)
+					b.LocalPref, ErrLocalPrefConflict, ObjectName(a.Namespace, a.Name), ObjectName(p.Namespace, p.Name), a.LocalPref)
 			}
 		}
 	}
@@ -247,7 +247,7 @@ func checkAggregation(p *Pool, a *BGPAdvertisement, d *diagnostics) {
 		}
 		*done = true
 		d.errorf(r, field, "%d: %w: IPAddressPool %s has %s, whose largest block is a /%d; the aggregate would cover addresses outside the pool",
-			length, ErrAggregationLength, objectName(p.Namespace, p.Name), ar.String(), ar.ShortestPrefixLen())
+			length, ErrAggregationLength, ObjectName(p.Namespace, p.Name), ar.String(), ar.ShortestPrefixLen())
 	}
 }
 

@@ -54,7 +54,7 @@ type Error struct {
 
 // Object returns "namespace/name", or the bare name for objects without a
 // namespace.
-func (e *Error) Object() string { return objectName(e.Namespace, e.Name) }
+func (e *Error) Object() string { return ObjectName(e.Namespace, e.Name) }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -106,7 +106,7 @@ type Warning struct {
 }
 
 // Object returns "namespace/name", or the bare name.
-func (w Warning) Object() string { return objectName(w.Namespace, w.Name) }
+func (w Warning) Object() string { return ObjectName(w.Namespace, w.Name) }
 
 func (w Warning) String() string {
 	s := w.Kind + " " + w.Object() + ": "
@@ -116,7 +116,9 @@ func (w Warning) String() string {
 	return s + w.Message
 }
 
-func objectName(namespace, name string) string {
+// ObjectName is how every message names an object: "namespace/name", or
+// the name alone for cluster-scoped objects.
+func ObjectName(namespace, name string) string {
 	if name == "" {
 		name = "<unnamed>"
 	}
@@ -134,7 +136,7 @@ type ref struct {
 	Name      string
 }
 
-func (r ref) String() string { return r.Kind + " " + objectName(r.Namespace, r.Name) }
+func (r ref) String() string { return r.Kind + " " + ObjectName(r.Namespace, r.Name) }
 
 // diagnostics collects errors and warnings while compiling.
 type diagnostics struct {

@@ -214,11 +214,11 @@ func checkPeerSessions(c *Config, nodes []corev1.Node, d *diagnostics) {
 			r := ref{"BGPPeer", b.Namespace, b.Name}
 			if a.MyASN != b.MyASN && a.MyASN != 0 && b.MyASN != 0 {
 				d.errorf(r, "spec.myASN", "%d: %w: BGPPeer %s uses %d in VRF %q on the same nodes; a node speaks as one AS per VRF (use localASN)",
-					b.MyASN, ErrMyASNConflict, objectName(a.Namespace, a.Name), a.MyASN, b.VRF)
+					b.MyASN, ErrMyASNConflict, ObjectName(a.Namespace, a.Name), a.MyASN, b.VRF)
 			}
 			if sameSession(a, b) {
 				d.errorf(r, "spec.peerAddress", "%w: BGPPeer %s (same address, port and VRF on the same nodes)",
-					ErrDuplicatePeerSession, objectName(a.Namespace, a.Name))
+					ErrDuplicatePeerSession, ObjectName(a.Namespace, a.Name))
 			}
 		}
 	}

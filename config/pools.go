@@ -83,7 +83,7 @@ func checkPoolOverlaps(pools []*Pool, d *diagnostics) {
 			if before(e, reach) {
 				later, earlier = reach, e
 			}
-			where := "IPAddressPool " + objectName(earlier.pool.Namespace, earlier.pool.Name) + " " + index("spec.addresses", earlier.index)
+			where := "IPAddressPool " + ObjectName(earlier.pool.Namespace, earlier.pool.Name) + " " + index("spec.addresses", earlier.index)
 			if earlier.pool == later.pool {
 				where = index("spec.addresses", earlier.index) + " of the same pool"
 			}

@@ -157,7 +157,7 @@ func report(w io.Writer, set *manifest.Set, res config.Result) bool {
 			continue
 		}
 		okCount++
-		fmt.Fprintf(w, "ok %s %s\n", o.Kind, objectName(o.Namespace, o.Name))
+		fmt.Fprintf(w, "ok %s %s\n", o.Kind, config.ObjectName(o.Namespace, o.Name))
 	}
 	// Errors on objects that were not decoded (a document that failed
 	// to parse) still need saying.
@@ -193,14 +193,4 @@ func report(w io.Writer, set *manifest.Set, res config.Result) bool {
 	fmt.Fprintf(&b, "; %d errors, %d warnings", nErr, len(res.Warnings))
 	fmt.Fprintln(w, b.String())
 	return nErr > 0
-}
-
-func objectName(namespace, name string) string {
-	if name == "" {
-		name = "<unnamed>"
-	}
-	if namespace == "" {
-		return name
-	}
-	return namespace + "/" + name
 }
