@@ -17,6 +17,9 @@ type Allocator struct {
 	owners   [2][]ownedSpan
 	services map[ServiceKey]*held
 	ips      map[netip.Addr]*ipUse
+	// reserved lists, per Service, the IPs reserved for it (see Reserve),
+	// sorted.
+	reserved map[ServiceKey][]netip.Addr
 }
 
 type poolState struct {
@@ -60,6 +63,12 @@ type ipUse struct {
 	sharingKey string
 	local      bool
 	backend    string
+
+	// reserved marks an IP no Service holds that stays out of reach until
+	// reservedFor's status no longer shows it (see Reserve); users is
+	// empty then.
+	reserved    bool
+	reservedFor ServiceKey
 }
 
 // New returns an Allocator with no pools.
@@ -68,6 +77,7 @@ func New() *Allocator {
 		pools:    map[string]*poolState{},
 		services: map[ServiceKey]*held{},
 		ips:      map[netip.Addr]*ipUse{},
+		reserved: map[ServiceKey][]netip.Addr{},
 	}
 }
 
@@ -132,6 +142,7 @@ func (a *Allocator) SetPools(pools []Pool) ([]Rejected, error) {
 		}
 		next.commit(&h.svc, p, ordered)
 	}
+	next.carryReservations(a)
 	*a = *next
 	return evicted, nil
 }
@@ -270,6 +281,10 @@ func familiesText(plan []Family) string {
 // which costs O(k) in the IPs carrying this key in this pool.
 func (a *Allocator) pick(p *poolState, sp *addrSpace, svc *Service) (netip.Addr, error) {
 	free, ok := sp.lowestFree()
+	// An IP reserved for this very Service is as good as free to it.
+	if o, found := a.ownReserved(p, sp, svc.Key); found && (!ok || o.less(free)) {
+		free, ok = o, true
+	}
 	var shareWhy error
 	if svc.SharingKey != "" {
 		if set := p.shared[sp.family.index()][svc.SharingKey]; set != nil {
@@ -387,20 +402,28 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
 	h.ips = append(h.buf[:0], ips...)
 	for _, ip := range ips {
 		use := a.ips[ip]
-		if use == nil {
+		if use != nil && use.reserved {
+			// Reserved for svc itself (checkIPs and pick refuse anyone
+			// else's): the reservation becomes a holding.
+			a.takeReservation(use)
+		}
+		if use == nil || len(use.users) == 0 {
 			sp := p.space[addrFamily(ip).index()]
-			ord, _ := sp.ordinal(addrToU128(ip))
-			use = &ipUse{pool: p, ord: ord, addr: ip, sharingKey: svc.SharingKey, local: svc.LocalTraffic, backend: svc.Backend}
+			if use == nil {
+				ord, _ := sp.ordinal(addrToU128(ip))
+				use = &ipUse{pool: p, ord: ord, addr: ip}
+				a.ips[ip] = use
+				sp.used.add(ord)
+				sp.usedCount++
+			}
+			use.sharingKey, use.local, use.backend = svc.SharingKey, svc.LocalTraffic, svc.Backend
 			use.users = use.first[:0] // most IPs have one user: no second allocation
-			a.ips[ip] = use
-			sp.used.add(ord)
-			sp.usedCount++
 			if svc.SharingKey != "" {
 				idx := p.shared[sp.family.index()]
 				if idx[svc.SharingKey] == nil {
 					idx[svc.SharingKey] = &intervalSet{}
 				}
-				idx[svc.SharingKey].add(ord)
+				idx[svc.SharingKey].add(use.ord)
 			}
 		}
 		i, _ := slices.BinarySearchFunc(use.users, svc.Key, func(u *held, k ServiceKey) int {

@@ -63,6 +63,14 @@
 // before any Allocate; conflicting claims are settled oldest first (Created,
 // then namespace/name) and the losers are reported.
 //
+// # Reservations
+//
+// An IP a Service stops holding is free at once, but the Service's status
+// shows it until the controller's clearing write lands. Reserve keeps such
+// IPs from every other Service until Unreserve (the status is clear); the
+// Service itself may take them back. Reserved IPs count as assigned. See
+// Reserve.
+//
 // The allocator keeps a copy of each Service it holds IPs for, including
 // references to its label maps: callers pass immutable snapshots.
 //

@@ -84,9 +84,28 @@ func checkInvariants(t fataler, a *Allocator) {
 			}
 		}
 	}
+	reservations := 0
+	for k, ips := range a.reserved {
+		for i, ip := range ips {
+			use := a.ips[ip]
+			if use == nil || !use.reserved || use.reservedFor != k {
+				t.Fatalf("%v listed as reserved for %v, record %+v", ip, k, use)
+			}
+			if i > 0 && !ips[i-1].Less(ip) {
+				t.Fatalf("reservations of %v not sorted: %v", k, ips)
+			}
+			reservations++
+		}
+	}
 	for ip, use := range a.ips {
-		if use.addr != ip || len(use.users) == 0 {
+		if use.addr != ip || (len(use.users) == 0) != use.reserved {
 			t.Fatalf("IP %v: bad record %+v", ip, use)
+		}
+		if use.reserved {
+			reservations--
+			if use.sharingKey != "" {
+				t.Fatalf("reserved IP %v carries sharing key %q", ip, use.sharingKey)
+			}
 		}
 		sp := use.pool.space[addrFamily(ip).index()]
 		ord, ok := sp.ordinal(addrToU128(ip))
@@ -112,6 +131,9 @@ func checkInvariants(t fataler, a *Allocator) {
 				t.Fatalf("IP %v: user %v key/backend differs from the IP's", ip, u.svc.Key)
 			}
 		}
+	}
+	if reservations != 0 {
+		t.Fatalf("reservation lists and reserved IP records differ by %d", reservations)
 	}
 }
 

@@ -16,6 +16,8 @@ type model struct {
 	pools []Pool
 	addrs map[string][]netip.Addr // usable addresses per pool, ascending
 	held  map[ServiceKey]modelHeld
+	// reserved maps a reserved IP to the Service it is reserved for.
+	reserved map[netip.Addr]ServiceKey
 }
 
 type modelHeld struct {
@@ -25,7 +27,7 @@ type modelHeld struct {
 }
 
 func newModel() *model {
-	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}}
+	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}, reserved: map[netip.Addr]ServiceKey{}}
 }
 
 func enumerate(p Pool) []netip.Addr {
@@ -74,6 +76,9 @@ func (m *model) users(ip netip.Addr, except ServiceKey) []Service {
 }
 
 func (m *model) canShare(ip netip.Addr, s Service) bool {
+	if r, ok := m.reserved[ip]; ok {
+		return r == s.Key
+	}
 	for _, o := range m.users(ip, s.Key) {
 		if s.SharingKey == "" || o.SharingKey != s.SharingKey {
 			return false
@@ -171,7 +176,7 @@ func (m *model) allocate(s Service) (Assignment, bool) {
 	if h, ok := m.held[s.Key]; ok {
 		delete(m.held, s.Key)
 		if p, ips, ok := m.check(s, h.ips, false); ok {
-			m.held[s.Key] = modelHeld{s, p, ips}
+			m.commit(s, p, ips)
 			return Assignment{p, ips}, true
 		}
 	}
@@ -184,7 +189,7 @@ func (m *model) allocate(s Service) (Assignment, bool) {
 		if !ok {
 			return Assignment{}, false
 		}
-		m.held[s.Key] = modelHeld{s, p, ordered}
+		m.commit(s, p, ordered)
 		return Assignment{p, ordered}, true
 	}
 	cands := m.candidates(s)
@@ -205,7 +210,7 @@ func (m *model) allocate(s Service) (Assignment, bool) {
 					continue pools
 				}
 			}
-			m.held[s.Key] = modelHeld{s, p, got}
+			m.commit(s, p, got)
 			return Assignment{p, got}, true
 		}
 	}
@@ -226,8 +231,40 @@ func (m *model) claim(s Service, ips []netip.Addr) (Assignment, bool) {
 	if !ok {
 		return Assignment{}, false
 	}
-	m.held[s.Key] = modelHeld{s, p, ordered}
+	m.commit(s, p, ordered)
 	return Assignment{p, ordered}, true
+}
+
+// commit records the holding; IPs reserved for s become held.
+func (m *model) commit(s Service, pool string, ips []netip.Addr) {
+	m.held[s.Key] = modelHeld{s, pool, ips}
+	for _, ip := range ips {
+		if m.reserved[ip] == s.Key {
+			delete(m.reserved, ip)
+		}
+	}
+}
+
+// reserve mirrors Reserve: free usable IPs of a pool become reserved for k.
+func (m *model) reserve(k ServiceKey, ips []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if _, taken := m.reserved[ip]; taken || m.poolOf(ip) == "" || len(m.users(ip, ServiceKey{})) > 0 {
+			continue
+		}
+		m.reserved[ip] = k
+		out = append(out, ip)
+	}
+	return out
+}
+
+func (m *model) unreserve(k ServiceKey, ips []netip.Addr) {
+	for _, ip := range ips {
+		if r, ok := m.reserved[ip.Unmap()]; ok && r == k {
+			delete(m.reserved, ip.Unmap())
+		}
+	}
 }
 
 func (m *model) setPools(pools []Pool) []ServiceKey {
@@ -235,6 +272,11 @@ func (m *model) setPools(pools []Pool) []ServiceKey {
 	m.addrs = map[string][]netip.Addr{}
 	for _, p := range pools {
 		m.addrs[p.Name] = enumerate(p)
+	}
+	for ip := range m.reserved {
+		if m.poolOf(ip) == "" {
+			delete(m.reserved, ip)
+		}
 	}
 	var evicted []ServiceKey
 	keys := make([]ServiceKey, 0, len(m.held))
@@ -268,6 +310,11 @@ func (m *model) stats() []PoolStats {
 				for _, ip := range h.ips {
 					used[ip] = true
 				}
+			}
+		}
+		for ip := range m.reserved {
+			if m.poolOf(ip) == p.Name {
+				used[ip] = true
 			}
 		}
 		var cap4, cap6 int

@@ -175,6 +175,12 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 // key, no two use the same (protocol, port), and if any is
 // externalTrafficPolicy: Local they all have the same backend.
 func shareError(use *ipUse, svc *Service) error {
+	if use.reserved {
+		if use.reservedFor == svc.Key {
+			return nil
+		}
+		return fmt.Errorf("%v: %w: it is reserved until the status of %v, which held it, no longer shows it", use.addr, ErrIPInUse, use.reservedFor)
+	}
 	var others []*held
 	for _, u := range use.users {
 		if u.svc.Key != svc.Key {

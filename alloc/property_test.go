@@ -156,6 +156,31 @@ func TestAllocatorMatchesModel(t *testing.T) {
 					t.Fatalf("Release(%v) = %v, model %v", s.Key, held, mheld)
 				}
 			},
+			"reserve": func(t *rapid.T) {
+				// What a Service held or was near: its own IPs (after a
+				// release, the common case) or any address.
+				s := genService(t)
+				ips := []netip.Addr{genAddr(t, "r1")}
+				if h, ok := a.Assignment(s.Key); ok && rapid.Bool().Draw(t, "own") {
+					a.Release(s.Key)
+					delete(m.held, s.Key)
+					ips = h.IPs
+				}
+				got := a.Reserve(s.Key, ips)
+				want := m.reserve(s.Key, ips)
+				if !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
+					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
+				}
+			},
+			"unreserve": func(t *rapid.T) {
+				s := genService(t)
+				ips := a.Reserved(s.Key)
+				if rapid.Bool().Draw(t, "any") {
+					ips = append(ips, genAddr(t, "u1"))
+				}
+				a.Unreserve(s.Key, ips)
+				m.unreserve(s.Key, ips)
+			},
 			"setPools": func(t *rapid.T) {
 				pools = genPools(t)
 				ev, err := a.SetPools(pools)
@@ -205,6 +230,18 @@ func TestAllocatorMatchesModel(t *testing.T) {
 					got, _ := a.Assignment(k)
 					if !cmp.Equal(Assignment{h.pool, h.ips}, got, addrCmp) {
 						t.Fatalf("%v holds %v, model %v", k, got, h)
+					}
+				}
+				for ip, k := range m.reserved {
+					if !slices.Contains(a.Reserved(k), ip) {
+						t.Fatalf("%v should be reserved for %v; allocator reserves %v for it", ip, k, a.Reserved(k))
+					}
+				}
+				for k, ips := range a.reserved {
+					for _, ip := range ips {
+						if m.reserved[ip] != k {
+							t.Fatalf("%v reserved for %v, model says %q", ip, k, m.reserved[ip])
+						}
 					}
 				}
 			},

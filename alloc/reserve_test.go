@@ -1,0 +1,104 @@
+package alloc
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A Service moved off an IP: while its status may still show the IP, the
+// IP goes to no one else, not even when requested, and counts as assigned;
+// the Service itself may take it back; once unreserved it is free again.
+func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.3"))
+	x, y, z := svc("ns", "x"), svc("ns", "y"), svc("ns", "z")
+	if got := mustAllocate(t, a, x).IPs; !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("x got %v", got)
+	}
+	// x now asks for .3 explicitly: .1 is freed, and reserved for x.
+	x.RequestedIPs = ips("10.0.0.3")
+	mustAllocate(t, a, x)
+	if got := a.Reserve(x.Key, ips("10.0.0.1", "10.0.0.3", "192.0.2.1")); !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("Reserve reserved %v, want only the free pool address 10.0.0.1", got)
+	}
+	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.2")) {
+		t.Fatalf("y got %v, want 10.0.0.2 (10.0.0.1 is reserved)", got)
+	}
+	_, err := a.Allocate(z)
+	if !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("z: %v, want pool exhausted", err)
+	}
+	z.RequestedIPs = ips("10.0.0.1")
+	_, err = a.Allocate(z)
+	if !errors.Is(err, ErrIPInUse) || !strings.Contains(err.Error(), "ns/x") {
+		t.Fatalf("z requesting the reserved IP: %v, want in use naming ns/x", err)
+	}
+	if st := a.Stats()[0].IPv4; st.Assigned != 3 || st.Available.Uint64() != 0 {
+		t.Fatalf("stats %+v, want 3 assigned (one reserved), 0 available", st)
+	}
+
+	// A config change keeps the reservation.
+	if _, err := a.SetPools([]Pool{pool(t, "renamed", "10.0.0.0/29")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Reserved(x.Key); !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("after SetPools reserved %v", got)
+	}
+
+	// x changes its mind again: it may take its reserved IP back.
+	x.RequestedIPs = ips("10.0.0.1")
+	if got := mustAllocate(t, a, x).IPs; !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("x back to its reserved IP: %v", got)
+	}
+	if got := a.Reserved(x.Key); len(got) != 0 {
+		t.Fatalf("reservation not consumed: %v", got)
+	}
+	// Releasing .3 and reserving it, then unreserving: z gets it.
+	a.Reserve(x.Key, ips("10.0.0.3"))
+	z.RequestedIPs = ips("10.0.0.3")
+	if _, err := a.Allocate(z); !errors.Is(err, ErrIPInUse) {
+		t.Fatalf("z: %v, want in use", err)
+	}
+	a.Unreserve(y.Key, ips("10.0.0.3")) // not y's: ignored
+	if _, err := a.Allocate(z); !errors.Is(err, ErrIPInUse) {
+		t.Fatalf("z after someone else's Unreserve: %v, want in use", err)
+	}
+	a.Unreserve(x.Key, ips("10.0.0.3"))
+	if got := mustAllocate(t, a, z).IPs; !slices.Equal(got, ips("10.0.0.3")) {
+		t.Fatalf("z got %v after unreserve", got)
+	}
+	checkInvariants(t, a)
+}
+
+// Lowest free for the reserving Service counts its own reservation: a
+// Service whose IP was reserved and that allocates again from its pool gets
+// it back rather than moving.
+func TestReservedIPIsLowestFreeForItsService(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.4"))
+	x := svc("ns", "x")
+	mustAllocate(t, a, x)
+	a.Release(x.Key)
+	a.Reserve(x.Key, ips("10.0.0.1"))
+	if got := mustAllocate(t, a, svc("ns", "y")).IPs; !slices.Equal(got, ips("10.0.0.2")) {
+		t.Fatalf("y got %v", got)
+	}
+	if got := mustAllocate(t, a, x).IPs; !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("x got %v, want its reserved 10.0.0.1", got)
+	}
+	checkInvariants(t, a)
+}
+
+// A pool change that drops the reserved address drops the reservation.
+func TestReservationOutsideNewPoolsIsDropped(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.4"))
+	a.Reserve(ServiceKey{"ns", "x"}, []netip.Addr{netip.MustParseAddr("10.0.0.4")})
+	if _, err := a.SetPools([]Pool{pool(t, "p", "10.0.0.1-10.0.0.3")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Reserved(ServiceKey{"ns", "x"}); len(got) != 0 {
+		t.Fatalf("reserved %v outside every pool", got)
+	}
+	checkInvariants(t, a)
+}
