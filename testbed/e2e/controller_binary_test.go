@@ -1,12 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,67 +15,19 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 )
 
 // The real binary: `herald controller` built from this checkout, run with
 // the chart's ServiceAccount kubeconfig, serves /healthz, /readyz and
 // /metrics, allocates, and on SIGTERM stops and releases its Lease.
 func TestControllerBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "herald")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/herald")
-	build.Dir = repoFile(t, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/herald: %v\n%s", err, out)
-	}
+	bin := buildHerald(t)
 	l := newLab(t)
-	kubeconfig, err := l.cp.KubeconfigFor(t.Context(), herald, "herald-controller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	wln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhookAddr := wln.Addr().String()
-	wln.Close()
-
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "controller", "--kubeconfig", kubeconfig, "--metrics-addr", addr, "--identity", "bin-1",
-		"--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-		"--webhook-addr", webhookAddr, "--webhook-cert-ip", "127.0.0.1")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("herald controller output:\n%s", logs.String())
-		}
-	})
-
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	eventually(t, 30*time.Second, "/readyz", func() (bool, string) {
-		code, body := get("/readyz")
-		return code == http.StatusOK, body
-	})
-	if code, _ := get("/healthz"); code != http.StatusOK {
+	p := startController(t, bin, l.controllerKubeconfig(), "bin-1")
+	p.waitReady(t)
+	if code, _ := p.get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz %d", code)
 	}
 
@@ -84,7 +36,7 @@ func TestControllerBinary(t *testing.T) {
 	// server would dial.
 	var webhookCert *x509.Certificate
 	eventually(t, 30*time.Second, "the webhook serving TLS", func() (bool, string) {
-		conn, err := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
+		conn, err := tls.Dial("tcp", p.webhookAddr, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -111,19 +63,19 @@ func TestControllerBinary(t *testing.T) {
 	l.create(lbService("default", "web", nil))
 	l.waitIngress("default", "web", "10.123.0.0")
 	eventually(t, 10*time.Second, "/metrics", func() (bool, string) {
-		_, body := get("/metrics")
+		_, body := p.get("/metrics")
 		return strings.Contains(body, `herald_pool_addresses_in_use{family="ipv4",pool="p"} 1`) &&
 			strings.Contains(body, "herald_controller_leader 1") &&
 			strings.Contains(body, "herald_config_loaded 1"), ""
 	})
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("herald controller exited with %v", err)
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("herald controller exited with %v", p.err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("herald controller did not stop on SIGTERM")
@@ -135,4 +87,131 @@ func TestControllerBinary(t *testing.T) {
 	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
 		t.Errorf("Lease still held by %q after a clean stop", *h)
 	}
+}
+
+// The Lease timings the binary tests give `herald controller`: the same as
+// the in-process replicas' (runController), so the failover bound is too.
+const (
+	binaryLease = 4 * time.Second
+	binaryRenew = 3 * time.Second
+	binaryRetry = 500 * time.Millisecond
+)
+
+// buildHerald builds `herald` from this checkout into the test's temporary
+// directory; a test builds it once and starts it as often as it likes.
+func buildHerald(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "herald")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/herald")
+	build.Dir = repoFile(t, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/herald: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// controllerKubeconfig writes a kubeconfig for the chart's
+// herald-controller ServiceAccount: the binary runs with its rights only.
+func (l *lab) controllerKubeconfig() string {
+	l.t.Helper()
+	kubeconfig, err := l.cp.KubeconfigFor(l.t.Context(), herald, "herald-controller")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return kubeconfig
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// controllerProcess is one running `herald controller`.
+type controllerProcess struct {
+	identity    string
+	metricsAddr string
+	webhookAddr string
+	logPath     string
+	cmd         *exec.Cmd
+	done        chan struct{} // closed when the process has exited
+	err         error         // its exit status, valid after done
+}
+
+// startController starts `herald controller` from bin as identity, with
+// its own metrics and webhook ports and its output in a log file. The
+// process is killed when the test ends (and if the test binary dies), and
+// its output is logged if the test failed.
+func startController(t *testing.T, bin, kubeconfig, identity string) *controllerProcess {
+	t.Helper()
+	p := &controllerProcess{
+		identity:    identity,
+		metricsAddr: freeAddr(t),
+		webhookAddr: freeAddr(t),
+		logPath:     filepath.Join(t.TempDir(), identity+".log"),
+		done:        make(chan struct{}),
+	}
+	logFile, err := os.Create(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child has its own descriptor
+	p.cmd = exec.Command(bin, "controller", "--kubeconfig", kubeconfig, "--identity", identity,
+		"--metrics-addr", p.metricsAddr, "--webhook-addr", p.webhookAddr, "--webhook-cert-ip", "127.0.0.1",
+		"--lease-duration", binaryLease.String(), "--renew-deadline", binaryRenew.String(), "--retry-period", binaryRetry.String())
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("herald controller %s (exit: %v), its output:\n%s", identity, p.err, logtail.Lines(p.logPath, 500))
+		}
+	})
+	return p
+}
+
+func (p *controllerProcess) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// get fetches a path from the process's metrics server.
+func (p *controllerProcess) get(path string) (int, string) {
+	resp, err := http.Get("http://" + p.metricsAddr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady waits for /readyz (informer caches synced; a standby is ready
+// too), failing at once if the process exits.
+func (p *controllerProcess) waitReady(t *testing.T) {
+	t.Helper()
+	eventually(t, 30*time.Second, p.identity+" /readyz", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("herald controller %s exited: %v", p.identity, p.err)
+		}
+		code, body := p.get("/readyz")
+		return code == http.StatusOK, body
+	})
 }

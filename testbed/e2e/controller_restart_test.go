@@ -121,14 +121,7 @@ func failover(t *testing.T, bounce bool) {
 	took := time.Since(from)
 	t.Logf("standby took over %s after the kill (%s after the API server was available; lease %s, retry %s)",
 		time.Since(killed).Round(time.Millisecond), took.Round(time.Millisecond), lease, retry)
-	// The bound follows from client-go's leader election: the standby polls
-	// the Lease every retry period stretched by up to JitterFactor, so it
-	// sees the dead leader's last renewal up to one stretched period late,
-	// counts the Lease duration from that sighting, and acquires at its
-	// next poll after expiry, up to another stretched period later. A
-	// quarter second covers the API calls and this test's own polling.
-	maxPoll := retry + time.Duration(leaderelection.JitterFactor*float64(retry))
-	if limit := lease + 2*maxPoll + 250*time.Millisecond; took > limit {
+	if limit, maxPoll := takeoverBound(lease, retry); took > limit {
 		t.Errorf("takeover took %s, want at most %s (lease %s + 2 × %s polling)", took, limit, lease, maxPoll)
 	}
 
@@ -196,4 +189,17 @@ func (l *lab) allocated(want int, timeout time.Duration) map[string]allocation {
 		return len(out) == want, fmt.Sprintf("%d of %d", len(out), len(list.Items))
 	})
 	return out
+}
+
+// takeoverBound is how long after the leader dies a standby may take to
+// hold the Lease, and the longest interval between its polls. The bound
+// follows from client-go's leader election: the standby polls the Lease
+// every retry period stretched by up to JitterFactor, so it sees the dead
+// leader's last renewal up to one stretched period late, counts the Lease
+// duration from that sighting, and acquires at its next poll after expiry,
+// up to another stretched period later. A quarter second covers the API
+// calls and the test's own polling.
+func takeoverBound(lease, retry time.Duration) (limit, maxPoll time.Duration) {
+	maxPoll = retry + time.Duration(leaderelection.JitterFactor*float64(retry))
+	return lease + 2*maxPoll + 250*time.Millisecond, maxPoll
 }
