@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -36,10 +37,21 @@ type allocatorActor struct {
 	known  map[alloc.ServiceKey]request
 	failed map[alloc.ServiceKey]string // Service -> text of its last failure
 
+	// reservations are the IPs taken from a Service whose status may still
+	// show them (alloc.Allocator.Reserve), with the generation each was
+	// made in; resGen numbers them.
+	reservations map[netip.Addr]reservedFor
+	resGen       uint64
+
 	retryScheduled bool
 	statsScheduled bool
 	pools          map[string]*actor.PID
 	sent           map[string]alloc.PoolStats
+}
+
+type reservedFor struct {
+	key alloc.ServiceKey
+	gen uint64
 }
 
 type request struct {
@@ -60,6 +72,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.invalid = nil
 		a.known = map[alloc.ServiceKey]request{}
 		a.failed = map[alloc.ServiceKey]string{}
+		a.reservations = map[netip.Addr]reservedFor{}
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
 		c.Send(a.e.config, resendConfig{})
@@ -92,9 +105,25 @@ func (a *allocatorActor) Receive(c actor.Context) {
 	case release:
 		delete(a.known, m.key)
 		delete(a.failed, m.key)
-		if _, held := a.a.Release(m.key); held {
+		if asg, held := a.a.Release(m.key); held {
+			// The Service may still exist (its request became
+			// unreadable, it stopped being ours) with the IPs in its
+			// status until its actor clears it.
+			a.reserve(c, m.key, asg.IPs)
 			a.scheduleRetry(c)
 			a.scheduleStats(c)
+		}
+	case statusClear:
+		a.unreserve(c, m)
+	case whatReserved:
+		var pending []reservation
+		for ip, r := range a.reservations {
+			if r.key == m.key {
+				pending = append(pending, reservation{ip: ip, gen: r.gen})
+			}
+		}
+		if len(pending) > 0 {
+			c.Send(a.e.router, forService{key: m.key, msg: revoked{reservations: pending}})
 		}
 	case retryFailed:
 		a.retryScheduled = false
@@ -124,9 +153,15 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		}
 	}
 	conflicts := map[alloc.ServiceKey]error{}
-	for _, r := range a.a.Restore(claims) {
+	rejected := a.a.Restore(claims)
+	for _, r := range rejected {
 		conflicts[r.Service] = r.Err
 		a.e.log.Warn("restored IP refused", "service", r.Service.String(), "ips", r.IPs, "err", r.Err)
+	}
+	// A refused IP is still in its Service's status: nobody else gets it
+	// (the winner of a conflict keeps it) until that status is cleared.
+	for _, r := range rejected {
+		a.reserve(c, r.Service, r.IPs)
 	}
 	a.ready = true
 	a.e.log.Info("allocator restored", "services", len(ours), "claims", len(claims), "conflicts", len(conflicts))
@@ -150,8 +185,18 @@ func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
 		a.e.log.Error("allocator refused the configuration's pools; keeping the previous ones", "err", err)
 		return
 	}
+	// SetPools drops a reservation whose IP left every pool; should the IP
+	// come back while the status still shows it, it is reserved again.
+	for ip, r := range a.reservations {
+		a.a.Reserve(r.key, []netip.Addr{ip})
+	}
+	// Reserve every evicted IP before anyone is allocated, so no evicted
+	// Service's IP goes to another while its status still shows it.
 	for _, r := range rejected {
 		a.e.log.Info("assignment no longer valid after a configuration change", "service", r.Service.String(), "ips", r.IPs, "reason", r.Err)
+		a.reserve(c, r.Service, r.IPs)
+	}
+	for _, r := range rejected {
 		if req, ok := a.known[r.Service]; ok {
 			a.allocate(c, req.svc, req.created, nil)
 		}
@@ -172,7 +217,14 @@ func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created ti
 		delete(a.failed, svc.Key)
 	}
 	if had && !slices.Equal(before.IPs, asg.IPs) {
-		// Something was freed: a waiting Service may fit now.
+		var gone []netip.Addr
+		for _, ip := range before.IPs {
+			if !slices.Contains(asg.IPs, ip) {
+				gone = append(gone, ip)
+			}
+		}
+		a.reserve(c, svc.Key, gone)
+		// Something may have been freed: a waiting Service may fit now.
 		a.scheduleRetry(c)
 	}
 	a.scheduleStats(c)
@@ -203,7 +255,9 @@ func (a *allocatorActor) retry(c actor.Context) {
 		if s, ok := a.e.inf.Service(k); !ok || !s.Ours(a.e.class) {
 			delete(a.failed, k)
 			delete(a.known, k)
-			a.a.Release(k)
+			if asg, held := a.a.Release(k); held {
+				a.reserve(c, k, asg.IPs)
+			}
 			continue
 		}
 		req := a.known[k]
@@ -219,6 +273,49 @@ func (a *allocatorActor) retry(c actor.Context) {
 			c.Send(a.e.router, forService{key: k, msg: allocResult{err: err}})
 		}
 	}
+}
+
+// reserve keeps ips, just taken from the Service k, from everyone else
+// until k's actor reports that k's status no longer shows them; nothing is
+// reserved for a Service the cache no longer has (its status is gone with
+// it).
+func (a *allocatorActor) reserve(c actor.Context, k alloc.ServiceKey, ips []netip.Addr) {
+	if len(ips) == 0 {
+		return
+	}
+	if _, ok := a.e.inf.Service(k); !ok {
+		return
+	}
+	got := a.a.Reserve(k, ips)
+	if len(got) == 0 {
+		return
+	}
+	a.resGen++
+	msg := revoked{reservations: make([]reservation, len(got))}
+	for i, ip := range got {
+		a.reservations[ip] = reservedFor{key: k, gen: a.resGen}
+		msg.reservations[i] = reservation{ip: ip, gen: a.resGen}
+	}
+	a.e.log.Debug("reserved until the status is clear", "service", k.String(), "ips", got)
+	c.Send(a.e.router, forService{key: k, msg: msg})
+}
+
+// unreserve frees the reservations a Service's actor reports cleared, if
+// they are still the ones it was told about.
+func (a *allocatorActor) unreserve(c actor.Context, m statusClear) {
+	var free []netip.Addr
+	for _, r := range m.reservations {
+		if cur, ok := a.reservations[r.ip]; ok && cur.key == m.key && cur.gen == r.gen {
+			delete(a.reservations, r.ip)
+			free = append(free, r.ip)
+		}
+	}
+	if len(free) == 0 {
+		return
+	}
+	a.a.Unreserve(m.key, free)
+	a.scheduleRetry(c)
+	a.scheduleStats(c)
 }
 
 func (a *allocatorActor) scheduleRetry(c actor.Context) {

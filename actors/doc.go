@@ -49,4 +49,13 @@
 // Service first, the loser told with an AllocationFailed Event) and only
 // then allocates anything new. A restart with N Services changes no IP and,
 // when status and annotation are already right, writes nothing.
+//
+// No IP in two statuses: an IP the allocator takes from a Service (its
+// request changed, a config change evicted it, a restored IP was refused)
+// is reserved for that Service (alloc.Allocator.Reserve) until the
+// Service's actor sees its status no longer show it, after its clearing
+// write has landed; only then can another Service get it. The actor answers
+// with the reservation's generation, so a late answer about an earlier
+// reservation of the same IP frees nothing, and a restarted actor asks the
+// allocator for the reservations still waiting for it.
 package actors

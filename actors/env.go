@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -116,6 +117,26 @@ type (
 	poolStats     struct{ stats alloc.PoolStats }
 	// retry is a backoff timer firing.
 	retry struct{}
+
+	// revoked tells a Service's actor that the allocator took these IPs
+	// from it and keeps them reserved until its status no longer shows
+	// them; statusClear is the actor's answer. Each reservation carries
+	// the generation it was made in, so a late answer about an earlier
+	// reservation of the same IP frees nothing.
+	revoked     struct{ reservations []reservation }
+	statusClear struct {
+		key          alloc.ServiceKey
+		reservations []reservation
+	}
+	// whatReserved asks the allocator to send a (restarted) Service actor
+	// the reservations still waiting for it.
+	whatReserved struct{ key alloc.ServiceKey }
 	// remind repeats failure number gen's Event if it still stands.
 	remind struct{ gen uint64 }
 )
+
+// reservation is one IP reserved for a Service until its status is clear.
+type reservation struct {
+	ip  netip.Addr
+	gen uint64
+}

@@ -58,6 +58,9 @@ type serviceActor struct {
 	// that stops being a LoadBalancer, so no write of ours may follow).
 	cleared bool
 	warned  bool // deprecation Event sent
+	// toClear are IPs the allocator took from this Service and keeps
+	// reserved until its status no longer shows them, by generation.
+	toClear map[netip.Addr]uint64
 
 	inflight  bool
 	dirty     bool
@@ -83,8 +86,19 @@ func (a *serviceActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		// Also after a supervisor restart: the cache is the snapshot the
-		// state is rebuilt from.
+		// state is rebuilt from, and the allocator re-sends the
+		// reservations waiting for this Service's status to clear.
+		c.Send(a.e.allocator, whatReserved{key: a.key})
 		a.refresh(c)
+	case revoked:
+		if a.toClear == nil {
+			a.toClear = map[netip.Addr]uint64{}
+		}
+		for _, r := range m.reservations {
+			a.toClear[r.ip] = r.gen
+		}
+		a.checkClear(c)
+		a.maybeIdle(c)
 	case kick:
 		a.kicks = m.n
 		a.refresh(c)
@@ -308,11 +322,38 @@ func (a *serviceActor) announce(before, after []netip.Addr) {
 	a.e.recorder.Eventf(a.obj, corev1.EventTypeNormal, ReasonIPAllocated, "Assigned IP %v from pool %s", addrStrings(after), a.assignment.Pool)
 }
 
+// checkClear tells the allocator which reserved IPs the status no longer
+// shows (all of them once the Service is gone). It waits while a write is in
+// flight: that write may be putting one back. An IP this Service was given
+// again stays listed while its status shows it, which is harmless: the
+// allocator ignores a report about a reservation already taken back.
+func (a *serviceActor) checkClear(c actor.Context) {
+	if len(a.toClear) == 0 || a.inflight {
+		return
+	}
+	shown := statusIPs(a.obj)
+	var done []reservation
+	for ip, gen := range a.toClear {
+		if !a.exists || !slices.Contains(shown, ip) {
+			done = append(done, reservation{ip: ip, gen: gen})
+			delete(a.toClear, ip)
+		}
+	}
+	if len(done) > 0 {
+		c.Send(a.e.allocator, statusClear{key: a.key, reservations: done})
+	}
+}
+
 // maybeIdle tells the router this actor has nothing left to do, when the
 // Service is gone or is not a LoadBalancer of our class and nothing is
-// pending. The router stops it unless a newer kick is on its way.
+// pending (no write, no reserved IP its status still shows). The router
+// stops it unless a newer kick is on its way.
 func (a *serviceActor) maybeIdle(c actor.Context) {
 	if a.inflight || a.dirty {
+		return
+	}
+	a.checkClear(c)
+	if len(a.toClear) > 0 {
 		return
 	}
 	if a.exists && a.snap.Ours(a.e.class) {
