@@ -54,7 +54,7 @@ type stateWritten struct {
 }
 
 func newConfigActor(e *env) actor.Actor {
-	return &configActor{e: e, bo: newBackoff(e.backoffInitial, e.backoffMax)}
+	return &configActor{e: e, bo: e.newBackoff()}
 }
 
 func (a *configActor) Receive(c actor.Context) {

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
@@ -64,6 +64,11 @@ type ControllerOptions struct {
 	// Events silently when its sink falls behind, so a single Event is not
 	// enough to tell every waiting Service why.
 	FailureEventInterval time.Duration
+	// Clock drives every actor timer: retry backoffs, the configuration
+	// debounce and the AllocationFailed reminders (default the real
+	// clock). Tests step a fake one. Leader election keeps client-go's
+	// real clock: the Lease is judged against other replicas' real time.
+	Clock clock.WithDelayedExecution
 }
 
 // Controller is one replica of `herald controller`: informers that always
@@ -107,6 +112,9 @@ func NewController(opts ControllerOptions) (*Controller, error) {
 	setDefault(&opts.BackoffInitial, 100*time.Millisecond)
 	setDefault(&opts.BackoffMax, 30*time.Second)
 	setDefault(&opts.FailureEventInterval, time.Minute)
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("controller: registering metrics: %w", err)
@@ -233,7 +241,7 @@ func (c *Controller) startTree(term context.Context, n int) *actor.PID {
 		class:          c.opts.LoadBalancerClass,
 		ctx:            term,
 		root:           c.system.Root,
-		timers:         scheduler.NewTimerScheduler(c.system.Root),
+		clock:          c.opts.Clock,
 		backoffInitial: c.opts.BackoffInitial,
 		backoffMax:     c.opts.BackoffMax,
 		remindEvery:    max(c.opts.FailureEventInterval, 0),

@@ -17,8 +17,11 @@
 //   - A restarted actor rebuilds its state from the informer caches in
 //     Started (the allocator re-runs restore; the router re-kicks every
 //     Service; a Service actor re-reads its Service).
-//   - Loggers, the event recorder, the Prometheus registry and the clients
-//     are injected through ControllerOptions; nothing is global.
+//   - Loggers, the event recorder, the Prometheus registry, the clients and
+//     the clock every actor timer runs on (ControllerOptions.Clock) are
+//     injected through ControllerOptions; nothing is global. Leader
+//     election alone keeps client-go's real clock, since a Lease is judged
+//     against other replicas' real time.
 //   - Shutdown poisons the top actor of the term and waits for it;
 //     ActorSystem.Shutdown alone would stop nothing.
 //   - Events are best effort in Kubernetes (client-go drops them silently

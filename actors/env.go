@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
@@ -36,8 +36,8 @@ type env struct {
 	// root sends results of API calls (made on their own goroutines) and
 	// timer messages back into the actors; an actor's Context is never
 	// used off its own goroutine.
-	root   *actor.RootContext
-	timers *scheduler.TimerScheduler
+	root  *actor.RootContext
+	clock clock.WithDelayedExecution
 
 	backoffInitial, backoffMax time.Duration
 	// remindEvery repeats a lasting AllocationFailed Event (0: never).
@@ -48,9 +48,14 @@ type env struct {
 	router, allocator, config *actor.PID
 }
 
-// after sends msg to pid once delay has passed.
+// after sends msg to pid once delay has passed on the injected clock,
+// unless the term has ended by then.
 func (e *env) after(delay time.Duration, pid *actor.PID, msg any) {
-	e.timers.SendOnce(delay, pid, msg)
+	e.clock.AfterFunc(delay, func() {
+		if e.ctx.Err() == nil {
+			e.root.Send(pid, msg)
+		}
+	})
 }
 
 // goAPI runs an API call on its own goroutine and sends its result to pid,

@@ -33,7 +33,7 @@ type poolWritten struct {
 }
 
 func newPoolActor(e *env, name string) actor.Actor {
-	return &poolActor{e: e, name: name, bo: newBackoff(e.backoffInitial, e.backoffMax)}
+	return &poolActor{e: e, name: name, bo: e.newBackoff()}
 }
 
 func (a *poolActor) Receive(c actor.Context) {

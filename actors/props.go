@@ -49,13 +49,15 @@ func traceMiddleware(log *slog.Logger) actor.ReceiverMiddleware {
 }
 
 // newBackoff is the per-actor retry policy for expected failures (API
-// conflicts, timeouts, a restarting API server): it never gives up
+// conflicts, timeouts, a restarting API server): exponential between the
+// configured bounds, on the injected clock, and it never gives up
 // (MaxElapsedTime 0), because the actor's job does not go away.
-func newBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
+func (e *env) newBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(initial),
-		backoff.WithMaxInterval(max),
+		backoff.WithInitialInterval(e.backoffInitial),
+		backoff.WithMaxInterval(e.backoffMax),
 		backoff.WithMaxElapsedTime(0),
+		backoff.WithClockProvider(e.clock),
 	)
 	b.Reset()
 	return b

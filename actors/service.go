@@ -79,7 +79,7 @@ type written struct {
 }
 
 func newServiceActor(e *env, key alloc.ServiceKey) actor.Actor {
-	return &serviceActor{e: e, key: key, bo: newBackoff(e.backoffInitial, e.backoffMax)}
+	return &serviceActor{e: e, key: key, bo: e.newBackoff()}
 }
 
 func (a *serviceActor) Receive(c actor.Context) {
