@@ -1,33 +1,36 @@
 package actors
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/heraldlb/herald/informers"
 )
 
 // stepUntil advances the fake clock by step, giving the actors a moment of
 // real time after each step, until cond holds; it fails after max steps.
-// It returns how far the clock went.
-func stepUntil(t *testing.T, fc *clocktesting.FakeClock, step time.Duration, max int, what string, cond func() bool) time.Duration {
+func stepUntil(t *testing.T, fc *clocktesting.FakeClock, step time.Duration, max int, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; i <= max; i++ {
 		// Let messages sent by the last step land before judging.
 		deadline := time.Now().Add(50 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			if cond() {
-				return time.Duration(i) * step
+				return
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
 		fc.Step(step)
 	}
 	t.Fatalf("%s: not after %d steps of %s", what, max, step)
-	return 0
 }
 
 func (r *recorder) count(object, reason string) int {
@@ -53,32 +56,33 @@ func TestFailureReminderFollowsTheClock(t *testing.T) {
 	stepUntil(t, fc, configDebounce, 100, "first Event on waits", func() bool {
 		return f.rec.count("default/waits", ReasonAllocationFailed) == 1
 	})
-	// A reminder is due an hour after the first Event. Step by minutes:
-	// the reminder's timer is set just after the Event is published, so
-	// it may start up to one step late.
-	took := stepUntil(t, fc, time.Minute, 70, "reminder", func() bool {
+	// The reminder's timer is the only one left once the Event is out.
+	eventually(t, "the reminder's timer", fc.HasWaiters)
+	fc.Step(59 * time.Minute)
+	time.Sleep(100 * time.Millisecond)
+	if got := f.rec.count("default/waits", ReasonAllocationFailed); got != 1 {
+		t.Fatalf("%d AllocationFailed Events after 59 minutes, want 1", got)
+	}
+	fc.Step(time.Minute)
+	eventually(t, "the reminder an hour after the first Event", func() bool {
 		return f.rec.count("default/waits", ReasonAllocationFailed) == 2
 	})
-	if took < 59*time.Minute || took > 62*time.Minute {
-		t.Errorf("reminder after %s of fake time, want about 1h", took)
-	}
 	if got := f.rec.count("default/first", ReasonAllocationFailed); got != 0 {
 		t.Errorf("the allocated Service got %d AllocationFailed Events", got)
 	}
 }
 
 // A failed status write is retried after the backoff on the injected
-// clock: while the clock stands still, no retry is made.
+// clock: 29 seconds into a backoff of at least 30 no retry is made, and
+// once the clock passes the backoff the retry comes at once.
 func TestStatusRetryWaitsForTheClock(t *testing.T) {
 	fc := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := newFixture(pool("a", "10.0.0.0/30"), lbService("web", nil))
-	attempts := 0
+	var failing atomic.Bool
+	var attempts atomic.Int32
 	f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "status" {
-			return false, nil, nil
-		}
-		attempts++
-		if attempts == 1 {
+		if a.GetSubresource() == "status" && failing.Load() {
+			attempts.Add(1)
 			return true, nil, apierrors.NewServiceUnavailable("restarting")
 		}
 		return false, nil, nil
@@ -87,15 +91,32 @@ func TestStatusRetryWaitsForTheClock(t *testing.T) {
 		o.Clock = fc
 		o.BackoffInitial, o.BackoffMax = time.Minute, time.Minute
 	})
-	stepUntil(t, fc, configDebounce, 100, "first write attempt", func() bool { return f.statusWrites() >= 1 })
-	// Real time passes, fake time does not: no second attempt.
-	time.Sleep(300 * time.Millisecond)
-	if got := f.statusWrites(); got != 1 {
-		t.Fatalf("%d status writes while the clock stood still, want 1", got)
+	stepUntil(t, fc, configDebounce, 100, "web allocated", func() bool { return ingress(f.service(t, "web")) == "10.0.0.0" })
+
+	// A new decision, and its write fails. (Watch events still arriving
+	// for the first write may each make one more attempt: an event is new
+	// information, and the controller acts on it at once.)
+	failing.Store(true)
+	web := f.service(t, "web")
+	web.Annotations = map[string]string{informers.AnnotationLoadBalancerIPs: "10.0.0.2"}
+	if _, err := f.kube.CoreV1().Services("default").Update(context.Background(), web, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	// The backoff is a minute, randomised by up to ±50%.
-	took := stepUntil(t, fc, 10*time.Second, 12, "retry", func() bool { return ingress(f.service(t, "web")) == "10.0.0.0" })
-	if took < 30*time.Second {
-		t.Errorf("retried after %s of fake time, want at least the backoff's 30s floor", took)
+	eventually(t, "a failed write", func() bool { return attempts.Load() > 0 })
+	n := attempts.Load()
+	for settled := time.Now(); time.Since(settled) < 300*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if m := attempts.Load(); m != n {
+			n, settled = m, time.Now()
+		}
 	}
+	// The backoff is a minute, randomised by up to ±50%: not before 30s.
+	fc.Step(29 * time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if got := attempts.Load(); got != n {
+		t.Fatalf("%d write attempts 29s into a backoff of at least 30s, want %d", got, n)
+	}
+	// By 90s the retry is due; with the API back it succeeds.
+	failing.Store(false)
+	fc.Step(61 * time.Second)
+	f.waitIngress(t, "web", "10.0.0.2")
 }

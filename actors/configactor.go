@@ -2,13 +2,11 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/cenkalti/backoff/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -41,20 +39,13 @@ type configActor struct {
 	haveValid bool
 	last      []alloc.Pool
 
-	desired  v1beta1.ConfigurationStateStatus
-	written  *v1beta1.ConfigurationStateStatus
-	inflight bool
-	dirty    bool
-	bo       *backoff.ExponentialBackOff
-}
-
-type stateWritten struct {
-	status v1beta1.ConfigurationStateStatus
-	err    error
+	state *statusWriter[v1beta1.ConfigurationStateStatus]
 }
 
 func newConfigActor(e *env) actor.Actor {
-	return &configActor{e: e, bo: e.newBackoff()}
+	a := &configActor{e: e}
+	a.state = newStatusWriter(e, "configurationstate", sameState, a.write)
+	return a
 }
 
 func (a *configActor) Receive(c actor.Context) {
@@ -73,22 +64,10 @@ func (a *configActor) Receive(c actor.Context) {
 		if a.haveValid {
 			c.Send(a.e.allocator, configLoaded{pools: a.last})
 		}
-	case stateWritten:
-		a.inflight = false
-		if m.err != nil {
-			a.e.metrics.apiError("configurationstate")
-			a.e.log.Warn("writing ConfigurationState failed; will retry", "err", m.err)
-			a.e.after(nextDelay(a.bo), c.Self(), retry{})
-			return
-		}
-		a.bo.Reset()
-		st := m.status
-		a.written = &st
-		if a.dirty {
-			a.write(c)
-		}
+	case statusWritten[v1beta1.ConfigurationStateStatus]:
+		a.state.done(c, m)
 	case retry:
-		a.write(c)
+		a.state.flush(c)
 	}
 }
 
@@ -107,8 +86,7 @@ func (a *configActor) compile(c actor.Context) {
 		if len(summary) > maxErrorSummary {
 			summary = summary[:maxErrorSummary] + "..."
 		}
-		a.desired = v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary}
-		a.write(c)
+		a.state.set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary})
 		if !a.haveValid {
 			// Nothing can be allocated yet: let the Services say why
 			// instead of sitting in <pending> silently.
@@ -124,41 +102,29 @@ func (a *configActor) compile(c actor.Context) {
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
 	c.Send(a.e.allocator, configLoaded{pools: a.last})
-	a.desired = v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid}
-	a.write(c)
+	a.state.set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid})
 }
 
-func (a *configActor) write(c actor.Context) {
-	if a.inflight {
-		a.dirty = true
-		return
-	}
-	a.dirty = false
-	if a.written != nil && sameState(*a.written, a.desired) {
-		return
-	}
-	a.inflight = true
-	desired := a.desired
+// write runs on its own goroutine: it creates the ConfigurationState if
+// needed and makes its status say desired.
+func (a *configActor) write(ctx context.Context, desired v1beta1.ConfigurationStateStatus) error {
 	mlb := a.e.mlb.MetallbV1beta1().ConfigurationStates(a.e.namespace)
-	ns := a.e.namespace
-	goAPI(a.e, c.Self(), func(ctx context.Context) stateWritten {
-		cur, err := mlb.Get(ctx, ConfigurationStateName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			cur, err = mlb.Create(ctx, &v1beta1.ConfigurationState{
-				ObjectMeta: metav1.ObjectMeta{Name: ConfigurationStateName, Namespace: ns},
-			}, metav1.CreateOptions{})
-		}
-		if err != nil {
-			return stateWritten{err: err}
-		}
-		if sameState(cur.Status, desired) {
-			return stateWritten{status: desired}
-		}
-		cur.Status.Result = desired.Result
-		cur.Status.ErrorSummary = desired.ErrorSummary
-		_, err = mlb.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return stateWritten{status: desired, err: err}
-	})
+	cur, err := mlb.Get(ctx, ConfigurationStateName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		cur, err = mlb.Create(ctx, &v1beta1.ConfigurationState{
+			ObjectMeta: metav1.ObjectMeta{Name: ConfigurationStateName, Namespace: a.e.namespace},
+		}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	if sameState(cur.Status, desired) {
+		return nil
+	}
+	cur.Status.Result = desired.Result
+	cur.Status.ErrorSummary = desired.ErrorSummary
+	_, err = mlb.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	return err
 }
 
 func sameState(a, b v1beta1.ConfigurationStateStatus) bool {
@@ -196,8 +162,6 @@ func allocPools(cfg *config.Config, in config.Input) []alloc.Pool {
 	slices.SortFunc(out, func(a, b alloc.Pool) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
-
-var errPoolGone = errors.New("pool no longer exists")
 
 // firstLines keeps the first n lines of a multi-line error text.
 func firstLines(s string, n int) string {
