@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/heraldlb/herald/actors"
 )
@@ -45,17 +44,8 @@ func TestControllerChurn(t *testing.T) {
 	l.pool(newPool("small", "10.200.0.0/28"))
 	l.runController("r1", nil)
 
-	list, err := l.admin.CoreV1().Services("churn").List(t.Context(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checker := &invariant{holders: map[string]string{}, ips: map[string]string{}}
-	wctx, stopWatch := context.WithCancel(t.Context())
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		checker.follow(wctx, l, list.ResourceVersion)
-	}()
+	checker := l.followStatuses("churn")
+	defer checker.finish(t)
 
 	var created, deleted atomic.Int64
 	deadline := time.Now().Add(runFor)
@@ -156,93 +146,4 @@ func TestControllerChurn(t *testing.T) {
 		return allocated == want && len(silent) == 0, state
 	})
 	t.Logf("converged %s after the clients stopped", time.Since(quiet).Round(time.Millisecond))
-	stopWatch()
-	<-watched
-	checker.mu.Lock()
-	defer checker.mu.Unlock()
-	if checker.changes == 0 {
-		t.Fatal("the checker saw no change: it checked nothing")
-	}
-	t.Logf("checker followed %d changes; most addresses held at once: %d", checker.changes, checker.peak)
-	for _, v := range checker.violations {
-		t.Error(v)
-	}
-}
-
-// invariant follows every Service in the namespace and records each moment
-// an IP has two holders.
-type invariant struct {
-	mu         sync.Mutex
-	holders    map[string]string // IP -> Service
-	ips        map[string]string // Service -> its IPs as in status
-	changes    int
-	peak       int
-	violations []string
-}
-
-func (inv *invariant) follow(ctx context.Context, l *lab, rv string) {
-	for ctx.Err() == nil {
-		w, err := l.admin.CoreV1().Services("churn").Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
-		if err != nil {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		for ev := range w.ResultChan() {
-			s, ok := ev.Object.(*corev1.Service)
-			if !ok {
-				continue
-			}
-			rv = s.ResourceVersion
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				inv.set(s.Name, ingress(s))
-			case watch.Deleted:
-				inv.set(s.Name, "")
-			}
-		}
-		w.Stop()
-	}
-}
-
-func (inv *invariant) set(name, ips string) {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	inv.changes++
-	for _, ip := range strings.Split(inv.ips[name], ",") {
-		if ip != "" && inv.holders[ip] == name {
-			delete(inv.holders, ip)
-		}
-	}
-	if ips == "" {
-		delete(inv.ips, name)
-	} else {
-		inv.ips[name] = ips
-	}
-	for _, ip := range strings.Split(ips, ",") {
-		if ip == "" {
-			continue
-		}
-		if other, ok := inv.holders[ip]; ok && other != name {
-			inv.violations = append(inv.violations, fmt.Sprintf("change %d: %s given to %s while %s holds it", inv.changes, ip, name, other))
-			continue
-		}
-		inv.holders[ip] = name
-	}
-	inv.peak = max(inv.peak, len(inv.holders))
-}
-
-// The checker itself must be able to fail.
-func TestInvariantCatchesADuplicate(t *testing.T) {
-	inv := &invariant{holders: map[string]string{}, ips: map[string]string{}}
-	inv.set("a", "10.0.0.1")
-	inv.set("b", "10.0.0.2")
-	inv.set("a", "")         // a deleted: its IP is free
-	inv.set("c", "10.0.0.1") // fine
-	if len(inv.violations) != 0 {
-		t.Fatalf("false alarm: %v", inv.violations)
-	}
-	inv.set("d", "10.0.0.2,2001:db8::1") // b still holds 10.0.0.2
-	if len(inv.violations) != 1 || !strings.Contains(inv.violations[0], "10.0.0.2 given to d while b holds it") {
-		t.Fatalf("violations %v", inv.violations)
-	}
 }
