@@ -107,7 +107,8 @@ func (a *configActor) compile(c actor.Context) {
 
 // write runs on its own goroutine: it creates the ConfigurationState if
 // needed and makes its status say desired.
-func (a *configActor) write(ctx context.Context, desired v1beta1.ConfigurationStateStatus) error {
+// It always reads live, so first does not matter.
+func (a *configActor) write(ctx context.Context, desired v1beta1.ConfigurationStateStatus, _ bool) error {
 	mlb := a.e.mlb.MetallbV1beta1().ConfigurationStates(a.e.namespace)
 	cur, err := mlb.Get(ctx, ConfigurationStateName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

@@ -48,15 +48,33 @@ func (a *poolActor) Receive(c actor.Context) {
 
 // write runs on its own goroutine. A deleted pool has nothing to write: the
 // allocator stops this actor with its next stats.
-func (a *poolActor) write(ctx context.Context, desired v1beta1.IPAddressPoolStatus) error {
-	obj, ok := a.e.inf.PoolObject(a.name)
-	if !ok {
-		return errNothingToWrite
-	}
-	if obj.Status == desired {
-		return nil
-	}
+func (a *poolActor) write(ctx context.Context, desired v1beta1.IPAddressPoolStatus, first bool) error {
 	client := a.e.mlb.MetallbV1beta1().IPAddressPools(a.e.namespace)
+	var obj *v1beta1.IPAddressPool
+	if first {
+		// A new term: the status may already be right (a restart writes
+		// nothing then). Read it live; the cache may be behind the last
+		// leader's final write.
+		live, err := client.Get(ctx, a.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return errNothingToWrite
+		}
+		if err != nil {
+			return err
+		}
+		if live.Status == desired {
+			return nil
+		}
+		obj = live
+	} else {
+		// The cache's object is only the base of the update: if it is
+		// behind, the update conflicts and is done again on a live read.
+		cached, ok := a.e.inf.PoolObject(a.name)
+		if !ok {
+			return errNothingToWrite
+		}
+		obj = cached
+	}
 	obj.Status = desired
 	_, err := client.UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {

@@ -20,8 +20,13 @@ type statusWriter[T any] struct {
 	what string
 	same func(a, b T) bool
 	// write runs on its own goroutine and makes the object's status say
-	// v; errNothingToWrite means there is no object to write to.
-	write func(ctx context.Context, v T) error
+	// v; errNothingToWrite means there is no object to write to. first is
+	// set until a write of this writer has succeeded: only then may write
+	// skip the API call because the object already says v, judged on a
+	// live read. Afterwards the writer knows what it last wrote, and the
+	// informer cache may lag behind it, so comparing with the cache could
+	// skip a write that is needed.
+	write func(ctx context.Context, v T, first bool) error
 
 	desired  T
 	have     bool
@@ -41,7 +46,7 @@ type statusWritten[T any] struct {
 // desired value will try again.
 var errNothingToWrite = errors.New("no object to write the status of")
 
-func newStatusWriter[T any](e *env, what string, same func(a, b T) bool, write func(ctx context.Context, v T) error) *statusWriter[T] {
+func newStatusWriter[T any](e *env, what string, same func(a, b T) bool, write func(ctx context.Context, v T, first bool) error) *statusWriter[T] {
 	return &statusWriter[T]{e: e, what: what, same: same, write: write, bo: e.newBackoff()}
 }
 
@@ -66,9 +71,9 @@ func (w *statusWriter[T]) flush(c actor.Context) {
 		return
 	}
 	w.inflight = true
-	v := w.desired
+	v, first := w.desired, w.written == nil
 	goAPI(w.e, c.Self(), func(ctx context.Context) statusWritten[T] {
-		return statusWritten[T]{status: v, err: w.write(ctx, v)}
+		return statusWritten[T]{status: v, err: w.write(ctx, v, first)}
 	})
 }
 
