@@ -125,11 +125,18 @@ func failover(t *testing.T, bounce bool) {
 		t.Errorf("takeover took %s, want at most %s (lease %s + 2 × %s polling)", took, limit, lease, maxPoll)
 	}
 
-	// The new leader serves: a new Service gets the next free address...
+	l.newLeaderChangedNothing(n, before)
+}
+
+// newLeaderChangedNothing checks what a failover must leave behind: the new
+// leader serves (a new Service gets the next free address after the n
+// allocated ones), and every Service in before keeps its IP and its
+// resourceVersion (the new leader wrote nothing).
+func (l *lab) newLeaderChangedNothing(n int, before map[string]allocation) {
+	t := l.t
+	t.Helper()
 	l.create(lbService("load", "probe", nil))
 	l.waitIngress("load", "probe", fmt.Sprintf("10.0.%d.%d", n/256, n%256))
-	// ...and every other Service is untouched: same IPs, same
-	// resourceVersion (nothing was written at all).
 	after := l.allocated(n+1, time.Minute)
 	changed, rewritten := 0, 0
 	for name, b := range before {
@@ -142,6 +149,9 @@ func failover(t *testing.T, bounce bool) {
 		}
 		if a.rv != b.rv {
 			rewritten++
+			if rewritten <= 5 {
+				t.Errorf("%s rewritten: resourceVersion %s, then %s", name, b.rv, a.rv)
+			}
 		}
 	}
 	if changed > 0 {
