@@ -67,10 +67,11 @@ bench:
 	cd testbed && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 ## soak: the long runs of the lab's tests: leader failover with 5,000
-## Services (also across an API server restart) and 50 clients churning
-## Services for 60 s against a small pool.
+## Services (in-process, also across an API server restart, and the real
+## binary SIGKILLed) and 50 clients churning Services for 60 s against a
+## small pool.
 soak: deps
-	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerChurn' ./e2e/
+	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerBinaryKilled|TestControllerChurn' ./e2e/
 
 ## demo: the local lab with a Service getting an IP and answering a request.
 ## The lab stays up afterwards; bin/testbed status|down inspect and remove it.

@@ -19,8 +19,13 @@ import (
 // take over within the same bound as TestControllerFailoverChangesNoIP,
 // allocate the next free address to a new Service and write none of the
 // old ones: same IPs, same resourceVersions.
+//
+// 200 Services by default, 5,000 with HERALD_SOAK=1.
 func TestControllerBinaryKilled(t *testing.T) {
-	const n = 200
+	n, settle := 200, 2*time.Minute
+	if soak() {
+		n, settle = 5000, 10*time.Minute
+	}
 	bin := buildHerald(t)
 	l := newLab(t)
 	kubeconfig := l.controllerKubeconfig()
@@ -77,7 +82,7 @@ func TestControllerBinaryKilled(t *testing.T) {
 	for i := range n {
 		l.create(lbService("load", fmt.Sprintf("s%05d", i), nil))
 	}
-	before := l.allocated(n, 2*time.Minute)
+	before := l.allocated(n, settle)
 	t.Logf("%d Services created and allocated in %s", n, time.Since(start).Round(time.Millisecond))
 	if h, err := holder(); err != nil || h != leader.identity {
 		t.Fatalf("Lease held by %q (%v) after the allocation, want %s still: leadership moved although both processes were up", h, err, leader.identity)
