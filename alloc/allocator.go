@@ -17,9 +17,11 @@ type Allocator struct {
 	owners   [2][]ownedSpan
 	services map[ServiceKey]*held
 	ips      map[netip.Addr]*ipUse
-	// reserved lists, per Service, the IPs reserved for it (see Reserve),
-	// sorted.
+	// reserved lists, per Service, the IPs it has a ghost on (see
+	// Reserve), sorted; dormant holds the ghosts on IPs no pool can give
+	// (yet), so a range removed and added back is still protected.
 	reserved map[ServiceKey][]netip.Addr
+	dormant  map[netip.Addr][]*Service
 }
 
 type poolState struct {
@@ -64,11 +66,10 @@ type ipUse struct {
 	local      bool
 	backend    string
 
-	// reserved marks an IP no Service holds that stays out of reach until
-	// reservedFor's status no longer shows it (see Reserve); users is
-	// empty then.
-	reserved    bool
-	reservedFor ServiceKey
+	// ghosts are the Services that no longer hold this IP but whose
+	// status may still show it (see Reserve), sorted by key. An IP with
+	// ghosts and no users stays in use.
+	ghosts []*Service
 }
 
 // New returns an Allocator with no pools.
@@ -78,6 +79,7 @@ func New() *Allocator {
 		services: map[ServiceKey]*held{},
 		ips:      map[netip.Addr]*ipUse{},
 		reserved: map[ServiceKey][]netip.Addr{},
+		dormant:  map[netip.Addr][]*Service{},
 	}
 }
 
@@ -402,10 +404,9 @@ func (a *Allocator) commit(svc *Service, p *poolState, ips []netip.Addr) *held {
 	h.ips = append(h.buf[:0], ips...)
 	for _, ip := range ips {
 		use := a.ips[ip]
-		if use != nil && use.reserved {
-			// Reserved for svc itself (checkIPs and pick refuse anyone
-			// else's): the reservation becomes a holding.
-			a.takeReservation(use)
+		if use != nil {
+			// svc holds it again: its ghost is no longer needed.
+			a.dropGhost(use.addr, &use.ghosts, svc.Key)
 		}
 		if use == nil || len(use.users) == 0 {
 			sp := p.space[addrFamily(ip).index()]
@@ -449,10 +450,7 @@ func (a *Allocator) release(h *held) {
 		if len(use.users) > 0 {
 			continue
 		}
-		delete(a.ips, ip)
 		sp := use.pool.space[addrFamily(ip).index()]
-		sp.used.remove(use.ord)
-		sp.usedCount--
 		if use.sharingKey != "" {
 			idx := use.pool.shared[sp.family.index()]
 			idx[use.sharingKey].remove(use.ord)
@@ -460,6 +458,14 @@ func (a *Allocator) release(h *held) {
 				delete(idx, use.sharingKey)
 			}
 		}
+		// The sharing attributes describe users; with none left they go.
+		use.sharingKey, use.local, use.backend = "", false, ""
+		if len(use.ghosts) > 0 {
+			continue // still shown in a status: reserved
+		}
+		delete(a.ips, ip)
+		sp.used.remove(use.ord)
+		sp.usedCount--
 	}
 	delete(a.services, h.svc.Key)
 	h.pool.services--

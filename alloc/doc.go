@@ -66,10 +66,12 @@
 // # Reservations
 //
 // An IP a Service stops holding is free at once, but the Service's status
-// shows it until the controller's clearing write lands. Reserve keeps such
-// IPs from every other Service until Unreserve (the status is clear); the
-// Service itself may take them back. Reserved IPs count as assigned. See
-// Reserve.
+// shows it until the controller's clearing write lands. Reserve leaves the
+// Service on such IPs as a ghost until Unreserve (the status is clear): an
+// IP with only ghosts is given to no one else (the Service itself may take
+// it back), an IP still shared by others takes only newcomers that could
+// share with the ghost too, and an IP outside every pool keeps its ghost
+// in case a config change brings it back. Reserved IPs count as assigned.
 //
 // The allocator keeps a copy of each Service it holds IPs for, including
 // references to its label maps: callers pass immutable snapshots.

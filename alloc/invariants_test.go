@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"net/netip"
+	"slices"
 )
 
 // fataler is what checkInvariants needs from *testing.T and *rapid.T.
@@ -87,9 +88,14 @@ func checkInvariants(t fataler, a *Allocator) {
 	reservations := 0
 	for k, ips := range a.reserved {
 		for i, ip := range ips {
-			use := a.ips[ip]
-			if use == nil || !use.reserved || use.reservedFor != k {
-				t.Fatalf("%v listed as reserved for %v, record %+v", ip, k, use)
+			var ghosts []*Service
+			if use := a.ips[ip]; use != nil {
+				ghosts = use.ghosts
+			} else {
+				ghosts = a.dormant[ip]
+			}
+			if !hasGhost(ghosts, k) {
+				t.Fatalf("%v listed as reserved for %v, which has no ghost there", ip, k)
 			}
 			if i > 0 && !ips[i-1].Less(ip) {
 				t.Fatalf("reservations of %v not sorted: %v", k, ips)
@@ -97,15 +103,32 @@ func checkInvariants(t fataler, a *Allocator) {
 			reservations++
 		}
 	}
+	checkGhosts := func(ip netip.Addr, ghosts []*Service) {
+		for i, g := range ghosts {
+			if i > 0 && compareKey(ghosts[i-1].Key, g.Key) >= 0 {
+				t.Fatalf("ghosts of %v not sorted", ip)
+			}
+			reservations--
+		}
+	}
+	for ip, ghosts := range a.dormant {
+		if _, _, ok := a.usable(ip); ok || a.ips[ip] != nil || len(ghosts) == 0 {
+			t.Fatalf("dormant ghosts on %v, which is usable (%v) or in use or has none", ip, ok)
+		}
+		checkGhosts(ip, ghosts)
+	}
 	for ip, use := range a.ips {
-		if use.addr != ip || (len(use.users) == 0) != use.reserved {
+		if use.addr != ip || (len(use.users) == 0 && len(use.ghosts) == 0) {
 			t.Fatalf("IP %v: bad record %+v", ip, use)
 		}
-		if use.reserved {
-			reservations--
-			if use.sharingKey != "" {
-				t.Fatalf("reserved IP %v carries sharing key %q", ip, use.sharingKey)
+		checkGhosts(ip, use.ghosts)
+		for _, g := range use.ghosts {
+			if slices.ContainsFunc(use.users, func(h *held) bool { return h.svc.Key == g.Key }) {
+				t.Fatalf("IP %v: %v both holds it and is a ghost on it", ip, g.Key)
 			}
+		}
+		if len(use.users) == 0 && use.sharingKey != "" {
+			t.Fatalf("reserved IP %v carries sharing key %q", ip, use.sharingKey)
 		}
 		sp := use.pool.space[addrFamily(ip).index()]
 		ord, ok := sp.ordinal(addrToU128(ip))
@@ -123,8 +146,10 @@ func checkInvariants(t fataler, a *Allocator) {
 			if i > 0 && !use.users[i-1].svc.Key.less(u.svc.Key) {
 				t.Fatalf("IP %v users not sorted", ip)
 			}
-			// Pairwise: every user could join the IP given all the others.
-			if err := shareError(use, &h.svc); err != nil {
+			// Pairwise: every user could join the IP given all the other
+			// users. (Not the ghosts: a config change re-admits holders
+			// without asking the ghosts, which only keep newcomers out.)
+			if err := shareError(&ipUse{addr: use.addr, users: use.users, sharingKey: use.sharingKey, local: use.local, backend: use.backend}, &h.svc); err != nil {
 				t.Fatalf("IP %v holds incompatible services: %v", ip, err)
 			}
 			if h.svc.SharingKey != use.sharingKey || h.svc.LocalTraffic != use.local || (use.local && h.svc.Backend != use.backend) {

@@ -16,8 +16,12 @@ type model struct {
 	pools []Pool
 	addrs map[string][]netip.Addr // usable addresses per pool, ascending
 	held  map[ServiceKey]modelHeld
-	// reserved maps a reserved IP to the Service it is reserved for.
-	reserved map[netip.Addr]ServiceKey
+	// ghosts are, per IP, the Services whose status may still show it
+	// (Reserve), in or out of any pool.
+	ghosts map[netip.Addr][]Service
+	// ignoreGhosts is set while setPools re-checks holdings: a config
+	// change re-admits holders without asking the ghosts.
+	ignoreGhosts bool
 }
 
 type modelHeld struct {
@@ -27,7 +31,7 @@ type modelHeld struct {
 }
 
 func newModel() *model {
-	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}, reserved: map[netip.Addr]ServiceKey{}}
+	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}, ghosts: map[netip.Addr][]Service{}}
 }
 
 func enumerate(p Pool) []netip.Addr {
@@ -76,20 +80,35 @@ func (m *model) users(ip netip.Addr, except ServiceKey) []Service {
 }
 
 func (m *model) canShare(ip netip.Addr, s Service) bool {
-	if r, ok := m.reserved[ip]; ok {
-		return r == s.Key
-	}
-	for _, o := range m.users(ip, s.Key) {
-		if s.SharingKey == "" || o.SharingKey != s.SharingKey {
-			return false
-		}
-		if (s.LocalTraffic || o.LocalTraffic) && (s.LocalTraffic != o.LocalTraffic || s.Backend != o.Backend) {
-			return false
-		}
-		for _, p := range s.Ports {
-			if slices.Contains(o.Ports, p) {
+	if !m.ignoreGhosts {
+		for _, g := range m.ghosts[ip] {
+			if g.Key == s.Key {
+				continue
+			}
+			// Reserved for another when no one (s included) holds it.
+			if len(m.users(ip, ServiceKey{})) == 0 || !pairOK(g, s) {
 				return false
 			}
+		}
+	}
+	for _, o := range m.users(ip, s.Key) {
+		if !pairOK(o, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func pairOK(o, s Service) bool {
+	if s.SharingKey == "" || o.SharingKey != s.SharingKey {
+		return false
+	}
+	if (s.LocalTraffic || o.LocalTraffic) && (s.LocalTraffic != o.LocalTraffic || s.Backend != o.Backend) {
+		return false
+	}
+	for _, p := range s.Ports {
+		if slices.Contains(o.Ports, p) {
+			return false
 		}
 	}
 	return true
@@ -174,11 +193,12 @@ func (m *model) allocate(s Service) (Assignment, bool) {
 		return Assignment{}, false
 	}
 	if h, ok := m.held[s.Key]; ok {
-		delete(m.held, s.Key)
+		// Checked while s still holds them, as the allocator does.
 		if p, ips, ok := m.check(s, h.ips, false); ok {
 			m.commit(s, p, ips)
 			return Assignment{p, ips}, true
 		}
+		delete(m.held, s.Key)
 	}
 	if len(s.RequestedIPs) > 0 {
 		ordered, err := orderByPlan(&s, plans, s.RequestedIPs, "x")
@@ -235,25 +255,29 @@ func (m *model) claim(s Service, ips []netip.Addr) (Assignment, bool) {
 	return Assignment{p, ordered}, true
 }
 
-// commit records the holding; IPs reserved for s become held.
+// commit records the holding; s's ghosts on those IPs go.
 func (m *model) commit(s Service, pool string, ips []netip.Addr) {
 	m.held[s.Key] = modelHeld{s, pool, ips}
 	for _, ip := range ips {
-		if m.reserved[ip] == s.Key {
-			delete(m.reserved, ip)
-		}
+		m.unreserve(s.Key, []netip.Addr{ip})
 	}
 }
 
-// reserve mirrors Reserve: free usable IPs of a pool become reserved for k.
-func (m *model) reserve(k ServiceKey, ips []netip.Addr) []netip.Addr {
+func (m *model) hasGhost(ip netip.Addr, k ServiceKey) bool {
+	return slices.ContainsFunc(m.ghosts[ip], func(g Service) bool { return g.Key == k })
+}
+
+// reserve mirrors Reserve: s gets a ghost on every IP it does not hold
+// and has no ghost on yet, in a pool or not.
+func (m *model) reserve(s Service, ips []netip.Addr) []netip.Addr {
+	s = normalize(s)
 	var out []netip.Addr
 	for _, ip := range ips {
 		ip = ip.Unmap()
-		if _, taken := m.reserved[ip]; taken || m.poolOf(ip) == "" || len(m.users(ip, ServiceKey{})) > 0 {
+		if h, ok := m.held[s.Key]; (ok && slices.Contains(h.ips, ip)) || m.hasGhost(ip, s.Key) {
 			continue
 		}
-		m.reserved[ip] = k
+		m.ghosts[ip] = append(m.ghosts[ip], s)
 		out = append(out, ip)
 	}
 	return out
@@ -261,8 +285,10 @@ func (m *model) reserve(k ServiceKey, ips []netip.Addr) []netip.Addr {
 
 func (m *model) unreserve(k ServiceKey, ips []netip.Addr) {
 	for _, ip := range ips {
-		if r, ok := m.reserved[ip.Unmap()]; ok && r == k {
-			delete(m.reserved, ip.Unmap())
+		ip = ip.Unmap()
+		m.ghosts[ip] = slices.DeleteFunc(m.ghosts[ip], func(g Service) bool { return g.Key == k })
+		if len(m.ghosts[ip]) == 0 {
+			delete(m.ghosts, ip)
 		}
 	}
 }
@@ -273,11 +299,8 @@ func (m *model) setPools(pools []Pool) []ServiceKey {
 	for _, p := range pools {
 		m.addrs[p.Name] = enumerate(p)
 	}
-	for ip := range m.reserved {
-		if m.poolOf(ip) == "" {
-			delete(m.reserved, ip)
-		}
-	}
+	m.ignoreGhosts = true
+	defer func() { m.ignoreGhosts = false }()
 	var evicted []ServiceKey
 	keys := make([]ServiceKey, 0, len(m.held))
 	for k := range m.held {
@@ -312,7 +335,7 @@ func (m *model) stats() []PoolStats {
 				}
 			}
 		}
-		for ip := range m.reserved {
+		for ip := range m.ghosts {
 			if m.poolOf(ip) == p.Name {
 				used[ip] = true
 			}

@@ -175,11 +175,19 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 // key, no two use the same (protocol, port), and if any is
 // externalTrafficPolicy: Local they all have the same backend.
 func shareError(use *ipUse, svc *Service) error {
-	if use.reserved {
-		if use.reservedFor == svc.Key {
-			return nil
+	// Ghosts (Services whose status still shows the IP): with no user at
+	// all, the IP is reserved for them; with users, a newcomer must also
+	// be able to share with each of them.
+	for _, g := range use.ghosts {
+		if g.Key == svc.Key {
+			continue
 		}
-		return fmt.Errorf("%v: %w: it is reserved until the status of %v, which held it, no longer shows it", use.addr, ErrIPInUse, use.reservedFor)
+		if len(use.users) == 0 {
+			return fmt.Errorf("%v: %w: it is reserved until the status of %v, which held it, no longer shows it", use.addr, ErrIPInUse, g.Key)
+		}
+		if err := pairError(g, svc); err != nil {
+			return fmt.Errorf("%v: %w: the status of %v, which held it, still shows it, and %w", use.addr, ErrIPInUse, g.Key, err)
+		}
 	}
 	var others []*held
 	for _, u := range use.users {
@@ -222,6 +230,25 @@ func shareError(use *ipUse, svc *Service) error {
 	}
 	if len(clashes) > 0 {
 		return fmt.Errorf("%v: %w by %s: %w: port %s", use.addr, ErrIPInUse, by, ErrSharingIncompatible, strings.Join(clashes, "; "))
+	}
+	return nil
+}
+
+// pairError says why svc cannot share an IP with other, by the same rule
+// as shareError, or nil.
+func pairError(other, svc *Service) error {
+	switch {
+	case other.SharingKey == "" || svc.SharingKey == "":
+		return fmt.Errorf("%w: not both have an allow-shared-ip key", ErrSharingIncompatible)
+	case other.SharingKey != svc.SharingKey:
+		return fmt.Errorf("%w: allow-shared-ip key %q differs from %q", ErrSharingIncompatible, svc.SharingKey, other.SharingKey)
+	case (svc.LocalTraffic || other.LocalTraffic) && (svc.LocalTraffic != other.LocalTraffic || svc.Backend != other.Backend):
+		return fmt.Errorf("%w: with externalTrafficPolicy Local both need the same backend", ErrSharingIncompatible)
+	}
+	for _, p := range svc.Ports {
+		if slices.Contains(other.Ports, p) {
+			return fmt.Errorf("%w: both use port %s", ErrSharingIncompatible, p)
+		}
 	}
 	return nil
 }

@@ -166,8 +166,8 @@ func TestAllocatorMatchesModel(t *testing.T) {
 					delete(m.held, s.Key)
 					ips = h.IPs
 				}
-				got := a.Reserve(s.Key, ips)
-				want := m.reserve(s.Key, ips)
+				got := a.Reserve(s, ips)
+				want := m.reserve(s, ips)
 				if !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
 					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
 				}
@@ -232,15 +232,17 @@ func TestAllocatorMatchesModel(t *testing.T) {
 						t.Fatalf("%v holds %v, model %v", k, got, h)
 					}
 				}
-				for ip, k := range m.reserved {
-					if !slices.Contains(a.Reserved(k), ip) {
-						t.Fatalf("%v should be reserved for %v; allocator reserves %v for it", ip, k, a.Reserved(k))
+				for ip, ghosts := range m.ghosts {
+					for _, g := range ghosts {
+						if !slices.Contains(a.Reserved(g.Key), ip) {
+							t.Fatalf("%v should be reserved for %v; allocator reserves %v for it", ip, g.Key, a.Reserved(g.Key))
+						}
 					}
 				}
 				for k, ips := range a.reserved {
 					for _, ip := range ips {
-						if m.reserved[ip] != k {
-							t.Fatalf("%v reserved for %v, model says %q", ip, k, m.reserved[ip])
+						if !m.hasGhost(ip, k) {
+							t.Fatalf("%v reserved for %v, not in the model", ip, k)
 						}
 					}
 				}

@@ -7,87 +7,110 @@ import (
 	"strings"
 )
 
-// Reserve keeps ips, which k held until now, out of every other Service's
-// reach while k's status may still show them.
+// Reserve records that svc's status may still show ips, which it no longer
+// holds, and keeps those IPs from anyone who could not share them with svc
+// until Unreserve says the status is clear.
 //
 // The allocator frees an IP the moment a Service stops holding it (its
 // request changed, a config change evicted it, its request became
-// invalid), but the Service's status.loadBalancer.ingress still shows the IP
-// until the controller's write clearing it lands. Handing the IP to another
-// Service in between would make two Services show one IP, and speakers
-// announce it for both. The controller reserves what it took away and
-// calls Unreserve once the status is clear.
+// unreadable), but the Service's status.loadBalancer.ingress still shows
+// the IP until the controller's write clearing it lands. Handing the IP to
+// another Service in between would make two Services show one IP, and
+// speakers announce it for both. So svc stays on each IP as a ghost: an IP
+// with ghosts and no user is reserved (in use, counted as assigned, given
+// to no one but svc itself); an IP that others still hold (shared) takes a
+// newcomer only if it could share with svc too, and becomes reserved when
+// its last user leaves. Pass svc as it is now (its current sharing key and
+// ports decide what it still conflicts with).
 //
-// Only free IPs of a pool (usable there) are reserved; IPs in use (by k
-// again, by Services sharing them) or outside every pool are skipped, and
-// the IPs reserved are returned. A reserved IP counts as assigned in Stats.
-// k itself may take its reserved IPs again: Allocate and Claim treat them
-// as free for k, and the reservation then becomes a holding. A config
-// change keeps every reservation whose IP is still a usable address of a
-// pool.
-func (a *Allocator) Reserve(k ServiceKey, ips []netip.Addr) []netip.Addr {
+// IPs svc holds are skipped; an IP outside every pool (or not usable in
+// its pool) is remembered, and reserved should a config change make it
+// usable again while svc's status may still show it. It returns the IPs
+// that got a ghost of svc. svc itself may take a reserved IP back: Allocate
+// and Claim treat it as free for svc, and the ghost goes.
+func (a *Allocator) Reserve(svc Service, ips []netip.Addr) []netip.Addr {
+	s := normalize(svc)
+	k := s.Key
 	var out []netip.Addr
 	for _, ip := range ips {
 		ip = ip.Unmap()
-		if a.ips[ip] != nil {
-			continue
+		if use := a.ips[ip]; use != nil {
+			if slices.ContainsFunc(use.users, func(h *held) bool { return h.svc.Key == k }) || hasGhost(use.ghosts, k) {
+				continue
+			}
+			use.ghosts = insertGhost(use.ghosts, &s)
+		} else if sp, ord, ok := a.usable(ip); ok {
+			a.ips[ip] = &ipUse{pool: a.poolOf(ip), ord: ord, addr: ip, ghosts: []*Service{&s}}
+			sp.used.add(ord)
+			sp.usedCount++
+		} else {
+			if hasGhost(a.dormant[ip], k) {
+				continue
+			}
+			a.dormant[ip] = insertGhost(a.dormant[ip], &s)
 		}
-		p := a.poolOf(ip)
-		if p == nil {
-			continue
-		}
-		sp := p.space[addrFamily(ip).index()]
-		if sp == nil {
-			continue
-		}
-		ord, ok := sp.ordinal(addrToU128(ip))
-		if !ok {
-			continue
-		}
-		a.ips[ip] = &ipUse{pool: p, ord: ord, addr: ip, reserved: true, reservedFor: k}
-		sp.used.add(ord)
-		sp.usedCount++
 		a.reserved[k] = insertAddr(a.reserved[k], ip)
 		out = append(out, ip)
 	}
 	return out
 }
 
-// Unreserve frees those of ips that are reserved for k: k's status no
-// longer shows them. Other IPs are ignored, so a late or repeated call is
-// harmless.
+// Unreserve removes k's ghosts from ips: k's status no longer shows them.
+// An IP left with neither users nor ghosts is free. IPs k has no ghost on
+// are ignored, so a late or repeated call is harmless.
 func (a *Allocator) Unreserve(k ServiceKey, ips []netip.Addr) {
 	for _, ip := range ips {
-		use := a.ips[ip.Unmap()]
-		if use == nil || !use.reserved || use.reservedFor != k {
+		ip = ip.Unmap()
+		if use := a.ips[ip]; use != nil {
+			a.dropGhost(ip, &use.ghosts, k)
+			if len(use.users) == 0 && len(use.ghosts) == 0 {
+				delete(a.ips, ip)
+				sp := use.pool.space[addrFamily(ip).index()]
+				sp.used.remove(use.ord)
+				sp.usedCount--
+			}
 			continue
 		}
-		a.dropReservation(use)
-		delete(a.ips, use.addr)
-		sp := use.pool.space[addrFamily(use.addr).index()]
-		sp.used.remove(use.ord)
-		sp.usedCount--
+		if ghosts, ok := a.dormant[ip]; ok {
+			a.dropGhost(ip, &ghosts, k)
+			if len(ghosts) == 0 {
+				delete(a.dormant, ip)
+			} else {
+				a.dormant[ip] = ghosts
+			}
+		}
 	}
 }
 
-// Reserved returns the IPs reserved for k, sorted.
+// Reserved returns the IPs k has a ghost on, sorted.
 func (a *Allocator) Reserved(k ServiceKey) []netip.Addr {
 	return slices.Clone(a.reserved[k])
 }
 
-// takeReservation turns a reserved IP into one its Service holds; the
-// caller fills in the users.
-func (a *Allocator) takeReservation(use *ipUse) {
-	a.dropReservation(use)
-	use.reserved = false
-	use.reservedFor = ServiceKey{}
+// usable returns ip's address space and ordinal if some pool can give it.
+func (a *Allocator) usable(ip netip.Addr) (*addrSpace, u128, bool) {
+	p := a.poolOf(ip)
+	if p == nil {
+		return nil, u128{}, false
+	}
+	sp := p.space[addrFamily(ip).index()]
+	if sp == nil {
+		return nil, u128{}, false
+	}
+	ord, ok := sp.ordinal(addrToU128(ip))
+	return sp, ord, ok
 }
 
-func (a *Allocator) dropReservation(use *ipUse) {
-	k := use.reservedFor
+// dropGhost removes k's ghost from ghosts (those of ip), if any.
+func (a *Allocator) dropGhost(ip netip.Addr, ghosts *[]*Service, k ServiceKey) {
+	i, found := slices.BinarySearchFunc(*ghosts, k, func(g *Service, k ServiceKey) int { return compareKey(g.Key, k) })
+	if !found {
+		return
+	}
+	*ghosts = slices.Delete(*ghosts, i, i+1)
 	list := a.reserved[k]
-	if i, found := slices.BinarySearchFunc(list, use.addr, netip.Addr.Compare); found {
-		list = slices.Delete(list, i, i+1)
+	if j, found := slices.BinarySearchFunc(list, ip, netip.Addr.Compare); found {
+		list = slices.Delete(list, j, j+1)
 	}
 	if len(list) == 0 {
 		delete(a.reserved, k)
@@ -96,13 +119,14 @@ func (a *Allocator) dropReservation(use *ipUse) {
 	}
 }
 
-// ownReserved returns the lowest ordinal of sp reserved for k.
+// ownReserved returns the lowest ordinal of sp reserved for k alone (k's
+// ghost and no one else on it), which k may take as if free.
 func (a *Allocator) ownReserved(p *poolState, sp *addrSpace, k ServiceKey) (u128, bool) {
 	var best u128
 	found := false
 	for _, ip := range a.reserved[k] {
 		use := a.ips[ip]
-		if use.pool != p || addrFamily(ip) != sp.family {
+		if use == nil || use.pool != p || addrFamily(ip) != sp.family || len(use.users) > 0 || len(use.ghosts) != 1 {
 			continue
 		}
 		if !found || use.ord.less(best) {
@@ -112,21 +136,45 @@ func (a *Allocator) ownReserved(p *poolState, sp *addrSpace, k ServiceKey) (u128
 	return best, found
 }
 
-// carryReservations re-reserves, in a (new) allocator built by SetPools,
-// every reservation of old whose IP is still usable in some pool.
+// carryReservations gives a (new) allocator built by SetPools every ghost
+// of old, on IPs in use, reserved or dormant alike.
 func (a *Allocator) carryReservations(old *Allocator) {
-	keys := make([]ServiceKey, 0, len(old.reserved))
-	for k := range old.reserved {
-		keys = append(keys, k)
+	type ghostAt struct {
+		ip netip.Addr
+		g  *Service
 	}
-	// Reservations are disjoint, so the order does not change the outcome;
-	// sorting keeps the work itself deterministic.
-	slices.SortFunc(keys, func(x, y ServiceKey) int {
-		return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
-	})
-	for _, k := range keys {
-		a.Reserve(k, old.reserved[k])
+	var all []ghostAt
+	for ip, use := range old.ips {
+		for _, g := range use.ghosts {
+			all = append(all, ghostAt{ip, g})
+		}
 	}
+	for ip, ghosts := range old.dormant {
+		for _, g := range ghosts {
+			all = append(all, ghostAt{ip, g})
+		}
+	}
+	// Ghosts of different Services on one IP do not interact, so the
+	// order does not change the outcome; sorting keeps the work itself
+	// deterministic.
+	slices.SortFunc(all, func(x, y ghostAt) int { return cmp.Or(x.ip.Compare(y.ip), compareKey(x.g.Key, y.g.Key)) })
+	for _, c := range all {
+		a.Reserve(*c.g, []netip.Addr{c.ip})
+	}
+}
+
+func hasGhost(ghosts []*Service, k ServiceKey) bool {
+	_, found := slices.BinarySearchFunc(ghosts, k, func(g *Service, k ServiceKey) int { return compareKey(g.Key, k) })
+	return found
+}
+
+func insertGhost(ghosts []*Service, s *Service) []*Service {
+	i, _ := slices.BinarySearchFunc(ghosts, s.Key, func(g *Service, k ServiceKey) int { return compareKey(g.Key, k) })
+	return slices.Insert(ghosts, i, s)
+}
+
+func compareKey(x, y ServiceKey) int {
+	return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
 }
 
 func insertAddr(list []netip.Addr, ip netip.Addr) []netip.Addr {

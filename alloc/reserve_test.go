@@ -20,9 +20,11 @@ func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
 	// x now asks for .3 explicitly: .1 is freed, and reserved for x.
 	x.RequestedIPs = ips("10.0.0.3")
 	mustAllocate(t, a, x)
-	if got := a.Reserve(x.Key, ips("10.0.0.1", "10.0.0.3", "192.0.2.1")); !slices.Equal(got, ips("10.0.0.1")) {
-		t.Fatalf("Reserve reserved %v, want only the free pool address 10.0.0.1", got)
+	// .3 is x's now: skipped. 192.0.2.1 is in no pool: remembered.
+	if got := a.Reserve(x, ips("10.0.0.1", "10.0.0.3", "192.0.2.1")); !slices.Equal(got, ips("10.0.0.1", "192.0.2.1")) {
+		t.Fatalf("Reserve reserved %v, want 10.0.0.1 and 192.0.2.1", got)
 	}
+	a.Unreserve(x.Key, ips("192.0.2.1"))
 	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.2")) {
 		t.Fatalf("y got %v, want 10.0.0.2 (10.0.0.1 is reserved)", got)
 	}
@@ -56,7 +58,7 @@ func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
 		t.Fatalf("reservation not consumed: %v", got)
 	}
 	// Releasing .3 and reserving it, then unreserving: z gets it.
-	a.Reserve(x.Key, ips("10.0.0.3"))
+	a.Reserve(x, ips("10.0.0.3"))
 	z.RequestedIPs = ips("10.0.0.3")
 	if _, err := a.Allocate(z); !errors.Is(err, ErrIPInUse) {
 		t.Fatalf("z: %v, want in use", err)
@@ -80,7 +82,7 @@ func TestReservedIPIsLowestFreeForItsService(t *testing.T) {
 	x := svc("ns", "x")
 	mustAllocate(t, a, x)
 	a.Release(x.Key)
-	a.Reserve(x.Key, ips("10.0.0.1"))
+	a.Reserve(x, ips("10.0.0.1"))
 	if got := mustAllocate(t, a, svc("ns", "y")).IPs; !slices.Equal(got, ips("10.0.0.2")) {
 		t.Fatalf("y got %v", got)
 	}
@@ -90,15 +92,67 @@ func TestReservedIPIsLowestFreeForItsService(t *testing.T) {
 	checkInvariants(t, a)
 }
 
-// A pool change that drops the reserved address drops the reservation.
-func TestReservationOutsideNewPoolsIsDropped(t *testing.T) {
+// A range removed and added back while the status may still show an IP
+// of it: the reservation outlives the range.
+func TestReservationSurvivesRangeRemovedAndRestored(t *testing.T) {
 	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.4"))
-	a.Reserve(ServiceKey{"ns", "x"}, []netip.Addr{netip.MustParseAddr("10.0.0.4")})
+	x := svc("ns", "x")
+	a.Reserve(x, []netip.Addr{netip.MustParseAddr("10.0.0.4")})
 	if _, err := a.SetPools([]Pool{pool(t, "p", "10.0.0.1-10.0.0.3")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Reserved(ServiceKey{"ns", "x"}); len(got) != 0 {
-		t.Fatalf("reserved %v outside every pool", got)
+	if got := a.Reserved(x.Key); !slices.Equal(got, ips("10.0.0.4")) {
+		t.Fatalf("reserved %v after the range left, want 10.0.0.4 remembered", got)
+	}
+	if _, err := a.SetPools([]Pool{pool(t, "p", "10.0.0.1-10.0.0.4")}); err != nil {
+		t.Fatal(err)
+	}
+	y := svc("ns", "y")
+	y.RequestedIPs = ips("10.0.0.4")
+	if _, err := a.Allocate(y); !errors.Is(err, ErrIPInUse) {
+		t.Fatalf("y requesting 10.0.0.4 back in the pool: %v, want in use (x's status may show it)", err)
+	}
+	a.Unreserve(x.Key, ips("10.0.0.4"))
+	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.4")) {
+		t.Fatalf("y got %v", got)
+	}
+	checkInvariants(t, a)
+}
+
+// A Service leaving a shared IP stays on it as a ghost: a newcomer must be
+// able to share with it too, and when the last holder leaves, the IP is
+// reserved rather than free.
+func TestGhostOnSharedIP(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.2"))
+	shared := func(name string, port int32) Service {
+		s := svc("ns", name)
+		s.SharingKey, s.RequestedIPs, s.Ports = "k", ips("10.0.0.1"), []Port{{"TCP", port}}
+		return s
+	}
+	x, b := shared("x", 80), shared("b", 443)
+	mustAllocate(t, a, x)
+	mustAllocate(t, a, b)
+	// x moves to .2; its status still shows .1 with port 80.
+	x.RequestedIPs = ips("10.0.0.2")
+	mustAllocate(t, a, x)
+	if got := a.Reserve(x, ips("10.0.0.1")); !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("Reserve on a shared IP reserved %v", got)
+	}
+	if _, err := a.Allocate(shared("c", 80)); !errors.Is(err, ErrIPInUse) || !strings.Contains(err.Error(), "ns/x") {
+		t.Fatalf("c on port 80 while x's status shows .1: %v, want refused naming ns/x", err)
+	}
+	mustAllocate(t, a, shared("d", 8080)) // compatible with b and x's ghost
+	a.Release(b.Key)
+	a.Release(ServiceKey{"ns", "d"})
+	lone := svc("ns", "lone")
+	lone.RequestedIPs = ips("10.0.0.1")
+	if _, err := a.Allocate(lone); !errors.Is(err, ErrIPInUse) {
+		t.Fatalf("lone on .1 with x's ghost the only one left: %v, want in use", err)
+	}
+	checkInvariants(t, a)
+	a.Unreserve(x.Key, ips("10.0.0.1"))
+	if got := mustAllocate(t, a, lone).IPs; !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("lone got %v", got)
 	}
 	checkInvariants(t, a)
 }
