@@ -40,7 +40,7 @@ type allocatorActor struct {
 	// reservations are the IPs taken from a Service whose status may still
 	// show them (alloc.Allocator.Reserve), with the generation each was
 	// made in; resGen numbers them.
-	reservations map[netip.Addr]reservedFor
+	reservations map[reservedFor]uint64
 	resGen       uint64
 
 	retryScheduled bool
@@ -49,9 +49,10 @@ type allocatorActor struct {
 	sent           map[string]alloc.PoolStats
 }
 
+// reservedFor is one Service's ghost on one IP (alloc.Allocator.Reserve).
 type reservedFor struct {
+	ip  netip.Addr
 	key alloc.ServiceKey
-	gen uint64
 }
 
 type request struct {
@@ -72,7 +73,10 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.invalid = nil
 		a.known = map[alloc.ServiceKey]request{}
 		a.failed = map[alloc.ServiceKey]string{}
-		a.reservations = map[netip.Addr]reservedFor{}
+		a.reservations = map[reservedFor]uint64{}
+		// Generations must not repeat across incarnations of this actor:
+		// a Service actor may still answer about an earlier one's.
+		a.resGen = uint64(a.e.clock.Now().UnixNano())
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
 		c.Send(a.e.config, resendConfig{})
@@ -103,23 +107,26 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		// Otherwise not ready: restore reads every Service from the
 		// cache anyway.
 	case release:
+		svc := a.service(m.key)
 		delete(a.known, m.key)
 		delete(a.failed, m.key)
 		if asg, held := a.a.Release(m.key); held {
 			// The Service may still exist (its request became
 			// unreadable, it stopped being ours) with the IPs in its
 			// status until its actor clears it.
-			a.reserve(c, m.key, asg.IPs)
+			a.reserve(c, svc, asg.IPs)
 			a.scheduleRetry(c)
 			a.scheduleStats(c)
 		}
 	case statusClear:
 		a.unreserve(c, m)
 	case whatReserved:
+		// Only what alloc still reserves: an entry for an IP the Service
+		// has since taken back would make its actor drop a live IP.
 		var pending []reservation
-		for ip, r := range a.reservations {
-			if r.key == m.key {
-				pending = append(pending, reservation{ip: ip, gen: r.gen})
+		for _, ip := range a.a.Reserved(m.key) {
+			if gen, ok := a.reservations[reservedFor{ip, m.key}]; ok {
+				pending = append(pending, reservation{ip: ip, gen: gen})
 			}
 		}
 		if len(pending) > 0 {
@@ -142,9 +149,13 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		return
 	}
 	var claims []alloc.Claim
-	var ours []informers.Service
+	var ours, invalid []informers.Service
 	for _, s := range a.e.inf.Services() {
-		if !s.Ours(a.e.class) || s.Invalid != nil {
+		if !s.Ours(a.e.class) {
+			continue
+		}
+		if s.Invalid != nil {
+			invalid = append(invalid, s)
 			continue
 		}
 		ours = append(ours, s)
@@ -158,10 +169,13 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		conflicts[r.Service] = r.Err
 		a.e.log.Warn("restored IP refused", "service", r.Service.String(), "ips", r.IPs, "err", r.Err)
 	}
-	// A refused IP is still in its Service's status: nobody else gets it
-	// (the winner of a conflict keeps it) until that status is cleared.
-	for _, r := range rejected {
-		a.reserve(c, r.Service, r.IPs)
+	// Every IP in a status that its Service does not hold now (a refused
+	// claim, an unreadable request) stays that Service's until its status
+	// is cleared: reserved, or a ghost beside the conflict's winner.
+	for _, s := range slices.Concat(ours, invalid) {
+		if len(s.StatusIPs) > 0 {
+			a.reserve(c, s.Alloc, s.StatusIPs)
+		}
 	}
 	a.ready = true
 	a.e.log.Info("allocator restored", "services", len(ours), "claims", len(claims), "conflicts", len(conflicts))
@@ -185,16 +199,11 @@ func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
 		a.e.log.Error("allocator refused the configuration's pools; keeping the previous ones", "err", err)
 		return
 	}
-	// SetPools drops a reservation whose IP left every pool; should the IP
-	// come back while the status still shows it, it is reserved again.
-	for ip, r := range a.reservations {
-		a.a.Reserve(r.key, []netip.Addr{ip})
-	}
 	// Reserve every evicted IP before anyone is allocated, so no evicted
 	// Service's IP goes to another while its status still shows it.
 	for _, r := range rejected {
 		a.e.log.Info("assignment no longer valid after a configuration change", "service", r.Service.String(), "ips", r.IPs, "reason", r.Err)
-		a.reserve(c, r.Service, r.IPs)
+		a.reserve(c, a.service(r.Service), r.IPs)
 	}
 	for _, r := range rejected {
 		if req, ok := a.known[r.Service]; ok {
@@ -211,6 +220,7 @@ func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created ti
 	before, had := a.a.Assignment(svc.Key)
 	asg, err := a.a.Allocate(svc)
 	a.known[svc.Key] = request{svc: svc, created: created}
+	a.tookBack(svc.Key, asg.IPs)
 	if err != nil {
 		a.failed[svc.Key] = err.Error()
 	} else {
@@ -223,7 +233,7 @@ func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created ti
 				gone = append(gone, ip)
 			}
 		}
-		a.reserve(c, svc.Key, gone)
+		a.reserve(c, svc, gone)
 		// Something may have been freed: a waiting Service may fit now.
 		a.scheduleRetry(c)
 	}
@@ -253,16 +263,18 @@ func (a *allocatorActor) retry(c actor.Context) {
 		// still on its way: give nothing to a Service the cache no
 		// longer has (or that stopped being ours).
 		if s, ok := a.e.inf.Service(k); !ok || !s.Ours(a.e.class) {
+			svc := a.service(k)
 			delete(a.failed, k)
 			delete(a.known, k)
 			if asg, held := a.a.Release(k); held {
-				a.reserve(c, k, asg.IPs)
+				a.reserve(c, svc, asg.IPs)
 			}
 			continue
 		}
 		req := a.known[k]
 		asg, err := a.a.Allocate(req.svc)
 		if err == nil {
+			a.tookBack(k, asg.IPs)
 			delete(a.failed, k)
 			a.scheduleStats(c)
 			c.Send(a.e.router, forService{key: k, msg: allocResult{assignment: asg}})
@@ -275,29 +287,47 @@ func (a *allocatorActor) retry(c actor.Context) {
 	}
 }
 
-// reserve keeps ips, just taken from the Service k, from everyone else
-// until k's actor reports that k's status no longer shows them; nothing is
-// reserved for a Service the cache no longer has (its status is gone with
-// it).
-func (a *allocatorActor) reserve(c actor.Context, k alloc.ServiceKey, ips []netip.Addr) {
+// service is the last request of a Service the allocator knows, or just
+// its key.
+func (a *allocatorActor) service(k alloc.ServiceKey) alloc.Service {
+	if req, ok := a.known[k]; ok {
+		return req.svc
+	}
+	return alloc.Service{Key: k}
+}
+
+// reserve leaves svc on ips, which its status may still show but it no
+// longer holds, until svc's actor reports that the status is clear (see
+// alloc.Allocator.Reserve); nothing is reserved for a Service the cache no
+// longer has (its status is gone with it).
+func (a *allocatorActor) reserve(c actor.Context, svc alloc.Service, ips []netip.Addr) {
+	k := svc.Key
 	if len(ips) == 0 {
 		return
 	}
 	if _, ok := a.e.inf.Service(k); !ok {
 		return
 	}
-	got := a.a.Reserve(k, ips)
+	got := a.a.Reserve(svc, ips)
 	if len(got) == 0 {
 		return
 	}
 	a.resGen++
 	msg := revoked{reservations: make([]reservation, len(got))}
 	for i, ip := range got {
-		a.reservations[ip] = reservedFor{key: k, gen: a.resGen}
+		a.reservations[reservedFor{ip, k}] = a.resGen
 		msg.reservations[i] = reservation{ip: ip, gen: a.resGen}
 	}
 	a.e.log.Debug("reserved until the status is clear", "service", k.String(), "ips", got)
 	c.Send(a.e.router, forService{key: k, msg: msg})
+}
+
+// tookBack forgets the reservations of k's IPs that k holds again (alloc
+// dropped those ghosts when it gave them back).
+func (a *allocatorActor) tookBack(k alloc.ServiceKey, ips []netip.Addr) {
+	for _, ip := range ips {
+		delete(a.reservations, reservedFor{ip, k})
+	}
 }
 
 // unreserve frees the reservations a Service's actor reports cleared, if
@@ -305,8 +335,8 @@ func (a *allocatorActor) reserve(c actor.Context, k alloc.ServiceKey, ips []neti
 func (a *allocatorActor) unreserve(c actor.Context, m statusClear) {
 	var free []netip.Addr
 	for _, r := range m.reservations {
-		if cur, ok := a.reservations[r.ip]; ok && cur.key == m.key && cur.gen == r.gen {
-			delete(a.reservations, r.ip)
+		if gen, ok := a.reservations[reservedFor{r.ip, m.key}]; ok && gen == r.gen {
+			delete(a.reservations, reservedFor{r.ip, m.key})
 			free = append(free, r.ip)
 		}
 	}

@@ -54,11 +54,17 @@
 // when status and annotation are already right, writes nothing.
 //
 // No IP in two statuses: an IP the allocator takes from a Service (its
-// request changed, a config change evicted it, a restored IP was refused)
-// is reserved for that Service (alloc.Allocator.Reserve) until the
-// Service's actor sees its status no longer show it, after its clearing
-// write has landed; only then can another Service get it. The actor answers
-// with the reservation's generation, so a late answer about an earlier
-// reservation of the same IP frees nothing, and a restarted actor asks the
-// allocator for the reservations still waiting for it.
+// request changed or became unreadable, a config change evicted it, a
+// restored IP was refused, the Service stopped being ours) keeps that
+// Service on it as a ghost (alloc.Allocator.Reserve) until the Service's
+// actor sees its status no longer show it, after its clearing write has
+// landed; only then can a Service that could not share with it get the IP.
+// After a restart, every IP in an ours Service's status that it does not
+// hold (Invalid Services included) is reserved the same way. The actor,
+// told by a revoked message, drops the IP from what it would write and
+// answers with the reservation's generation (unique across allocator
+// restarts), so a late answer about an earlier reservation frees nothing;
+// a restarted actor asks the allocator for the reservations still waiting
+// for it; and the router stops an idle actor only when it has taken every
+// message forwarded to it, so a revoked message is never dropped.
 package actors

@@ -79,9 +79,12 @@ type (
 	// seen everything.
 	kick struct{ n uint64 }
 	// idle: a Service actor has nothing left to do after kick n.
+	// fwd counts the messages the router forwarded to it (forService),
+	// so the router does not stop an actor with one still queued.
 	idle struct {
 		key alloc.ServiceKey
 		n   uint64
+		fwd uint64
 	}
 	// forService asks the router to deliver msg to a Service's actor,
 	// spawning it if needed.

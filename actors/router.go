@@ -19,6 +19,7 @@ type routerActor struct {
 type child struct {
 	pid  *actor.PID
 	sent uint64 // kicks sent
+	fwd  uint64 // other messages forwarded (forService)
 }
 
 func newRouterActor(e *env) actor.Actor { return &routerActor{e: e} }
@@ -48,11 +49,14 @@ func (r *routerActor) Receive(c actor.Context) {
 		r.kickAll(c)
 	case forService:
 		ch := r.child(c, m.key)
+		ch.fwd++
 		c.Send(ch.pid, m.msg)
 	case idle:
-		if ch, ok := r.children[m.key]; ok && ch.sent == m.n {
-			// It has seen every kick: nothing can be lost by stopping it.
-			// A later kick spawns a fresh actor that reads the cache.
+		if ch, ok := r.children[m.key]; ok && ch.sent == m.n && ch.fwd == m.fwd {
+			// It has seen every kick and every forwarded message (Stop
+			// overtakes queued messages, which would be lost): nothing
+			// can be lost by stopping it. A later kick spawns a fresh
+			// actor that reads the cache.
 			c.Stop(ch.pid)
 			delete(r.children, m.key)
 		}

@@ -61,6 +61,9 @@ type serviceActor struct {
 	// toClear are IPs the allocator took from this Service and keeps
 	// reserved until its status no longer shows them, by generation.
 	toClear map[netip.Addr]uint64
+	// fwd counts the messages the router forwarded (allocResult,
+	// revoked); see idle.
+	fwd uint64
 
 	inflight  bool
 	dirty     bool
@@ -91,11 +94,19 @@ func (a *serviceActor) Receive(c actor.Context) {
 		c.Send(a.e.allocator, whatReserved{key: a.key})
 		a.refresh(c)
 	case revoked:
+		a.fwd++
 		if a.toClear == nil {
 			a.toClear = map[netip.Addr]uint64{}
 		}
 		for _, r := range m.reservations {
 			a.toClear[r.ip] = r.gen
+			// The allocator no longer gives this Service the IP; a
+			// decision saying otherwise can only be older than this
+			// message (both come in the allocator's order), so no write
+			// may put it back, not even a retry of an older write.
+			if a.have {
+				a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.ip })
+			}
 		}
 		a.checkClear(c)
 		a.maybeIdle(c)
@@ -103,6 +114,7 @@ func (a *serviceActor) Receive(c actor.Context) {
 		a.kicks = m.n
 		a.refresh(c)
 	case allocResult:
+		a.fwd++
 		a.result(c, m)
 	case written:
 		a.written(c, m)
@@ -359,7 +371,7 @@ func (a *serviceActor) maybeIdle(c actor.Context) {
 	if a.exists && a.snap.Ours(a.e.class) {
 		return
 	}
-	c.Send(a.e.router, idle{key: a.key, n: a.kicks})
+	c.Send(a.e.router, idle{key: a.key, n: a.kicks, fwd: a.fwd})
 }
 
 // writeService makes status.loadBalancer.ingress say ips and the

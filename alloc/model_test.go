@@ -80,7 +80,11 @@ func (m *model) users(ip netip.Addr, except ServiceKey) []Service {
 }
 
 func (m *model) canShare(ip netip.Addr, s Service) bool {
-	if !m.ignoreGhosts {
+	holds := false
+	if h, ok := m.held[s.Key]; ok {
+		holds = slices.Contains(h.ips, ip)
+	}
+	if !m.ignoreGhosts && !holds {
 		for _, g := range m.ghosts[ip] {
 			if g.Key == s.Key {
 				continue

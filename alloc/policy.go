@@ -175,11 +175,13 @@ func (a *Allocator) candidates(svc *Service) ([]*poolState, []string, error) {
 // key, no two use the same (protocol, port), and if any is
 // externalTrafficPolicy: Local they all have the same backend.
 func shareError(use *ipUse, svc *Service) error {
-	// Ghosts (Services whose status still shows the IP): with no user at
-	// all, the IP is reserved for them; with users, a newcomer must also
-	// be able to share with each of them.
+	// Ghosts (Services whose status still shows the IP) keep newcomers
+	// out: with no user at all, the IP is reserved for them; with users, a
+	// newcomer must also be able to share with each of them. A Service
+	// already holding the IP is no newcomer: a ghost never evicts.
+	holds := slices.ContainsFunc(use.users, func(h *held) bool { return h.svc.Key == svc.Key })
 	for _, g := range use.ghosts {
-		if g.Key == svc.Key {
+		if g.Key == svc.Key || holds {
 			continue
 		}
 		if len(use.users) == 0 {

@@ -156,3 +156,22 @@ func TestGhostOnSharedIP(t *testing.T) {
 	}
 	checkInvariants(t, a)
 }
+
+// A ghost keeps newcomers out but never evicts: the Service holding the IP
+// (here the winner of a restore conflict, with the loser's status still
+// showing the IP) keeps it when it is allocated again.
+func TestGhostNeverEvictsTheHolder(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.4"))
+	winner, loser := svc("ns", "winner"), svc("ns", "loser")
+	if _, err := a.Claim(winner, ips("10.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	a.Reserve(loser, ips("10.0.0.2"))
+	if got := mustAllocate(t, a, winner).IPs; !slices.Equal(got, ips("10.0.0.2")) {
+		t.Fatalf("winner moved to %v because of the loser's ghost", got)
+	}
+	if got := mustAllocate(t, a, loser).IPs; !slices.Equal(got, ips("10.0.0.1")) {
+		t.Fatalf("loser got %v", got)
+	}
+	checkInvariants(t, a)
+}
