@@ -44,7 +44,7 @@ type configActor struct {
 
 func newConfigActor(e *env) actor.Actor {
 	a := &configActor{e: e}
-	a.state = newStatusWriter(e, "configurationstate", sameState, a.write)
+	a.state = newStatusWriter(e, "configurationstate", ConfigurationStateName, sameState, a.write)
 	return a
 }
 

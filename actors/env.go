@@ -92,9 +92,6 @@ type (
 		key alloc.ServiceKey
 		msg any
 	}
-	// kickAll re-reads every Service (after a restart of the router or the
-	// allocator).
-	kickAll struct{}
 
 	// allocResult is the allocator's decision for one Service.
 	allocResult struct {

@@ -22,7 +22,7 @@ type poolActor struct {
 
 func newPoolActor(e *env, name string) actor.Actor {
 	a := &poolActor{e: e, name: name}
-	a.status = newStatusWriter(e, "ipaddresspool",
+	a.status = newStatusWriter(e, "ipaddresspool", name,
 		func(x, y v1beta1.IPAddressPoolStatus) bool { return x == y }, a.write)
 	return a
 }

@@ -45,8 +45,6 @@ func (r *routerActor) Receive(c actor.Context) {
 		default:
 			c.Send(r.e.config, configChanged{})
 		}
-	case kickAll:
-		r.kickAll(c)
 	case forService:
 		ch := r.child(c, m.key)
 		ch.fwd++

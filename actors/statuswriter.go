@@ -16,9 +16,10 @@ import (
 // it receives.
 type statusWriter[T any] struct {
 	e *env
-	// what names the object kind in logs and the API error metric.
-	what string
-	same func(a, b T) bool
+	// what names the object kind in logs and the API error metric; name
+	// is the object's.
+	what, name string
+	same       func(a, b T) bool
 	// write runs on its own goroutine and makes the object's status say
 	// v; errNothingToWrite means there is no object to write to. first is
 	// set until a write of this writer has succeeded: only then may write
@@ -46,8 +47,8 @@ type statusWritten[T any] struct {
 // desired value will try again.
 var errNothingToWrite = errors.New("no object to write the status of")
 
-func newStatusWriter[T any](e *env, what string, same func(a, b T) bool, write func(ctx context.Context, v T, first bool) error) *statusWriter[T] {
-	return &statusWriter[T]{e: e, what: what, same: same, write: write, bo: e.newBackoff()}
+func newStatusWriter[T any](e *env, what, name string, same func(a, b T) bool, write func(ctx context.Context, v T, first bool) error) *statusWriter[T] {
+	return &statusWriter[T]{e: e, what: what, name: name, same: same, write: write, bo: e.newBackoff()}
 }
 
 // set makes v the status to publish.
@@ -84,7 +85,7 @@ func (w *statusWriter[T]) done(c actor.Context, m statusWritten[T]) {
 	case errors.Is(m.err, errNothingToWrite):
 	case m.err != nil:
 		w.e.metrics.apiError(w.what)
-		w.e.log.Warn("writing status failed; will retry", "kind", w.what, "err", m.err)
+		w.e.log.Warn("writing status failed; will retry", "kind", w.what, "name", w.name, "err", m.err)
 		w.e.after(nextDelay(w.bo), c.Self(), retry{})
 		return
 	default:
