@@ -6,10 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/heraldlb/herald/informers"
 )
@@ -19,35 +16,19 @@ import (
 // requested that IP, must wait until x's status is clear: the reservation
 // outlives the range.
 func TestRevokedIPSurvivesRangeRemovedAndRestored(t *testing.T) {
-	age := func(d time.Duration) func(*corev1.Service) {
-		return func(s *corev1.Service) { s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(d)) }
-	}
 	f := newFixture(pool("a", "10.0.0.0/31"), pool("b", "10.0.1.0/31"),
-		lbService("x", age(0)), lbService("z", age(time.Minute)),
+		lbService("x", aged(0)), lbService("z", aged(time.Minute)),
 		lbService("y", func(s *corev1.Service) {
-			age(2 * time.Minute)(s)
+			aged(2 * time.Minute)(s)
 			s.Annotations = map[string]string{informers.AnnotationLoadBalancerIPs: "10.0.0.0"}
 		}))
-	armed := make(chan struct{})
-	f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "status" {
-			return false, nil, nil
-		}
-		if s := a.(k8stesting.UpdateAction).GetObject().(*corev1.Service); s.Name == "x" {
-			select {
-			case <-armed:
-				return true, nil, apierrors.NewServiceUnavailable("slow")
-			default:
-			}
-		}
-		return false, nil, nil
-	})
+	arm, _ := f.stallStatusWrites("x", true)
 	f.start(t, "r1", nil)
 	f.waitIngress(t, "x", "10.0.0.0")
 	f.waitIngress(t, "z", "10.0.0.1")
 	eventually(t, "y waits", func() bool { _, ok := f.rec.find("default/y", ReasonAllocationFailed, "in use"); return ok })
 
-	close(armed)
+	arm()
 	setAddrs := func(addrs ...string) {
 		p, err := f.mlb.MetallbV1beta1().IPAddressPools(testNS).Get(context.Background(), "a", metav1.GetOptions{})
 		if err != nil {
@@ -65,11 +46,5 @@ func TestRevokedIPSurvivesRangeRemovedAndRestored(t *testing.T) {
 	})
 	time.Sleep(100 * time.Millisecond)
 	setAddrs("10.0.0.0/31") // reverted
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if got := ingress(f.service(t, "y")); got != "" {
-			t.Fatalf("y got %q while x's status still shows %q", got, ingress(f.service(t, "x")))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.staysWithoutIP(t, "y", "x", time.Second)
 }

@@ -6,10 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/heraldlb/herald/informers"
 )
@@ -26,34 +23,17 @@ func TestRevokedSharedIPStaysReservedForLeaver(t *testing.T) {
 			s.Spec.Ports = []corev1.ServicePort{{Protocol: corev1.ProtocolTCP, Port: port}}
 		}
 	}
-	age := func(d time.Duration) func(*corev1.Service) {
-		return func(s *corev1.Service) { s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(d)) }
-	}
 	f := newFixture(pool("a", "10.0.0.0/31"),
 		lbService("x", shared(80, 0)), lbService("w", shared(443, time.Second)),
-		lbService("z", age(time.Minute)), lbService("y", age(2*time.Minute)))
-	armed := make(chan struct{})
-	f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		u, ok := a.(k8stesting.UpdateAction)
-		if !ok || a.GetSubresource() != "status" {
-			return false, nil, nil
-		}
-		if s := u.GetObject().(*corev1.Service); s.Name == "x" && len(s.Status.LoadBalancer.Ingress) == 0 {
-			select {
-			case <-armed:
-				return true, nil, apierrors.NewServiceUnavailable("slow")
-			default:
-			}
-		}
-		return false, nil, nil
-	})
+		lbService("z", aged(time.Minute)), lbService("y", aged(2*time.Minute)))
+	arm, _ := f.stallStatusWrites("x", false)
 	f.start(t, "r1", nil)
 	f.waitIngress(t, "x", "10.0.0.0")
 	f.waitIngress(t, "w", "10.0.0.0")
 	f.waitIngress(t, "z", "10.0.0.1")
 	eventually(t, "y waits", func() bool { _, ok := f.rec.find("default/y", ReasonAllocationFailed, "no free address"); return ok })
 
-	close(armed)
+	arm()
 	x := f.service(t, "x")
 	x.Annotations[informers.AnnotationLoadBalancerIPs] = "not-an-ip"
 	if _, err := f.kube.CoreV1().Services("default").Update(context.Background(), x, metav1.UpdateOptions{}); err != nil {
@@ -63,11 +43,5 @@ func TestRevokedSharedIPStaysReservedForLeaver(t *testing.T) {
 	if err := f.kube.CoreV1().Services("default").Delete(context.Background(), "w", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if got := ingress(f.service(t, "y")); got != "" {
-			t.Fatalf("y got %q while x's status still shows %q", got, ingress(f.service(t, "x")))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.staysWithoutIP(t, "y", "x", time.Second)
 }

@@ -54,42 +54,16 @@ func TestRevokedIPWaitsForStatusToClear(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			age := func(d time.Duration) func(*corev1.Service) {
-				return func(s *corev1.Service) {
-					s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(d))
-					if s.Name != "x" {
-						s.Labels = map[string]string{"keep": "yes"}
-					}
-				}
-			}
+			keep := func(s *corev1.Service) { s.Labels = map[string]string{"keep": "yes"} }
 			f := newFixture(pool("a", "10.0.0.0/31"),
-				lbService("x", age(0)), lbService("z", age(time.Minute)), lbService("y", age(2*time.Minute)))
-			// Once armed, the write clearing x's status fails (as with
-			// an API server under strain) until released; the fake
-			// clientset holds its lock in reactors, so it cannot block.
-			armed := make(chan struct{})
-			release := make(chan struct{})
-			f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
-				u, ok := a.(k8stesting.UpdateAction)
-				if !ok || a.GetSubresource() != "status" {
-					return false, nil, nil
-				}
-				if s := u.GetObject().(*corev1.Service); s.Name == "x" && len(s.Status.LoadBalancer.Ingress) == 0 {
-					select {
-					case <-release:
-					case <-armed:
-						return true, nil, apierrors.NewServiceUnavailable("slow")
-					default:
-					}
-				}
-				return false, nil, nil
-			})
+				lbService("x", aged(0)), lbService("z", aged(time.Minute, keep)), lbService("y", aged(2*time.Minute, keep)))
+			arm, release := f.stallStatusWrites("x", false)
 			f.start(t, "r1", nil)
 			f.waitIngress(t, "x", "10.0.0.0")
 			f.waitIngress(t, "z", "10.0.0.1")
 			eventually(t, "y waits", func() bool { _, ok := f.rec.find("default/y", ReasonAllocationFailed, "no free address"); return ok })
 
-			close(armed)
+			arm()
 			tc.revoke(t, f)
 			eventually(t, "x told why it lost its IP", func() bool {
 				for _, e := range f.rec.snapshot() {
@@ -101,17 +75,59 @@ func TestRevokedIPWaitsForStatusToClear(t *testing.T) {
 			})
 			// x's status still shows 10.0.0.0 (its clearing write is
 			// stuck): y must not show it too.
-			deadline := time.Now().Add(500 * time.Millisecond)
-			for time.Now().Before(deadline) {
-				if got := ingress(f.service(t, "y")); got != "" {
-					t.Fatalf("y got %q while x's status still shows %q", got, ingress(f.service(t, "x")))
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			close(release)
+			f.staysWithoutIP(t, "y", "x", 500*time.Millisecond)
+			release()
 			f.waitIngress(t, "x", "")
 			f.waitIngress(t, "y", "10.0.0.0")
 		})
+	}
+}
+
+// aged returns a Service modifier that makes it d younger than the
+// fixture's base creation time (the allocator serves the oldest first),
+// then applies mods.
+func aged(d time.Duration, mods ...func(*corev1.Service)) func(*corev1.Service) {
+	return func(s *corev1.Service) {
+		s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(d))
+		for _, m := range mods {
+			m(s)
+		}
+	}
+}
+
+// stallStatusWrites makes the status writes of the Service name fail, as
+// with an API server under strain, once arm is called and until release
+// is: only those that clear the status, or with all set every one. The
+// fake clientset holds its lock while reactors run, so a write cannot be
+// blocked, only failed (the controller retries it on its backoff).
+func (f *fixture) stallStatusWrites(name string, all bool) (arm, release func()) {
+	armed, released := make(chan struct{}), make(chan struct{})
+	f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		u, ok := a.(k8stesting.UpdateAction)
+		if !ok || a.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		if s := u.GetObject().(*corev1.Service); s.Name == name && (all || len(s.Status.LoadBalancer.Ingress) == 0) {
+			select {
+			case <-released:
+			case <-armed:
+				return true, nil, apierrors.NewServiceUnavailable("slow")
+			default:
+			}
+		}
+		return false, nil, nil
+	})
+	return func() { close(armed) }, func() { close(released) }
+}
+
+// staysWithoutIP fails if the Service name shows an IP at any time during
+// d, while the Service holder's status still shows the one it lost.
+func (f *fixture) staysWithoutIP(t *testing.T, name, holder string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got := ingress(f.service(t, name)); got != "" {
+			t.Fatalf("%s got %q while %s's status still shows %q", name, got, holder, ingress(f.service(t, holder)))
+		}
 	}
 }
 
