@@ -129,9 +129,9 @@ func (a *allocatorActor) Receive(c actor.Context) {
 				pending = append(pending, reservation{ip: ip, gen: gen})
 			}
 		}
-		if len(pending) > 0 {
-			c.Send(a.e.router, forService{key: m.key, msg: revoked{reservations: pending}})
-		}
+		// Answered even when empty: the answer is also how a restarted
+		// actor learns the router's forwarding count (see idle).
+		c.Send(a.e.router, forService{key: m.key, msg: revoked{reservations: pending}})
 	case retryFailed:
 		a.retryScheduled = false
 		a.retry(c)

@@ -87,9 +87,15 @@ type (
 		fwd uint64
 	}
 	// forService asks the router to deliver msg to a Service's actor,
-	// spawning it if needed.
+	// spawning it if needed; the actor gets it as forwarded, numbered
+	// (absolute, like kicks, so a restarted actor catches up with the
+	// router's count from the next one).
 	forService struct {
 		key alloc.ServiceKey
+		msg any
+	}
+	forwarded struct {
+		n   uint64
 		msg any
 	}
 

@@ -13,12 +13,22 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// slowRouter delays the router's handling of forService messages (through
-// the injected logger that traceMiddleware calls before each message).
-type slowRouter struct{ armed *atomic.Bool }
+// slowMessages delays one actor's handling of one message type by delay,
+// while armed: the trace middleware logs every message through the
+// injected logger before the actor handles it, and this handler sleeps
+// there. It makes a race window wide enough to hit every run.
+type slowMessages struct {
+	armed     *atomic.Bool
+	self, typ string // suffix of the actor's PID, message type
+	delay     time.Duration
+}
 
-func (h slowRouter) Enabled(context.Context, slog.Level) bool { return true }
-func (h slowRouter) Handle(_ context.Context, r slog.Record) error {
+func slowRouter(armed *atomic.Bool) slowMessages {
+	return slowMessages{armed, "/router", "actors.forService", 100 * time.Millisecond}
+}
+
+func (h slowMessages) Enabled(context.Context, slog.Level) bool { return true }
+func (h slowMessages) Handle(_ context.Context, r slog.Record) error {
 	if !h.armed.Load() || r.Message != "message" {
 		return nil
 	}
@@ -32,13 +42,13 @@ func (h slowRouter) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
-	if strings.HasSuffix(self, "/router") && typ == "actors.forService" {
-		time.Sleep(100 * time.Millisecond)
+	if strings.HasSuffix(self, h.self) && typ == h.typ {
+		time.Sleep(h.delay)
 	}
 	return nil
 }
-func (h slowRouter) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h slowRouter) WithGroup(string) slog.Handler      { return h }
+func (h slowMessages) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h slowMessages) WithGroup(string) slog.Handler      { return h }
 
 // slowRecorder sleeps on the "no longer of type LoadBalancer" Event, which
 // the Service actor publishes after sending release and before idle.
@@ -67,7 +77,7 @@ func TestRevokedReachesAnActorTheRouterWouldStop(t *testing.T) {
 		lbService("x", age(0)), lbService("z", age(time.Minute)), lbService("y", age(2*time.Minute)))
 	var armed atomic.Bool
 	f.start(t, "r1", func(o *ControllerOptions) {
-		o.Logger = slog.New(slowRouter{&armed})
+		o.Logger = slog.New(slowRouter(&armed))
 		o.Recorder = slowRecorder{f.rec, &armed}
 	})
 	f.waitIngress(t, "x", "10.0.0.0")

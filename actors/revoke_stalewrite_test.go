@@ -56,7 +56,7 @@ func TestRevokedIPIsNeverWrittenBack(t *testing.T) {
 	f.start(t, "r1", func(o *ControllerOptions) {
 		o.Clock = fc
 		o.BackoffInitial, o.BackoffMax = time.Hour, time.Hour
-		o.Logger = slog.New(slowRouter{&slow})
+		o.Logger = slog.New(slowRouter(&slow))
 	})
 	stepUntil(t, fc, configDebounce, 100, "z and y settled", func() bool {
 		_, ok := f.rec.find("default/y", ReasonAllocationFailed, "no free address")

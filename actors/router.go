@@ -48,7 +48,7 @@ func (r *routerActor) Receive(c actor.Context) {
 	case forService:
 		ch := r.child(c, m.key)
 		ch.fwd++
-		c.Send(ch.pid, m.msg)
+		c.Send(ch.pid, forwarded{n: ch.fwd, msg: m.msg})
 	case idle:
 		if ch, ok := r.children[m.key]; ok && ch.sent == m.n && ch.fwd == m.fwd {
 			// It has seen every kick and every forwarded message (Stop

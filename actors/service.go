@@ -61,8 +61,8 @@ type serviceActor struct {
 	// toClear are IPs the allocator took from this Service and keeps
 	// reserved until its status no longer shows them, by generation.
 	toClear map[netip.Addr]uint64
-	// fwd counts the messages the router forwarded (allocResult,
-	// revoked); see idle.
+	// fwd is the number of the last message the router forwarded
+	// (forwarded.n); see idle.
 	fwd uint64
 
 	inflight  bool
@@ -93,29 +93,21 @@ func (a *serviceActor) Receive(c actor.Context) {
 		// reservations waiting for this Service's status to clear.
 		c.Send(a.e.allocator, whatReserved{key: a.key})
 		a.refresh(c)
-	case revoked:
-		a.fwd++
-		if a.toClear == nil {
-			a.toClear = map[netip.Addr]uint64{}
+	case forwarded:
+		a.fwd = m.n
+		switch msg := m.msg.(type) {
+		case revoked:
+			a.revoked(c, msg)
+		case allocResult:
+			a.result(c, msg)
 		}
-		for _, r := range m.reservations {
-			a.toClear[r.ip] = r.gen
-			// The allocator no longer gives this Service the IP; a
-			// decision saying otherwise can only be older than this
-			// message (both come in the allocator's order), so no write
-			// may put it back, not even a retry of an older write.
-			if a.have {
-				a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.ip })
-			}
-		}
-		a.checkClear(c)
+		// Whatever it said, the actor may have nothing left to do now
+		// (the Service may be gone): the router stops an idle actor only
+		// once it has taken every forwarded message, so say so again.
 		a.maybeIdle(c)
 	case kick:
 		a.kicks = m.n
 		a.refresh(c)
-	case allocResult:
-		a.fwd++
-		a.result(c, m)
 	case written:
 		a.written(c, m)
 	case retry:
@@ -123,6 +115,25 @@ func (a *serviceActor) Receive(c actor.Context) {
 	case remind:
 		a.remind(c, m)
 	}
+}
+
+// revoked records IPs the allocator took from this Service, to report
+// once its status no longer shows them.
+func (a *serviceActor) revoked(c actor.Context, m revoked) {
+	if a.toClear == nil {
+		a.toClear = map[netip.Addr]uint64{}
+	}
+	for _, r := range m.reservations {
+		a.toClear[r.ip] = r.gen
+		// The allocator no longer gives this Service the IP; a decision
+		// saying otherwise can only be older than this message (both come
+		// in the allocator's order), so no write may put it back, not even
+		// a retry of an older write.
+		if a.have {
+			a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.ip })
+		}
+	}
+	a.checkClear(c)
 }
 
 // remind repeats the AllocationFailed Event while the failure lasts.
