@@ -60,7 +60,8 @@
 // actor sees its status no longer show it, after its clearing write has
 // landed; only then can a Service that could not share with it get the IP.
 // After a restart, every IP in an ours Service's status that it does not
-// hold (Invalid Services included) is reserved the same way. The actor,
+// hold (Invalid Services included) is reserved the same way; a Service of
+// another class is not Herald's any more, and its status is not. The actor,
 // told by a revoked message, drops the IP from what it would write and
 // answers with the reservation's generation (unique across allocator
 // restarts), so a late answer about an earlier reservation frees nothing;

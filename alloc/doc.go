@@ -72,6 +72,9 @@
 // it back), an IP still shared by others takes only newcomers that could
 // share with the ghost too, and an IP outside every pool keeps its ghost
 // in case a config change brings it back. Reserved IPs count as assigned.
+// A ghost keeps newcomers out and never evicts: a Service that already holds
+// the IP keeps it even if it changes its ports to clash with a ghost, and a
+// ghost is the Service as it was when reserved.
 //
 // The allocator keeps a copy of each Service it holds IPs for, including
 // references to its label maps: callers pass immutable snapshots.

@@ -126,7 +126,11 @@ func TestAllocatorMatchesModel(t *testing.T) {
 		t.Repeat(map[string]func(*rapid.T){
 			"allocate": func(t *rapid.T) {
 				s := genService(t)
+				before := snapshotGhosts(a, s.Key)
 				got, err := a.Allocate(s)
+				if err == nil {
+					checkNoGhostOverrun(t, before, normalize(s), got.IPs)
+				}
 				want, ok := m.allocate(s)
 				if (err == nil) != ok {
 					t.Fatalf("Allocate(%+v): err %v, model ok=%v (%v)", s, err, ok, want)
@@ -141,7 +145,11 @@ func TestAllocatorMatchesModel(t *testing.T) {
 				if rapid.Bool().Draw(t, "two") {
 					claim = append(claim, genAddr(t, "c2"))
 				}
+				before := snapshotGhosts(a, s.Key)
 				got, err := a.Claim(s, claim)
+				if err == nil {
+					checkNoGhostOverrun(t, before, normalize(s), got.IPs)
+				}
 				want, ok := m.claim(s, claim)
 				if (err == nil) != ok || (ok && !cmp.Equal(want, got, addrCmp)) {
 					t.Fatalf("Claim(%+v, %v) = %v, %v; model %v %v", s, claim, got, err, want, ok)
@@ -169,6 +177,26 @@ func TestAllocatorMatchesModel(t *testing.T) {
 				got := a.Reserve(s, ips)
 				want := m.reserve(s, ips)
 				if !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
+					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
+				}
+			},
+			"leaveShared": func(t *rapid.T) {
+				// A Service leaves an IP others still share, its status
+				// still showing it: the case a ghost beside users is for.
+				var sharers []*held
+				for _, h := range a.sortedHeld() {
+					if slices.ContainsFunc(h.ips, func(ip netip.Addr) bool { return len(a.ips[ip].users) > 1 }) {
+						sharers = append(sharers, h)
+					}
+				}
+				if len(sharers) == 0 {
+					t.Skip("no shared IP")
+				}
+				h := rapid.SampledFrom(sharers).Draw(t, "leaver")
+				s, ips := h.svc, slices.Clone(h.ips)
+				a.Release(s.Key)
+				delete(m.held, s.Key)
+				if got, want := a.Reserve(s, ips), m.reserve(s, ips); !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
 					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
 				}
 			},
@@ -249,6 +277,53 @@ func TestAllocatorMatchesModel(t *testing.T) {
 			},
 		})
 	})
+}
+
+// ghostView is, per IP, what the safety rule of Reserve needs: whether
+// anyone held it, whether k did, and the ghosts of others on it.
+type ghostView struct {
+	users  int
+	holdsK bool
+	ghosts []Service
+}
+
+func snapshotGhosts(a *Allocator, k ServiceKey) map[netip.Addr]ghostView {
+	out := map[netip.Addr]ghostView{}
+	for ip, use := range a.ips {
+		v := ghostView{users: len(use.users)}
+		for _, u := range use.users {
+			v.holdsK = v.holdsK || u.svc.Key == k
+		}
+		for _, g := range use.ghosts {
+			if g.Key != k {
+				v.ghosts = append(v.ghosts, *g)
+			}
+		}
+		out[ip] = v
+	}
+	return out
+}
+
+// checkNoGhostOverrun is the safety rule of Reserve, stated on its own
+// rather than through the model: an IP s did not hold before and holds
+// now had no one else's ghost on it, or had users and every ghost could
+// share with s.
+func checkNoGhostOverrun(t *rapid.T, before map[netip.Addr]ghostView, s Service, got []netip.Addr) {
+	t.Helper()
+	for _, ip := range got {
+		v := before[ip]
+		if v.holdsK || len(v.ghosts) == 0 {
+			continue
+		}
+		if v.users == 0 {
+			t.Fatalf("%v given %v, reserved for %v", s.Key, ip, v.ghosts[0].Key)
+		}
+		for _, g := range v.ghosts {
+			if !pairOK(g, s) {
+				t.Fatalf("%v given %v beside %v's ghost, which it could not share with", s.Key, ip, g.Key)
+			}
+		}
+	}
 }
 
 // Pools are kept across restarts in the test above; this checks the
