@@ -97,7 +97,7 @@ func (a *serviceActor) Receive(c actor.Context) {
 		a.fwd = m.n
 		switch msg := m.msg.(type) {
 		case revoked:
-			a.revoked(c, msg)
+			a.revoked(msg)
 		case allocResult:
 			a.result(c, msg)
 		}
@@ -119,7 +119,7 @@ func (a *serviceActor) Receive(c actor.Context) {
 
 // revoked records IPs the allocator took from this Service, to report
 // once its status no longer shows them.
-func (a *serviceActor) revoked(c actor.Context, m revoked) {
+func (a *serviceActor) revoked(m revoked) {
 	if a.toClear == nil {
 		a.toClear = map[netip.Addr]uint64{}
 	}
@@ -133,7 +133,7 @@ func (a *serviceActor) revoked(c actor.Context, m revoked) {
 			a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.ip })
 		}
 	}
-	a.checkClear(c)
+	// The caller's maybeIdle reports those the status already dropped.
 }
 
 // remind repeats the AllocationFailed Event while the failure lasts.
