@@ -103,8 +103,11 @@ type Informers struct {
 }
 
 type registration struct {
+	name     string
 	informer cache.SharedIndexInformer
 	kind     Kind
+	// list is a consistent read of the same objects, for WaitCurrent.
+	list liveList
 }
 
 // New builds the informers. Nothing talks to the API server until Start.
@@ -131,17 +134,18 @@ func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) *Info
 	i.pools, i.l2Advs, i.bgpAdvs = v1.IPAddressPools().Lister(), v1.L2Advertisements().Lister(), v1.BGPAdvertisements().Lister()
 	i.peers, i.bfdProfiles, i.communities = peer.Lister(), v1.BFDProfiles().Lister(), v1.Communities().Lister()
 
+	core, mv1, mv2 := kube.CoreV1(), mlb.MetallbV1beta1(), mlb.MetallbV1beta2()
 	i.regs = []registration{
-		{svc.Informer(), KindService},
-		{ns.Informer(), KindNamespace},
-		{node.Informer(), KindConfig},
-		{sec.Informer(), KindConfig},
-		{v1.IPAddressPools().Informer(), KindConfig},
-		{v1.L2Advertisements().Informer(), KindConfig},
-		{v1.BGPAdvertisements().Informer(), KindConfig},
-		{peer.Informer(), KindConfig},
-		{v1.BFDProfiles().Informer(), KindConfig},
-		{v1.Communities().Informer(), KindConfig},
+		{"Services", svc.Informer(), KindService, listOf(core.Services("").List)},
+		{"Namespaces", ns.Informer(), KindNamespace, listOf(core.Namespaces().List)},
+		{"Nodes", node.Informer(), KindConfig, listOf(core.Nodes().List)},
+		{"Secrets", sec.Informer(), KindConfig, listOf(core.Secrets(opts.Namespace).List)},
+		{"IPAddressPools", v1.IPAddressPools().Informer(), KindConfig, listOf(mv1.IPAddressPools(opts.Namespace).List)},
+		{"L2Advertisements", v1.L2Advertisements().Informer(), KindConfig, listOf(mv1.L2Advertisements(opts.Namespace).List)},
+		{"BGPAdvertisements", v1.BGPAdvertisements().Informer(), KindConfig, listOf(mv1.BGPAdvertisements(opts.Namespace).List)},
+		{"BGPPeers", peer.Informer(), KindConfig, listOf(mv2.BGPPeers(opts.Namespace).List)},
+		{"BFDProfiles", v1.BFDProfiles().Informer(), KindConfig, listOf(mv1.BFDProfiles(opts.Namespace).List)},
+		{"Communities", v1.Communities().Informer(), KindConfig, listOf(mv1.Communities(opts.Namespace).List)},
 	}
 	for _, r := range i.regs {
 		i.synced = append(i.synced, r.informer.HasSynced)
