@@ -213,6 +213,21 @@ func (c *Controller) lead(term context.Context) {
 	c.leading.Store(true)
 	c.metrics.leader.Set(1)
 	c.log.Info("leading", "identity", c.opts.Identity, "term", c.term)
+	defer func() {
+		c.metrics.configLoaded.Set(0)
+		c.metrics.configStale.Set(0)
+		c.metrics.leader.Set(0)
+		c.leading.Store(false)
+		c.log.Info("stopped leading", "identity", c.opts.Identity, "term", c.term)
+	}()
+	// The tree restores from the caches, so they must first show at least
+	// everything the previous leader wrote: it wrote before this replica
+	// could take the Lease, and a consistent read taken now includes all
+	// of it (see Informers.WaitCurrent).
+	if err := c.inf.WaitCurrent(term); err != nil {
+		c.log.Info("the term ended before the caches were current", "err", err)
+		return
+	}
 	top := c.startTree(term, c.term)
 	<-term.Done()
 	c.router.Store(nil)
@@ -221,11 +236,6 @@ func (c *Controller) lead(term context.Context) {
 	if err := c.system.Root.PoisonFuture(top).Wait(); err != nil {
 		c.log.Warn("actor tree did not stop in time", "err", err)
 	}
-	c.metrics.configLoaded.Set(0)
-	c.metrics.configStale.Set(0)
-	c.metrics.leader.Set(0)
-	c.leading.Store(false)
-	c.log.Info("stopped leading", "identity", c.opts.Identity, "term", c.term)
 }
 
 func (c *Controller) startTree(term context.Context, n int) *actor.PID {

@@ -15,7 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
@@ -92,7 +94,57 @@ func newFixture(objs ...runtime.Object) *fixture {
 			kubeObjs = append(kubeObjs, o)
 		}
 	}
-	return &fixture{kube: kubefake.NewClientset(kubeObjs...), mlb: mlbfake.NewSimpleClientset(mlbObjs...), rec: &recorder{}}
+	f := &fixture{kube: kubefake.NewClientset(kubeObjs...), mlb: mlbfake.NewSimpleClientset(mlbObjs...), rec: &recorder{}}
+	f.kube.PrependWatchReactor("*", copyingWatch(f.kube.Tracker(), nil))
+	f.mlb.PrependWatchReactor("*", copyingWatch(f.mlb.Tracker(), nil))
+	return f
+}
+
+// copyingWatch is the fakes' watch with every event's object deep-copied,
+// optionally held back by gate. The fake tracker hands a new watch the very
+// objects it stores when they changed between the reflector's List and
+// Watch, and informers.Transform slims what it is given in place (allowed
+// with a real API server, whose objects are freshly decoded): without the
+// copy, a test reading the fake races with the informer.
+func copyingWatch(tracker k8stesting.ObjectTracker, gate *serviceGate) k8stesting.WatchReactionFunc {
+	return func(a k8stesting.Action) (bool, watch.Interface, error) {
+		var opts metav1.ListOptions
+		if w, ok := a.(k8stesting.WatchActionImpl); ok {
+			opts = w.ListOptions
+		}
+		inner, err := tracker.Watch(a.GetResource(), a.GetNamespace(), opts)
+		if err != nil {
+			return true, nil, err
+		}
+		ch := make(chan watch.Event)
+		out := watch.NewProxyWatcher(ch)
+		go func() {
+			defer inner.Stop()
+			defer close(ch)
+			for {
+				select {
+				case ev, ok := <-inner.ResultChan():
+					if !ok {
+						return
+					}
+					if ev.Object != nil {
+						ev.Object = ev.Object.DeepCopyObject()
+					}
+					if gate != nil {
+						gate.wait()
+					}
+					select {
+					case ch <- ev:
+					case <-out.StopChan():
+						return
+					}
+				case <-out.StopChan():
+					return
+				}
+			}
+		}()
+		return true, out, nil
+	}
 }
 
 // start runs one controller replica until the test ends or stop is called.
