@@ -83,6 +83,7 @@ func TestControllerBinaryKilled(t *testing.T) {
 		l.create(lbService("load", fmt.Sprintf("s%05d", i), nil))
 	}
 	before := l.allocated(n, settle)
+	check := l.checkFailover(before)
 	t.Logf("%d Services created and allocated in %s", n, time.Since(start).Round(time.Millisecond))
 	if h, err := holder(); err != nil || h != leader.identity {
 		t.Fatalf("Lease held by %q (%v) after the allocation, want %s still: leadership moved although both processes were up", h, err, leader.identity)
@@ -121,5 +122,5 @@ func TestControllerBinaryKilled(t *testing.T) {
 		return g == "1", g
 	})
 
-	l.newLeaderChangedNothing(n, before)
+	check.newLeaderChangedNothing(n)
 }
