@@ -46,6 +46,19 @@
 // are its children and own what really is per pool, the IPAddressPool
 // status counters and the pool gauges.
 //
+// A new term waits for current caches: before its tree starts, a new leader
+// passes Informers.WaitCurrent, a consistent list of every watched kind from
+// etcd, and waits until each cache shows every listed object at that version
+// or later. That is enough because the previous leader's writes all happened
+// before this replica could take the Lease: a crashed leader wrote nothing
+// after it died, and a live one stops writing when it fails to renew
+// (RenewDeadline), before its Lease can expire (LeaseDuration) and be taken.
+// So the list, taken after the Lease, contains them all, and a cache that
+// has caught up with it cannot make restore mistake a held IP for a free one.
+// Without the fence, a standby whose reflectors were still backing off after
+// an API server restart restored from a cache older than those writes, and
+// moved Services off IPs it then handed to others.
+//
 // Restart safety: the allocator does nothing until the first valid
 // configuration; then, in one message, it restores every IP already in a
 // Service's status.loadBalancer.ingress (conflicts settled by alloc, oldest
