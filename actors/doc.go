@@ -1,84 +1,27 @@
-// Package actors is the shell around Herald's pure cores: it builds the
-// controller's (and later the speaker's) actor trees on protoactor-go, owns
-// every timer, API call and lifetime, and calls into config and alloc for
-// every decision.
+// Package actors is the kit every actor tree of Herald is built with, on
+// protoactor-go: the controller's tree (package actors/controller) and the
+// speaker's (package actors/speaker). The trees call into the pure cores
+// (config, alloc, announce, bgpwire) for every decision; the kit is how they
+// reach the world. docs/architecture.md places it in the whole.
 //
 // Contract:
-//   - One constructor (newProps) builds every Props: a one-for-one
+//   - One constructor (NewProps) builds every Props: a one-for-one
 //     supervisor whose decider restarts a panicking child (a broken
 //     invariant) and stops one that keeps panicking, a debug-tracing
 //     receive middleware, and the injected *slog.Logger. Each call builds a
 //     fresh Props.
-//   - Actors never block: API calls run on their own goroutines and report
-//     back as messages through the root context; expected failures (API
-//     conflicts, timeouts, an API server restarting) retry through a
-//     per-actor backoff.ExponentialBackOff (MaxElapsedTime 0) and a timer
-//     message to self. No Future.Result, no backoff.Retry, no sleeping.
-//   - A restarted actor rebuilds its state from the informer caches in
-//     Started (the allocator re-runs restore; the router re-kicks every
-//     Service; a Service actor re-reads its Service).
-//   - Loggers, the event recorder, the Prometheus registry, the clients and
-//     the clock every actor timer runs on (ControllerOptions.Clock) are
-//     injected through ControllerOptions; nothing is global. Leader
-//     election alone keeps client-go's real clock, since a Lease is judged
-//     against other replicas' real time.
-//   - Shutdown poisons the top actor of the term and waits for it;
+//   - Actors never block: API calls run on their own goroutines (GoAPI)
+//     and report back as messages through the root context; expected
+//     failures (API conflicts, timeouts, an API server restarting, a
+//     refused connection) retry through a per-actor
+//     backoff.ExponentialBackOff (Runtime.NewBackoff, MaxElapsedTime 0) and
+//     a timer message to self (Runtime.After, Retry). No Future.Result, no
+//     backoff.Retry, no sleeping.
+//   - Every timer runs on the Runtime's injected clock, and no result or
+//     timer message is delivered once the tree's lifetime (Runtime.Ctx) has
+//     ended.
+//   - StatusWriter publishes one object's status: the latest value only, at
+//     most one write in flight, failures retried on the backoff.
+//   - A tree shuts down by poisoning its top actor and waiting for it;
 //     ActorSystem.Shutdown alone would stop nothing.
-//   - Events are best effort in Kubernetes (client-go drops them silently
-//     when its sink falls behind), so a Service that keeps waiting repeats
-//     its AllocationFailed Event (ControllerOptions.FailureEventInterval).
-//   - The Lease should have a client of its own (ElectionKube): renewals
-//     must not queue behind bulk status writes in a shared rate limiter.
-//
-// The controller tree, per leadership term (only the Lease holder runs it,
-// so only the leader writes):
-//
-//	controller-N
-//	├── allocator ── pool-<name>...   one alloc.Allocator; pool actors write IPAddressPool status
-//	├── router ───── svc-<ns>-<name>... one actor per Service: desired vs actual, status writes, Events
-//	└── config                        compiles with config/, writes ConfigurationState
-//
-// Refinement of DESIGN.md's "one supervised actor per pool": allocation is
-// global across pools (requested IPs, pool order by serviceAllocation
-// priority, sharing and dual-stack each need one view of every pool, and
-// alloc.Allocator is built as one value for that reason), so a single
-// allocator actor owns the one Allocator and decides; the per-pool actors
-// are its children and own what really is per pool, the IPAddressPool
-// status counters and the pool gauges.
-//
-// A new term waits for current caches: before its tree starts, a new leader
-// passes Informers.WaitCurrent, a consistent list of every watched kind from
-// etcd, and waits until each cache shows every listed object at that version
-// or later. That is enough because the previous leader's writes all happened
-// before this replica could take the Lease: a crashed leader wrote nothing
-// after it died, and a live one stops writing when it fails to renew
-// (RenewDeadline), before its Lease can expire (LeaseDuration) and be taken.
-// So the list, taken after the Lease, contains them all, and a cache that
-// has caught up with it cannot make restore mistake a held IP for a free one.
-// Without the fence, a standby whose reflectors were still backing off after
-// an API server restart restored from a cache older than those writes, and
-// moved Services off IPs it then handed to others.
-//
-// Restart safety: the allocator does nothing until the first valid
-// configuration; then, in one message, it restores every IP already in a
-// Service's status.loadBalancer.ingress (conflicts settled by alloc, oldest
-// Service first, the loser told with an AllocationFailed Event) and only
-// then allocates anything new. A restart with N Services changes no IP and,
-// when status and annotation are already right, writes nothing.
-//
-// No IP in two statuses: an IP the allocator takes from a Service (its
-// request changed or became unreadable, a config change evicted it, a
-// restored IP was refused, the Service stopped being ours) keeps that
-// Service on it as a ghost (alloc.Allocator.Reserve) until the Service's
-// actor sees its status no longer show it, after its clearing write has
-// landed; only then can a Service that could not share with it get the IP.
-// After a restart, every IP in an ours Service's status that it does not
-// hold (Invalid Services included) is reserved the same way; a Service of
-// another class is not Herald's any more, and its status is not. The actor,
-// told by a revoked message, drops the IP from what it would write and
-// answers with the reservation's generation (unique across allocator
-// restarts), so a late answer about an earlier reservation frees nothing;
-// a restarted actor asks the allocator for the reservations still waiting
-// for it; and the router stops an idle actor only when it has taken every
-// message forwarded to it, so a revoked message is never dropped.
 package actors

@@ -8,15 +8,14 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/cenkalti/backoff/v4"
 )
 
-// newProps is the one constructor of every Props in Herald. Each call builds
+// NewProps is the one constructor of every Props in Herald. Each call builds
 // a fresh Props, so a middleware chain is never shared between actor kinds.
 // kind names the actor in logs; produce must return a new actor each time
 // (a supervisor restart calls it again, and the new actor rebuilds its state
 // in Started).
-func newProps(log *slog.Logger, kind string, produce func() actor.Actor) *actor.Props {
+func NewProps(log *slog.Logger, kind string, produce func() actor.Actor) *actor.Props {
 	l := log.With("actor", kind)
 	return actor.PropsFromProducer(produce,
 		actor.WithSupervisor(supervisor(l)),
@@ -24,7 +23,7 @@ func newProps(log *slog.Logger, kind string, produce func() actor.Actor) *actor.
 	)
 }
 
-// supervisor decides for the children of an actor built by newProps. A panic
+// supervisor decides for the children of an actor built by NewProps. A panic
 // is a broken invariant: the child restarts from its last snapshot, and a
 // child that keeps breaking (10 times in a minute) is stopped rather than
 // spinning; its parent learns it through Terminated.
@@ -48,28 +47,8 @@ func traceMiddleware(log *slog.Logger) actor.ReceiverMiddleware {
 	}
 }
 
-// newBackoff is the per-actor retry policy for expected failures (API
-// conflicts, timeouts, a restarting API server): exponential between the
-// configured bounds, on the injected clock, and it never gives up
-// (MaxElapsedTime 0), because the actor's job does not go away.
-func (e *env) newBackoff() *backoff.ExponentialBackOff {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(e.backoffInitial),
-		backoff.WithMaxInterval(e.backoffMax),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithClockProvider(e.clock),
-	)
-	b.Reset()
-	return b
-}
-
-// nextDelay returns the next retry delay. With MaxElapsedTime 0 the policy
-// never says Stop, but a Stop would mean "give up", which the controller
-// never does: it then retries at the longest interval.
-func nextDelay(b *backoff.ExponentialBackOff) time.Duration {
-	d := b.NextBackOff()
-	if d == backoff.Stop {
-		return b.MaxInterval
-	}
-	return d
+// NewSystem is an actor system whose own logs go to log.
+func NewSystem(log *slog.Logger) *actor.ActorSystem {
+	protoLog := log.With("component", "protoactor")
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
 }

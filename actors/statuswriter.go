@@ -8,20 +8,20 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// statusWriter publishes one object's status for the actor that owns it:
+// StatusWriter publishes one object's status for the actor that owns it:
 // it keeps only the latest desired value, has at most one write in flight
 // (a burst of changes costs one or two writes, not one per change), skips
 // a write of what was last written, and retries failures on the actor's
-// backoff. The owning actor passes it the statusWritten and retry messages
+// backoff. The owning actor passes it the StatusWritten and Retry messages
 // it receives.
-type statusWriter[T any] struct {
-	e *env
+type StatusWriter[T any] struct {
+	rt *Runtime
 	// what names the object kind in logs and the API error metric; name
 	// is the object's.
 	what, name string
 	same       func(a, b T) bool
 	// write runs on its own goroutine and makes the object's status say
-	// v; errNothingToWrite means there is no object to write to. first is
+	// v; ErrNothingToWrite means there is no object to write to. first is
 	// set until a write of this writer has succeeded: only then may write
 	// skip the API call because the object already says v, judged on a
 	// live read. Afterwards the writer knows what it last wrote, and the
@@ -37,29 +37,31 @@ type statusWriter[T any] struct {
 	bo       *backoff.ExponentialBackOff
 }
 
-// statusWritten is the outcome of one statusWriter write.
-type statusWritten[T any] struct {
+// StatusWritten is the outcome of one StatusWriter write.
+type StatusWritten[T any] struct {
 	status T
 	err    error
 }
 
-// errNothingToWrite: the object is gone (or not there yet); the next
+// ErrNothingToWrite: the object is gone (or not there yet); the next
 // desired value will try again.
-var errNothingToWrite = errors.New("no object to write the status of")
+var ErrNothingToWrite = errors.New("no object to write the status of")
 
-func newStatusWriter[T any](e *env, what, name string, same func(a, b T) bool, write func(ctx context.Context, v T, first bool) error) *statusWriter[T] {
-	return &statusWriter[T]{e: e, what: what, name: name, same: same, write: write, bo: e.newBackoff()}
+// NewStatusWriter builds a writer for one object: what names its kind in
+// logs and the API error counter, name the object.
+func NewStatusWriter[T any](rt *Runtime, what, name string, same func(a, b T) bool, write func(ctx context.Context, v T, first bool) error) *StatusWriter[T] {
+	return &StatusWriter[T]{rt: rt, what: what, name: name, same: same, write: write, bo: rt.NewBackoff()}
 }
 
-// set makes v the status to publish.
-func (w *statusWriter[T]) set(c actor.Context, v T) {
+// Set makes v the status to publish.
+func (w *StatusWriter[T]) Set(c actor.Context, v T) {
 	w.desired, w.have = v, true
-	w.flush(c)
+	w.Flush(c)
 }
 
-// flush starts a write of the desired status unless one is in flight (then
-// it follows that one) or it is already written. A retry message calls it.
-func (w *statusWriter[T]) flush(c actor.Context) {
+// Flush starts a write of the desired status unless one is in flight (then
+// it follows that one) or it is already written. A Retry message calls it.
+func (w *StatusWriter[T]) Flush(c actor.Context) {
 	if !w.have {
 		return
 	}
@@ -73,20 +75,20 @@ func (w *statusWriter[T]) flush(c actor.Context) {
 	}
 	w.inflight = true
 	v, first := w.desired, w.written == nil
-	goAPI(w.e, c.Self(), func(ctx context.Context) statusWritten[T] {
-		return statusWritten[T]{status: v, err: w.write(ctx, v, first)}
+	GoAPI(w.rt, c.Self(), func(ctx context.Context) StatusWritten[T] {
+		return StatusWritten[T]{status: v, err: w.write(ctx, v, first)}
 	})
 }
 
-// done takes the outcome of a write.
-func (w *statusWriter[T]) done(c actor.Context, m statusWritten[T]) {
+// Done takes the outcome of a write.
+func (w *StatusWriter[T]) Done(c actor.Context, m StatusWritten[T]) {
 	w.inflight = false
 	switch {
-	case errors.Is(m.err, errNothingToWrite):
+	case errors.Is(m.err, ErrNothingToWrite):
 	case m.err != nil:
-		w.e.metrics.apiError(w.what)
-		w.e.log.Warn("writing status failed; will retry", "kind", w.what, "name", w.name, "err", m.err)
-		w.e.after(nextDelay(w.bo), c.Self(), retry{})
+		w.rt.apiError(w.what)
+		w.rt.Log.Warn("writing status failed; will retry", "kind", w.what, "name", w.name, "err", m.err)
+		w.rt.After(NextDelay(w.bo), c.Self(), Retry{})
 		return
 	default:
 		w.bo.Reset()
@@ -94,6 +96,6 @@ func (w *statusWriter[T]) done(c actor.Context, m statusWritten[T]) {
 		w.written = &st
 	}
 	if w.dirty {
-		w.flush(c)
+		w.Flush(c)
 	}
 }

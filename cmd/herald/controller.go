@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/webhook"
 )
@@ -151,7 +151,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ctrl, err := actors.NewController(actors.ControllerOptions{
+	ctrl, err := controller.New(controller.Options{
 		Kube: kube, Metallb: mlb, ElectionKube: election, Recorder: recorder, Registry: reg, Logger: log,
 		Namespace: f.namespace, LoadBalancerClass: f.class, LeaseName: f.leaseName, Identity: identity,
 		LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
@@ -222,7 +222,7 @@ func restConfig(path string) (*rest.Config, error) {
 // serveMetrics serves /metrics, /healthz (the process is alive) and
 // /readyz (the caches have synced; a standby is ready too: it must be able
 // to take over).
-func serveMetrics(addr string, reg *prometheus.Registry, ctrl *actors.Controller, log *slog.Logger) (*http.Server, error) {
+func serveMetrics(addr string, reg *prometheus.Registry, ctrl *controller.Controller, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })

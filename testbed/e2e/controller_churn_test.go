@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 )
 
 // Churn: parallel clients create and delete Services against a pool much
@@ -119,7 +119,7 @@ func TestControllerChurn(t *testing.T) {
 		}
 		failed := map[string]string{}
 		for _, e := range events.Items {
-			if e.Reason == actors.ReasonAllocationFailed {
+			if e.Reason == controller.ReasonAllocationFailed {
 				failed[e.InvolvedObject.Name+"/"+string(e.InvolvedObject.UID)] = e.Message
 			}
 		}

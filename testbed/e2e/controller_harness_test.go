@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/informers"
@@ -97,14 +97,14 @@ func newLab(t *testing.T) *lab {
 
 // replica is one in-process `herald controller`.
 type replica struct {
-	ctrl *actors.Controller
+	ctrl *controller.Controller
 	stop func()
 }
 
 // runController starts a replica under the chart's ServiceAccount, with
 // Events going to the real API server. stop cancels it as a crash would when
 // KeepLeaseOnStop is set.
-func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)) *replica {
+func (l *lab) runController(identity string, mod func(*controller.Options)) *replica {
 	t := l.t
 	t.Helper()
 	kc, err := kubernetes.NewForConfig(l.controllerConfig)
@@ -131,7 +131,7 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 	if os.Getenv("HERALD_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	opts := actors.ControllerOptions{
+	opts := controller.Options{
 		Kube: kc, Metallb: mc, ElectionKube: ec, Recorder: rec, Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("replica", identity),
 		Identity: identity, Namespace: herald,
@@ -142,7 +142,7 @@ func (l *lab) runController(identity string, mod func(*actors.ControllerOptions)
 	if mod != nil {
 		mod(&opts)
 	}
-	ctrl, err := actors.NewController(opts)
+	ctrl, err := controller.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/informers"
 )
 
@@ -38,7 +38,7 @@ func failover(t *testing.T, bounce bool) {
 	l.namespace("load", nil)
 	l.pool(newPool("big", "10.0.0.0/16"))
 	l.pool(newPool("extra", "10.1.0.0/24"))
-	crash := func(o *actors.ControllerOptions) {
+	crash := func(o *controller.Options) {
 		o.KeepLeaseOnStop = true
 		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = lease, 3*time.Second, retry
 	}

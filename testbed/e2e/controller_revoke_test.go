@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/informers"
 )
@@ -111,7 +111,7 @@ func TestControllerRevokedIPNeverShownTwice(t *testing.T) {
 		l.create(svc(wait(i), "stay", nil))
 	}
 	for i := range waiting {
-		l.waitEvent(ns, wait(i), actors.ReasonAllocationFailed, "no free address")
+		l.waitEvent(ns, wait(i), controller.ReasonAllocationFailed, "no free address")
 	}
 
 	for r := range rounds {
@@ -196,13 +196,13 @@ func TestControllerRevokedIPNeverShownTwice(t *testing.T) {
 	for i := range rounds * perRound {
 		switch how(i) {
 		case "request":
-			l.waitEvent(ns, old(i), actors.ReasonAllocationFailed, outside(i), "no address pool contains it")
+			l.waitEvent(ns, old(i), controller.ReasonAllocationFailed, outside(i), "no address pool contains it")
 		case "selector":
-			l.waitEvent(ns, old(i), actors.ReasonAllocationFailed, "match none of its serviceSelectors")
+			l.waitEvent(ns, old(i), controller.ReasonAllocationFailed, "match none of its serviceSelectors")
 		}
 	}
 	for i := rounds * perRound; i < waiting; i++ {
-		l.waitEvent(ns, wait(i), actors.ReasonAllocationFailed, "no free address")
+		l.waitEvent(ns, wait(i), controller.ReasonAllocationFailed, "no free address")
 	}
 	list, err := l.admin.CoreV1().Services(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil {

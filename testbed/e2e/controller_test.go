@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/informers"
 )
@@ -27,7 +27,7 @@ func TestControllerPinnedIP(t *testing.T) {
 	}))
 	l.waitIngress("default", "pinned", "192.168.10.42")
 	l.waitAnnotation("default", "pinned", "default")
-	l.waitEvent("default", "pinned", actors.ReasonIPAllocated, "192.168.10.42", "default")
+	l.waitEvent("default", "pinned", controller.ReasonIPAllocated, "192.168.10.42", "default")
 
 	// The deprecated field works too, and an automatic Service skips the
 	// pinned address only if it is taken: here it takes the lowest.
@@ -40,8 +40,8 @@ func TestControllerPinnedIP(t *testing.T) {
 	l.create(lbService("default", "thief", func(s *corev1.Service) {
 		s.Annotations = map[string]string{"metallb.universe.tf/loadBalancerIPs": "192.168.10.42"}
 	}))
-	l.waitEvent("default", "thief", actors.ReasonAllocationFailed, "192.168.10.42", "default/pinned")
-	l.waitEvent("default", "thief", actors.ReasonDeprecatedAnnotation, "metallb.universe.tf/loadBalancerIPs")
+	l.waitEvent("default", "thief", controller.ReasonAllocationFailed, "192.168.10.42", "default/pinned")
+	l.waitEvent("default", "thief", controller.ReasonDeprecatedAnnotation, "metallb.universe.tf/loadBalancerIPs")
 	if got := ingress(l.get("default", "thief")); got != "" {
 		t.Errorf("thief got %q", got)
 	}
@@ -49,7 +49,7 @@ func TestControllerPinnedIP(t *testing.T) {
 	l.create(lbService("default", "outside", func(s *corev1.Service) {
 		s.Annotations = map[string]string{informers.AnnotationLoadBalancerIPs: "10.99.0.1"}
 	}))
-	l.waitEvent("default", "outside", actors.ReasonAllocationFailed, "10.99.0.1")
+	l.waitEvent("default", "outside", controller.ReasonAllocationFailed, "10.99.0.1")
 	l.poolStatus("default", v1beta1.IPAddressPoolStatus{AssignedIPv4: 3, AvailableIPv4: 253})
 }
 
@@ -63,7 +63,7 @@ func TestControllerPinnedPoolAndAutoAssignFalse(t *testing.T) {
 
 	// Only a pool with autoAssign=false: nothing is given unasked.
 	l.create(lbService("default", "plain", nil))
-	l.waitEvent("default", "plain", actors.ReasonAllocationFailed, "gold")
+	l.waitEvent("default", "plain", controller.ReasonAllocationFailed, "gold")
 	l.stays("default", "plain", "", 500*time.Millisecond)
 
 	// Asking for the pool by name works, autoAssign or not.
@@ -71,7 +71,7 @@ func TestControllerPinnedPoolAndAutoAssignFalse(t *testing.T) {
 		s.Annotations = map[string]string{informers.AnnotationAddressPool: "gold"}
 	}))
 	l.waitIngress("default", "asks", "10.1.0.0")
-	l.waitEvent("default", "asks", actors.ReasonIPAllocated, "gold")
+	l.waitEvent("default", "asks", controller.ReasonIPAllocated, "gold")
 
 	// An automatic pool appears: the waiting Service is served from it, and
 	// a request for an unknown pool says so.
@@ -80,7 +80,7 @@ func TestControllerPinnedPoolAndAutoAssignFalse(t *testing.T) {
 	l.create(lbService("default", "unknown", func(s *corev1.Service) {
 		s.Annotations = map[string]string{informers.AnnotationAddressPool: "platinum"}
 	}))
-	l.waitEvent("default", "unknown", actors.ReasonAllocationFailed, "platinum")
+	l.waitEvent("default", "unknown", controller.ReasonAllocationFailed, "platinum")
 }
 
 func TestControllerNamespaceSelectorAndPriority(t *testing.T) {
@@ -111,7 +111,7 @@ func TestControllerNamespaceSelectorAndPriority(t *testing.T) {
 	l.create(lbService("team-b", "asks", func(s *corev1.Service) {
 		s.Annotations = map[string]string{informers.AnnotationAddressPool: "named"}
 	}))
-	l.waitEvent("team-b", "asks", actors.ReasonAllocationFailed, "named")
+	l.waitEvent("team-b", "asks", controller.ReasonAllocationFailed, "named")
 
 	// When the preferred pool is full, the next by priority serves.
 	for i := range 4 {
@@ -136,7 +136,7 @@ func TestControllerNamespaceSelectorAndPriority(t *testing.T) {
 	relabel("team-a2", "b")
 	relabel("team-b", "a")
 	l.waitIngress("team-a2", "svc", "10.30.0.1")
-	l.waitEvent("team-a2", "svc", actors.ReasonIPAllocated, "10.30.0.1", "rest")
+	l.waitEvent("team-a2", "svc", controller.ReasonIPAllocated, "10.30.0.1", "rest")
 	l.stays("team-b", "svc", "10.30.0.0", 500*time.Millisecond)
 }
 
@@ -152,7 +152,7 @@ func TestControllerServiceSelector(t *testing.T) {
 	l.create(lbService("default", "backend", func(s *corev1.Service) { s.Labels = map[string]string{"tier": "db"} }))
 	l.waitIngress("default", "frontend", "10.40.0.0")
 	l.waitIngress("default", "backend", "10.50.0.0")
-	l.waitEvent("default", "frontend", actors.ReasonIPAllocated, "web")
+	l.waitEvent("default", "frontend", controller.ReasonIPAllocated, "web")
 }
 
 func TestControllerDualStack(t *testing.T) {
@@ -169,7 +169,7 @@ func TestControllerDualStack(t *testing.T) {
 	// Both from one pool, primary family first; "v4only" sorts after
 	// "dual" anyway but could not serve it.
 	l.waitIngress("default", "both", "2001:db8:70::,10.70.0.0")
-	l.waitEvent("default", "both", actors.ReasonIPAllocated, "2001:db8:70::", "10.70.0.0", "dual")
+	l.waitEvent("default", "both", controller.ReasonIPAllocated, "2001:db8:70::", "10.70.0.0", "dual")
 	l.create(lbService("default", "prefer", func(s *corev1.Service) { s.Spec.IPFamilyPolicy = &prefer }))
 	l.waitIngress("default", "prefer", "10.70.0.1,2001:db8:70::1")
 	l.create(lbService("default", "v6", func(s *corev1.Service) {
@@ -183,7 +183,7 @@ func TestControllerDualStack(t *testing.T) {
 		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
 		s.Annotations = map[string]string{informers.AnnotationAddressPool: "v4only"}
 	}))
-	l.waitEvent("default", "v4pool", actors.ReasonAllocationFailed, "v4only")
+	l.waitEvent("default", "v4pool", controller.ReasonAllocationFailed, "v4only")
 	l.poolStatus("dual", v1beta1.IPAddressPoolStatus{AssignedIPv4: 2, AssignedIPv6: 3, AvailableIPv4: 2, AvailableIPv6: 1})
 }
 
@@ -207,15 +207,15 @@ func TestControllerSharing(t *testing.T) {
 
 	// Same key, same port: cannot share, and the Event says which port.
 	l.create(share("clash", 80, nil))
-	l.waitEvent("default", "clash", actors.ReasonAllocationFailed, "10.80.0.1", "80")
+	l.waitEvent("default", "clash", controller.ReasonAllocationFailed, "10.80.0.1", "80")
 	// Different key: cannot share.
 	l.create(share("otherkey", 8080, func(s *corev1.Service) { s.Annotations[informers.AnnotationAllowSharedIP] = "other" }))
-	l.waitEvent("default", "otherkey", actors.ReasonAllocationFailed, "10.80.0.1")
+	l.waitEvent("default", "otherkey", controller.ReasonAllocationFailed, "10.80.0.1")
 	// Local traffic policy with a different backend: cannot share.
 	l.create(share("local", 9090, func(s *corev1.Service) {
 		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	}))
-	l.waitEvent("default", "local", actors.ReasonAllocationFailed, "10.80.0.1")
+	l.waitEvent("default", "local", controller.ReasonAllocationFailed, "10.80.0.1")
 
 	// Without a pinned IP, a Service with the key joins the shared address
 	// (the lowest it may share) rather than taking a fresh one.
@@ -248,7 +248,7 @@ func TestControllerPoolDeletionAndShrink(t *testing.T) {
 	l.pool(newPool("big", "10.90.0.0/31", "10.91.0.0/31"))
 	l.waitIngress("default", "s3", "")
 	l.waitIngress("default", "s2", "10.91.0.1")
-	l.waitEvent("default", "s3", actors.ReasonAllocationFailed, "no free address")
+	l.waitEvent("default", "s3", controller.ReasonAllocationFailed, "no free address")
 
 	// Deleting the pool releases everything; another pool takes over.
 	l.pool(newPool("spare", "10.95.0.0/29"))
@@ -266,15 +266,15 @@ func TestControllerPoolDeletionAndShrink(t *testing.T) {
 			t.Errorf("duplicate %s", ip)
 		}
 		got[ip] = true
-		l.waitEvent("default", n, actors.ReasonIPAllocated, ip, "spare")
+		l.waitEvent("default", n, controller.ReasonIPAllocated, ip, "spare")
 	}
 	// With no pool at all, the status is cleared and the reason given.
 	if err := l.mlb.MetallbV1beta1().IPAddressPools(herald).Delete(ctx, "spare", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	l.waitIngress("default", "s0", "")
-	l.waitEvent("default", "s0", actors.ReasonClearedIP)
-	l.waitEvent("default", "s0", actors.ReasonAllocationFailed, "no address pool")
+	l.waitEvent("default", "s0", controller.ReasonClearedIP)
+	l.waitEvent("default", "s0", controller.ReasonAllocationFailed, "no address pool")
 }
 
 func TestControllerTypeChangeAndConfigurationState(t *testing.T) {
@@ -298,11 +298,11 @@ func TestControllerTypeChangeAndConfigurationState(t *testing.T) {
 	}
 	l.waitIngress("default", "web", "")
 	l.waitAnnotation("default", "web", "")
-	l.waitEvent("default", "web", actors.ReasonClearedIP, "10.100.0.0")
+	l.waitEvent("default", "web", controller.ReasonClearedIP, "10.100.0.0")
 	l.poolStatus("p", v1beta1.IPAddressPoolStatus{AssignedIPv4: 0, AvailableIPv4: 4})
 
 	eventually(t, 10*time.Second, "ConfigurationState Valid", func() (bool, string) {
-		st, err := l.mlb.MetallbV1beta1().ConfigurationStates(herald).Get(ctx, actors.ConfigurationStateName, metav1.GetOptions{})
+		st, err := l.mlb.MetallbV1beta1().ConfigurationStates(herald).Get(ctx, controller.ConfigurationStateName, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -318,9 +318,9 @@ func TestControllerInvalidConfigurationExplains(t *testing.T) {
 	l.pool(newPool("p", "10.110.0.9-10.110.0.1"))
 	l.runController("r1", nil)
 	l.create(lbService("default", "web", nil))
-	l.waitEvent("default", "web", actors.ReasonAllocationFailed, "ConfigurationState", "spec.addresses")
+	l.waitEvent("default", "web", controller.ReasonAllocationFailed, "ConfigurationState", "spec.addresses")
 	eventually(t, 10*time.Second, "ConfigurationState Invalid", func() (bool, string) {
-		st, err := l.mlb.MetallbV1beta1().ConfigurationStates(herald).Get(t.Context(), actors.ConfigurationStateName, metav1.GetOptions{})
+		st, err := l.mlb.MetallbV1beta1().ConfigurationStates(herald).Get(t.Context(), controller.ConfigurationStateName, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func TestRevokedIPIsNeverWrittenBack(t *testing.T) {
 		return false, nil, nil
 	})
 	var slow atomic.Bool
-	f.start(t, "r1", func(o *ControllerOptions) {
+	f.start(t, "r1", func(o *Options) {
 		o.Clock = fc
 		o.BackoffInitial, o.BackoffMax = time.Hour, time.Hour
 		o.Logger = slog.New(slowRouter(&slow))

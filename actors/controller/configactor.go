@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/config"
@@ -39,12 +40,12 @@ type configActor struct {
 	haveValid bool
 	last      []alloc.Pool
 
-	state *statusWriter[v1beta1.ConfigurationStateStatus]
+	state *actors.StatusWriter[v1beta1.ConfigurationStateStatus]
 }
 
 func newConfigActor(e *env) actor.Actor {
 	a := &configActor{e: e}
-	a.state = newStatusWriter(e, "configurationstate", ConfigurationStateName, sameState, a.write)
+	a.state = actors.NewStatusWriter(e.Runtime, "configurationstate", ConfigurationStateName, sameState, a.write)
 	return a
 }
 
@@ -55,7 +56,7 @@ func (a *configActor) Receive(c actor.Context) {
 	case configChanged:
 		if !a.scheduled {
 			a.scheduled = true
-			a.e.after(configDebounce, c.Self(), compileNow{})
+			a.e.After(configDebounce, c.Self(), compileNow{})
 		}
 	case compileNow:
 		a.scheduled = false
@@ -64,10 +65,10 @@ func (a *configActor) Receive(c actor.Context) {
 		if a.haveValid {
 			c.Send(a.e.allocator, configLoaded{pools: a.last})
 		}
-	case statusWritten[v1beta1.ConfigurationStateStatus]:
-		a.state.done(c, m)
-	case retry:
-		a.state.flush(c)
+	case actors.StatusWritten[v1beta1.ConfigurationStateStatus]:
+		a.state.Done(c, m)
+	case actors.Retry:
+		a.state.Flush(c)
 	}
 }
 
@@ -78,7 +79,7 @@ func (a *configActor) compile(c actor.Context) {
 		cfg, err = config.Compile(in)
 	}
 	if err != nil {
-		a.e.log.Error("configuration is invalid; keeping the last valid one", "stale", a.haveValid, "err", err)
+		a.e.Log.Error("configuration is invalid; keeping the last valid one", "stale", a.haveValid, "err", err)
 		if a.haveValid {
 			a.e.metrics.configStale.Set(1)
 		}
@@ -86,7 +87,7 @@ func (a *configActor) compile(c actor.Context) {
 		if len(summary) > maxErrorSummary {
 			summary = summary[:maxErrorSummary] + "..."
 		}
-		a.state.set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary})
+		a.state.Set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary})
 		if !a.haveValid {
 			// Nothing can be allocated yet: let the Services say why
 			// instead of sitting in <pending> silently.
@@ -95,14 +96,14 @@ func (a *configActor) compile(c actor.Context) {
 		return
 	}
 	for _, w := range cfg.Warnings {
-		a.e.log.Warn("configuration warning", "warning", w.String())
+		a.e.Log.Warn("configuration warning", "warning", w.String())
 	}
 	a.last = allocPools(cfg, in)
 	a.haveValid = true
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
 	c.Send(a.e.allocator, configLoaded{pools: a.last})
-	a.state.set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid})
+	a.state.Set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid})
 }
 
 // write runs on its own goroutine: it creates the ConfigurationState if

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/v1beta1"
 )
 
@@ -17,12 +18,12 @@ import (
 type poolActor struct {
 	e      *env
 	name   string
-	status *statusWriter[v1beta1.IPAddressPoolStatus]
+	status *actors.StatusWriter[v1beta1.IPAddressPoolStatus]
 }
 
 func newPoolActor(e *env, name string) actor.Actor {
 	a := &poolActor{e: e, name: name}
-	a.status = newStatusWriter(e, "ipaddresspool", name,
+	a.status = actors.NewStatusWriter(e.Runtime, "ipaddresspool", name,
 		func(x, y v1beta1.IPAddressPoolStatus) bool { return x == y }, a.write)
 	return a
 }
@@ -31,16 +32,16 @@ func (a *poolActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case poolStats:
 		a.e.metrics.setPool(m.stats)
-		a.status.set(c, v1beta1.IPAddressPoolStatus{
+		a.status.Set(c, v1beta1.IPAddressPoolStatus{
 			AssignedIPv4:  int64(m.stats.IPv4.Assigned),
 			AssignedIPv6:  int64(m.stats.IPv6.Assigned),
 			AvailableIPv4: clampInt64(m.stats.IPv4.Available),
 			AvailableIPv6: clampInt64(m.stats.IPv6.Available),
 		})
-	case statusWritten[v1beta1.IPAddressPoolStatus]:
-		a.status.done(c, m)
-	case retry:
-		a.status.flush(c)
+	case actors.StatusWritten[v1beta1.IPAddressPoolStatus]:
+		a.status.Done(c, m)
+	case actors.Retry:
+		a.status.Flush(c)
 	case *actor.Stopping:
 		a.e.metrics.deletePool(a.name)
 	}
@@ -57,7 +58,7 @@ func (a *poolActor) write(ctx context.Context, desired v1beta1.IPAddressPoolStat
 		// leader's final write.
 		live, err := client.Get(ctx, a.name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return errNothingToWrite
+			return actors.ErrNothingToWrite
 		}
 		if err != nil {
 			return err
@@ -71,7 +72,7 @@ func (a *poolActor) write(ctx context.Context, desired v1beta1.IPAddressPoolStat
 		// behind, the update conflicts and is done again on a live read.
 		cached, ok := a.e.inf.PoolObject(a.name)
 		if !ok {
-			return errNothingToWrite
+			return actors.ErrNothingToWrite
 		}
 		obj = cached
 	}
@@ -89,7 +90,7 @@ func (a *poolActor) write(ctx context.Context, desired v1beta1.IPAddressPoolStat
 		}
 	}
 	if apierrors.IsNotFound(err) {
-		return errNothingToWrite
+		return actors.ErrNothingToWrite
 	}
 	return err
 }

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"strings"
@@ -75,7 +75,7 @@ func hasLabel(m *dto.Metric, k, v string) bool {
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := newFixture(pool("a", "10.0.0.0/30", "2001:db8::/120"), lbService("web", nil), lbService("db", nil))
-	c, stop := f.start(t, "r1", func(o *ControllerOptions) { o.Registry = reg })
+	c, stop := f.start(t, "r1", func(o *Options) { o.Registry = reg })
 	f.waitIngress(t, "web", "10.0.0.1")
 	f.waitIngress(t, "db", "10.0.0.0")
 	want := []struct {

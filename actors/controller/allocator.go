@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/informers"
 )
@@ -76,7 +77,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.reservations = map[reservedFor]uint64{}
 		// Generations must not repeat across incarnations of this actor:
 		// a Service actor may still answer about an earlier one's.
-		a.resGen = uint64(a.e.clock.Now().UnixNano())
+		a.resGen = uint64(a.e.Clock.Now().UnixNano())
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
 		c.Send(a.e.config, resendConfig{})
@@ -145,7 +146,7 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 	if _, err := a.a.SetPools(pools); err != nil {
 		// The compiler validated these pools, so this is a disagreement
 		// between config and alloc: wait for the next configuration.
-		a.e.log.Error("allocator refused the configuration's pools", "err", err)
+		a.e.Log.Error("allocator refused the configuration's pools", "err", err)
 		return
 	}
 	var claims []alloc.Claim
@@ -167,7 +168,7 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 	rejected := a.a.Restore(claims)
 	for _, r := range rejected {
 		conflicts[r.Service] = r.Err
-		a.e.log.Warn("restored IP refused", "service", r.Service.String(), "ips", r.IPs, "err", r.Err)
+		a.e.Log.Warn("restored IP refused", "service", r.Service.String(), "ips", r.IPs, "err", r.Err)
 	}
 	// Every IP in a status that its Service does not hold now (a refused
 	// claim, an unreadable request) stays that Service's until its status
@@ -178,7 +179,7 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		}
 	}
 	a.ready = true
-	a.e.log.Info("allocator restored", "services", len(ours), "claims", len(claims), "conflicts", len(conflicts))
+	a.e.Log.Info("allocator restored", "services", len(ours), "claims", len(claims), "conflicts", len(conflicts))
 	// Oldest first, so that when the pools cannot serve everyone, the
 	// Services that were there first are served first.
 	slices.SortFunc(ours, func(x, y informers.Service) int {
@@ -196,13 +197,13 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
 	rejected, err := a.a.SetPools(pools)
 	if err != nil {
-		a.e.log.Error("allocator refused the configuration's pools; keeping the previous ones", "err", err)
+		a.e.Log.Error("allocator refused the configuration's pools; keeping the previous ones", "err", err)
 		return
 	}
 	// Reserve every evicted IP before anyone is allocated, so no evicted
 	// Service's IP goes to another while its status still shows it.
 	for _, r := range rejected {
-		a.e.log.Info("assignment no longer valid after a configuration change", "service", r.Service.String(), "ips", r.IPs, "reason", r.Err)
+		a.e.Log.Info("assignment no longer valid after a configuration change", "service", r.Service.String(), "ips", r.IPs, "reason", r.Err)
 		a.reserve(c, a.service(r.Service), r.IPs)
 	}
 	for _, r := range rejected {
@@ -318,7 +319,7 @@ func (a *allocatorActor) reserve(c actor.Context, svc alloc.Service, ips []netip
 		a.reservations[reservedFor{ip, k}] = a.resGen
 		msg.reservations[i] = reservation{ip: ip, gen: a.resGen}
 	}
-	a.e.log.Debug("reserved until the status is clear", "service", k.String(), "ips", got)
+	a.e.Log.Debug("reserved until the status is clear", "service", k.String(), "ips", got)
 	c.Send(a.e.router, forService{key: k, msg: msg})
 }
 
@@ -373,7 +374,7 @@ func (a *allocatorActor) publish(c actor.Context) {
 		pid, ok := a.pools[s.Pool]
 		if !ok {
 			name := s.Pool
-			pid = c.SpawnPrefix(newProps(a.e.log, "pool", func() actor.Actor { return newPoolActor(a.e, name) }), "pool-"+name+"-")
+			pid = c.SpawnPrefix(actors.NewProps(a.e.Log, "pool", func() actor.Actor { return newPoolActor(a.e, name) }), "pool-"+name+"-")
 			a.pools[s.Pool] = pid
 		}
 		if prev, ok := a.sent[s.Pool]; ok && prev == s {

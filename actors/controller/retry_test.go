@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"errors"
@@ -37,7 +37,7 @@ func TestStatusWriteConflictAndErrorRetry(t *testing.T) {
 				return false, nil, nil
 			})
 			reg := prometheus.NewRegistry()
-			f.start(t, "r1", func(o *ControllerOptions) { o.Registry = reg })
+			f.start(t, "r1", func(o *Options) { o.Registry = reg })
 			f.waitIngress(t, "web", "10.0.0.0")
 			if n := failures.Load(); n < 4 {
 				t.Errorf("%d status writes, want the 3 failures and a success", n)
@@ -60,7 +60,7 @@ func TestFailureEventRepeatsWhileWaiting(t *testing.T) {
 	f := newFixture(pool("a", "10.0.0.0/32"), lbService("first", nil), lbService("second", func(s *corev1.Service) {
 		s.CreationTimestamp = metav1.NewTime(s.CreationTimestamp.Add(time.Minute))
 	}))
-	f.start(t, "r1", func(o *ControllerOptions) { o.FailureEventInterval = 50 * time.Millisecond })
+	f.start(t, "r1", func(o *Options) { o.FailureEventInterval = 50 * time.Millisecond })
 	f.waitIngress(t, "first", "10.0.0.0")
 	count := func() int {
 		f.rec.mu.Lock()

@@ -1,8 +1,9 @@
-package actors
+package controller
 
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/informers"
 )
@@ -77,7 +78,7 @@ func (r *routerActor) child(c actor.Context, k alloc.ServiceKey) *child {
 	if ch, ok := r.children[k]; ok {
 		return ch
 	}
-	props := newProps(r.e.log, "service", func() actor.Actor { return newServiceActor(r.e, k) })
+	props := actors.NewProps(r.e.Log, "service", func() actor.Actor { return newServiceActor(r.e, k) })
 	ch := &child{pid: c.SpawnPrefix(props, "svc-"+k.Namespace+"-"+k.Name+"-")}
 	r.children[k] = ch
 	return ch

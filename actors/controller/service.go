@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/informers"
 )
@@ -82,7 +83,7 @@ type written struct {
 }
 
 func newServiceActor(e *env, key alloc.ServiceKey) actor.Actor {
-	return &serviceActor{e: e, key: key, bo: e.newBackoff()}
+	return &serviceActor{e: e, key: key, bo: e.NewBackoff()}
 }
 
 func (a *serviceActor) Receive(c actor.Context) {
@@ -110,7 +111,7 @@ func (a *serviceActor) Receive(c actor.Context) {
 		a.refresh(c)
 	case written:
 		a.written(c, m)
-	case retry:
+	case actors.Retry:
 		a.reconcile(c)
 	case remind:
 		a.remind(c, m)
@@ -146,7 +147,7 @@ func (a *serviceActor) remind(c actor.Context, m remind) {
 		return
 	}
 	a.e.recorder.Event(a.obj, corev1.EventTypeWarning, ReasonAllocationFailed, a.lastFailed)
-	a.e.after(a.e.remindEvery, c.Self(), m)
+	a.e.After(a.e.remindEvery, c.Self(), m)
 }
 
 // refresh re-reads the Service and asks the allocator for what it needs.
@@ -240,7 +241,7 @@ func (a *serviceActor) reportFailure(c actor.Context, err error) {
 		a.failGen++
 		a.e.recorder.Event(a.obj, corev1.EventTypeWarning, ReasonAllocationFailed, text)
 		if a.e.remindEvery > 0 {
-			a.e.after(a.e.remindEvery, c.Self(), remind{gen: a.failGen})
+			a.e.After(a.e.remindEvery, c.Self(), remind{gen: a.failGen})
 		}
 	}
 }
@@ -285,7 +286,7 @@ func (a *serviceActor) reconcile(c actor.Context) {
 	a.inflight = true
 	obj := a.obj.DeepCopy()
 	kube := a.e.kube.CoreV1().Services(a.key.Namespace)
-	goAPI(a.e, c.Self(), func(ctx context.Context) written {
+	actors.GoAPI(a.e.Runtime, c.Self(), func(ctx context.Context) written {
 		return writeService(ctx, kube, obj, ips, pool)
 	})
 }
@@ -301,17 +302,17 @@ func (a *serviceActor) written(c actor.Context, m written) {
 		a.obj = newer(a.obj, m.obj)
 		a.conflicts++
 		if a.conflicts > 3 {
-			a.e.after(nextDelay(a.bo), c.Self(), retry{})
+			a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
 			return
 		}
 		a.dirty = true
 	case m.err != nil:
 		a.e.metrics.apiError("service")
-		a.e.log.Warn("writing service status failed; will retry", "service", a.key.String(), "err", m.err)
+		a.e.Log.Warn("writing service status failed; will retry", "service", a.key.String(), "err", m.err)
 		if m.obj != nil {
 			a.obj = newer(a.obj, m.obj)
 		}
-		a.e.after(nextDelay(a.bo), c.Self(), retry{})
+		a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
 		return
 	default:
 		// The cache may already show the write (its watch event can

@@ -1,16 +1,15 @@
-package actors
+package controller
 
 import (
-	"context"
-	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/utils/clock"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
@@ -18,9 +17,11 @@ import (
 
 // env is what every actor of one leadership term shares. It is filled
 // before the first actor starts and never changed afterwards, so actors read
-// it without locks.
+// it without locks (the reservation counter is atomic).
 type env struct {
-	log       *slog.Logger
+	// Runtime's Ctx is the leadership term: it ends when the Lease is lost
+	// or the controller stops, so a deposed leader stops writing at once.
+	*actors.Runtime
 	kube      kubernetes.Interface
 	mlb       versioned.Interface
 	inf       *informers.Informers
@@ -29,47 +30,17 @@ type env struct {
 	namespace string
 	class     string
 
-	// ctx is the leadership term: it ends when the Lease is lost or the
-	// controller stops, and every API write uses it, so a deposed leader
-	// stops writing at once.
-	ctx context.Context
-	// root sends results of API calls (made on their own goroutines) and
-	// timer messages back into the actors; an actor's Context is never
-	// used off its own goroutine.
-	root  *actor.RootContext
-	clock clock.WithDelayedExecution
-
-	backoffInitial, backoffMax time.Duration
 	// remindEvery repeats a lasting AllocationFailed Event (0: never).
 	remindEvery time.Duration
+
+	// reservations numbers the reservations of the term (see reservation):
+	// it outlives a restarted allocator, so a late answer about an earlier
+	// incarnation's reservation can never match a new one.
+	reservations atomic.Uint64
 
 	// pids of the top-level actors, known before any is spawned (their
 	// names are fixed), so no actor waits for another's PID.
 	router, allocator, config *actor.PID
-}
-
-// after sends msg to pid once delay has passed on the injected clock,
-// unless the term has ended by then.
-func (e *env) after(delay time.Duration, pid *actor.PID, msg any) {
-	e.clock.AfterFunc(delay, func() {
-		if e.ctx.Err() == nil {
-			e.root.Send(pid, msg)
-		}
-	})
-}
-
-// goAPI runs an API call on its own goroutine and sends its result to pid,
-// so no actor ever waits on the network.
-func goAPI[T any](e *env, pid *actor.PID, call func(ctx context.Context) T) {
-	go func() {
-		res := call(e.ctx)
-		if e.ctx.Err() != nil {
-			// The term ended: the actors are being poisoned and the
-			// result would land in a dead mailbox or, worse, a new term.
-			return
-		}
-		e.root.Send(pid, res)
-	}()
 }
 
 // Messages. Unexported: only this package's actors exchange them.
@@ -126,8 +97,6 @@ type (
 	retryFailed   struct{}
 	publishStats  struct{}
 	poolStats     struct{ stats alloc.PoolStats }
-	// retry is a backoff timer firing.
-	retry struct{}
 
 	// revoked tells a Service's actor that the allocator took these IPs
 	// from it and keeps them reserved until its status no longer shows

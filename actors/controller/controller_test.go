@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -148,13 +148,13 @@ func copyingWatch(tracker k8stesting.ObjectTracker, gate *serviceGate) k8stestin
 }
 
 // start runs one controller replica until the test ends or stop is called.
-func (f *fixture) start(t *testing.T, identity string, mod func(*ControllerOptions)) (c *Controller, stop func()) {
+func (f *fixture) start(t *testing.T, identity string, mod func(*Options)) (c *Controller, stop func()) {
 	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("HERALD_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	opts := ControllerOptions{
+	opts := Options{
 		Kube: f.kube, Metallb: f.mlb, Recorder: f.rec, Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("replica", identity),
 		Identity: identity, Namespace: testNS,
@@ -164,7 +164,7 @@ func (f *fixture) start(t *testing.T, identity string, mod func(*ControllerOptio
 	if mod != nil {
 		mod(&opts)
 	}
-	c, err := NewController(opts)
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestOtherClassIsLeftAlone(t *testing.T) {
 	g := newFixture(pool("a", "10.0.0.0/30"),
 		lbService("mine", nil),
 		lbService("theirs", func(s *corev1.Service) { s.Spec.LoadBalancerClass = &other }))
-	g.start(t, "r1", func(o *ControllerOptions) { o.LoadBalancerClass = other })
+	g.start(t, "r1", func(o *Options) { o.LoadBalancerClass = other })
 	g.waitIngress(t, "theirs", "10.0.0.0")
 	if got := ingress(g.service(t, "mine")); got != "" {
 		t.Errorf("with --lb-class, a classless Service got %q", got)
@@ -391,7 +391,7 @@ func TestRestartKeepsEveryIPAndWritesNothing(t *testing.T) {
 
 func TestStandbyTakesOver(t *testing.T) {
 	f := newFixture(pool("a", "10.0.0.0/30"), lbService("web", nil))
-	c1, stop1 := f.start(t, "r1", func(o *ControllerOptions) { o.KeepLeaseOnStop = true })
+	c1, stop1 := f.start(t, "r1", func(o *Options) { o.KeepLeaseOnStop = true })
 	eventually(t, "r1 leads", c1.Leading)
 	c2, _ := f.start(t, "r2", nil)
 	f.waitIngress(t, "web", "10.0.0.0")

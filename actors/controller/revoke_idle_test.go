@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -76,7 +76,7 @@ func TestRevokedReachesAnActorTheRouterWouldStop(t *testing.T) {
 	f := newFixture(pool("a", "10.0.0.0/31"),
 		lbService("x", age(0)), lbService("z", age(time.Minute)), lbService("y", age(2*time.Minute)))
 	var armed atomic.Bool
-	f.start(t, "r1", func(o *ControllerOptions) {
+	f.start(t, "r1", func(o *Options) {
 		o.Logger = slog.New(slowRouter(&armed))
 		o.Recorder = slowRecorder{f.rec, &armed}
 	})

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -18,13 +18,14 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
 )
 
-// ControllerOptions configure a Controller. Kube, Metallb, Recorder,
+// Options configure a Controller. Kube, Metallb, Recorder,
 // Registry and Identity are required; the rest have defaults.
-type ControllerOptions struct {
+type Options struct {
 	Kube    kubernetes.Interface
 	Metallb versioned.Interface
 	// ElectionKube is used for the Lease only (default Kube). Give it a
@@ -75,7 +76,7 @@ type ControllerOptions struct {
 // run (so a standby's caches are warm) and, while it holds the Lease, the
 // actor tree that allocates and writes.
 type Controller struct {
-	opts    ControllerOptions
+	opts    Options
 	log     *slog.Logger
 	inf     *informers.Informers
 	metrics *Metrics
@@ -91,7 +92,7 @@ type Controller struct {
 
 // NewController checks the options, registers the metrics and builds the
 // informers. Nothing runs until Run.
-func NewController(opts ControllerOptions) (*Controller, error) {
+func New(opts Options) (*Controller, error) {
 	if opts.Kube == nil || opts.Metallb == nil || opts.Recorder == nil || opts.Registry == nil {
 		return nil, errors.New("controller: Kube, Metallb, Recorder and Registry are required")
 	}
@@ -132,8 +133,7 @@ func NewController(opts ControllerOptions) (*Controller, error) {
 	}); err != nil {
 		return nil, err
 	}
-	protoLog := opts.Logger.With("component", "protoactor")
-	c.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
+	c.system = actors.NewSystem(opts.Logger)
 	return c, nil
 }
 
@@ -241,25 +241,28 @@ func (c *Controller) lead(term context.Context) {
 func (c *Controller) startTree(term context.Context, n int) *actor.PID {
 	name := fmt.Sprintf("controller-%d", n)
 	e := &env{
-		log:            c.log,
-		kube:           c.opts.Kube,
-		mlb:            c.opts.Metallb,
-		inf:            c.inf,
-		recorder:       c.opts.Recorder,
-		metrics:        c.metrics,
-		namespace:      c.opts.Namespace,
-		class:          c.opts.LoadBalancerClass,
-		ctx:            term,
-		root:           c.system.Root,
-		clock:          c.opts.Clock,
-		backoffInitial: c.opts.BackoffInitial,
-		backoffMax:     c.opts.BackoffMax,
-		remindEvery:    max(c.opts.FailureEventInterval, 0),
-		router:         c.system.NewLocalPID(name + "/router"),
-		allocator:      c.system.NewLocalPID(name + "/allocator"),
-		config:         c.system.NewLocalPID(name + "/config"),
+		Runtime: &actors.Runtime{
+			Log:            c.log,
+			Ctx:            term,
+			Root:           c.system.Root,
+			Clock:          c.opts.Clock,
+			BackoffInitial: c.opts.BackoffInitial,
+			BackoffMax:     c.opts.BackoffMax,
+			APIError:       c.metrics.apiError,
+		},
+		kube:        c.opts.Kube,
+		mlb:         c.opts.Metallb,
+		inf:         c.inf,
+		recorder:    c.opts.Recorder,
+		metrics:     c.metrics,
+		namespace:   c.opts.Namespace,
+		class:       c.opts.LoadBalancerClass,
+		remindEvery: max(c.opts.FailureEventInterval, 0),
+		router:      c.system.NewLocalPID(name + "/router"),
+		allocator:   c.system.NewLocalPID(name + "/allocator"),
+		config:      c.system.NewLocalPID(name + "/config"),
 	}
-	top, err := c.system.Root.SpawnNamed(newProps(c.log, "controller", func() actor.Actor { return &topActor{e: e} }), name)
+	top, err := c.system.Root.SpawnNamed(actors.NewProps(c.log, "controller", func() actor.Actor { return &topActor{e: e} }), name)
 	if err != nil {
 		// Names are unique per term; a clash is a bug.
 		panic(fmt.Sprintf("spawning %s: %v", name, err))
@@ -287,7 +290,7 @@ func (t *topActor) Receive(c actor.Context) {
 		{"router", t.e.router, func() actor.Actor { return newRouterActor(t.e) }},
 		{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
 	} {
-		pid, err := c.SpawnNamed(newProps(t.e.log, ch.name, ch.make), ch.name)
+		pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, ch.name, ch.make), ch.name)
 		if err != nil || pid.Id != ch.want.Id {
 			panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
 		}

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func serviceActors(c *Controller) int {
 func TestActorOfDeletedServiceStops(t *testing.T) {
 	f := newFixture(pool("a", "10.0.0.0/24"))
 	var slow atomic.Bool
-	c, _ := f.start(t, "r1", func(o *ControllerOptions) {
+	c, _ := f.start(t, "r1", func(o *Options) {
 		o.Logger = slog.New(slowMessages{&slow, "/allocator", "actors.ensure", 200 * time.Millisecond})
 	})
 	eventually(t, "leading", c.Leading)
@@ -67,7 +67,7 @@ func (r panicOnce) Eventf(obj runtime.Object, kind, reason, format string, args 
 func TestRestartedActorOfDeletedServiceStops(t *testing.T) {
 	f := newFixture(pool("a", "10.0.0.0/30"), lbService("x", nil))
 	var panicked atomic.Bool
-	c, _ := f.start(t, "r1", func(o *ControllerOptions) { o.Recorder = panicOnce{f.rec, &panicked} })
+	c, _ := f.start(t, "r1", func(o *Options) { o.Recorder = panicOnce{f.rec, &panicked} })
 	f.waitIngress(t, "x", "10.0.0.0")
 	eventually(t, "the actor panicked and was restarted", panicked.Load)
 	time.Sleep(300 * time.Millisecond)

@@ -1,4 +1,4 @@
-package actors
+package controller
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func (r *recorder) count(object, reason string) int {
 func TestFailureReminderFollowsTheClock(t *testing.T) {
 	fc := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := newFixture(pool("a", "10.0.0.0/32"), lbService("first", nil), lbService("waits", nil))
-	f.start(t, "r1", func(o *ControllerOptions) {
+	f.start(t, "r1", func(o *Options) {
 		o.Clock = fc
 		o.FailureEventInterval = time.Hour
 	})
@@ -87,7 +87,7 @@ func TestStatusRetryWaitsForTheClock(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	f.start(t, "r1", func(o *ControllerOptions) {
+	f.start(t, "r1", func(o *Options) {
 		o.Clock = fc
 		o.BackoffInitial, o.BackoffMax = time.Minute, time.Minute
 	})
