@@ -20,7 +20,7 @@ type Allocator struct {
 	// reserved lists, per Service, the IPs it has a ghost on (see
 	// Reserve), sorted; dormant holds the ghosts on IPs no pool can give
 	// (yet), so a range removed and added back is still protected.
-	reserved map[ServiceKey][]netip.Addr
+	reserved map[ServiceKey][]Reservation
 	dormant  map[netip.Addr][]*Service
 }
 
@@ -78,7 +78,7 @@ func New() *Allocator {
 		pools:    map[string]*poolState{},
 		services: map[ServiceKey]*held{},
 		ips:      map[netip.Addr]*ipUse{},
-		reserved: map[ServiceKey][]netip.Addr{},
+		reserved: map[ServiceKey][]Reservation{},
 		dormant:  map[netip.Addr][]*Service{},
 	}
 }

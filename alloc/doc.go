@@ -74,7 +74,12 @@
 // in case a config change brings it back. Reserved IPs count as assigned.
 // A ghost keeps newcomers out and never evicts: a Service that already holds
 // the IP keeps it even if it changes its ports to clash with a ghost, and a
-// ghost is the Service as it was when reserved.
+// ghost is the Service as it was when reserved. Each reservation carries a
+// generation the caller gives (the controller numbers them per leadership
+// term): Unreserve frees only a reservation of the generation it names, so
+// an answer about an earlier reservation of an IP that was taken back and
+// reserved again frees nothing. The reservations live here alone; the
+// caller keeps no copy of them.
 //
 // The allocator keeps a copy of each Service it holds IPs for, including
 // references to its label maps: callers pass immutable snapshots.

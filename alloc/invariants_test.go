@@ -86,8 +86,9 @@ func checkInvariants(t fataler, a *Allocator) {
 		}
 	}
 	reservations := 0
-	for k, ips := range a.reserved {
-		for i, ip := range ips {
+	for k, rs := range a.reserved {
+		for i, r := range rs {
+			ip := r.IP
 			var ghosts []*Service
 			if use := a.ips[ip]; use != nil {
 				ghosts = use.ghosts
@@ -97,15 +98,15 @@ func checkInvariants(t fataler, a *Allocator) {
 			if !hasGhost(ghosts, k) {
 				t.Fatalf("%v listed as reserved for %v, which has no ghost there", ip, k)
 			}
-			if i > 0 && !ips[i-1].Less(ip) {
-				t.Fatalf("reservations of %v not sorted: %v", k, ips)
+			if i > 0 && !rs[i-1].IP.Less(ip) {
+				t.Fatalf("reservations of %v not sorted: %v", k, rs)
 			}
 			reservations++
 		}
 	}
 	checkGhosts := func(ip netip.Addr, ghosts []*Service) {
 		for i, g := range ghosts {
-			if i > 0 && compareKey(ghosts[i-1].Key, g.Key) >= 0 {
+			if i > 0 && ghosts[i-1].Key.Compare(g.Key) >= 0 {
 				t.Fatalf("ghosts of %v not sorted", ip)
 			}
 			reservations--
@@ -143,7 +144,7 @@ func checkInvariants(t fataler, a *Allocator) {
 			if h != u || !containsAddr(h.ips, ip) {
 				t.Fatalf("IP %v lists user %v, who does not hold it", ip, u.svc.Key)
 			}
-			if i > 0 && !use.users[i-1].svc.Key.less(u.svc.Key) {
+			if i > 0 && use.users[i-1].svc.Key.Compare(u.svc.Key) >= 0 {
 				t.Fatalf("IP %v users not sorted", ip)
 			}
 			// Pairwise: every user could join the IP given all the other

@@ -19,9 +19,16 @@ type model struct {
 	// ghosts are, per IP, the Services whose status may still show it
 	// (Reserve), in or out of any pool.
 	ghosts map[netip.Addr][]Service
+	// gens are the generations of the ghosts' reservations.
+	gens map[ghostOf]uint64
 	// ignoreGhosts is set while setPools re-checks holdings: a config
 	// change re-admits holders without asking the ghosts.
 	ignoreGhosts bool
+}
+
+type ghostOf struct {
+	ip netip.Addr
+	k  ServiceKey
 }
 
 type modelHeld struct {
@@ -31,7 +38,7 @@ type modelHeld struct {
 }
 
 func newModel() *model {
-	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}, ghosts: map[netip.Addr][]Service{}}
+	return &model{addrs: map[string][]netip.Addr{}, held: map[ServiceKey]modelHeld{}, ghosts: map[netip.Addr][]Service{}, gens: map[ghostOf]uint64{}}
 }
 
 func enumerate(p Pool) []netip.Addr {
@@ -263,7 +270,7 @@ func (m *model) claim(s Service, ips []netip.Addr) (Assignment, bool) {
 func (m *model) commit(s Service, pool string, ips []netip.Addr) {
 	m.held[s.Key] = modelHeld{s, pool, ips}
 	for _, ip := range ips {
-		m.unreserve(s.Key, []netip.Addr{ip})
+		m.dropGhost(s.Key, ip)
 	}
 }
 
@@ -273,27 +280,41 @@ func (m *model) hasGhost(ip netip.Addr, k ServiceKey) bool {
 
 // reserve mirrors Reserve: s gets a ghost on every IP it does not hold
 // and has no ghost on yet, in a pool or not.
-func (m *model) reserve(s Service, ips []netip.Addr) []netip.Addr {
+func (m *model) reserve(s Service, ips []netip.Addr, gen uint64) []Reservation {
 	s = normalize(s)
-	var out []netip.Addr
+	var out []Reservation
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if h, ok := m.held[s.Key]; (ok && slices.Contains(h.ips, ip)) || m.hasGhost(ip, s.Key) {
 			continue
 		}
 		m.ghosts[ip] = append(m.ghosts[ip], s)
-		out = append(out, ip)
+		m.gens[ghostOf{ip, s.Key}] = gen
+		out = append(out, Reservation{IP: ip, Gen: gen})
 	}
 	return out
 }
 
-func (m *model) unreserve(k ServiceKey, ips []netip.Addr) {
-	for _, ip := range ips {
-		ip = ip.Unmap()
-		m.ghosts[ip] = slices.DeleteFunc(m.ghosts[ip], func(g Service) bool { return g.Key == k })
-		if len(m.ghosts[ip]) == 0 {
-			delete(m.ghosts, ip)
+// unreserve mirrors Unreserve: only a reservation of the current
+// generation goes.
+func (m *model) unreserve(k ServiceKey, rs []Reservation) []netip.Addr {
+	var freed []netip.Addr
+	for _, r := range rs {
+		ip := r.IP.Unmap()
+		if gen, ok := m.gens[ghostOf{ip, k}]; !ok || gen != r.Gen || !m.hasGhost(ip, k) {
+			continue
 		}
+		m.dropGhost(k, ip)
+		freed = append(freed, ip)
+	}
+	return freed
+}
+
+func (m *model) dropGhost(k ServiceKey, ip netip.Addr) {
+	delete(m.gens, ghostOf{ip, k})
+	m.ghosts[ip] = slices.DeleteFunc(m.ghosts[ip], func(g Service) bool { return g.Key == k })
+	if len(m.ghosts[ip]) == 0 {
+		delete(m.ghosts, ip)
 	}
 }
 

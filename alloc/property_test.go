@@ -118,6 +118,8 @@ func statsCmp() cmp.Option {
 func TestAllocatorMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		a, m := New(), newModel()
+		// gen numbers reservations, as the controller does per term.
+		var gen uint64
 		pools := genPools(t)
 		if _, err := a.SetPools(pools); err != nil {
 			t.Fatalf("SetPools: %v", err)
@@ -174,8 +176,9 @@ func TestAllocatorMatchesModel(t *testing.T) {
 					delete(m.held, s.Key)
 					ips = h.IPs
 				}
-				got := a.Reserve(s, ips)
-				want := m.reserve(s, ips)
+				gen++
+				got := a.Reserve(s, ips, gen)
+				want := m.reserve(s, ips, gen)
 				if !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
 					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
 				}
@@ -196,18 +199,25 @@ func TestAllocatorMatchesModel(t *testing.T) {
 				s, ips := h.svc, slices.Clone(h.ips)
 				a.Release(s.Key)
 				delete(m.held, s.Key)
-				if got, want := a.Reserve(s, ips), m.reserve(s, ips); !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
+				gen++
+				if got, want := a.Reserve(s, ips, gen), m.reserve(s, ips, gen); !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
 					t.Fatalf("Reserve(%v, %v) = %v, model %v", s.Key, ips, got, want)
 				}
 			},
 			"unreserve": func(t *rapid.T) {
 				s := genService(t)
-				ips := a.Reserved(s.Key)
-				if rapid.Bool().Draw(t, "any") {
-					ips = append(ips, genAddr(t, "u1"))
+				rs := a.Reserved(s.Key)
+				if len(rs) > 0 && rapid.Bool().Draw(t, "stale") {
+					// A late answer about an earlier reservation.
+					rs[0].Gen--
 				}
-				a.Unreserve(s.Key, ips)
-				m.unreserve(s.Key, ips)
+				if rapid.Bool().Draw(t, "any") {
+					rs = append(rs, Reservation{IP: genAddr(t, "u1"), Gen: gen})
+				}
+				got, want := a.Unreserve(s.Key, rs), m.unreserve(s.Key, rs)
+				if !cmp.Equal(want, got, addrCmp, cmpopts.EquateEmpty()) {
+					t.Fatalf("Unreserve(%v, %v) freed %v, model %v", s.Key, rs, got, want)
+				}
 			},
 			"setPools": func(t *rapid.T) {
 				pools = genPools(t)
@@ -262,15 +272,15 @@ func TestAllocatorMatchesModel(t *testing.T) {
 				}
 				for ip, ghosts := range m.ghosts {
 					for _, g := range ghosts {
-						if !slices.Contains(a.Reserved(g.Key), ip) {
+						if r, ok := a.reservation(g.Key, ip); !ok || r.Gen != m.gens[ghostOf{ip, g.Key}] {
 							t.Fatalf("%v should be reserved for %v; allocator reserves %v for it", ip, g.Key, a.Reserved(g.Key))
 						}
 					}
 				}
-				for k, ips := range a.reserved {
-					for _, ip := range ips {
-						if !m.hasGhost(ip, k) {
-							t.Fatalf("%v reserved for %v, not in the model", ip, k)
+				for k, rs := range a.reserved {
+					for _, r := range rs {
+						if !m.hasGhost(r.IP, k) {
+							t.Fatalf("%v reserved for %v, not in the model", r.IP, k)
 						}
 					}
 				}

@@ -21,10 +21,10 @@ func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
 	x.RequestedIPs = ips("10.0.0.3")
 	mustAllocate(t, a, x)
 	// .3 is x's now: skipped. 192.0.2.1 is in no pool: remembered.
-	if got := a.Reserve(x, ips("10.0.0.1", "10.0.0.3", "192.0.2.1")); !slices.Equal(got, ips("10.0.0.1", "192.0.2.1")) {
+	if got := resIPs(a.Reserve(x, ips("10.0.0.1", "10.0.0.3", "192.0.2.1"), 1)); !slices.Equal(got, ips("10.0.0.1", "192.0.2.1")) {
 		t.Fatalf("Reserve reserved %v, want 10.0.0.1 and 192.0.2.1", got)
 	}
-	a.Unreserve(x.Key, ips("192.0.2.1"))
+	a.Unreserve(x.Key, res(1, ips("192.0.2.1")))
 	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.2")) {
 		t.Fatalf("y got %v, want 10.0.0.2 (10.0.0.1 is reserved)", got)
 	}
@@ -45,7 +45,7 @@ func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
 	if _, err := a.SetPools([]Pool{pool(t, "renamed", "10.0.0.0/29")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Reserved(x.Key); !slices.Equal(got, ips("10.0.0.1")) {
+	if got := resIPs(a.Reserved(x.Key)); !slices.Equal(got, ips("10.0.0.1")) {
 		t.Fatalf("after SetPools reserved %v", got)
 	}
 
@@ -54,20 +54,20 @@ func TestReserveKeepsRevokedIPFromOthers(t *testing.T) {
 	if got := mustAllocate(t, a, x).IPs; !slices.Equal(got, ips("10.0.0.1")) {
 		t.Fatalf("x back to its reserved IP: %v", got)
 	}
-	if got := a.Reserved(x.Key); len(got) != 0 {
+	if got := resIPs(a.Reserved(x.Key)); len(got) != 0 {
 		t.Fatalf("reservation not consumed: %v", got)
 	}
 	// Releasing .3 and reserving it, then unreserving: z gets it.
-	a.Reserve(x, ips("10.0.0.3"))
+	a.Reserve(x, ips("10.0.0.3"), 1)
 	z.RequestedIPs = ips("10.0.0.3")
 	if _, err := a.Allocate(z); !errors.Is(err, ErrIPInUse) {
 		t.Fatalf("z: %v, want in use", err)
 	}
-	a.Unreserve(y.Key, ips("10.0.0.3")) // not y's: ignored
+	a.Unreserve(y.Key, res(1, ips("10.0.0.3"))) // not y's: ignored
 	if _, err := a.Allocate(z); !errors.Is(err, ErrIPInUse) {
 		t.Fatalf("z after someone else's Unreserve: %v, want in use", err)
 	}
-	a.Unreserve(x.Key, ips("10.0.0.3"))
+	a.Unreserve(x.Key, res(1, ips("10.0.0.3")))
 	if got := mustAllocate(t, a, z).IPs; !slices.Equal(got, ips("10.0.0.3")) {
 		t.Fatalf("z got %v after unreserve", got)
 	}
@@ -82,7 +82,7 @@ func TestReservedIPIsLowestFreeForItsService(t *testing.T) {
 	x := svc("ns", "x")
 	mustAllocate(t, a, x)
 	a.Release(x.Key)
-	a.Reserve(x, ips("10.0.0.1"))
+	a.Reserve(x, ips("10.0.0.1"), 1)
 	if got := mustAllocate(t, a, svc("ns", "y")).IPs; !slices.Equal(got, ips("10.0.0.2")) {
 		t.Fatalf("y got %v", got)
 	}
@@ -97,11 +97,11 @@ func TestReservedIPIsLowestFreeForItsService(t *testing.T) {
 func TestReservationSurvivesRangeRemovedAndRestored(t *testing.T) {
 	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.4"))
 	x := svc("ns", "x")
-	a.Reserve(x, []netip.Addr{netip.MustParseAddr("10.0.0.4")})
+	a.Reserve(x, []netip.Addr{netip.MustParseAddr("10.0.0.4")}, 1)
 	if _, err := a.SetPools([]Pool{pool(t, "p", "10.0.0.1-10.0.0.3")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Reserved(x.Key); !slices.Equal(got, ips("10.0.0.4")) {
+	if got := resIPs(a.Reserved(x.Key)); !slices.Equal(got, ips("10.0.0.4")) {
 		t.Fatalf("reserved %v after the range left, want 10.0.0.4 remembered", got)
 	}
 	if _, err := a.SetPools([]Pool{pool(t, "p", "10.0.0.1-10.0.0.4")}); err != nil {
@@ -112,7 +112,7 @@ func TestReservationSurvivesRangeRemovedAndRestored(t *testing.T) {
 	if _, err := a.Allocate(y); !errors.Is(err, ErrIPInUse) {
 		t.Fatalf("y requesting 10.0.0.4 back in the pool: %v, want in use (x's status may show it)", err)
 	}
-	a.Unreserve(x.Key, ips("10.0.0.4"))
+	a.Unreserve(x.Key, res(1, ips("10.0.0.4")))
 	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.4")) {
 		t.Fatalf("y got %v", got)
 	}
@@ -135,7 +135,7 @@ func TestGhostOnSharedIP(t *testing.T) {
 	// x moves to .2; its status still shows .1 with port 80.
 	x.RequestedIPs = ips("10.0.0.2")
 	mustAllocate(t, a, x)
-	if got := a.Reserve(x, ips("10.0.0.1")); !slices.Equal(got, ips("10.0.0.1")) {
+	if got := resIPs(a.Reserve(x, ips("10.0.0.1"), 1)); !slices.Equal(got, ips("10.0.0.1")) {
 		t.Fatalf("Reserve on a shared IP reserved %v", got)
 	}
 	if _, err := a.Allocate(shared("c", 80)); !errors.Is(err, ErrIPInUse) || !strings.Contains(err.Error(), "ns/x") {
@@ -150,7 +150,7 @@ func TestGhostOnSharedIP(t *testing.T) {
 		t.Fatalf("lone on .1 with x's ghost the only one left: %v, want in use", err)
 	}
 	checkInvariants(t, a)
-	a.Unreserve(x.Key, ips("10.0.0.1"))
+	a.Unreserve(x.Key, res(1, ips("10.0.0.1")))
 	if got := mustAllocate(t, a, lone).IPs; !slices.Equal(got, ips("10.0.0.1")) {
 		t.Fatalf("lone got %v", got)
 	}
@@ -166,7 +166,7 @@ func TestGhostNeverEvictsTheHolder(t *testing.T) {
 	if _, err := a.Claim(winner, ips("10.0.0.2")); err != nil {
 		t.Fatal(err)
 	}
-	a.Reserve(loser, ips("10.0.0.2"))
+	a.Reserve(loser, ips("10.0.0.2"), 1)
 	if got := mustAllocate(t, a, winner).IPs; !slices.Equal(got, ips("10.0.0.2")) {
 		t.Fatalf("winner moved to %v because of the loser's ghost", got)
 	}
@@ -174,4 +174,51 @@ func TestGhostNeverEvictsTheHolder(t *testing.T) {
 		t.Fatalf("loser got %v", got)
 	}
 	checkInvariants(t, a)
+}
+
+func res(gen uint64, ips []netip.Addr) []Reservation {
+	out := make([]Reservation, len(ips))
+	for i, ip := range ips {
+		out[i] = Reservation{IP: ip, Gen: gen}
+	}
+	return out
+}
+
+func resIPs(rs []Reservation) []netip.Addr {
+	var out []netip.Addr
+	for _, r := range rs {
+		out = append(out, r.IP)
+	}
+	return out
+}
+
+// An answer about an earlier reservation of an IP, taken back and reserved
+// again since, frees nothing: the Service's status may show the IP again.
+func TestUnreserveIgnoresAnEarlierGeneration(t *testing.T) {
+	a := newAlloc(t, pool(t, "p", "10.0.0.1-10.0.0.2"))
+	x, y := svc("ns", "x"), svc("ns", "y")
+	mustAllocate(t, a, x)
+	a.Release(x.Key)
+	if got := a.Reserve(x, ips("10.0.0.1"), 7); !slices.Equal(got, res(7, ips("10.0.0.1"))) {
+		t.Fatalf("Reserve = %v", got)
+	}
+	// x takes it back (its reservation goes with it), and loses it again.
+	mustAllocate(t, a, x)
+	a.Release(x.Key)
+	a.Reserve(x, ips("10.0.0.1"), 9)
+	if freed := a.Unreserve(x.Key, res(7, ips("10.0.0.1"))); len(freed) != 0 {
+		t.Fatalf("the answer about generation 7 freed %v", freed)
+	}
+	if got := a.Reserved(x.Key); !slices.Equal(got, res(9, ips("10.0.0.1"))) {
+		t.Fatalf("reserved %v, want 10.0.0.1 at generation 9", got)
+	}
+	if got := mustAllocate(t, a, y).IPs; !slices.Equal(got, ips("10.0.0.2")) {
+		t.Fatalf("y got %v while 10.0.0.1 is reserved", got)
+	}
+	if freed := a.Unreserve(x.Key, res(9, ips("10.0.0.1"))); !slices.Equal(freed, ips("10.0.0.1")) {
+		t.Fatalf("the answer about generation 9 freed %v", freed)
+	}
+	if got := a.Reserved(x.Key); len(got) != 0 {
+		t.Fatalf("still reserved: %v", got)
+	}
 }

@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -91,11 +92,11 @@ type ServiceKey struct{ Namespace, Name string }
 
 func (k ServiceKey) String() string { return k.Namespace + "/" + k.Name }
 
-func (k ServiceKey) less(o ServiceKey) bool {
-	if k.Namespace != o.Namespace {
-		return k.Namespace < o.Namespace
-	}
-	return k.Name < o.Name
+// Compare orders keys by namespace, then name: -1, 0 or +1, for
+// slices.SortFunc and binary searches. It is the one order of Services in
+// Herald.
+func (k ServiceKey) Compare(o ServiceKey) int {
+	return cmp.Or(strings.Compare(k.Namespace, o.Namespace), strings.Compare(k.Name, o.Name))
 }
 
 // Service is everything about a Kubernetes Service that allocation depends on.

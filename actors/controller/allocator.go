@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,22 +37,10 @@ type allocatorActor struct {
 	known  map[alloc.ServiceKey]request
 	failed map[alloc.ServiceKey]string // Service -> text of its last failure
 
-	// reservations are the IPs taken from a Service whose status may still
-	// show them (alloc.Allocator.Reserve), with the generation each was
-	// made in; resGen numbers them.
-	reservations map[reservedFor]uint64
-	resGen       uint64
-
 	retryScheduled bool
 	statsScheduled bool
 	pools          map[string]*actor.PID
 	sent           map[string]alloc.PoolStats
-}
-
-// reservedFor is one Service's ghost on one IP (alloc.Allocator.Reserve).
-type reservedFor struct {
-	ip  netip.Addr
-	key alloc.ServiceKey
 }
 
 type request struct {
@@ -74,10 +61,6 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.invalid = nil
 		a.known = map[alloc.ServiceKey]request{}
 		a.failed = map[alloc.ServiceKey]string{}
-		a.reservations = map[reservedFor]uint64{}
-		// Generations must not repeat across incarnations of this actor:
-		// a Service actor may still answer about an earlier one's.
-		a.resGen = uint64(a.e.Clock.Now().UnixNano())
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
 		c.Send(a.e.config, resendConfig{})
@@ -124,12 +107,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 	case whatReserved:
 		// Only what alloc still reserves: an entry for an IP the Service
 		// has since taken back would make its actor drop a live IP.
-		var pending []reservation
-		for _, ip := range a.a.Reserved(m.key) {
-			if gen, ok := a.reservations[reservedFor{ip, m.key}]; ok {
-				pending = append(pending, reservation{ip: ip, gen: gen})
-			}
-		}
+		pending := a.a.Reserved(m.key)
 		// Answered even when empty: the answer is also how a restarted
 		// actor learns the router's forwarding count (see idle).
 		c.Send(a.e.router, forService{key: m.key, msg: revoked{reservations: pending}})
@@ -186,7 +164,7 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		if c := x.Created.Compare(y.Created); c != 0 {
 			return c
 		}
-		return compareKey(x.Key, y.Key)
+		return x.Key.Compare(y.Key)
 	})
 	for _, s := range ours {
 		a.allocate(c, s.Alloc, s.Created, conflicts[s.Key])
@@ -221,7 +199,6 @@ func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created ti
 	before, had := a.a.Assignment(svc.Key)
 	asg, err := a.a.Allocate(svc)
 	a.known[svc.Key] = request{svc: svc, created: created}
-	a.tookBack(svc.Key, asg.IPs)
 	if err != nil {
 		a.failed[svc.Key] = err.Error()
 	} else {
@@ -257,7 +234,7 @@ func (a *allocatorActor) retry(c actor.Context) {
 		if c := a.known[x].created.Compare(a.known[y].created); c != 0 {
 			return c
 		}
-		return compareKey(x, y)
+		return x.Compare(y)
 	})
 	for _, k := range keys {
 		// A waiting Service may be gone while its actor's release is
@@ -275,7 +252,6 @@ func (a *allocatorActor) retry(c actor.Context) {
 		req := a.known[k]
 		asg, err := a.a.Allocate(req.svc)
 		if err == nil {
-			a.tookBack(k, asg.IPs)
 			delete(a.failed, k)
 			a.scheduleStats(c)
 			c.Send(a.e.router, forService{key: k, msg: allocResult{assignment: asg}})
@@ -309,42 +285,22 @@ func (a *allocatorActor) reserve(c actor.Context, svc alloc.Service, ips []netip
 	if _, ok := a.e.inf.Service(k); !ok {
 		return
 	}
-	got := a.a.Reserve(svc, ips)
+	// The term's counter, not this actor's: a restarted allocator must
+	// not repeat a generation a Service actor may still answer about.
+	got := a.a.Reserve(svc, ips, a.e.reservations.Add(1))
 	if len(got) == 0 {
 		return
 	}
-	a.resGen++
-	msg := revoked{reservations: make([]reservation, len(got))}
-	for i, ip := range got {
-		a.reservations[reservedFor{ip, k}] = a.resGen
-		msg.reservations[i] = reservation{ip: ip, gen: a.resGen}
-	}
-	a.e.Log.Debug("reserved until the status is clear", "service", k.String(), "ips", got)
-	c.Send(a.e.router, forService{key: k, msg: msg})
-}
-
-// tookBack forgets the reservations of k's IPs that k holds again (alloc
-// dropped those ghosts when it gave them back).
-func (a *allocatorActor) tookBack(k alloc.ServiceKey, ips []netip.Addr) {
-	for _, ip := range ips {
-		delete(a.reservations, reservedFor{ip, k})
-	}
+	a.e.Log.Debug("reserved until the status is clear", "service", k.String(), "reservations", got)
+	c.Send(a.e.router, forService{key: k, msg: revoked{reservations: got}})
 }
 
 // unreserve frees the reservations a Service's actor reports cleared, if
-// they are still the ones it was told about.
+// they are still the ones it was told about (alloc checks the generation).
 func (a *allocatorActor) unreserve(c actor.Context, m statusClear) {
-	var free []netip.Addr
-	for _, r := range m.reservations {
-		if gen, ok := a.reservations[reservedFor{r.ip, m.key}]; ok && gen == r.gen {
-			delete(a.reservations, reservedFor{r.ip, m.key})
-			free = append(free, r.ip)
-		}
-	}
-	if len(free) == 0 {
+	if freed := a.a.Unreserve(m.key, m.reservations); len(freed) == 0 {
 		return
 	}
-	a.a.Unreserve(m.key, free)
 	a.scheduleRetry(c)
 	a.scheduleStats(c)
 }
@@ -390,11 +346,4 @@ func (a *allocatorActor) publish(c actor.Context) {
 			delete(a.sent, name)
 		}
 	}
-}
-
-func compareKey(x, y alloc.ServiceKey) int {
-	if c := strings.Compare(x.Namespace, y.Namespace); c != 0 {
-		return c
-	}
-	return strings.Compare(x.Name, y.Name)
 }

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -103,10 +102,10 @@ type (
 	// them; statusClear is the actor's answer. Each reservation carries
 	// the generation it was made in, so a late answer about an earlier
 	// reservation of the same IP frees nothing.
-	revoked     struct{ reservations []reservation }
+	revoked     struct{ reservations []alloc.Reservation }
 	statusClear struct {
 		key          alloc.ServiceKey
-		reservations []reservation
+		reservations []alloc.Reservation
 	}
 	// whatReserved asks the allocator to send a (restarted) Service actor
 	// the reservations still waiting for it.
@@ -114,9 +113,3 @@ type (
 	// remind repeats failure number gen's Event if it still stands.
 	remind struct{ gen uint64 }
 )
-
-// reservation is one IP reserved for a Service until its status is clear.
-type reservation struct {
-	ip  netip.Addr
-	gen uint64
-}

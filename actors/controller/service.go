@@ -125,13 +125,13 @@ func (a *serviceActor) revoked(m revoked) {
 		a.toClear = map[netip.Addr]uint64{}
 	}
 	for _, r := range m.reservations {
-		a.toClear[r.ip] = r.gen
+		a.toClear[r.IP] = r.Gen
 		// The allocator no longer gives this Service the IP; a decision
 		// saying otherwise can only be older than this message (both come
 		// in the allocator's order), so no write may put it back, not even
 		// a retry of an older write.
 		if a.have {
-			a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.ip })
+			a.assignment.IPs = slices.DeleteFunc(slices.Clone(a.assignment.IPs), func(ip netip.Addr) bool { return ip == r.IP })
 		}
 	}
 	// The caller's maybeIdle reports those the status already dropped.
@@ -356,10 +356,10 @@ func (a *serviceActor) checkClear(c actor.Context) {
 		return
 	}
 	shown := statusIPs(a.obj)
-	var done []reservation
+	var done []alloc.Reservation
 	for ip, gen := range a.toClear {
 		if !a.exists || !slices.Contains(shown, ip) {
-			done = append(done, reservation{ip: ip, gen: gen})
+			done = append(done, alloc.Reservation{IP: ip, Gen: gen})
 			delete(a.toClear, ip)
 		}
 	}
