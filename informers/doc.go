@@ -1,24 +1,38 @@
 // Package informers turns the Kubernetes API into level-triggered keys and
-// slim snapshots for Herald's actors.
+// slim snapshots for Herald's actor trees. docs/architecture.md places it in
+// the whole.
 //
 // Contract:
-//   - One SharedInformerFactory per clientset: core (Services, Namespaces,
-//     Nodes, and Secrets in Herald's namespace) and metallb.io (IPAddressPools,
-//     L2/BGP advertisements, BGPPeers, BFDProfiles, Communities, all in
-//     Herald's namespace).
+//   - Each binary declares what it watches (Options.Watch): the controller
+//     its Services, Namespaces, Nodes and the configuration kinds; the
+//     speaker also EndpointSlices and the status kinds it writes. Nothing
+//     else is listed, watched or cached. A Watch may name which updates
+//     count (DefaultRelevant otherwise): a Node's heartbeat never wakes
+//     anyone, a pool's own status write does not recompile the
+//     configuration.
+//   - Three SharedInformerFactories: cluster-wide core objects, core
+//     objects in Herald's namespace (Secrets: the chart grants them only
+//     there), and metallb.io in Herald's namespace.
 //   - Every cached object passes through a TransformFunc that drops what
 //     Herald never reads (managedFields always; node images and volumes;
 //     secret data other than BGP passwords), so the cache stays small at
 //     thousands of Services.
-//   - Event handlers never block and never look inside the object beyond its
-//     key: they hand a Key to the Handler (the controller's router actor),
-//     which re-reads the lister when it gets to it. Several events for one
+//   - Event handlers never block and read nothing but metadata: they hand a
+//     Key to the Handler (a tree's router actor), which re-reads the lister
+//     when it gets to it. A Key says what changed by Kind: a Node change is
+//     KindNode, not a configuration change; an EndpointSlice change is
+//     KindEndpoints of the Service it belongs to. Several events for one
 //     object may collapse into one read; that is the point of being
 //     level-triggered.
 //   - Readers return snapshots (Service) or deep copies (ServiceObject,
-//     ConfigInput): objects in the cache are never handed out to be
-//     mutated.
+//     ConfigInput, Nodes, EndpointSlices): objects in the cache are never
+//     handed out to be mutated. A reader of a resource the binary does not
+//     watch finds nothing.
+//   - WaitCurrent is the fence a new leader passes before it restores: it
+//     returns once every cache shows at least what a consistent read from
+//     etcd showed when it was called.
 //   - ParseService is the one place that reads a Service's allocation
 //     inputs (spec.loadBalancerIP, metallb.io/* and the deprecated
-//     metallb.universe.tf/* annotations, families, ports, traffic policy).
+//     metallb.universe.tf/* annotations, families, ports, traffic policy)
+//     and its status IPs (StatusIPs).
 package informers

@@ -6,28 +6,20 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	mlbinformers "github.com/heraldlb/herald/api/client/informers/externalversions"
-	mlblisters "github.com/heraldlb/herald/api/client/listers/api/v1beta1"
-	mlblistersv2 "github.com/heraldlb/herald/api/client/listers/api/v1beta2"
-	"github.com/heraldlb/herald/api/v1beta1"
-	"github.com/heraldlb/herald/config"
 )
 
-// Kind says what changed.
+// Kind says what changed, and so what a Key names.
 type Kind uint8
 
 const (
@@ -37,8 +29,19 @@ const (
 	// by serviceAllocation.namespaceSelectors may have changed, and so may
 	// the configuration.
 	KindNamespace
-	// KindConfig: an object the configuration compiler reads changed.
+	// KindNode: the Node Key.Name changed. What that means is the binary's
+	// to decide: the controller recompiles (node selectors), the speaker
+	// re-plans (a cordon, a condition, an address).
+	KindNode
+	// KindConfig: an object the configuration compiler reads changed (a
+	// metallb.io configuration object, or a Secret in Herald's namespace).
 	KindConfig
+	// KindEndpoints: an EndpointSlice of the Service Key.Namespace/Key.Name
+	// changed (the slice's kubernetes.io/service-name label names it).
+	KindEndpoints
+	// KindServiceStatus: a ServiceL2Status or ServiceBGPStatus Key.Name in
+	// Herald's namespace was added or deleted.
+	KindServiceStatus
 )
 
 func (k Kind) String() string {
@@ -47,8 +50,14 @@ func (k Kind) String() string {
 		return "Service"
 	case KindNamespace:
 		return "Namespace"
+	case KindNode:
+		return "Node"
 	case KindConfig:
 		return "Config"
+	case KindEndpoints:
+		return "Endpoints"
+	case KindServiceStatus:
+		return "ServiceStatus"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -64,54 +73,87 @@ type Key struct {
 // Handler receives keys from informer goroutines. It must not block.
 type Handler func(Key)
 
+// Resource is one kind of object a binary can watch.
+type Resource uint8
+
+// The resources Herald watches. Secrets, the metallb.io objects and the
+// status kinds are watched in Herald's namespace only; the rest
+// cluster-wide.
+const (
+	Services Resource = iota + 1
+	Namespaces
+	Nodes
+	Secrets
+	EndpointSlices
+	IPAddressPools
+	L2Advertisements
+	BGPAdvertisements
+	BGPPeers
+	BFDProfiles
+	Communities
+	ServiceL2Statuses
+	ServiceBGPStatuses
+	numResources
+)
+
+// ConfigResources are the metallb.io kinds and the Secrets the
+// configuration compiler reads. A binary that compiles the configuration
+// watches all of them, with Namespaces and Nodes.
+var ConfigResources = []Resource{Secrets, IPAddressPools, L2Advertisements, BGPAdvertisements, BGPPeers, BFDProfiles, Communities}
+
+// Watch is one resource a binary watches, and which of its updates wake the
+// binary. Adds and deletes always do.
+type Watch struct {
+	Resource Resource
+	// Relevant decides whether an update is worth a key; nil uses the
+	// resource's default (see DefaultRelevant).
+	Relevant func(old, obj any) bool
+}
+
 // Options configure New.
 type Options struct {
-	// Namespace is where the metallb.io objects and BGP password Secrets
-	// live (metallb-system by default in the chart).
+	// Namespace is where the metallb.io objects, BGP password Secrets and
+	// the status kinds live (metallb-system by default in the chart).
 	Namespace string
 	// Resync re-delivers every object this often; 0 disables it. The actors
 	// are level-triggered, so resync only repairs missed work.
 	Resync time.Duration
 	Logger *slog.Logger
+	// Watch lists what this binary watches; nothing else is listed,
+	// watched or cached, and readers of unwatched resources find nothing.
+	Watch []Watch
 }
 
-// Informers owns the informer factories and the listers the actors read.
+// Informers owns the informer factories and the listers a binary reads.
 type Informers struct {
 	opts Options
 	log  *slog.Logger
 
 	// Three factories: cluster-wide core objects, core objects in Herald's
-	// namespace (Secrets: the chart grants them only there), and metallb.io.
+	// namespace (Secrets: the chart grants them only there), and
+	// metallb.io in Herald's namespace. Each starts only what was asked of
+	// it.
 	core   kubeinformers.SharedInformerFactory
 	coreNS kubeinformers.SharedInformerFactory
 	mlb    mlbinformers.SharedInformerFactory
 
-	services   corelisters.ServiceLister
-	namespaces corelisters.NamespaceLister
-	nodes      corelisters.NodeLister
-	secrets    corelisters.SecretLister
-
-	pools       mlblisters.IPAddressPoolLister
-	l2Advs      mlblisters.L2AdvertisementLister
-	bgpAdvs     mlblisters.BGPAdvertisementLister
-	peers       mlblistersv2.BGPPeerLister
-	bfdProfiles mlblisters.BFDProfileLister
-	communities mlblisters.CommunityLister
-
-	synced []cache.InformerSynced
-	regs   []registration
+	listers listers
+	regs    []registration
 }
 
 type registration struct {
 	name     string
+	resource Resource
 	informer cache.SharedIndexInformer
 	kind     Kind
+	relevant func(old, obj any) bool
 	// list is a consistent read of the same objects, for WaitCurrent.
 	list liveList
 }
 
-// New builds the informers. Nothing talks to the API server until Start.
-func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) *Informers {
+// New builds the informers for what opts.Watch lists. Nothing talks to the
+// API server until Start.
+func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) (*Informers, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,71 +163,75 @@ func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) *Info
 		kubeinformers.WithNamespace(opts.Namespace), kubeinformers.WithTransform(Transform))
 	i.mlb = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
 		mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform))
-
-	svc := i.core.Core().V1().Services()
-	ns := i.core.Core().V1().Namespaces()
-	node := i.core.Core().V1().Nodes()
-	sec := i.coreNS.Core().V1().Secrets()
-	v1 := i.mlb.Metallb().V1beta1()
-	// BGPPeers are read at v1beta2 only: the API server serves the same
-	// objects at both versions, so watching both would see each twice.
-	peer := i.mlb.Metallb().V1beta2().BGPPeers()
-	i.services, i.namespaces, i.nodes, i.secrets = svc.Lister(), ns.Lister(), node.Lister(), sec.Lister()
-	i.pools, i.l2Advs, i.bgpAdvs = v1.IPAddressPools().Lister(), v1.L2Advertisements().Lister(), v1.BGPAdvertisements().Lister()
-	i.peers, i.bfdProfiles, i.communities = peer.Lister(), v1.BFDProfiles().Lister(), v1.Communities().Lister()
-
-	core, mv1, mv2 := kube.CoreV1(), mlb.MetallbV1beta1(), mlb.MetallbV1beta2()
-	i.regs = []registration{
-		{"Services", svc.Informer(), KindService, listOf(core.Services("").List)},
-		{"Namespaces", ns.Informer(), KindNamespace, listOf(core.Namespaces().List)},
-		{"Nodes", node.Informer(), KindConfig, listOf(core.Nodes().List)},
-		{"Secrets", sec.Informer(), KindConfig, listOf(core.Secrets(opts.Namespace).List)},
-		{"IPAddressPools", v1.IPAddressPools().Informer(), KindConfig, listOf(mv1.IPAddressPools(opts.Namespace).List)},
-		{"L2Advertisements", v1.L2Advertisements().Informer(), KindConfig, listOf(mv1.L2Advertisements(opts.Namespace).List)},
-		{"BGPAdvertisements", v1.BGPAdvertisements().Informer(), KindConfig, listOf(mv1.BGPAdvertisements(opts.Namespace).List)},
-		{"BGPPeers", peer.Informer(), KindConfig, listOf(mv2.BGPPeers(opts.Namespace).List)},
-		{"BFDProfiles", v1.BFDProfiles().Informer(), KindConfig, listOf(mv1.BFDProfiles(opts.Namespace).List)},
-		{"Communities", v1.Communities().Informer(), KindConfig, listOf(mv1.Communities(opts.Namespace).List)},
+	seen := map[Resource]bool{}
+	for _, w := range opts.Watch {
+		if w.Resource == 0 || w.Resource >= numResources {
+			return nil, fmt.Errorf("informers: unknown resource %d", w.Resource)
+		}
+		if seen[w.Resource] {
+			return nil, fmt.Errorf("informers: %s listed twice", w.Resource)
+		}
+		seen[w.Resource] = true
+		r := i.register(w.Resource, kube, mlb)
+		r.relevant = w.Relevant
+		if r.relevant == nil {
+			r.relevant = DefaultRelevant(w.Resource)
+		}
+		i.regs = append(i.regs, r)
 	}
-	for _, r := range i.regs {
-		i.synced = append(i.synced, r.informer.HasSynced)
-	}
-	return i
+	return i, nil
 }
 
-// AddHandler registers h for every watched kind. Registering after Start
-// is allowed: client-go replays the cache to a late handler as adds.
+// Watches reports whether r is among the watched resources.
+func (i *Informers) Watches(r Resource) bool {
+	return slices.ContainsFunc(i.regs, func(x registration) bool { return x.resource == r })
+}
+
+// AddHandler registers h for every watched resource. Registering after
+// Start is allowed: client-go replays the cache to a late handler as adds.
 func (i *Informers) AddHandler(h Handler) error {
 	for _, r := range i.regs {
-		if _, err := r.informer.AddEventHandler(keyHandler(r.kind, h)); err != nil {
-			return fmt.Errorf("registering %s handler: %w", r.kind, err)
+		if _, err := r.informer.AddEventHandler(keyHandler(r, h)); err != nil {
+			return fmt.Errorf("registering %s handler: %w", r.name, err)
 		}
 	}
 	return nil
 }
 
 // keyHandler turns informer callbacks into keys. It reads only the object's
-// namespace and name, so it cannot block or race with anyone.
-func keyHandler(kind Kind, h Handler) cache.ResourceEventHandlerFuncs {
+// metadata, so it cannot block or race with anyone.
+func keyHandler(r registration, h Handler) cache.ResourceEventHandlerFuncs {
 	send := func(obj any) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			ns, name, err := cache.SplitMetaNamespaceKey(d.Key)
-			if err == nil {
-				h(Key{Kind: kind, Namespace: ns, Name: name})
+			if d.Obj != nil {
+				obj = d.Obj
+			} else {
+				ns, name, err := cache.SplitMetaNamespaceKey(d.Key)
+				if err == nil && r.kind != KindEndpoints {
+					h(Key{Kind: r.kind, Namespace: ns, Name: name})
+				}
+				return
 			}
-			return
 		}
-		key, err := cache.MetaNamespaceKeyFunc(obj)
+		m, err := meta.Accessor(obj)
 		if err != nil {
 			return
 		}
-		ns, name, _ := cache.SplitMetaNamespaceKey(key)
-		h(Key{Kind: kind, Namespace: ns, Name: name})
+		k := Key{Kind: r.kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+		if r.kind == KindEndpoints {
+			// The Service a slice belongs to is what the binary re-reads.
+			svc := m.GetLabels()[discoveryv1.LabelServiceName]
+			if svc == "" {
+				return
+			}
+			k.Name = svc
+		}
+		h(k)
 	}
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: send,
 		UpdateFunc: func(old, obj any) {
-			if relevant(kind, old, obj) {
+			if r.relevant(old, obj) {
 				send(obj)
 			}
 		},
@@ -193,32 +239,79 @@ func keyHandler(kind Kind, h Handler) cache.ResourceEventHandlerFuncs {
 	}
 }
 
-// relevant drops updates that cannot change anything Herald decides, so a
-// pool's own status write or a Node's heartbeat does not recompile the
-// configuration. Services always pass: their status is Herald's output and
-// the Service actor compares it with what it wants.
-func relevant(kind Kind, old, obj any) bool {
+// DefaultRelevant is the update filter a resource gets unless its Watch
+// names another: it drops updates that cannot change anything Herald
+// decides, so a pool's own status write or a Node's heartbeat does not
+// wake anyone. Services and EndpointSlices always pass (their status and
+// endpoints are what the actors compare). Nodes pass when what the
+// speaker reads changes: labels, the cordon, the NetworkUnavailable
+// condition, the addresses.
+func DefaultRelevant(r Resource) func(old, obj any) bool {
+	switch r {
+	case Services, EndpointSlices:
+		return Always
+	case Namespaces:
+		return LabelsChanged
+	case Nodes:
+		return nodeChanged
+	case Secrets:
+		return func(old, obj any) bool { return !sameVersion(old, obj) }
+	case ServiceL2Statuses, ServiceBGPStatuses:
+		// The speaker writes them itself; only their coming and going
+		// (someone deleted one) needs a look.
+		return func(any, any) bool { return false }
+	}
+	return SpecChanged
+}
+
+// Always counts every update.
+func Always(any, any) bool { return true }
+
+// LabelsChanged counts updates that change the object's labels.
+func LabelsChanged(old, obj any) bool {
 	o, err1 := meta.Accessor(old)
 	n, err2 := meta.Accessor(obj)
 	if err1 != nil || err2 != nil {
 		return true
 	}
-	switch {
-	case kind == KindService:
+	return !maps.Equal(o.GetLabels(), n.GetLabels())
+}
+
+// SpecChanged counts updates that move the generation, which changes with
+// the spec and not with the status. Some clients (fakes) leave it 0: then
+// every update counts.
+func SpecChanged(old, obj any) bool {
+	o, err1 := meta.Accessor(old)
+	n, err2 := meta.Accessor(obj)
+	if err1 != nil || err2 != nil {
 		return true
-	case kind == KindNamespace:
-		return !maps.Equal(o.GetLabels(), n.GetLabels())
 	}
-	switch obj.(type) {
-	case *corev1.Node:
-		// The compiler reads node labels (selectors) only.
-		return !maps.Equal(o.GetLabels(), n.GetLabels())
-	case *corev1.Secret:
-		return o.GetResourceVersion() != n.GetResourceVersion()
-	}
-	// metallb.io objects: the generation moves with the spec and not with
-	// the status. Some clients (fakes) leave it 0: then every update counts.
 	return n.GetGeneration() == 0 || o.GetGeneration() != n.GetGeneration()
+}
+
+func sameVersion(old, obj any) bool {
+	o, err1 := meta.Accessor(old)
+	n, err2 := meta.Accessor(obj)
+	return err1 == nil && err2 == nil && o.GetResourceVersion() == n.GetResourceVersion()
+}
+
+func nodeChanged(old, obj any) bool {
+	o, ok1 := old.(*corev1.Node)
+	n, ok2 := obj.(*corev1.Node)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !maps.Equal(o.Labels, n.Labels) || o.Spec.Unschedulable != n.Spec.Unschedulable ||
+		networkUnavailable(o) != networkUnavailable(n) || !slices.Equal(o.Status.Addresses, n.Status.Addresses)
+}
+
+func networkUnavailable(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeNetworkUnavailable {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // Start runs the informers until ctx ends.
@@ -230,7 +323,11 @@ func (i *Informers) Start(ctx context.Context) {
 
 // WaitForSync blocks until every cache has its initial list, or ctx ends.
 func (i *Informers) WaitForSync(ctx context.Context) error {
-	if !cache.WaitForCacheSync(ctx.Done(), i.synced...) {
+	synced := make([]cache.InformerSynced, len(i.regs))
+	for k, r := range i.regs {
+		synced[k] = r.informer.HasSynced
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("informer caches did not sync: %w", context.Cause(ctx))
 	}
 	return nil
@@ -241,165 +338,4 @@ func (i *Informers) Shutdown() {
 	i.core.Shutdown()
 	i.coreNS.Shutdown()
 	i.mlb.Shutdown()
-}
-
-// Service returns the snapshot of one Service, with its Namespace's labels.
-func (i *Informers) Service(k alloc.ServiceKey) (Service, bool) {
-	obj, err := i.services.Services(k.Namespace).Get(k.Name)
-	if err != nil {
-		return Service{}, false
-	}
-	s := ParseService(obj)
-	s.Alloc.NamespaceLabels = i.NamespaceLabels(k.Namespace)
-	return s, true
-}
-
-// Services returns a snapshot of every Service, sorted by key.
-func (i *Informers) Services() []Service {
-	objs, err := i.services.List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	nsLabels := map[string]labels.Set{}
-	out := make([]Service, 0, len(objs))
-	for _, o := range objs {
-		s := ParseService(o)
-		l, ok := nsLabels[o.Namespace]
-		if !ok {
-			l = i.NamespaceLabels(o.Namespace)
-			nsLabels[o.Namespace] = l
-		}
-		s.Alloc.NamespaceLabels = l
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b Service) int { return compareKeys(a.Key, b.Key) })
-	return out
-}
-
-// ServiceKeysIn returns the keys of the Services in one namespace.
-func (i *Informers) ServiceKeysIn(namespace string) []alloc.ServiceKey {
-	objs, err := i.services.Services(namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	out := make([]alloc.ServiceKey, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, alloc.ServiceKey{Namespace: o.Namespace, Name: o.Name})
-	}
-	slices.SortFunc(out, compareKeys)
-	return out
-}
-
-// ServiceObject returns a deep copy of the cached Service, for a status
-// write that needs the whole object.
-func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
-	obj, err := i.services.Services(k.Namespace).Get(k.Name)
-	if err != nil {
-		return nil, false
-	}
-	return obj.DeepCopy(), true
-}
-
-// NamespaceLabels returns a copy of a Namespace's labels (nil if unknown).
-func (i *Informers) NamespaceLabels(name string) labels.Set {
-	ns, err := i.namespaces.Get(name)
-	if err != nil || len(ns.Labels) == 0 {
-		return nil
-	}
-	return labels.Set(maps.Clone(ns.Labels))
-}
-
-// ConfigInput gathers every object the configuration compiler reads, as
-// deep copies, sorted by name so the compiler sees a stable order.
-func (i *Informers) ConfigInput() (config.Input, error) {
-	var in config.Input
-	ns := i.opts.Namespace
-	pools, err := i.pools.IPAddressPools(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(pools) {
-		in.IPAddressPools = append(in.IPAddressPools, *o.DeepCopy())
-	}
-	l2, err := i.l2Advs.L2Advertisements(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(l2) {
-		in.L2Advertisements = append(in.L2Advertisements, *o.DeepCopy())
-	}
-	bgp, err := i.bgpAdvs.BGPAdvertisements(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(bgp) {
-		in.BGPAdvertisements = append(in.BGPAdvertisements, *o.DeepCopy())
-	}
-	peers, err := i.peers.BGPPeers(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(peers) {
-		in.BGPPeers = append(in.BGPPeers, *o.DeepCopy())
-	}
-	bfd, err := i.bfdProfiles.BFDProfiles(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(bfd) {
-		in.BFDProfiles = append(in.BFDProfiles, *o.DeepCopy())
-	}
-	comms, err := i.communities.Communities(ns).List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(comms) {
-		in.Communities = append(in.Communities, *o.DeepCopy())
-	}
-	nss, err := i.namespaces.List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(nss) {
-		in.Namespaces = append(in.Namespaces, *o.DeepCopy())
-	}
-	nodes, err := i.nodes.List(labels.Everything())
-	if err != nil {
-		return in, err
-	}
-	for _, o := range sortByName(nodes) {
-		in.Nodes = append(in.Nodes, *o.DeepCopy())
-	}
-	secrets, err := i.secrets.Secrets(ns).List(labels.Everything())
-	if err != nil && !apierrors.IsNotFound(err) {
-		return in, err
-	}
-	for _, o := range sortByName(secrets) {
-		in.Secrets = append(in.Secrets, *o.DeepCopy())
-	}
-	return in, nil
-}
-
-type named interface{ GetName() string }
-
-func sortByName[T named](objs []T) []T {
-	slices.SortFunc(objs, func(a, b T) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return objs
-}
-
-func compareKeys(a, b alloc.ServiceKey) int {
-	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Name, b.Name)
-}
-
-// PoolObject returns a deep copy of a cached IPAddressPool, for a status
-// write.
-func (i *Informers) PoolObject(name string) (*v1beta1.IPAddressPool, bool) {
-	obj, err := i.pools.IPAddressPools(i.opts.Namespace).Get(name)
-	if err != nil {
-		return nil, false
-	}
-	return obj.DeepCopy(), true
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
@@ -63,7 +64,14 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.0.0/24"}}},
 		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "ignored"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.0.2.0/24"}}},
 	)
-	inf := New(kube, mlb, Options{Namespace: ns})
+	watch := []Watch{{Resource: Services}, {Resource: Namespaces}, {Resource: Nodes}}
+	for _, r := range ConfigResources {
+		watch = append(watch, Watch{Resource: r})
+	}
+	inf, err := New(kube, mlb, Options{Namespace: ns, Watch: watch})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sink := &keySink{}
 	if err := inf.AddHandler(sink.add); err != nil {
 		t.Fatal(err)
@@ -78,8 +86,12 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 	eventually(t, "initial keys", func() bool {
 		return sink.has(Key{Kind: KindService, Namespace: "team-a", Name: "web"}) &&
 			sink.has(Key{Kind: KindNamespace, Name: "team-a"}) &&
-			sink.has(Key{Kind: KindConfig, Namespace: ns, Name: "a"})
+			sink.has(Key{Kind: KindConfig, Namespace: ns, Name: "a"}) &&
+			sink.has(Key{Kind: KindNode, Name: "n1"})
 	})
+	if inf.Watches(EndpointSlices) || len(inf.EndpointSlices(alloc.ServiceKey{Namespace: "team-a", Name: "web"})) != 0 {
+		t.Errorf("EndpointSlices were not asked for")
+	}
 
 	s, ok := inf.Service(alloc.ServiceKey{Namespace: "team-a", Name: "web"})
 	if !ok || s.Alloc.RequestedPool != "gold" || s.Alloc.NamespaceLabels.Get("team") != "a" {
@@ -122,34 +134,100 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 	}
 }
 
-func TestRelevantUpdates(t *testing.T) {
+func TestDefaultRelevant(t *testing.T) {
 	pool := func(gen int64, assigned int64) *v1beta1.IPAddressPool {
 		return &v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: gen}, Status: v1beta1.IPAddressPoolStatus{AssignedIPv4: assigned}}
 	}
-	node := func(l string, rv string) *corev1.Node {
-		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"zone": l}, ResourceVersion: rv}}
+	node := func(l string, rv string, mods ...func(*corev1.Node)) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"zone": l}, ResourceVersion: rv}}
+		for _, m := range mods {
+			m(n)
+		}
+		return n
+	}
+	cordoned := func(n *corev1.Node) { n.Spec.Unschedulable = true }
+	noNetwork := func(n *corev1.Node) {
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue}}
+	}
+	heartbeat := func(n *corev1.Node) {
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
+	}
+	moved := func(n *corev1.Node) {
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.9"}}
 	}
 	ns := func(l string) *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"team": l}}}
 	}
 	tests := []struct {
 		name     string
-		kind     Kind
+		resource Resource
 		old, new any
 		want     bool
 	}{
-		{"pool status only", KindConfig, pool(1, 0), pool(1, 5), false},
-		{"pool spec", KindConfig, pool(1, 0), pool(2, 0), true},
-		{"pool without generation", KindConfig, pool(0, 0), pool(0, 1), true},
-		{"node heartbeat", KindConfig, node("a", "1"), node("a", "2"), false},
-		{"node relabelled", KindConfig, node("a", "1"), node("b", "2"), true},
-		{"namespace same labels", KindNamespace, ns("a"), ns("a"), false},
-		{"namespace relabelled", KindNamespace, ns("a"), ns("b"), true},
-		{"service", KindService, &corev1.Service{}, &corev1.Service{}, true},
+		{"pool status only", IPAddressPools, pool(1, 0), pool(1, 5), false},
+		{"pool spec", IPAddressPools, pool(1, 0), pool(2, 0), true},
+		{"pool without generation", IPAddressPools, pool(0, 0), pool(0, 1), true},
+		{"node heartbeat", Nodes, node("a", "1"), node("a", "2", heartbeat), false},
+		{"node relabelled", Nodes, node("a", "1"), node("b", "2"), true},
+		{"node cordoned", Nodes, node("a", "1"), node("a", "2", cordoned), true},
+		{"node network unavailable", Nodes, node("a", "1"), node("a", "2", noNetwork), true},
+		{"node address changed", Nodes, node("a", "1"), node("a", "2", moved), true},
+		{"namespace same labels", Namespaces, ns("a"), ns("a"), false},
+		{"namespace relabelled", Namespaces, ns("a"), ns("b"), true},
+		{"service", Services, &corev1.Service{}, &corev1.Service{}, true},
+		{"own status object rewritten", ServiceL2Statuses, &v1beta1.ServiceL2Status{}, &v1beta1.ServiceL2Status{}, false},
 	}
 	for _, tc := range tests {
-		if got := relevant(tc.kind, tc.old, tc.new); got != tc.want {
+		if got := DefaultRelevant(tc.resource)(tc.old, tc.new); got != tc.want {
 			t.Errorf("%s: relevant = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	// The controller judges Nodes by their labels alone.
+	if LabelsChanged(node("a", "1"), node("a", "2", cordoned)) {
+		t.Errorf("a cordon counted as a label change")
+	}
+}
+
+func TestNewRefusesUnknownAndRepeatedResources(t *testing.T) {
+	for _, w := range [][]Watch{{{Resource: 0}}, {{Resource: numResources}}, {{Resource: Nodes}, {Resource: Nodes}}} {
+		if _, err := New(kubefake.NewClientset(), mlbfake.NewSimpleClientset(), Options{Watch: w}); err == nil {
+			t.Errorf("New(%v) accepted", w)
+		}
+	}
+}
+
+func TestEndpointSlicesBecomeKeysOfTheirService(t *testing.T) {
+	kube := kubefake.NewClientset(
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web-abc",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "orphan"}},
+	)
+	inf, err := New(kube, mlbfake.NewSimpleClientset(), Options{Namespace: "metallb-system",
+		Watch: []Watch{{Resource: EndpointSlices}, {Resource: Nodes}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &keySink{}
+	if err := inf.AddHandler(sink.add); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); inf.Shutdown() }()
+	inf.Start(ctx)
+	if err := inf.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Service's key", func() bool { return sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "web"}) })
+	if sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "orphan"}) || sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "web-abc"}) {
+		t.Errorf("keys name slices, want only the Service: %v", sink.keys)
+	}
+	if got := inf.EndpointSlices(alloc.ServiceKey{Namespace: "app", Name: "web"}); len(got) != 1 || got[0].Name != "web-abc" {
+		t.Errorf("EndpointSlices(app/web) = %v", got)
+	}
+	if inf.Watches(Services) {
+		t.Errorf("Services watched without being asked for")
+	}
+	if _, ok := inf.Service(alloc.ServiceKey{Namespace: "app", Name: "web"}); ok {
+		t.Errorf("a Service read from an unwatched resource")
 	}
 }

@@ -121,9 +121,13 @@ func New(opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("controller: registering metrics: %w", err)
 	}
 	c := &Controller{opts: opts, log: opts.Logger, metrics: m}
-	c.inf = informers.New(opts.Kube, opts.Metallb, informers.Options{
-		Namespace: opts.Namespace, Resync: opts.Resync, Logger: opts.Logger,
+	inf, err := informers.New(opts.Kube, opts.Metallb, informers.Options{
+		Namespace: opts.Namespace, Resync: opts.Resync, Logger: opts.Logger, Watch: Watches(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.inf = inf
 	// The one handler forwards keys to the current term's router, if any:
 	// a standby drops them, and its new router re-reads everything.
 	if err := c.inf.AddHandler(func(k informers.Key) {
@@ -135,6 +139,22 @@ func New(opts Options) (*Controller, error) {
 	}
 	c.system = actors.NewSystem(opts.Logger)
 	return c, nil
+}
+
+// Watches are what the controller watches: Services and their Namespaces,
+// and everything the configuration compiler reads. Of a Node only the
+// labels matter here (node selectors in the configuration); its heartbeats,
+// conditions and cordons are the speaker's business.
+func Watches() []informers.Watch {
+	w := []informers.Watch{
+		{Resource: informers.Services},
+		{Resource: informers.Namespaces},
+		{Resource: informers.Nodes, Relevant: informers.LabelsChanged},
+	}
+	for _, r := range informers.ConfigResources {
+		w = append(w, informers.Watch{Resource: r})
+	}
+	return w
 }
 
 func setDefault[T comparable](v *T, def T) {

@@ -23,7 +23,10 @@ func TestPoolStatusWriteDoesNotTrustALaggingCache(t *testing.T) {
 	fourteen := v1beta1.IPAddressPoolStatus{AssignedIPv4: 14, AvailableIPv4: 2}
 	cached := pool("a", "10.0.0.0/28")
 	cached.Status = sixteen
-	inf := informers.New(kubefake.NewClientset(), mlbfake.NewSimpleClientset(cached), informers.Options{Namespace: testNS})
+	inf, err := informers.New(kubefake.NewClientset(), mlbfake.NewSimpleClientset(cached), informers.Options{Namespace: testNS, Watch: Watches()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	inf.Start(ctx)
 	if err := inf.WaitForSync(ctx); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,8 @@ func (r *routerActor) Receive(c actor.Context) {
 			for _, k := range r.e.inf.ServiceKeysIn(m.Name) {
 				r.kick(c, k)
 			}
-		default:
+		case informers.KindNode, informers.KindConfig:
+			// Node labels feed the configuration's node selectors.
 			c.Send(r.e.config, configChanged{})
 		}
 	case forService:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/webhook"
@@ -77,7 +78,10 @@ func newWHLab(t *testing.T, tweaks ...func(*webhook.Options)) *whLab {
 	// The tests create objects back to back, so a review that missed the
 	// previous document would show up here.
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	inf := informers.New(l.kube, l.metallb, informers.Options{Namespace: whNamespace, Logger: logger})
+	inf, err := informers.New(l.kube, l.metallb, informers.Options{Namespace: whNamespace, Logger: logger, Watch: controller.Watches()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	infCtx, infStop := context.WithCancel(context.Background())
 	t.Cleanup(func() { infStop(); inf.Shutdown() })
 	inf.Start(infCtx)

@@ -1,0 +1,346 @@
+package informers
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+
+	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	mlblisters "github.com/heraldlb/herald/api/client/listers/api/v1beta1"
+	mlblistersv2 "github.com/heraldlb/herald/api/client/listers/api/v1beta2"
+	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/api/v1beta2"
+	"github.com/heraldlb/herald/config"
+)
+
+// listers are the readers of the watched resources; an unwatched one is nil.
+type listers struct {
+	services       corelisters.ServiceLister
+	namespaces     corelisters.NamespaceLister
+	nodes          corelisters.NodeLister
+	secrets        corelisters.SecretLister
+	endpointSlices discoverylisters.EndpointSliceLister
+
+	pools       mlblisters.IPAddressPoolLister
+	l2Advs      mlblisters.L2AdvertisementLister
+	bgpAdvs     mlblisters.BGPAdvertisementLister
+	peers       mlblistersv2.BGPPeerLister
+	bfdProfiles mlblisters.BFDProfileLister
+	communities mlblisters.CommunityLister
+	l2Statuses  mlblisters.ServiceL2StatusLister
+	bgpStatuses mlblisters.ServiceBGPStatusLister
+}
+
+var resourceNames = [numResources]string{
+	Services: "Services", Namespaces: "Namespaces", Nodes: "Nodes", Secrets: "Secrets",
+	EndpointSlices: "EndpointSlices", IPAddressPools: "IPAddressPools", L2Advertisements: "L2Advertisements",
+	BGPAdvertisements: "BGPAdvertisements", BGPPeers: "BGPPeers", BFDProfiles: "BFDProfiles",
+	Communities: "Communities", ServiceL2Statuses: "ServiceL2Statuses", ServiceBGPStatuses: "ServiceBGPStatuses",
+}
+
+func (r Resource) String() string {
+	if r > 0 && r < numResources {
+		return resourceNames[r]
+	}
+	return fmt.Sprintf("Resource(%d)", uint8(r))
+}
+
+// register builds one resource's informer, its lister and its consistent
+// list for WaitCurrent.
+func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versioned.Interface) registration {
+	ns := i.opts.Namespace
+	core, mv1, mv2 := kube.CoreV1(), mlb.MetallbV1beta1(), mlb.MetallbV1beta2()
+	reg := registration{name: r.String(), resource: r, kind: KindConfig}
+	switch r {
+	case Services:
+		inf := i.core.Core().V1().Services()
+		i.listers.services, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindService
+		reg.list = listOf(core.Services("").List)
+	case Namespaces:
+		inf := i.core.Core().V1().Namespaces()
+		i.listers.namespaces, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindNamespace
+		reg.list = listOf(core.Namespaces().List)
+	case Nodes:
+		inf := i.core.Core().V1().Nodes()
+		i.listers.nodes, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindNode
+		reg.list = listOf(core.Nodes().List)
+	case Secrets:
+		inf := i.coreNS.Core().V1().Secrets()
+		i.listers.secrets, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(core.Secrets(ns).List)
+	case EndpointSlices:
+		inf := i.core.Discovery().V1().EndpointSlices()
+		i.listers.endpointSlices, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindEndpoints
+		reg.list = listOf(kube.DiscoveryV1().EndpointSlices("").List)
+	case IPAddressPools:
+		inf := i.mlb.Metallb().V1beta1().IPAddressPools()
+		i.listers.pools, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv1.IPAddressPools(ns).List)
+	case L2Advertisements:
+		inf := i.mlb.Metallb().V1beta1().L2Advertisements()
+		i.listers.l2Advs, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv1.L2Advertisements(ns).List)
+	case BGPAdvertisements:
+		inf := i.mlb.Metallb().V1beta1().BGPAdvertisements()
+		i.listers.bgpAdvs, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv1.BGPAdvertisements(ns).List)
+	case BGPPeers:
+		// Read at v1beta2 only: the API server serves the same objects
+		// at both versions, so watching both would see each twice.
+		inf := i.mlb.Metallb().V1beta2().BGPPeers()
+		i.listers.peers, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv2.BGPPeers(ns).List)
+	case BFDProfiles:
+		inf := i.mlb.Metallb().V1beta1().BFDProfiles()
+		i.listers.bfdProfiles, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv1.BFDProfiles(ns).List)
+	case Communities:
+		inf := i.mlb.Metallb().V1beta1().Communities()
+		i.listers.communities, reg.informer = inf.Lister(), inf.Informer()
+		reg.list = listOf(mv1.Communities(ns).List)
+	case ServiceL2Statuses:
+		inf := i.mlb.Metallb().V1beta1().ServiceL2Statuses()
+		i.listers.l2Statuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
+		reg.list = listOf(mv1.ServiceL2Statuses(ns).List)
+	case ServiceBGPStatuses:
+		inf := i.mlb.Metallb().V1beta1().ServiceBGPStatuses()
+		i.listers.bgpStatuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
+		reg.list = listOf(mv1.ServiceBGPStatuses(ns).List)
+	}
+	return reg
+}
+
+// Service returns the snapshot of one Service, with its Namespace's labels.
+func (i *Informers) Service(k alloc.ServiceKey) (Service, bool) {
+	if i.listers.services == nil {
+		return Service{}, false
+	}
+	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
+	if err != nil {
+		return Service{}, false
+	}
+	s := ParseService(obj)
+	s.Alloc.NamespaceLabels = i.NamespaceLabels(k.Namespace)
+	return s, true
+}
+
+// Services returns a snapshot of every Service, sorted by key.
+func (i *Informers) Services() []Service {
+	if i.listers.services == nil {
+		return nil
+	}
+	objs, err := i.listers.services.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	nsLabels := map[string]labels.Set{}
+	out := make([]Service, 0, len(objs))
+	for _, o := range objs {
+		s := ParseService(o)
+		l, ok := nsLabels[o.Namespace]
+		if !ok {
+			l = i.NamespaceLabels(o.Namespace)
+			nsLabels[o.Namespace] = l
+		}
+		s.Alloc.NamespaceLabels = l
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
+	return out
+}
+
+// ServiceKeysIn returns the keys of the Services in one namespace.
+func (i *Informers) ServiceKeysIn(namespace string) []alloc.ServiceKey {
+	if i.listers.services == nil {
+		return nil
+	}
+	objs, err := i.listers.services.Services(namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	out := make([]alloc.ServiceKey, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, alloc.ServiceKey{Namespace: o.Namespace, Name: o.Name})
+	}
+	slices.SortFunc(out, alloc.ServiceKey.Compare)
+	return out
+}
+
+// ServiceObject returns a deep copy of the cached Service, for a status
+// write that needs the whole object.
+func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
+	if i.listers.services == nil {
+		return nil, false
+	}
+	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
+	if err != nil {
+		return nil, false
+	}
+	return obj.DeepCopy(), true
+}
+
+// NamespaceLabels returns a copy of a Namespace's labels (nil if unknown).
+func (i *Informers) NamespaceLabels(name string) labels.Set {
+	if i.listers.namespaces == nil {
+		return nil
+	}
+	ns, err := i.listers.namespaces.Get(name)
+	if err != nil || len(ns.Labels) == 0 {
+		return nil
+	}
+	return labels.Set(maps.Clone(ns.Labels))
+}
+
+// Node returns a deep copy of a cached Node.
+func (i *Informers) Node(name string) (*corev1.Node, bool) {
+	if i.listers.nodes == nil {
+		return nil, false
+	}
+	n, err := i.listers.nodes.Get(name)
+	if err != nil {
+		return nil, false
+	}
+	return n.DeepCopy(), true
+}
+
+// Nodes returns deep copies of every cached Node, sorted by name.
+func (i *Informers) Nodes() []corev1.Node {
+	if i.listers.nodes == nil {
+		return nil
+	}
+	objs, err := i.listers.nodes.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	out := make([]corev1.Node, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, *o.DeepCopy())
+	}
+	return out
+}
+
+// EndpointSlices returns deep copies of the EndpointSlices of one Service.
+func (i *Informers) EndpointSlices(k alloc.ServiceKey) []*discoveryv1.EndpointSlice {
+	if i.listers.endpointSlices == nil {
+		return nil
+	}
+	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: k.Name})
+	objs, err := i.listers.endpointSlices.EndpointSlices(k.Namespace).List(sel)
+	if err != nil {
+		return nil
+	}
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, o.DeepCopy())
+	}
+	return out
+}
+
+// ConfigInput gathers every object the configuration compiler reads, as
+// deep copies, sorted by name so the compiler sees a stable order. Kinds
+// this binary does not watch are left empty.
+func (i *Informers) ConfigInput() (config.Input, error) {
+	var in config.Input
+	ns := i.opts.Namespace
+	l := i.listers
+	var err error
+	if in.IPAddressPools, err = copyAll(l.pools != nil, func() ([]*v1beta1.IPAddressPool, error) {
+		return l.pools.IPAddressPools(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.L2Advertisements, err = copyAll(l.l2Advs != nil, func() ([]*v1beta1.L2Advertisement, error) {
+		return l.l2Advs.L2Advertisements(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.BGPAdvertisements, err = copyAll(l.bgpAdvs != nil, func() ([]*v1beta1.BGPAdvertisement, error) {
+		return l.bgpAdvs.BGPAdvertisements(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.BGPPeers, err = copyAll(l.peers != nil, func() ([]*v1beta2.BGPPeer, error) {
+		return l.peers.BGPPeers(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.BFDProfiles, err = copyAll(l.bfdProfiles != nil, func() ([]*v1beta1.BFDProfile, error) {
+		return l.bfdProfiles.BFDProfiles(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.Communities, err = copyAll(l.communities != nil, func() ([]*v1beta1.Community, error) {
+		return l.communities.Communities(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.Namespaces, err = copyAll(l.namespaces != nil, func() ([]*corev1.Namespace, error) {
+		return l.namespaces.List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.Nodes, err = copyAll(l.nodes != nil, func() ([]*corev1.Node, error) {
+		return l.nodes.List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	if in.Secrets, err = copyAll(l.secrets != nil, func() ([]*corev1.Secret, error) {
+		return l.secrets.Secrets(ns).List(labels.Everything())
+	}); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+// copyable is a cached API object: it has a name and copies itself.
+type copyable[T any] interface {
+	*T
+	GetName() string
+	DeepCopy() *T
+}
+
+// copyAll lists with list when watched, and returns deep copies sorted by
+// name.
+func copyAll[T any, P copyable[T]](watched bool, list func() ([]P, error)) ([]T, error) {
+	if !watched {
+		return nil, nil
+	}
+	objs, err := list()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, *o.DeepCopy())
+	}
+	return out, nil
+}
+
+type named interface{ GetName() string }
+
+func sortByName[T named](objs []T) []T {
+	slices.SortFunc(objs, func(a, b T) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return objs
+}
+
+// PoolObject returns a deep copy of a cached IPAddressPool, for a status
+// write.
+func (i *Informers) PoolObject(name string) (*v1beta1.IPAddressPool, bool) {
+	if i.listers.pools == nil {
+		return nil, false
+	}
+	obj, err := i.listers.pools.IPAddressPools(i.opts.Namespace).Get(name)
+	if err != nil {
+		return nil, false
+	}
+	return obj.DeepCopy(), true
+}
