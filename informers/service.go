@@ -3,6 +3,7 @@ package informers
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strings"
@@ -65,6 +66,21 @@ func (s Service) Ours(class string) bool {
 	return s.LoadBalancer && s.Class == class
 }
 
+// StatusIPs returns the addresses in status.loadBalancer.ingress, in
+// order; entries that are not IPs (hostnames) are skipped.
+func StatusIPs(svc *corev1.Service) []netip.Addr {
+	if svc == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if ip, err := netip.ParseAddr(ing.IP); err == nil {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out
+}
+
 // ParseService reads a Service's allocation inputs. It never fails: an
 // unreadable input is reported in Service.Invalid so the caller can say why
 // the Service gets no IP.
@@ -80,15 +96,12 @@ func ParseService(svc *corev1.Service) Service {
 		out.Class = *svc.Spec.LoadBalancerClass
 	}
 	out.AllocatedFromPool = svc.Annotations[AnnotationAllocatedFromPool]
-	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if ip, err := netip.ParseAddr(ing.IP); err == nil {
-			out.StatusIPs = append(out.StatusIPs, ip.Unmap())
-		}
-	}
+	out.StatusIPs = StatusIPs(svc)
 
 	a := alloc.Service{Key: out.Key}
 	if len(svc.Labels) > 0 {
-		a.Labels = labels.Set(svc.Labels)
+		// A copy: the snapshot outlives this read of the cache.
+		a.Labels = labels.Set(maps.Clone(svc.Labels))
 	}
 	var deprecated []string
 	get := func(name string) string {

@@ -163,3 +163,26 @@ func TestParseService(t *testing.T) {
 		})
 	}
 }
+
+// The snapshot shares nothing with the object it was read from: the cache
+// must never be changed through it, nor the snapshot through the cache.
+func TestParseServiceSharesNoMap(t *testing.T) {
+	obj := svc(nil)
+	s := ParseService(obj)
+	obj.Labels["app"] = "changed"
+	if got := s.Alloc.Labels.Get("app"); got != "web" {
+		t.Errorf("snapshot label app = %q after the object changed, want web", got)
+	}
+}
+
+func TestStatusIPs(t *testing.T) {
+	obj := svc(func(s *corev1.Service) {
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.0.0.1"}, {Hostname: "lb.example"}, {IP: "::ffff:10.0.0.2"}, {IP: "2001:db8::1"}}
+	})
+	if got, want := StatusIPs(obj), addrs("10.0.0.1", "10.0.0.2", "2001:db8::1"); !reflect.DeepEqual(got, want) {
+		t.Errorf("StatusIPs = %v, want %v", got, want)
+	}
+	if StatusIPs(nil) != nil {
+		t.Errorf("StatusIPs(nil) is not empty")
+	}
+}
