@@ -84,7 +84,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 	case ensure:
 		switch {
 		case a.ready:
-			a.allocate(c, m.svc.Alloc, m.svc.Created, nil)
+			a.allocate(c, m.svc, m.created, nil)
 		case a.invalid != nil:
 			c.Send(a.e.router, forService{key: m.svc.Key, msg: allocResult{pending: a.invalid}})
 		}

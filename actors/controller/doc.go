@@ -59,15 +59,21 @@
 // request changed or became unreadable, a config change evicted it, a
 // restored IP was refused, the Service stopped being ours) keeps that
 // Service on it as a ghost (alloc.Allocator.Reserve) until the Service's
-// actor sees its status no longer show it, after its clearing write has
-// landed; only then can a Service that could not share with it get the IP.
+// status no longer shows it; only then can a Service that could not share
+// with it get the IP. Three parts keep it, each tested on its own:
+//   - alloc holds each reservation with the generation it was made in (a
+//     counter of the leadership term, so a restarted allocator never
+//     repeats one) and frees it only on an answer naming that generation;
+//   - servicestatus, the Service's pure state machine, never writes a
+//     revoked IP back and answers (StatusClear) only once the newest
+//     version of the Service known no longer shows the IP and no write is
+//     in flight; the Service actor only carries it out;
+//   - the router stops an idle Service actor only when its idle report
+//     covers every kick and forwarded message sent to it, so a revoked
+//     message is never dropped with the actor. A restarted actor asks the
+//     allocator for the reservations still waiting for it.
+//
 // After a restart, every IP in an ours Service's status that it does not
 // hold (Invalid Services included) is reserved the same way; a Service of
-// another class is not Herald's any more, and its status is not. The actor,
-// told by a revoked message, drops the IP from what it would write and
-// answers with the reservation's generation (unique across allocator
-// restarts), so a late answer about an earlier reservation frees nothing;
-// a restarted actor asks the allocator for the reservations still waiting
-// for it; and the router stops an idle actor only when it has taken every
-// message forwarded to it, so a revoked message is never dropped.
+// another class is not Herald's any more, and its status is not.
 package controller

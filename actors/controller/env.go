@@ -82,8 +82,12 @@ type (
 	}
 	// configInvalid tells a not yet ready allocator why it is waiting.
 	configInvalid struct{ reason string }
-	// ensure asks the allocator to give the Service what its spec asks.
-	ensure struct{ svc informers.Service }
+	// ensure asks the allocator to give the Service what its spec asks;
+	// created orders Services when the pools cannot serve everyone.
+	ensure struct {
+		svc     alloc.Service
+		created time.Time
+	}
 	// release frees whatever the Service holds.
 	release struct{ key alloc.ServiceKey }
 	// configLoaded carries the pools of a newly compiled valid config.

@@ -14,13 +14,7 @@ import (
 // decisions, so the allocator never tracks Service actors' PIDs.
 type routerActor struct {
 	e        *env
-	children map[alloc.ServiceKey]*child
-}
-
-type child struct {
-	pid  *actor.PID
-	sent uint64 // kicks sent
-	fwd  uint64 // other messages forwarded (forService)
+	children children
 }
 
 func newRouterActor(e *env) actor.Actor { return &routerActor{e: e} }
@@ -30,7 +24,7 @@ func (r *routerActor) Receive(c actor.Context) {
 	case *actor.Started:
 		// At the start of a term, and after a restart that stopped every
 		// child: every Service is looked at once.
-		r.children = map[alloc.ServiceKey]*child{}
+		r.children = children{}
 		r.kickAll(c)
 	case informers.Key:
 		switch m.Kind {
@@ -49,16 +43,10 @@ func (r *routerActor) Receive(c actor.Context) {
 		}
 	case forService:
 		ch := r.child(c, m.key)
-		ch.fwd++
-		c.Send(ch.pid, forwarded{n: ch.fwd, msg: m.msg})
+		c.Send(ch.pid, forwarded{n: ch.forward(), msg: m.msg})
 	case idle:
-		if ch, ok := r.children[m.key]; ok && ch.sent == m.n && ch.fwd == m.fwd {
-			// It has seen every kick and every forwarded message (Stop
-			// overtakes queued messages, which would be lost): nothing
-			// can be lost by stopping it. A later kick spawns a fresh
-			// actor that reads the cache.
-			c.Stop(ch.pid)
-			delete(r.children, m.key)
+		if pid, ok := r.children.idle(m); ok {
+			c.Stop(pid)
 		}
 	}
 }
@@ -71,8 +59,7 @@ func (r *routerActor) kickAll(c actor.Context) {
 
 func (r *routerActor) kick(c actor.Context, k alloc.ServiceKey) {
 	ch := r.child(c, k)
-	ch.sent++
-	c.Send(ch.pid, kick{n: ch.sent})
+	c.Send(ch.pid, kick{n: ch.kick()})
 }
 
 func (r *routerActor) child(c actor.Context, k alloc.ServiceKey) *child {
@@ -80,7 +67,41 @@ func (r *routerActor) child(c actor.Context, k alloc.ServiceKey) *child {
 		return ch
 	}
 	props := actors.NewProps(r.e.Log, "service", func() actor.Actor { return newServiceActor(r.e, k) })
-	ch := &child{pid: c.SpawnPrefix(props, "svc-"+k.Namespace+"-"+k.Name+"-")}
-	r.children[k] = ch
+	return r.children.add(k, c.SpawnPrefix(props, "svc-"+k.Namespace+"-"+k.Name+"-"))
+}
+
+// children are the router's Service actors and what it sent each. Stop
+// overtakes queued messages, which would be lost, so the router stops an
+// actor only when its idle report says it has taken every kick and every
+// forwarded message the router sent it.
+type children map[alloc.ServiceKey]*child
+
+type child struct {
+	pid  *actor.PID
+	sent uint64 // kicks sent
+	fwd  uint64 // other messages forwarded (forService)
+}
+
+func (cs children) add(k alloc.ServiceKey, pid *actor.PID) *child {
+	ch := &child{pid: pid}
+	cs[k] = ch
 	return ch
+}
+
+// kick numbers the next kick.
+func (ch *child) kick() uint64 { ch.sent++; return ch.sent }
+
+// forward numbers the next forwarded message.
+func (ch *child) forward() uint64 { ch.fwd++; return ch.fwd }
+
+// idle takes an actor's idle report and returns the actor to stop, if it
+// has seen everything sent to it (a later kick spawns a fresh actor that
+// reads the cache); a report that a newer message overtook stops nothing.
+func (cs children) idle(m idle) (*actor.PID, bool) {
+	ch, ok := cs[m.key]
+	if !ok || ch.sent != m.n || ch.fwd != m.fwd {
+		return nil, false
+	}
+	delete(cs, m.key)
+	return ch.pid, true
 }
