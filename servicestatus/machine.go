@@ -295,7 +295,7 @@ func (m *Machine) written(w WriteResult) {
 		m.conflicts = 0
 		m.emit(Action{Kind: ResetBackoff})
 		if w.Object != nil {
-			m.announce(w.Before, w.Object.IPs, w.Object.Pool)
+			m.publishChange(w.Before, w.Object.IPs, w.Object.Pool)
 		}
 	}
 	if m.dirty {
@@ -305,9 +305,9 @@ func (m *Machine) written(w WriteResult) {
 	}
 }
 
-// announce publishes the Event for a status change that was just written,
+// publishChange publishes the Event for a status change that was just written,
 // naming the pool the write named (a later decision may name another).
-func (m *Machine) announce(before, after []netip.Addr, pool string) {
+func (m *Machine) publishChange(before, after []netip.Addr, pool string) {
 	if slices.Equal(before, after) {
 		return
 	}

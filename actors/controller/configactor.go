@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,10 +84,7 @@ func (a *configActor) compile(c actor.Context) {
 		if a.haveValid {
 			a.e.metrics.configStale.Set(1)
 		}
-		summary := err.Error()
-		if len(summary) > maxErrorSummary {
-			summary = summary[:maxErrorSummary] + "..."
-		}
+		summary := truncate(err.Error(), maxErrorSummary)
 		a.state.Set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary})
 		if !a.haveValid {
 			// Nothing can be allocated yet: let the Services say why
@@ -163,6 +161,18 @@ func allocPools(cfg *config.Config, in config.Input) []alloc.Pool {
 	}
 	slices.SortFunc(out, func(a, b alloc.Pool) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// truncate cuts s to at most n bytes, at a character boundary (the
+// summary is often in the user's language), marking the cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // firstLines keeps the first n lines of a multi-line error text.

@@ -25,7 +25,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		poolAddresses: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "herald_pool_addresses_total",
+			Name: "herald_pool_addresses",
 			Help: "Usable addresses of an IPAddressPool, per family (IPv6 counts above 2^53 are approximate).",
 		}, []string{"pool", "family"}),
 		poolInUse: prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -83,8 +83,8 @@ func TestMetrics(t *testing.T) {
 		labels map[string]string
 		value  float64
 	}{
-		{"herald_pool_addresses_total", map[string]string{"pool": "a", "family": "ipv4"}, 4},
-		{"herald_pool_addresses_total", map[string]string{"pool": "a", "family": "ipv6"}, 256},
+		{"herald_pool_addresses", map[string]string{"pool": "a", "family": "ipv4"}, 4},
+		{"herald_pool_addresses", map[string]string{"pool": "a", "family": "ipv6"}, 256},
 		{"herald_pool_addresses_in_use", map[string]string{"pool": "a", "family": "ipv4"}, 2},
 		{"herald_pool_addresses_in_use", map[string]string{"pool": "a", "family": "ipv6"}, 0},
 		{"herald_pool_services_allocated", map[string]string{"pool": "a"}, 2},
