@@ -11,13 +11,20 @@
 // order they must be carried out: send a message, start or stop a timer,
 // initiate or drop the connection, report the session up or down.
 //
-// Timers are the shell's. StartTimer carries the duration (restarting a
-// running timer); the shell reports expiry as the matching *TimerExpired
-// event. The shell must not deliver the expiry of a timer it was told to
-// stop (use a generation number per timer): RFC 4271 treats most
-// unexpected timer events as errors, and so does this package. A StartTimer
-// of IdleHoldTimer with zero Duration asks the shell's restart backoff to
-// choose the delay (AllowAutomaticStart with DampPeerOscillations).
+// Timers are the shell's, and carry tokens. StartTimer carries the
+// duration (restarting a running timer) and a Token, never 0 and never
+// reused by one Machine; the shell reports the expiry as the matching
+// *TimerExpired event echoing that Token. The machine itself drops an
+// expiry whose token is not that of the timer's running instance — a timer
+// since stopped or restarted, or never started — with no action and no
+// change, in every state. So the shell need not cancel anything reliably:
+// an expiry already queued in a mailbox when a KEEPALIVE restarted the hold
+// timer cannot tear an Established session down. (RFC 4271's rows for the
+// expiry of a timer that cannot be running in a state, such as
+// KeepaliveTimer_Expires in OpenSent, are therefore unreachable.) A
+// StartTimer of IdleHoldTimer with zero Duration asks the shell's restart
+// backoff to choose the delay (AllowAutomaticStart with
+// DampPeerOscillations).
 //
 // The codec is not imported: the speaker translates decoded messages into
 // events (Open for an OPEN, Notification for a received NOTIFICATION or for

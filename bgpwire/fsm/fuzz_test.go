@@ -7,7 +7,10 @@ import (
 
 // decodeFuzzInput turns bytes into a configuration (first byte) and an
 // event sequence (one or two bytes per event), so that every input is a
-// valid run and small mutations make small changes to it.
+// valid run and small mutations make small changes to it. For a timer
+// expiry, the event byte divided by the number of kinds picks its token
+// (see checker.token; 0, the byte values below the number of kinds, is the
+// running instance's), which run resolves.
 func decodeFuzzInput(data []byte) (Config, []Event) {
 	cfg := baseConfig()
 	if len(data) > 0 {
@@ -32,6 +35,9 @@ func decodeFuzzInput(data []byte) (Config, []Event) {
 		b := data[0]
 		data = data[1:]
 		ev := Event{Kind: kinds[int(b)%len(kinds)]}
+		if expiredTimer(ev.Kind) != 0 {
+			ev.Token = uint64(int(b) / len(kinds))
+		}
 		// Events with a payload take a second byte for it.
 		switch ev.Kind {
 		case BGPOpen:
@@ -76,10 +82,38 @@ func FuzzStep(f *testing.F) {
 	f.Add([]byte{2, 0, 10, 13, 0, 19, 7, 9, 12})                // auto-restart: hold expiry, restart, TCP fails
 	f.Add([]byte{0, 0, 10, 13, 0, 19, 23, 22, 23, 24})          // send hold: blocked, expired
 	f.Add([]byte{0, 0, 10, 13, 2, 0, 10, 13, 8, 0, 10, 13, 16}) // OPEN errors
+	f.Add(staleHoldSeed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, events := decodeFuzzInput(data)
 		run(t, cfg, events)
 	})
+}
+
+// staleHoldSeed brings a session up, restarts the hold timer with a
+// KEEPALIVE, delivers the expiry of the older hold timer (kind 7 with token
+// choice 2, an older token), then that of the running one.
+var staleHoldSeed = []byte{0, 0, 10, 13, 0, 19, 19, 7 + 2*26, 7}
+
+func TestFuzzDecoderStaleSeed(t *testing.T) {
+	cfg, events := decodeFuzzInput(staleHoldSeed)
+	m, _ := New(cfg)
+	c := &checker{cfg: cfg}
+	for i, ev := range events {
+		if tm := expiredTimer(ev.Kind); tm != 0 {
+			ev.Token = c.token(tm, uint8(ev.Token))
+		}
+		before, counter := m.State(), m.ConnectRetryCounter()
+		acts := m.Step(ev)
+		if err := c.check(m, before, counter, ev, acts); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if i == len(events)-2 && (m.State() != Established || c.stale != 1) {
+			t.Fatalf("after the stale expiry: %s, %d stale", m.State(), c.stale)
+		}
+	}
+	if m.State() != Idle {
+		t.Fatalf("the running hold timer's expiry left %s", m.State())
+	}
 }
 
 func TestFuzzDecoderSeedsReachEstablished(t *testing.T) {

@@ -9,9 +9,14 @@ type Machine struct {
 	cfg                 Config
 	state               State
 	connectRetryCounter uint32
-	// running mirrors the timers the shell is running for us, so teardown
-	// stops exactly those and an expiry clears its own entry.
-	running [numTimers]bool
+	// tokens holds the token of each timer the shell is running for us
+	// (0: not running), so teardown stops exactly those and only the
+	// expiry of the running instance of a timer is acted on.
+	tokens [numTimers]uint64
+	// lastToken is the token of the most recent StartTimer. Tokens are
+	// never reused by one Machine, so an expiry of a timer that was since
+	// stopped or restarted cannot match.
+	lastToken uint64
 	// passive is whether the current start was passive: a passive machine
 	// never initiates TCP, even when its ConnectRetryTimer fires in Active.
 	passive bool
@@ -44,7 +49,16 @@ func (m *Machine) State() State { return m.state }
 func (m *Machine) ConnectRetryCounter() uint32 { return m.connectRetryCounter }
 
 // TimerRunning reports whether the machine believes the shell is running t.
-func (m *Machine) TimerRunning(t Timer) bool { return t < numTimers && m.running[t] }
+func (m *Machine) TimerRunning(t Timer) bool { return t < numTimers && m.tokens[t] != 0 }
+
+// TimerToken is the token of the running instance of t, the one its expiry
+// must echo; 0 when t is not running.
+func (m *Machine) TimerToken(t Timer) uint64 {
+	if t >= numTimers {
+		return 0
+	}
+	return m.tokens[t]
+}
 
 // Initiator is which side opened the current TCP connection.
 func (m *Machine) Initiator() Initiator { return m.initiator }
@@ -65,16 +79,16 @@ func (m *Machine) Step(ev Event) []Action { return m.StepAppend(nil, ev) }
 // steps without allocating.
 func (m *Machine) StepAppend(out []Action, ev Event) []Action {
 	m.out = out
-	// A timer that expired is no longer running, whatever happens next.
-	var wasRunning bool
 	if t := expiredTimer(ev.Kind); t != 0 {
-		wasRunning = m.running[t]
-		m.running[t] = false
-	}
-	if m.state == Idle && ev.Kind == IdleHoldTimerExpired && !wasRunning {
-		// A damping timer we did not ask for, or cancelled with a stop,
-		// must not restart the session.
-		return m.finish()
+		// Only the running instance of a timer may expire. Any other
+		// expiry (of a timer since stopped or restarted, or never
+		// started) was already queued when the machine changed its mind:
+		// acting on it would, for example, take down an Established
+		// session whose hold timer a KEEPALIVE had just restarted.
+		if ev.Token == 0 || ev.Token != m.tokens[t] {
+			return m.finish()
+		}
+		m.tokens[t] = 0 // it expired: no longer running, whatever happens next
 	}
 	switch m.state {
 	case Idle:
@@ -120,13 +134,14 @@ func expiredTimer(k EventKind) Timer {
 func (m *Machine) emit(a Action) { m.out = append(m.out, a) }
 
 func (m *Machine) startTimer(t Timer, d time.Duration) {
-	m.running[t] = true
-	m.emit(Action{Kind: StartTimer, Timer: t, Duration: d})
+	m.lastToken++
+	m.tokens[t] = m.lastToken
+	m.emit(Action{Kind: StartTimer, Timer: t, Duration: d, Token: m.lastToken})
 }
 
 func (m *Machine) stopTimer(t Timer) {
-	if m.running[t] {
-		m.running[t] = false
+	if m.tokens[t] != 0 {
+		m.tokens[t] = 0
 		m.emit(Action{Kind: StopTimer, Timer: t})
 	}
 }
@@ -272,7 +287,7 @@ func (m *Machine) stop(ev Event) {
 func (m *Machine) sendHold(ev Event) bool {
 	switch ev.Kind {
 	case SendBlocked:
-		if !m.running[SendHoldTimer] {
+		if m.tokens[SendHoldTimer] == 0 {
 			hold := m.hold
 			if m.state == OpenSent {
 				hold = m.cfg.openSentHoldTime()

@@ -23,6 +23,9 @@ import (
 //	> EVENT [args]              step; the lines after it, up to the next
 //	                            directive or blank line, are the expected
 //	                            actions and a final "= STATE counter=N"
+//	                            (a timer expiry echoes the token of the
+//	                            last StartTimer of that timer, 0 if none,
+//	                            unless token=N says otherwise)
 //	collide N [open args]       CheckCollision on machine N for an OPEN
 //	                            arriving on another connection; expected
 //	                            result on the next line
@@ -55,7 +58,29 @@ type transcript struct {
 	t        *testing.T
 	machines map[string]*Machine
 	current  *Machine
+	// started is the token of the last StartTimer of each timer of each
+	// machine, as a shell would remember it: the token an expiry of that
+	// timer would carry.
+	started map[*Machine]*[numTimers]uint64
 }
+
+// stepMachine steps m as the shell would, remembering timer tokens.
+func (tr *transcript) stepMachine(m *Machine, ev Event) []Action {
+	if t := expiredTimer(ev.Kind); t != 0 && ev.Token == useLastToken {
+		ev.Token = tr.started[m][t]
+	}
+	actions := m.Step(ev)
+	for _, a := range actions {
+		if a.Kind == StartTimer {
+			tr.started[m][a.Timer] = a.Token
+		}
+	}
+	return actions
+}
+
+// useLastToken marks a parsed expiry without token=N: the transcript fills
+// in the token of the timer's last start.
+const useLastToken = ^uint64(0)
 
 func runTranscript(t *testing.T, file string) {
 	data, err := os.ReadFile(file)
@@ -63,7 +88,7 @@ func runTranscript(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	tr := &transcript{t: t, machines: map[string]*Machine{}}
+	tr := &transcript{t: t, machines: map[string]*Machine{}, started: map[*Machine]*[numTimers]uint64{}}
 	var out []string
 	for i := 0; i < len(lines); {
 		line := lines[i]
@@ -176,6 +201,7 @@ func (tr *transcript) config(file string, line int, args []string) {
 	}
 	tr.machines[name] = m
 	tr.current = m
+	tr.started[m] = new([numTimers]uint64)
 }
 
 // setupPaths are the shortest event sequences from Idle to each state.
@@ -197,7 +223,7 @@ func (tr *transcript) setup(file string, line int, state string) {
 	for _, s := range States() {
 		if s.String() == state {
 			for _, ev := range setupPaths[s] {
-				tr.current.Step(ev)
+				tr.stepMachine(tr.current, ev)
 			}
 			if got := tr.current.State(); got != s {
 				tr.t.Fatalf("%s:%d: setup %s ended in %s", file, line, s, got)
@@ -215,7 +241,7 @@ func (tr *transcript) step(file string, line int, args []string) []string {
 	}
 	m := tr.current
 	var got []string
-	for _, a := range m.Step(ev) {
+	for _, a := range tr.stepMachine(m, ev) {
 		got = append(got, a.String())
 	}
 	return append(got, fmt.Sprintf("= %s counter=%d", m.State(), m.ConnectRetryCounter()))
@@ -239,7 +265,8 @@ func (tr *transcript) collide(file string, line int, args []string) string {
 
 // parseEvent reads "KIND [args]". BGPOpen takes v=, as=, hold=, id=, as4=
 // (defaults: the base peer's OPEN). Events with a NOTIFICATION take
-// "CODE/SUBCODE" and an optional data=HEX.
+// "CODE/SUBCODE" and an optional data=HEX. Timer expiries take token=N;
+// without it the token is useLastToken.
 func parseEvent(args []string) (Event, error) {
 	if len(args) == 0 {
 		return Event{}, fmt.Errorf("missing event")
@@ -251,6 +278,9 @@ func parseEvent(args []string) (Event, error) {
 	ev := Event{Kind: kind}
 	if kind == BGPOpen {
 		ev.Open = peerOpen()
+	}
+	if expiredTimer(kind) != 0 {
+		ev.Token = useLastToken
 	}
 	for _, a := range args[1:] {
 		k, v, hasValue := strings.Cut(a, "=")
@@ -280,6 +310,10 @@ func parseEvent(args []string) (Event, error) {
 		case k == "as4":
 			ev.Open.FourOctetAS = true
 			ev.Open.AS4, err = parseUint32(v)
+		case k == "token" && expiredTimer(kind) != 0:
+			var tok uint64
+			tok, err = strconv.ParseUint(v, 10, 64)
+			ev.Token = tok
 		case a == "detect-established":
 		default:
 			err = fmt.Errorf("unknown argument")

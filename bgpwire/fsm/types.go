@@ -191,6 +191,10 @@ type Event struct {
 	// NotifMsgVerErr; and an optional override of the default Cease for
 	// ManualStop and AutomaticStop (for example the RFC 9003 shutdown text).
 	Notification Notification
+	// Token is, for a *TimerExpired event, the token of the StartTimer
+	// action that armed the timer. An expiry whose token is not that of
+	// the timer's running instance is dropped.
+	Token uint64
 }
 
 func (e Event) String() string {
@@ -208,6 +212,9 @@ func (e Event) String() string {
 		if e.Notification.Code != 0 {
 			return fmt.Sprintf("%s(%s)", e.Kind, e.Notification)
 		}
+	}
+	if expiredTimer(e.Kind) != 0 {
+		return fmt.Sprintf("%s(#%d)", e.Kind, e.Token)
 	}
 	return e.Kind.String()
 }
@@ -246,8 +253,9 @@ const (
 	// SendNotification: send Action.Notification (best effort; a
 	// DropConnection follows).
 	SendNotification
-	// StartTimer: (re)start Action.Timer for Action.Duration. A zero
-	// Duration for IdleHoldTimer means the shell's backoff chooses.
+	// StartTimer: (re)start Action.Timer for Action.Duration; its expiry
+	// event must carry Action.Token. A zero Duration for IdleHoldTimer
+	// means the shell's backoff chooses.
 	StartTimer
 	StopTimer
 	// DropConnection: close the TCP connection (after flushing a NOTIFICATION
@@ -323,9 +331,12 @@ func (r DownReason) String() string {
 
 // Action is one output of Step. Only the fields of its Kind are set.
 type Action struct {
-	Kind         ActionKind
-	Timer        Timer
-	Duration     time.Duration
+	Kind     ActionKind
+	Timer    Timer
+	Duration time.Duration
+	// Token identifies this start of Timer: its expiry event echoes it.
+	// Tokens are never 0 and never reused by one Machine.
+	Token        uint64
 	Notification Notification
 	OpenParams   OpenParams
 	Session      Session
@@ -340,7 +351,7 @@ func (a Action) String() string {
 	case SendNotification:
 		return fmt.Sprintf("SendNotification(%s)", a.Notification)
 	case StartTimer:
-		return fmt.Sprintf("StartTimer(%s %s)", a.Timer, a.Duration)
+		return fmt.Sprintf("StartTimer(%s %s #%d)", a.Timer, a.Duration, a.Token)
 	case StopTimer:
 		return fmt.Sprintf("StopTimer(%s)", a.Timer)
 	case SessionUp:
