@@ -1,10 +1,13 @@
 package fsm
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // nextState is RFC 4271 section 8.2.2 reduced to "where does the machine
@@ -53,15 +56,15 @@ func cellEvent(m *Machine, k EventKind) Event {
 	case BGPOpen:
 		ev.Open = peerOpen()
 	case BGPHeaderErr:
-		ev.Notification = Notification{Code: CodeMessageHeader, Subcode: 2}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeMessageHeader, Subcode: 2}
 	case BGPOpenMsgErr:
-		ev.Notification = Notification{Code: CodeOpenMessage, Subcode: 4}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeOpenMessage, Subcode: 4}
 	case NotifMsgVerErr:
-		ev.Notification = Notification{Code: CodeOpenMessage, Subcode: 1}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeOpenMessage, Subcode: 1}
 	case NotifMsg:
-		ev.Notification = Notification{Code: CodeCease, Subcode: 2}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: 2}
 	case UpdateMsgErr:
-		ev.Notification = Notification{Code: CodeUpdateMessage, Subcode: 1}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeUpdateMessage, Subcode: 1}
 	}
 	return ev
 }
@@ -97,7 +100,7 @@ func TestEveryStateEventCell(t *testing.T) {
 					sent = true
 					// "Any other event" in the three OPEN-exchanged states is
 					// an FSM error with the RFC 6608 subcode of the state.
-					if a.Notification.Code == CodeFSM {
+					if a.Notification.Code == bgpwire.CodeFSM {
 						wantSub := map[State]uint8{OpenSent: 1, OpenConfirm: 2, Established: 3}[s]
 						if a.Notification.Subcode != wantSub {
 							t.Errorf("%s x %s: FSM error subcode %d, want %d", s, k, a.Notification.Subcode, wantSub)
@@ -162,7 +165,9 @@ func TestNamesAreComplete(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	bad := []func(*Config){
 		func(c *Config) { c.LocalAS = 0 },
-		func(c *Config) { c.RouterID = 0 },
+		func(c *Config) { c.RouterID = netip.Addr{} },
+		func(c *Config) { c.RouterID = netip.IPv4Unspecified() },
+		func(c *Config) { c.RouterID = netip.MustParseAddr("2001:db8::1") },
 		func(c *Config) { c.PeerAS = 0 },
 		func(c *Config) { c.PeerASMode = 7 },
 		func(c *Config) { c.HoldTime = 2 * time.Second },
@@ -197,18 +202,22 @@ func TestConfigValidate(t *testing.T) {
 
 func TestKeepLocallyInitiated(t *testing.T) {
 	cases := []struct {
-		localID, peerID, localAS, peerAS uint32
-		want                             bool
+		localID, peerID string
+		localAS, peerAS uint32
+		want            bool
 	}{
-		{1, 2, 100, 100, false},
-		{2, 1, 100, 100, true},
-		{0xffffffff, 0x7fffffff, 1, 2, true}, // unsigned comparison
-		{5, 5, 200, 100, true},
-		{5, 5, 100, 200, false},
+		{"0.0.0.1", "0.0.0.2", 100, 100, false},
+		{"0.0.0.2", "0.0.0.1", 100, 100, true},
+		{"255.255.255.255", "127.255.255.255", 1, 2, true}, // unsigned comparison
+		{"128.0.0.0", "127.255.255.255", 1, 2, true},
+		{"10.0.0.9", "9.255.255.255", 1, 2, true},
+		{"0.0.0.5", "0.0.0.5", 200, 100, true},
+		{"0.0.0.5", "0.0.0.5", 100, 200, false},
 	}
 	for _, c := range cases {
-		if got := KeepLocallyInitiated(c.localID, c.peerID, c.localAS, c.peerAS); got != c.want {
-			t.Errorf("KeepLocallyInitiated(%d, %d, %d, %d) = %v", c.localID, c.peerID, c.localAS, c.peerAS, got)
+		local, peer := netip.MustParseAddr(c.localID), netip.MustParseAddr(c.peerID)
+		if got := KeepLocallyInitiated(local, peer, c.localAS, c.peerAS); got != c.want {
+			t.Errorf("KeepLocallyInitiated(%s, %s, %d, %d) = %v", c.localID, c.peerID, c.localAS, c.peerAS, got)
 		}
 	}
 }

@@ -26,9 +26,23 @@
 // backoff to choose the delay (AllowAutomaticStart with
 // DampPeerOscillations).
 //
-// The codec is not imported: the speaker translates decoded messages into
-// events (Open for an OPEN, Notification for a received NOTIFICATION or for
-// the one a decode error asks to send) and Actions into encoded messages.
+// Values are bgpwire's, the way etcd's raft uses raftpb: a BGPOpen event
+// carries the bgpwire.Open the codec decoded, NOTIFICATIONs in events and
+// actions are bgpwire.Notification with bgpwire's codes, and BGP
+// Identifiers are netip.Addr. bgpwire does not import this package. The
+// speaker still does the translating: decoded messages and decoding errors
+// become events, and actions become encoded messages.
+//
+// Each OPEN check is made once. bgpwire's decoder judges the message —
+// version 4 (before anything else is parsed), hold time not 1 or 2,
+// identifier not 0.0.0.0, well-formed parameters and capabilities — and
+// returns a *bgpwire.NotificationError, which the speaker passes in as
+// BGPOpenMsgErr. CheckOpen, which the machine runs on BGPOpen, judges the
+// peer: its ASN against Config.PeerAS or the PeerASMode, AS 0 and AS_TRANS
+// misuse, an internal peer using our identifier. The machine does not
+// repeat the decoder's checks, so an OPEN that did not pass the decoder
+// must not be stepped as BGPOpen. CheckOpen's documentation lists both
+// sets.
 //
 // # Choices where RFC 4271 leaves room
 //
@@ -56,10 +70,11 @@
 //	acts = m.StepAppend(acts[:0], fsm.Event{Kind: fsm.ManualStart})
 //	for _, a := range acts { ... }         // dial, arm timers, send, report
 //
-// Decoded OPEN → Event{Kind: BGPOpen, Open: ...}; decode error →
+// Decoded OPEN → Event{Kind: BGPOpen, Open: msg.Open}; decode error →
 // BGPHeaderErr / BGPOpenMsgErr / UpdateMsgErr with the NOTIFICATION the
-// decoder chose; received NOTIFICATION → NotifMsg (NotifMsgVerErr for 2/1);
-// a blocked or drained write queue → SendBlocked / SendProgressed; an UPDATE
+// decoder chose (err.Notification()); a timer's expiry → its
+// *TimerExpired event with the StartTimer's Token; received NOTIFICATION →
+// NotifMsg (NotifMsgVerErr for 2/1); a blocked or drained write queue → SendBlocked / SendProgressed; an UPDATE
 // written → UpdateSent. An incoming connection for a peer whose machine is
 // in Connect or Active is TCPConnectionConfirmed on that machine; one that
 // arrives later gets a second machine (ManualStartPassive, then

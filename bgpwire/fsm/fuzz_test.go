@@ -1,8 +1,11 @@
 package fsm
 
 import (
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // decodeFuzzInput turns bytes into a configuration (first byte) and an
@@ -45,27 +48,30 @@ func decodeFuzzInput(data []byte) (Config, []Event) {
 			if len(data) > 0 {
 				p, data = data[0], data[1:]
 			}
-			ev.Open = peerOpen()
-			ev.Open.HoldTime = []uint16{90, 0, 1, 2, 3, 65535, 30, 4}[p&7]
+			// Through the codec, as the speaker does: version 3, hold
+			// time 1 or 2 and identifier 0 become BGPOpenMsgErr.
+			o := peerOpen()
+			o.HoldTime = []uint16{90, 0, 1, 2, 3, 65535, 30, 4}[p&7]
 			switch p >> 3 & 7 {
 			case 1:
-				ev.Open.Version = 3
+				o.Version = 3
 			case 2:
-				ev.Open.MyAS = 0
+				o.WireAS, o.AS = 0, 0
 			case 3:
-				ev.Open.MyAS, ev.Open.FourOctetAS, ev.Open.AS4 = ASTrans, true, basePeerAS
+				o.WireAS, o.Capabilities.FourOctetAS, o.AS = bgpwire.ASTrans, true, basePeerAS
 			case 4:
-				ev.Open.BGPID = 0
+				o.Identifier = netip.IPv4Unspecified()
 			case 5:
-				ev.Open.BGPID = baseRouter
+				o.Identifier = baseRouter
 			case 6:
-				ev.Open.MyAS = baseLocalAS
+				o.WireAS, o.AS = baseLocalAS, baseLocalAS
 			case 7:
-				ev.Open.FourOctetAS, ev.Open.AS4 = true, ASTrans
+				o.Capabilities.FourOctetAS, o.AS = true, bgpwire.ASTrans
 			}
+			ev = openEvent(o)
 		case BGPHeaderErr, BGPOpenMsgErr, NotifMsgVerErr, NotifMsg, UpdateMsgErr, ManualStop, AutomaticStop:
 			if len(data) > 0 {
-				ev.Notification = Notification{Code: data[0] >> 4, Subcode: data[0] & 15}
+				ev.Notification = bgpwire.Notification{Code: bgpwire.ErrorCode(data[0] >> 4), Subcode: data[0] & 15}
 				data = data[1:]
 			}
 		}

@@ -1,6 +1,11 @@
 package fsm
 
-import "time"
+import (
+	"net/netip"
+	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
+)
 
 // Machine is the state of one BGP connection's finite state machine. It is a
 // plain value: copy it to snapshot it. The zero Machine is not usable; build
@@ -24,7 +29,7 @@ type Machine struct {
 	// Known once a TCP connection is up (initiator) or an OPEN is accepted.
 	initiator Initiator
 	peerAS    uint32
-	peerID    uint32
+	peerID    netip.Addr
 	hold      time.Duration
 	keepalive time.Duration
 
@@ -64,8 +69,8 @@ func (m *Machine) TimerToken(t Timer) uint64 {
 func (m *Machine) Initiator() Initiator { return m.initiator }
 
 // PeerID is the BGP Identifier of the peer's accepted OPEN (OpenConfirm and
-// Established), else 0.
-func (m *Machine) PeerID() uint32 { return m.peerID }
+// Established), else the zero Addr.
+func (m *Machine) PeerID() netip.Addr { return m.peerID }
 
 // Session describes the negotiated session in OpenConfirm and Established.
 func (m *Machine) Session() Session {
@@ -146,7 +151,7 @@ func (m *Machine) stopTimer(t Timer) {
 	}
 }
 
-func (m *Machine) sendNotification(n Notification) {
+func (m *Machine) sendNotification(n bgpwire.Notification) {
 	m.emit(Action{Kind: SendNotification, Notification: n})
 }
 
@@ -172,9 +177,9 @@ func (m *Machine) connected(by Initiator) {
 	m.stopTimer(ConnectRetryTimer)
 	m.initiator = by
 	m.emit(Action{Kind: SendOpen, OpenParams: OpenParams{
-		ASN:      m.cfg.LocalAS,
-		HoldTime: uint16(m.cfg.holdTime() / time.Second),
-		BGPID:    m.cfg.RouterID,
+		ASN:        m.cfg.LocalAS,
+		HoldTime:   uint16(m.cfg.holdTime() / time.Second),
+		Identifier: m.cfg.RouterID,
 	}})
 	m.startTimer(HoldTimer, m.cfg.openSentHoldTime())
 	m.state = OpenSent
@@ -194,9 +199,9 @@ const (
 // withdrawn if Established, resources released, connection dropped.
 type teardown struct {
 	notify  bool // send the NOTIFICATION sent
-	sent    Notification
+	sent    bgpwire.Notification
 	reason  DownReason
-	peer    Notification // received from the peer, reported in SessionDown
+	peer    bgpwire.Notification // received from the peer, reported in SessionDown
 	counter counterChange
 	// restart asks for an IdleHoldTimer when AutomaticRestart is on: true
 	// for failures, false for administrative stops.
@@ -237,12 +242,12 @@ func (m *Machine) toIdle(t teardown) {
 
 func (m *Machine) forgetConnection() {
 	m.initiator = InitiatorUnknown
-	m.peerAS, m.peerID, m.hold, m.keepalive = 0, 0, 0, 0
+	m.peerAS, m.peerID, m.hold, m.keepalive = 0, netip.Addr{}, 0, 0
 }
 
 // fail is the common failure teardown: NOTIFICATION n, counter+1,
 // automatic restart allowed.
-func (m *Machine) fail(reason DownReason, n Notification) {
+func (m *Machine) fail(reason DownReason, n bgpwire.Notification) {
 	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counterIncrement, restart: true})
 }
 
@@ -255,14 +260,14 @@ func (m *Machine) failQuietly(reason DownReason) {
 // Established: NOTIFICATION Finite State Machine Error with the RFC 6608
 // subcode of the state.
 func (m *Machine) fsmError() {
-	sub := SubcodeFSMInOpenSent
+	var sub uint8 = bgpwire.SubcodeFSMUnexpectedInOpenSent
 	switch m.state {
 	case OpenConfirm:
-		sub = SubcodeFSMInOpenConfirm
+		sub = bgpwire.SubcodeFSMUnexpectedInOpenConfirm
 	case Established:
-		sub = SubcodeFSMInEstablished
+		sub = bgpwire.SubcodeFSMUnexpectedInEstablished
 	}
-	m.fail(ReasonFSMError, Notification{Code: CodeFSM, Subcode: sub})
+	m.fail(ReasonFSMError, bgpwire.Notification{Code: bgpwire.CodeFSM, Subcode: sub})
 }
 
 // stop handles ManualStop and AutomaticStop in OpenSent, OpenConfirm and
@@ -273,11 +278,11 @@ func (m *Machine) stop(ev Event) {
 	if ev.Kind == ManualStop {
 		counter, reason = counterReset, ReasonManualStop
 		if n.Code == 0 {
-			n = Notification{Code: CodeCease, Subcode: SubcodeAdministrativeShutdown}
+			n = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: bgpwire.SubcodeAdministrativeShutdown}
 		}
 	}
 	if n.Code == 0 {
-		n = Notification{Code: CodeCease}
+		n = bgpwire.Notification{Code: bgpwire.CodeCease}
 	}
 	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counter})
 }
@@ -297,7 +302,7 @@ func (m *Machine) sendHold(ev Event) bool {
 	case SendProgressed:
 		m.stopTimer(SendHoldTimer)
 	case SendHoldTimerExpired:
-		m.fail(ReasonSendHoldTimerExpired, Notification{Code: CodeSendHoldTimerExpired})
+		m.fail(ReasonSendHoldTimerExpired, bgpwire.Notification{Code: bgpwire.CodeSendHoldTimerExpired})
 	default:
 		return false
 	}

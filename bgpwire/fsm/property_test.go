@@ -2,10 +2,13 @@ package fsm
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // checker holds what a shell would know from the action stream alone and
@@ -211,17 +214,22 @@ func eventGen() *rapid.Generator[Event] {
 		ev := Event{Kind: rapid.SampledFrom(kinds).Draw(t, "kind")}
 		switch ev.Kind {
 		case BGPOpen:
-			ev.Open = peerOpen()
-			ev.Open.HoldTime = rapid.SampledFrom([]uint16{0, 1, 2, 3, 90, 65535}).Draw(t, "peerHold")
+			// Through the codec: a broken OPEN may become BGPOpenMsgErr.
+			o := peerOpen()
+			o.HoldTime = rapid.SampledFrom([]uint16{0, 1, 2, 3, 90, 65535}).Draw(t, "peerHold")
 			if rapid.IntRange(0, 9).Draw(t, "breakOpen") == 0 {
-				ev.Open.Version = uint8(rapid.IntRange(0, 5).Draw(t, "version"))
-				ev.Open.MyAS = uint16(rapid.SampledFrom([]int{0, ASTrans, baseLocalAS, basePeerAS}).Draw(t, "as"))
-				ev.Open.BGPID = rapid.SampledFrom([]uint32{0, baseRouter, basePeerID}).Draw(t, "id")
-				ev.Open.FourOctetAS = rapid.Bool().Draw(t, "as4cap")
-				ev.Open.AS4 = rapid.SampledFrom([]uint32{0, ASTrans, basePeerAS, 4200000000}).Draw(t, "as4")
+				o.Version = uint8(rapid.IntRange(0, 5).Draw(t, "version"))
+				o.WireAS = uint16(rapid.SampledFrom([]int{0, bgpwire.ASTrans, baseLocalAS, basePeerAS}).Draw(t, "as"))
+				o.AS = uint32(o.WireAS)
+				o.Identifier = rapid.SampledFrom([]netip.Addr{netip.IPv4Unspecified(), baseRouter, basePeerID}).Draw(t, "id")
+				if rapid.Bool().Draw(t, "as4cap") {
+					o.Capabilities.FourOctetAS = true
+					o.AS = rapid.SampledFrom([]uint32{0, bgpwire.ASTrans, basePeerAS, 4200000000}).Draw(t, "as4")
+				}
 			}
+			ev = openEvent(o)
 		case BGPHeaderErr, BGPOpenMsgErr, NotifMsgVerErr, NotifMsg, UpdateMsgErr, ManualStop, AutomaticStop:
-			ev.Notification.Code = uint8(rapid.IntRange(0, 8).Draw(t, "code"))
+			ev.Notification.Code = bgpwire.ErrorCode(rapid.IntRange(0, 8).Draw(t, "code"))
 			ev.Notification.Subcode = uint8(rapid.IntRange(0, 11).Draw(t, "subcode"))
 		}
 		return ev
@@ -329,11 +337,12 @@ func plausibleEvent(t *rapid.T, m *Machine, i int) Event {
 		ev.Token = m.TimerToken(tm)
 	}
 	if ev.Kind == BGPOpen {
-		ev.Open = peerOpen()
-		ev.Open.HoldTime = rapid.SampledFrom([]uint16{0, 2, 3, 90}).Draw(t, fmt.Sprintf("hold%d", i))
+		o := peerOpen()
+		o.HoldTime = rapid.SampledFrom([]uint16{0, 2, 3, 90}).Draw(t, fmt.Sprintf("hold%d", i))
+		ev = openEvent(o)
 	}
 	if ev.Kind == NotifMsg || ev.Kind == UpdateMsgErr {
-		ev.Notification = Notification{Code: CodeCease, Subcode: 2}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: bgpwire.SubcodeAdministrativeShutdown}
 	}
 	return ev
 }

@@ -1,15 +1,20 @@
 package fsm
 
 import (
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // The transcripts in testdata/*.txt are the readable specification of the
@@ -46,8 +51,11 @@ func TestTranscripts(t *testing.T) {
 const (
 	baseLocalAS = 64512
 	basePeerAS  = 64513
-	baseRouter  = 0x0a000001 // 10.0.0.1
-	basePeerID  = 0x0a000002 // 10.0.0.2
+)
+
+var (
+	baseRouter = netip.MustParseAddr("10.0.0.1")
+	basePeerID = netip.MustParseAddr("10.0.0.2")
 )
 
 func baseConfig() Config {
@@ -215,8 +223,32 @@ var setupPaths = map[State][]Event{
 }
 
 // peerOpen is the OPEN the base configuration's peer sends.
-func peerOpen() Open {
-	return Open{Version: 4, MyAS: basePeerAS, HoldTime: 90, BGPID: basePeerID}
+func peerOpen() bgpwire.Open {
+	return bgpwire.Open{Version: 4, AS: basePeerAS, WireAS: basePeerAS, HoldTime: 90, Identifier: basePeerID}
+}
+
+// openEvent is what a speaker feeds the machine when the peer sends an OPEN
+// with o's fields: o is encoded (with o.Version and o.WireAS written as
+// given, where AppendOpen would write 4 and derive the field from o.AS) and
+// decoded, and a decoding error becomes BGPOpenMsgErr carrying the
+// decoder's NOTIFICATION. So OPENs in tests meet the decoder's message
+// checks before the machine's peer checks, as they do in the speaker.
+func openEvent(o bgpwire.Open) Event {
+	b, err := bgpwire.AppendOpen(nil, &o)
+	if err != nil {
+		panic(fmt.Sprintf("encoding test OPEN %+v: %v", o, err))
+	}
+	b[bgpwire.HeaderLen] = o.Version
+	binary.BigEndian.PutUint16(b[bgpwire.HeaderLen+1:], o.WireAS)
+	var m bgpwire.Message
+	if err := m.Decode(b, bgpwire.Session{}); err != nil {
+		var ne *bgpwire.NotificationError
+		if !errors.As(err, &ne) {
+			panic(fmt.Sprintf("decoding test OPEN: %v", err))
+		}
+		return Event{Kind: BGPOpenMsgErr, Notification: ne.Notification()}
+	}
+	return Event{Kind: BGPOpen, Open: m.Open}
 }
 
 func (tr *transcript) setup(file string, line int, state string) {
@@ -253,6 +285,9 @@ func (tr *transcript) collide(file string, line int, args []string) string {
 		tr.t.Fatalf("%s:%d: no machine %q", file, line, args[0])
 	}
 	ev, err := parseEvent(append([]string{"BGPOpen"}, args[1:]...))
+	if err == nil && ev.Kind != BGPOpen {
+		err = fmt.Errorf("the OPEN does not decode: %s", ev)
+	}
 	if err != nil {
 		tr.t.Fatalf("%s:%d: %v", file, line, err)
 	}
@@ -260,11 +295,12 @@ func (tr *transcript) collide(file string, line int, args []string) string {
 	for _, a := range args[1:] {
 		detect = detect || a == "detect-established"
 	}
-	return "= " + m.CheckCollision(ev.Open, detect).String()
+	return "= " + m.CheckCollision(&ev.Open, detect).String()
 }
 
-// parseEvent reads "KIND [args]". BGPOpen takes v=, as=, hold=, id=, as4=
-// (defaults: the base peer's OPEN). Events with a NOTIFICATION take
+// parseEvent reads "KIND [args]". BGPOpen takes v=, as= (the 2-octet
+// field), hold=, id=, as4= (the 4-octet AS capability), defaulting to the
+// base peer's OPEN, and goes through openEvent. Events with a NOTIFICATION take
 // "CODE/SUBCODE" and an optional data=HEX. Timer expiries take token=N;
 // without it the token is useLastToken.
 func parseEvent(args []string) (Event, error) {
@@ -276,9 +312,7 @@ func parseEvent(args []string) (Event, error) {
 		return Event{}, fmt.Errorf("unknown event %q", args[0])
 	}
 	ev := Event{Kind: kind}
-	if kind == BGPOpen {
-		ev.Open = peerOpen()
-	}
+	open := peerOpen()
 	if expiredTimer(kind) != 0 {
 		ev.Token = useLastToken
 	}
@@ -293,23 +327,26 @@ func parseEvent(args []string) (Event, error) {
 			if code, err = parseUint32(c); err == nil {
 				sub, err = parseUint32(s)
 			}
-			ev.Notification.Code, ev.Notification.Subcode = uint8(code), uint8(sub)
+			ev.Notification.Code, ev.Notification.Subcode = bgpwire.ErrorCode(code), uint8(sub)
 		case k == "data":
 			ev.Notification.Data, err = hex.DecodeString(v)
 		case k == "v":
 			n, err = parseUint32(v)
-			ev.Open.Version = uint8(n)
+			open.Version = uint8(n)
 		case k == "as":
 			n, err = parseUint32(v)
-			ev.Open.MyAS = uint16(n)
+			open.WireAS = uint16(n)
+			if !open.Capabilities.FourOctetAS {
+				open.AS = n
+			}
 		case k == "hold":
 			n, err = parseUint32(v)
-			ev.Open.HoldTime = uint16(n)
+			open.HoldTime = uint16(n)
 		case k == "id":
-			ev.Open.BGPID, err = parseID(v)
+			open.Identifier, err = parseID(v)
 		case k == "as4":
-			ev.Open.FourOctetAS = true
-			ev.Open.AS4, err = parseUint32(v)
+			open.Capabilities.FourOctetAS = true
+			open.AS, err = parseUint32(v)
 		case k == "token" && expiredTimer(kind) != 0:
 			var tok uint64
 			tok, err = strconv.ParseUint(v, 10, 64)
@@ -322,6 +359,11 @@ func parseEvent(args []string) (Event, error) {
 			return Event{}, fmt.Errorf("%s: %v", a, err)
 		}
 	}
+	if kind == BGPOpen {
+		// Through the codec, as the speaker does: a message error
+		// becomes BGPOpenMsgErr.
+		return openEvent(open), nil
+	}
 	return ev, nil
 }
 
@@ -330,18 +372,10 @@ func parseUint32(s string) (uint32, error) {
 	return uint32(n), err
 }
 
-func parseID(s string) (uint32, error) {
-	var id uint32
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return 0, fmt.Errorf("not a dotted quad")
+func parseID(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err == nil && !a.Is4() {
+		err = fmt.Errorf("not an IPv4 address")
 	}
-	for _, p := range parts {
-		b, err := strconv.ParseUint(p, 10, 8)
-		if err != nil {
-			return 0, err
-		}
-		id = id<<8 | uint32(b)
-	}
-	return id, nil
+	return a, err
 }
