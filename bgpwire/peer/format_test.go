@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -48,7 +49,7 @@ func formatAction(a *Action, s bgpwire.Session) []string {
 		case NotificationSent, NotificationReceived:
 			return []string{head + ": " + r.Notification.String()}
 		case MalformedUpdate:
-			return []string{fmt.Sprintf("%s %s %s: %v", head, r.Action, r.Attr, r.Err)}
+			return []string{fmt.Sprintf("%s %s %s: %v", head, r.Action, r.Attr, errors.Unwrap(r.Err))}
 		}
 		return []string{fmt.Sprintf("%s: %v", head, r.Err)}
 	}

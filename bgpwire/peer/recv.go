@@ -152,7 +152,7 @@ func (p *Peer) receiveUpdate(s *slot, msg []byte) {
 			p.decodeFailed(s, err, fsm.UpdateMsgErr)
 			return
 		}
-		p.malformed(s, ne.Action, ne.Attr, err)
+		p.malformed(s, ne)
 	}
 	if f, ok := u.IsEndOfRIB(); ok && err == nil {
 		if af, ok := afOfFamily(f); ok {
@@ -164,22 +164,27 @@ func (p *Peer) receiveUpdate(s *slot, msg []byte) {
 		announces := len(u.NLRI) > 0 || (u.HasMPReach && len(u.MPReach.NLRI) > 0)
 		if path := u.ASPath; announces && u.HasASPath && (ne == nil || ne.Attr != bgpwire.AttrASPath) &&
 			(len(path) == 0 || path[0].Type != bgpwire.ASSequence || path[0].ASNs[0] != s.sess.PeerAS) {
-			p.malformed(s, bgpwire.TreatAsWithdraw, bgpwire.AttrASPath,
-				fmt.Errorf("%w: the leftmost AS of an external peer's AS_PATH is not its AS %d (RFC 4271 section 6.3)",
-					bgpwire.ErrMalformedASPath, s.sess.PeerAS))
+			p.malformed(s, &bgpwire.NotificationError{Code: bgpwire.CodeUpdateMessage,
+				Subcode: bgpwire.SubcodeMalformedASPath, Action: bgpwire.TreatAsWithdraw, Attr: bgpwire.AttrASPath,
+				Err: fmt.Errorf("%w: the leftmost AS is not the external peer's AS %d (RFC 4271 section 6.3)",
+					bgpwire.ErrMalformedASPath, s.sess.PeerAS)})
 		}
 		if u.HasLocalPref {
-			p.malformed(s, bgpwire.AttributeDiscard, bgpwire.AttrLocalPref,
-				errors.New("LOCAL_PREF from an external peer (RFC 7606 section 7.5)"))
+			p.malformed(s, &bgpwire.NotificationError{Code: bgpwire.CodeUpdateMessage,
+				Action: bgpwire.AttributeDiscard, Attr: bgpwire.AttrLocalPref,
+				Err: errLocalPrefFromExternal})
 		}
 	}
 	p.stepMachine(s, fsm.Event{Kind: fsm.UpdateMsg})
 }
 
-func (p *Peer) malformed(s *slot, action bgpwire.Action, attr bgpwire.AttrType, err error) {
-	err = fmt.Errorf("connection %d: UPDATE %s, %s: %w", s.conn, attr, action, err)
-	p.setError(err)
-	p.report(ReportInfo{Kind: MalformedUpdate, Conn: s.conn, Action: action, Attr: attr, Err: err})
+// errLocalPrefFromExternal is the Err of the report of an external peer's
+// UPDATE carrying LOCAL_PREF.
+var errLocalPrefFromExternal = errors.New("LOCAL_PREF from an external peer (RFC 7606 section 7.5)")
+
+func (p *Peer) malformed(s *slot, ne *bgpwire.NotificationError) {
+	p.setError(fmt.Errorf("connection %d: UPDATE: %w", s.conn, ne))
+	p.report(ReportInfo{Kind: MalformedUpdate, Conn: s.conn, Action: ne.Action, Attr: ne.Attr, Err: ne})
 }
 
 // routeRefresh marks a family's table to be sent again (RFC 2918), unless

@@ -526,6 +526,9 @@ func (tr *transcript) routes(args []string) []Route {
 //	keepalive
 //	notification CODE/SUB [text="..."] [data=HEX]
 //	route-refresh ipv4|ipv6 [borr|eorr]
+//	update [withdrawn=HEX] [attrs=HEX] [nlri=HEX]
+//	                         an UPDATE with these fields, lengths computed
+//	                         (HEX may use _ as a separator)
 //	update-body HEX          an UPDATE with this body (header added)
 //	raw HEX                  bytes as they are
 //
@@ -673,8 +676,17 @@ func (tr *transcript) peerMessage(kind string, args []string) []byte {
 			}
 		}
 		return bgpwire.AppendRouteRefresh(nil, rr)
-	case "update-body":
-		body := unhex(strings.Join(bare, ""))
+	case "update", "update-body":
+		var body []byte
+		if kind == "update" {
+			w, a, n := unhex(kv["withdrawn"]), unhex(kv["attrs"]), unhex(kv["nlri"])
+			body = binary.BigEndian.AppendUint16(body, uint16(len(w)))
+			body = append(body, w...)
+			body = binary.BigEndian.AppendUint16(body, uint16(len(a)))
+			body = append(append(body, a...), n...)
+		} else {
+			body = unhex(strings.Join(bare, ""))
+		}
 		b := make([]byte, bgpwire.HeaderLen, bgpwire.HeaderLen+len(body))
 		for i := range 16 {
 			b[i] = 0xff
@@ -706,6 +718,9 @@ func formatStatus(st Status) []string {
 	}
 	if st.LastError != nil {
 		lines = append(lines, fmt.Sprintf("last-error=%v", st.LastError))
+	}
+	if st.PeerEndOfRIB[IPv4] || st.PeerEndOfRIB[IPv6] {
+		lines = append(lines, fmt.Sprintf("peer-eor=ipv4:%v,ipv6:%v", st.PeerEndOfRIB[IPv4], st.PeerEndOfRIB[IPv6]))
 	}
 	if st.Failures > 0 {
 		lines = append(lines, fmt.Sprintf("failures=%d restart-delay=%s", st.Failures, st.RestartDelay))
