@@ -1,8 +1,10 @@
 package peer
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/heraldlb/herald/bgpwire"
@@ -355,17 +357,26 @@ func (p *Peer) startTimer(id timerID, d time.Duration, fsmToken uint64) {
 
 func (p *Peer) stopTimer(id timerID) { p.timers[id] = timerRec{} }
 
-// emitTimers reports the net change of each timer in this step.
+// emitTimers reports the net change of each timer in this step: the stops,
+// then the starts in the order of their tokens.
 func (p *Peer) emitTimers() {
+	var started [numTimers]timerID
+	n := 0
 	for i := range p.timers {
 		id, rec := timerID(i), p.timers[i]
 		switch {
 		case rec.token == p.stepTokens[i]:
 		case rec.token != 0:
-			p.emit(Action{Kind: StartTimer, Timer: id.timer(), Token: rec.token, Duration: rec.dur})
+			started[n] = id
+			n++
 		default:
 			p.emit(Action{Kind: StopTimer, Timer: id.timer()})
 		}
+	}
+	slices.SortFunc(started[:n], func(a, b timerID) int { return cmp.Compare(p.timers[a].token, p.timers[b].token) })
+	for _, id := range started[:n] {
+		rec := p.timers[id]
+		p.emit(Action{Kind: StartTimer, Timer: id.timer(), Token: rec.token, Duration: rec.dur})
 	}
 }
 
