@@ -1,11 +1,15 @@
 package peer
 
 import (
+	"bytes"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -173,4 +177,69 @@ func TestSeedCorpus(t *testing.T) {
 			t.Errorf("%s is not the seed (go test -run TestSeedCorpus -update): %v", file, err)
 		}
 	}
+}
+
+// Nothing the Peer keeps or reports points into the bytes the shell
+// passed in: the shell reuses its read buffer after every step.
+func TestReceivedBytesAreNotKept(t *testing.T) {
+	p, _ := up(t, baseConfig(), nil, baseLocal, caps4)
+	conn := p.est.conn
+	// A malformed UPDATE (COMMUNITIES of 3 bytes, treat-as-withdraw), then
+	// one whose unrecognized well-known attribute resets the session: both
+	// errors carry data from the message.
+	bad := []string{
+		"0000 001a 40010100 40020602010000fc01 400304c0000201 c00803000001 180a0000",
+		"0000 0017 40010100 40020602010000fc01 400304c0000201 406300 180a0000",
+	}
+	var reports []ReportInfo
+	for _, body := range bad {
+		msg := routerUpdateFrom(body)
+		for _, a := range p.Step(Event{Kind: Received, Conn: conn, Data: msg}) {
+			if a.Kind == Report {
+				reports = append(reports, a.Report)
+			}
+		}
+		before := p.Status().LastError.Error()
+		for i := range msg {
+			msg[i] = 0xee // the shell reuses its buffer
+		}
+		if after := p.Status().LastError.Error(); after != before {
+			t.Errorf("LastError changed with the shell's buffer:\n%s\n%s", before, after)
+		}
+	}
+	for _, r := range reports {
+		var ne *bgpwire.NotificationError
+		if errors.As(r.Err, &ne) && bytes.Contains(ne.Data, []byte{0xee, 0xee}) {
+			t.Errorf("report %s keeps the shell's bytes: %x", r.Kind, ne.Data)
+		}
+		if bytes.Contains(r.Notification.Data, []byte{0xee, 0xee}) {
+			t.Errorf("report %s keeps the shell's bytes: %x", r.Kind, r.Notification.Data)
+		}
+	}
+	// The two errors, with the attribute each is about as data.
+	var kinds []string
+	for _, r := range reports {
+		kinds = append(kinds, r.Kind.String())
+	}
+	if got := strings.Join(kinds, " "); got != "MalformedUpdate NotificationSent" {
+		t.Fatalf("reports %s", got)
+	}
+	var ne *bgpwire.NotificationError
+	if !errors.As(reports[0].Err, &ne) || len(ne.Data) != 6 || ne.Attr != bgpwire.AttrCommunities {
+		t.Fatalf("malformed UPDATE report %v", reports[0].Err)
+	}
+	if len(reports[1].Notification.Data) != 3 {
+		t.Fatalf("NOTIFICATION %s", reports[1].Notification)
+	}
+}
+
+func routerUpdateFrom(body string) []byte {
+	b, _ := hex.DecodeString(strings.ReplaceAll(body, " ", ""))
+	msg := make([]byte, bgpwire.HeaderLen, bgpwire.HeaderLen+len(b))
+	for i := range 16 {
+		msg[i] = 0xff
+	}
+	msg[16], msg[17] = byte((bgpwire.HeaderLen+len(b))>>8), byte(bgpwire.HeaderLen+len(b))
+	msg[18] = byte(bgpwire.TypeUpdate)
+	return append(msg, b...)
 }

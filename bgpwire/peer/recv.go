@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -57,7 +58,8 @@ func (p *Peer) decodeFailed(s *slot, err error, kind fsm.EventKind) {
 	if ne.Code == bgpwire.CodeMessageHeader {
 		kind = fsm.BGPHeaderErr
 	}
-	p.setError(fmt.Errorf("connection %d: %w", s.conn, err))
+	ne = owned(ne)
+	p.setError(fmt.Errorf("connection %d: %w", s.conn, ne))
 	p.stepMachine(s, fsm.Event{Kind: kind, Notification: ne.Notification()})
 }
 
@@ -178,11 +180,21 @@ func (p *Peer) receiveUpdate(s *slot, msg []byte) {
 	p.stepMachine(s, fsm.Event{Kind: fsm.UpdateMsg})
 }
 
+// owned copies a decoding error whose Data points into the received bytes,
+// which are the shell's again once the step returns, so that reports and
+// the status can keep it.
+func owned(ne *bgpwire.NotificationError) *bgpwire.NotificationError {
+	c := *ne
+	c.Data = bytes.Clone(ne.Data)
+	return &c
+}
+
 // errLocalPrefFromExternal is the Err of the report of an external peer's
 // UPDATE carrying LOCAL_PREF.
 var errLocalPrefFromExternal = errors.New("LOCAL_PREF from an external peer (RFC 7606 section 7.5)")
 
 func (p *Peer) malformed(s *slot, ne *bgpwire.NotificationError) {
+	ne = owned(ne)
 	p.setError(fmt.Errorf("connection %d: UPDATE: %w", s.conn, ne))
 	p.report(ReportInfo{Kind: MalformedUpdate, Conn: s.conn, Action: ne.Action, Attr: ne.Attr, Err: ne})
 }

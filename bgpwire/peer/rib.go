@@ -65,6 +65,11 @@ type rib struct {
 	tracking bool
 	pending  map[netip.Prefix]*attrSet
 
+	// last is the set the previous intern returned, for input like
+	// lastIn: consecutive routes usually share their attributes.
+	last   *attrSet
+	lastIn Attrs
+
 	// Scratch.
 	keyBuf   []byte
 	comms    []bgpwire.Community
@@ -85,6 +90,26 @@ func (r *rib) init() {
 // LOCAL_PREF is dropped unless the peer is internal (ibgp), so that routes
 // whose UPDATEs would be the same share them.
 func (r *rib) intern(a *Attrs, ibgp bool) *attrSet {
+	if l := r.last; l != nil && r.sets[l.key] == l && sameAttrs(a, &r.lastIn) {
+		return l
+	}
+	s := r.internSlow(a, ibgp)
+	r.last = s
+	r.lastIn = Attrs{
+		Communities:      append(r.lastIn.Communities[:0], a.Communities...),
+		LargeCommunities: append(r.lastIn.LargeCommunities[:0], a.LargeCommunities...),
+		LocalPref:        a.LocalPref,
+		HasLocalPref:     a.HasLocalPref,
+	}
+	return s
+}
+
+func sameAttrs(a, b *Attrs) bool {
+	return a.HasLocalPref == b.HasLocalPref && a.LocalPref == b.LocalPref &&
+		slices.Equal(a.Communities, b.Communities) && slices.Equal(a.LargeCommunities, b.LargeCommunities)
+}
+
+func (r *rib) internSlow(a *Attrs, ibgp bool) *attrSet {
 	r.comms = append(r.comms[:0], a.Communities...)
 	slices.Sort(r.comms)
 	r.comms = slices.Compact(r.comms)
@@ -193,6 +218,9 @@ func validPrefix(p netip.Prefix) (netip.Prefix, error) {
 // setRoutes makes routes the whole desired set.
 func (p *Peer) setRoutes(routes []Route) {
 	r := &p.rib
+	if len(r.routes) == 0 && len(routes) > 64 {
+		r.routes = make(map[netip.Prefix]route, len(routes))
+	}
 	r.gen++
 	for i := range routes {
 		p.upsertRoute(&routes[i])
@@ -281,6 +309,7 @@ func (p *Peer) sendTable(s *slot, af AF, kind tableKind) {
 	announced := 0
 	if s.sendable(af) {
 		p.rib.rebuildLists()
+		p.wbuf = slices.Grow(p.wbuf, p.tableSize(af))
 		for _, set := range p.rib.order {
 			if set.refs[af] == 0 || p.encode(set, s, af) != nil {
 				continue
@@ -305,6 +334,21 @@ func (p *Peer) sendTable(s *slot, af AF, kind tableKind) {
 	}
 }
 
+// tableSize estimates the bytes of family af's table: the prefixes (host
+// routes, the common case) and a generous frame per message.
+func (p *Peer) tableSize(af AF) int {
+	per, n := 5, 0
+	if af == IPv6 {
+		per = 17
+	}
+	for _, set := range p.rib.order {
+		if k := set.refs[af]; k > 0 {
+			n += k*per + (k*per/3900+1)*128
+		}
+	}
+	return n
+}
+
 // rebuildLists brings the wire-form list of every set whose members
 // changed up to date: one pass over the routes, then a sort per list.
 func (r *rib) rebuildLists() {
@@ -323,6 +367,13 @@ func (r *rib) rebuildLists() {
 	if !dirty {
 		return
 	}
+	for _, set := range r.order {
+		for _, af := range AFs {
+			if !set.listOK[af] {
+				set.build[af] = make([]netip.Prefix, 0, set.refs[af])
+			}
+		}
+	}
 	for pfx, rt := range r.routes {
 		if af := afOf(pfx); !rt.set.listOK[af] {
 			rt.set.build[af] = append(rt.set.build[af], pfx)
@@ -335,9 +386,8 @@ func (r *rib) rebuildLists() {
 			}
 			b := set.build[af]
 			slices.SortFunc(b, comparePrefix)
-			set.list[af].Reset()
-			for _, pfx := range b {
-				_ = set.list[af].Add(pfx) // valid and of one family: checked on entry
+			if l, err := bgpwire.NewNLRIList(b); err == nil { // valid and of one family: checked on entry
+				set.list[af] = *l
 			}
 			set.listOK[af] = true
 			set.build[af] = nil
