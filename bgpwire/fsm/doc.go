@@ -80,4 +80,8 @@
 // arrives later gets a second machine (ManualStartPassive, then
 // TCPConnectionConfirmed) and, when its OPEN arrives, the first machine's
 // CheckCollision decides which one receives OpenCollisionDump.
+//
+// bgpwire/peer is Herald's speaker: it keeps one machine for the
+// connections it dials and one for the connection the peer opens, and does
+// all of the above.
 package fsm

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -104,5 +106,26 @@ func TestKeepaliveStepDoesNotAllocate(t *testing.T) {
 	}
 	if len(buf) != 1 || buf[0].Kind != StartTimer || buf[0].Timer.Kind != HoldTimer {
 		t.Errorf("actions %+v, want the hold timer restarted", buf)
+	}
+}
+
+// Attribute sets no route uses are forgotten, also while no session is up
+// (a peer down for long must not accumulate them).
+func TestDeadAttributeSetsAreCollected(t *testing.T) {
+	p, err := New(baseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		attrs := Attrs{LargeCommunities: []bgpwire.LargeCommunity{{GlobalAdmin: uint32(i)}}}
+		p.Step(Event{Kind: SetRoutes, Routes: hostRoutes("10.0.0.0", 3, attrs)})
+	}
+	if n := len(p.rib.sets); n != 1 || len(p.rib.order) != 1 {
+		t.Fatalf("%d sets (%d in order) for 1 in use", n, len(p.rib.order))
+	}
+	p.Step(Event{Kind: ChangeRoutes, Withdraw: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/32"),
+		netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("10.0.0.2/32")}})
+	if n := len(p.rib.sets); n != 0 {
+		t.Fatalf("%d sets with no routes", n)
 	}
 }

@@ -231,6 +231,7 @@ func (p *Peer) setRoutes(routes []Route) {
 		}
 	}
 	p.st.Desired = r.desired
+	r.collect() // a no-op while changes are pending for a session
 }
 
 func (p *Peer) changeRoutes(add []Route, withdraw []netip.Prefix) {
@@ -243,6 +244,7 @@ func (p *Peer) changeRoutes(add []Route, withdraw []netip.Prefix) {
 		p.upsertRoute(&add[i])
 	}
 	p.st.Desired = p.rib.desired
+	p.rib.collect()
 }
 
 func (p *Peer) upsertRoute(rt *Route) {
