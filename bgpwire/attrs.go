@@ -3,6 +3,7 @@ package bgpwire
 import (
 	"encoding/binary"
 	"net/netip"
+	"strconv"
 )
 
 // AttrType is a path attribute type code (IANA "BGP Path Attributes").
@@ -25,6 +26,23 @@ const (
 	AttrAS4Aggregator       AttrType = 18
 	AttrLargeCommunities    AttrType = 32
 )
+
+var attrNames = map[AttrType]string{
+	AttrOrigin: "ORIGIN", AttrASPath: "AS_PATH", AttrNextHop: "NEXT_HOP", AttrMED: "MULTI_EXIT_DISC",
+	AttrLocalPref: "LOCAL_PREF", AttrAtomicAggregate: "ATOMIC_AGGREGATE", AttrAggregator: "AGGREGATOR",
+	AttrCommunities: "COMMUNITIES", AttrMPReachNLRI: "MP_REACH_NLRI", AttrMPUnreachNLRI: "MP_UNREACH_NLRI",
+	AttrExtendedCommunities: "EXTENDED_COMMUNITIES", AttrAS4Path: "AS4_PATH", AttrAS4Aggregator: "AS4_AGGREGATOR",
+	AttrLargeCommunities: "LARGE_COMMUNITY",
+}
+
+// String is the attribute's RFC name, or "attribute N" for a type this
+// package does not interpret.
+func (t AttrType) String() string {
+	if n, ok := attrNames[t]; ok {
+		return n
+	}
+	return "attribute " + strconv.Itoa(int(t))
+}
 
 // Attribute flag bits (RFC 4271 §4.3).
 const (

@@ -98,3 +98,34 @@ const (
 const (
 	SubcodeInvalidMessageLength = 1
 )
+
+// subcodeNames names the subcodes of each error code (RFC 4271, RFC 4486,
+// RFC 5492, RFC 6608, RFC 7313, RFC 8538, RFC 9234, RFC 9384).
+var subcodeNames = map[ErrorCode][]string{
+	CodeMessageHeader: {1: "connection not synchronized", 2: "bad message length", 3: "bad message type"},
+	CodeOpenMessage: {1: "unsupported version number", 2: "bad peer AS", 3: "bad BGP identifier",
+		4: "unsupported optional parameter", 6: "unacceptable hold time", 7: "unsupported capability",
+		11: "role mismatch"},
+	CodeUpdateMessage: {1: "malformed attribute list", 2: "unrecognized well-known attribute",
+		3: "missing well-known attribute", 4: "attribute flags error", 5: "attribute length error",
+		6: "invalid ORIGIN attribute", 8: "invalid NEXT_HOP attribute", 9: "optional attribute error",
+		10: "invalid network field", 11: "malformed AS_PATH"},
+	CodeFSM: {1: "unexpected message in OpenSent", 2: "unexpected message in OpenConfirm",
+		3: "unexpected message in Established"},
+	CodeCease: {1: "maximum number of prefixes reached", 2: "administrative shutdown", 3: "peer de-configured",
+		4: "administrative reset", 5: "connection rejected", 6: "other configuration change",
+		7: "connection collision resolution", 8: "out of resources", 9: "hard reset", 10: "BFD down"},
+	CodeRouteRefreshMessage: {1: "invalid message length"},
+}
+
+// SubcodeString names subcode sub of code, or gives its number when it has
+// no name (0 is "unspecific").
+func SubcodeString(code ErrorCode, sub uint8) string {
+	if names := subcodeNames[code]; int(sub) < len(names) && names[sub] != "" {
+		return names[sub]
+	}
+	if sub == 0 {
+		return "unspecific"
+	}
+	return "subcode " + strconv.Itoa(int(sub))
+}

@@ -51,9 +51,13 @@
 // was decoded; handle its NLRI and MP_REACH_NLRI prefixes as withdrawn) or
 // AttributeDiscard (the malformed attribute was dropped; use the rest). When
 // an UPDATE has several errors the strongest action is returned. Err wraps
-// one of the Err* sentinels for errors.Is. Checks that need session context
+// one of the Err* sentinels for errors.Is. An OPEN is judged as a message
+// here (version 4, checked before the rest is parsed; hold time not 1 or 2;
+// identifier not 0.0.0.0; well-formed parameters and capabilities) and as
+// a peer by fsm.CheckOpen (its ASN and identifier against the
+// configuration): each check is made once. Checks that need session context
 // (NEXT_HOP semantics, first AS of an eBGP AS_PATH, LOCAL_PREF from an eBGP
-// peer, peer AS and hold time policy) are the caller's.
+// peer, the peer's AS and identifier) are the caller's.
 //
 // Not interpreted: unknown capabilities (kept as RawCapability), unknown
 // optional transitive attributes (kept as RawAttribute with the Partial bit

@@ -45,12 +45,20 @@ type NotificationError struct {
 	// message.
 	Data   []byte
 	Action Action
+	// Attr is the path attribute the error is about (the malformed, the
+	// duplicated or the missing one), 0 when the error is not about one
+	// attribute (a malformed field, a whole attribute list that cannot be
+	// framed before any type is known, a non-UPDATE message).
+	Attr AttrType
 	// Err is one of the sentinel errors below, possibly wrapped with
 	// detail; errors.Is sees through it.
 	Err error
 }
 
 func (e *NotificationError) Error() string {
+	if e.Attr != 0 {
+		return fmt.Sprintf("bgp %s (%s, subcode %d, %s): %v", e.Action, e.Code, e.Subcode, e.Attr, e.Err)
+	}
 	return fmt.Sprintf("bgp %s (%s, subcode %d): %v", e.Action, e.Code, e.Subcode, e.Err)
 }
 

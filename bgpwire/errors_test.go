@@ -99,6 +99,24 @@ func TestDecodeErrors(t *testing.T) {
 		// RFC 7313 §5.
 		{"ROUTE-REFRESH of 24 bytes", fourOctet, wire(t, TypeRouteRefresh, "0001 00 01 00"), SessionReset, CodeRouteRefreshMessage, SubcodeInvalidMessageLength, "", ErrMalformedRouteRefresh},
 	}
+	// The attribute each error names; every other case names none.
+	wantAttr := map[string]AttrType{
+		"ORIGIN 3": AttrOrigin, "ORIGIN length 2": AttrOrigin, "ORIGIN marked optional": AttrOrigin,
+		"AS_PATH segment type 5": AttrASPath, "AS_PATH empty segment": AttrASPath, "AS_PATH segment overrun": AttrASPath,
+		"AS_PATH 2-octet on 4-octet session": AttrASPath, "NEXT_HOP length 5": AttrNextHop,
+		"NEXT_HOP missing": AttrNextHop, "ORIGIN missing": AttrOrigin, "AS_PATH missing with MP_REACH": AttrASPath,
+		"MED length 3": AttrMED, "LOCAL_PREF length 0": AttrLocalPref, "ATOMIC_AGGREGATE length 1": AttrAtomicAggregate,
+		"AGGREGATOR length 7": AttrAggregator, "AGGREGATOR 4-octet on 2-octet session": AttrAggregator,
+		"COMMUNITIES length 3": AttrCommunities, "COMMUNITIES length 0": AttrCommunities,
+		"COMMUNITIES not transitive": AttrCommunities, "EXTENDED_COMMUNITIES length 4": AttrExtendedCommunities,
+		"LARGE_COMMUNITIES length 8": AttrLargeCommunities, "AS4_PATH with confederation": AttrAS4Path,
+		"duplicate MED": AttrMED, "duplicate MP_UNREACH": AttrMPUnreachNLRI,
+		"MP_REACH next hop length 15": AttrMPReachNLRI, "MP_REACH NLRI /129": AttrMPReachNLRI,
+		"MP_REACH marked transitive": AttrMPReachNLRI, "MP_UNREACH truncated": AttrMPUnreachNLRI,
+		"MP_REACH unknown family": AttrMPReachNLRI, "unrecognized well-known attribute": 0x63,
+		"attribute header truncated": AttrCommunities, "attribute overruns the attribute field": AttrCommunities,
+		"discard and withdraw": AttrCommunities,
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Message
@@ -119,7 +137,43 @@ func TestDecodeErrors(t *testing.T) {
 			if !errors.Is(err, tt.is) {
 				t.Errorf("errors.Is(%v, %v) is false", err, tt.is)
 			}
+			if ne.Attr != wantAttr[tt.name] {
+				t.Errorf("names attribute %s, want %s", ne.Attr, wantAttr[tt.name])
+			}
 		})
+	}
+	for name := range wantAttr {
+		found := false
+		for _, tt := range tests {
+			found = found || tt.name == name
+		}
+		if !found {
+			t.Errorf("wantAttr names case %q that does not exist", name)
+		}
+	}
+}
+
+func TestNotificationString(t *testing.T) {
+	tests := []struct {
+		n    Notification
+		want string
+	}{
+		{Notification{Code: CodeHoldTimerExpired}, "4/0 hold timer expired, unspecific"},
+		{Notification{Code: CodeCease, Subcode: SubcodeAdministrativeShutdown, Data: AppendShutdownData(nil, "maintenance")},
+			`6/2 cease, administrative shutdown: "maintenance"`},
+		{Notification{Code: CodeCease, Subcode: SubcodeBFDDown}, "6/10 cease, BFD down"},
+		{Notification{Code: CodeCease, Subcode: SubcodeHardReset, Data: []byte{4, 0}}, "6/9 cease, hard reset (cause 4/0 hold timer expired, unspecific)"},
+		{Notification{Code: CodeOpenMessage, Subcode: SubcodeUnsupportedVersionNumber, Data: []byte{0, 4}}, "2/1 OPEN message error, unsupported version number, data 0004"},
+		{Notification{Code: CodeUpdateMessage, Subcode: 42}, "3/42 UPDATE message error, subcode 42"},
+		{Notification{Code: 99, Subcode: 1}, "99/1 error code 99, subcode 1"},
+	}
+	for _, tt := range tests {
+		if got := tt.n.String(); got != tt.want {
+			t.Errorf("%#v: %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got := AttrType(99).String(); got != "attribute 99" {
+		t.Errorf("unknown attribute: %q", got)
 	}
 }
 

@@ -1,6 +1,10 @@
 package bgpwire
 
-import "unicode/utf8"
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
 
 // Notification is a NOTIFICATION message (RFC 4271 §4.5).
 type Notification struct {
@@ -8,6 +12,23 @@ type Notification struct {
 	Subcode uint8
 	// Data points into the decoded message; it is not copied.
 	Data []byte
+}
+
+// String describes n for logs and reports: code and subcode by name, then
+// the RFC 9003 shutdown communication in quotes, the encapsulated cause of
+// an RFC 8538 hard reset, or the data in hex.
+func (n Notification) String() string {
+	s := fmt.Sprintf("%d/%d %s, %s", n.Code, n.Subcode, n.Code, SubcodeString(n.Code, n.Subcode))
+	if text, ok := n.ShutdownReason(); ok {
+		return s + ": " + strconv.Quote(text)
+	}
+	if code, sub, ok := n.HardResetCause(); ok {
+		return fmt.Sprintf("%s (cause %d/%d %s, %s)", s, code, sub, code, SubcodeString(code, sub))
+	}
+	if len(n.Data) > 0 {
+		return fmt.Sprintf("%s, data %x", s, n.Data)
+	}
+	return s
 }
 
 // MaxShutdownReasonLen is the longest shutdown communication (RFC 9003 §2).

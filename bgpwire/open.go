@@ -136,6 +136,9 @@ func (o *Open) decodeBody(b []byte) error {
 		Unknown:         c.Unknown[:0],
 		gr:              GracefulRestart{Families: c.gr.Families[:0]},
 	}
+	// The message checks of RFC 4271 §6.2 that need no configuration are
+	// made here and nowhere else; the checks of the peer (its AS, an
+	// internal peer using our identifier) are fsm.CheckOpen's.
 	if o.Version != 4 {
 		// RFC 4271 §6.2: data is the largest supported version, 2 octets.
 		return newError(CodeOpenMessage, SubcodeUnsupportedVersionNumber, versionData[:], ErrUnsupportedVersion)

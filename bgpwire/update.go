@@ -140,7 +140,11 @@ func (u *Update) decodeBody(b []byte, s Session) error {
 		// attribute field is treat-as-withdraw; the total length still
 		// locates the NLRI.
 		if len(attrs) < 3 || (attrs[0]&FlagExtendedLength != 0 && len(attrs) < 4) {
-			note(attrError(TreatAsWithdraw, SubcodeMalformedAttributeList, nil, ErrMalformedAttributeList))
+			e := attrError(TreatAsWithdraw, SubcodeMalformedAttributeList, nil, ErrMalformedAttributeList)
+			if len(attrs) >= 2 {
+				e.Attr = AttrType(attrs[1])
+			}
+			note(e)
 			break
 		}
 		flags, t := attrs[0], AttrType(attrs[1])
@@ -149,20 +153,27 @@ func (u *Update) decodeBody(b []byte, s Session) error {
 			hl, l = 4, int(binary.BigEndian.Uint16(attrs[2:]))
 		}
 		if hl+l > len(attrs) {
-			note(attrError(TreatAsWithdraw, SubcodeAttributeLengthError, nil, ErrAttributeLength))
+			e := attrError(TreatAsWithdraw, SubcodeAttributeLengthError, nil, ErrAttributeLength)
+			e.Attr = t
+			note(e)
 			break
 		}
 		whole, v := attrs[:hl+l], attrs[hl:hl+l]
 		attrs = attrs[hl+l:]
 		if seen[t/64]&(1<<(t%64)) != 0 {
 			if t == AttrMPReachNLRI || t == AttrMPUnreachNLRI {
-				return newError(CodeUpdateMessage, SubcodeMalformedAttributeList, nil, ErrMalformedAttributeList)
+				e := newError(CodeUpdateMessage, SubcodeMalformedAttributeList, nil, ErrMalformedAttributeList)
+				e.Attr = t
+				return e
 			}
-			note(attrError(AttributeDiscard, SubcodeMalformedAttributeList, whole, ErrMalformedAttributeList))
+			e := attrError(AttributeDiscard, SubcodeMalformedAttributeList, whole, ErrMalformedAttributeList)
+			e.Attr = t
+			note(e)
 			continue
 		}
 		seen[t/64] |= 1 << (t % 64)
 		if e := u.decodeAttr(flags, t, v, whole, s); e != nil {
+			e.Attr = t
 			if e.Action == SessionReset {
 				return e
 			}
@@ -183,7 +194,9 @@ func (u *Update) decodeBody(b []byte, s Session) error {
 			missing = AttrNextHop
 		}
 		if missing != 0 {
-			note(attrError(TreatAsWithdraw, SubcodeMissingWellKnownAttr, []byte{byte(missing)}, ErrMissingWellKnown))
+			e := attrError(TreatAsWithdraw, SubcodeMissingWellKnownAttr, []byte{byte(missing)}, ErrMissingWellKnown)
+			e.Attr = missing
+			note(e)
 		}
 	}
 	if worst != nil {

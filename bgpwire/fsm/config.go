@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -20,9 +21,6 @@ const (
 	PeerASExternal
 )
 
-// ASTrans is the 2-octet placeholder ASN of RFC 6793.
-const ASTrans = 23456
-
 // Defaults for zero Config fields (RFC 4271 section 10 suggested values;
 // the send hold time floor from RFC 9687).
 const (
@@ -36,8 +34,8 @@ const (
 // the configured peer. The zero value of each duration selects its default.
 type Config struct {
 	LocalAS    uint32
-	RouterID   uint32 // the local BGP Identifier, host order
-	PeerAS     uint32 // with PeerASExact
+	RouterID   netip.Addr // the local BGP Identifier, an IPv4 address
+	PeerAS     uint32     // with PeerASExact
 	PeerASMode PeerASMode
 
 	// HoldTime is offered in our OPEN; whole seconds, 0 or 3s..65535s.
@@ -110,8 +108,8 @@ func (c Config) Validate() error {
 	if c.LocalAS == 0 {
 		return fmt.Errorf("%w: LocalAS must not be 0", errConfig)
 	}
-	if c.RouterID == 0 {
-		return fmt.Errorf("%w: RouterID must not be 0", errConfig)
+	if !c.RouterID.Is4() || c.RouterID.IsUnspecified() {
+		return fmt.Errorf("%w: RouterID %s must be an IPv4 address other than 0.0.0.0", errConfig, c.RouterID)
 	}
 	switch c.PeerASMode {
 	case PeerASExact:

@@ -11,17 +11,38 @@
 // order they must be carried out: send a message, start or stop a timer,
 // initiate or drop the connection, report the session up or down.
 //
-// Timers are the shell's. StartTimer carries the duration (restarting a
-// running timer); the shell reports expiry as the matching *TimerExpired
-// event. The shell must not deliver the expiry of a timer it was told to
-// stop (use a generation number per timer): RFC 4271 treats most
-// unexpected timer events as errors, and so does this package. A StartTimer
-// of IdleHoldTimer with zero Duration asks the shell's restart backoff to
-// choose the delay (AllowAutomaticStart with DampPeerOscillations).
+// Timers are the shell's, and carry tokens. StartTimer carries the
+// duration (restarting a running timer) and a Token, never 0 and never
+// reused by one Machine; the shell reports the expiry as the matching
+// *TimerExpired event echoing that Token. The machine itself drops an
+// expiry whose token is not that of the timer's running instance — a timer
+// since stopped or restarted, or never started — with no action and no
+// change, in every state. So the shell need not cancel anything reliably:
+// an expiry already queued in a mailbox when a KEEPALIVE restarted the hold
+// timer cannot tear an Established session down. (RFC 4271's rows for the
+// expiry of a timer that cannot be running in a state, such as
+// KeepaliveTimer_Expires in OpenSent, are therefore unreachable.) A
+// StartTimer of IdleHoldTimer with zero Duration asks the shell's restart
+// backoff to choose the delay (AllowAutomaticStart with
+// DampPeerOscillations).
 //
-// The codec is not imported: the speaker translates decoded messages into
-// events (Open for an OPEN, Notification for a received NOTIFICATION or for
-// the one a decode error asks to send) and Actions into encoded messages.
+// Values are bgpwire's, the way etcd's raft uses raftpb: a BGPOpen event
+// carries the bgpwire.Open the codec decoded, NOTIFICATIONs in events and
+// actions are bgpwire.Notification with bgpwire's codes, and BGP
+// Identifiers are netip.Addr. bgpwire does not import this package. The
+// speaker still does the translating: decoded messages and decoding errors
+// become events, and actions become encoded messages.
+//
+// Each OPEN check is made once. bgpwire's decoder judges the message —
+// version 4 (before anything else is parsed), hold time not 1 or 2,
+// identifier not 0.0.0.0, well-formed parameters and capabilities — and
+// returns a *bgpwire.NotificationError, which the speaker passes in as
+// BGPOpenMsgErr. CheckOpen, which the machine runs on BGPOpen, judges the
+// peer: its ASN against Config.PeerAS or the PeerASMode, AS 0 and AS_TRANS
+// misuse, an internal peer using our identifier. The machine does not
+// repeat the decoder's checks, so an OPEN that did not pass the decoder
+// must not be stepped as BGPOpen. CheckOpen's documentation lists both
+// sets.
 //
 // # Choices where RFC 4271 leaves room
 //
@@ -49,13 +70,18 @@
 //	acts = m.StepAppend(acts[:0], fsm.Event{Kind: fsm.ManualStart})
 //	for _, a := range acts { ... }         // dial, arm timers, send, report
 //
-// Decoded OPEN → Event{Kind: BGPOpen, Open: ...}; decode error →
+// Decoded OPEN → Event{Kind: BGPOpen, Open: msg.Open}; decode error →
 // BGPHeaderErr / BGPOpenMsgErr / UpdateMsgErr with the NOTIFICATION the
-// decoder chose; received NOTIFICATION → NotifMsg (NotifMsgVerErr for 2/1);
-// a blocked or drained write queue → SendBlocked / SendProgressed; an UPDATE
+// decoder chose (err.Notification()); a timer's expiry → its
+// *TimerExpired event with the StartTimer's Token; received NOTIFICATION →
+// NotifMsg (NotifMsgVerErr for 2/1); a blocked or drained write queue → SendBlocked / SendProgressed; an UPDATE
 // written → UpdateSent. An incoming connection for a peer whose machine is
 // in Connect or Active is TCPConnectionConfirmed on that machine; one that
 // arrives later gets a second machine (ManualStartPassive, then
 // TCPConnectionConfirmed) and, when its OPEN arrives, the first machine's
 // CheckCollision decides which one receives OpenCollisionDump.
+//
+// bgpwire/peer is Herald's speaker: it keeps one machine for the
+// connections it dials and one for the connection the peer opens, and does
+// all of the above.
 package fsm

@@ -1,13 +1,19 @@
 package fsm
 
 import (
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // decodeFuzzInput turns bytes into a configuration (first byte) and an
 // event sequence (one or two bytes per event), so that every input is a
-// valid run and small mutations make small changes to it.
+// valid run and small mutations make small changes to it. For a timer
+// expiry, the event byte divided by the number of kinds picks its token
+// (see checker.token; 0, the byte values below the number of kinds, is the
+// running instance's), which run resolves.
 func decodeFuzzInput(data []byte) (Config, []Event) {
 	cfg := baseConfig()
 	if len(data) > 0 {
@@ -32,6 +38,9 @@ func decodeFuzzInput(data []byte) (Config, []Event) {
 		b := data[0]
 		data = data[1:]
 		ev := Event{Kind: kinds[int(b)%len(kinds)]}
+		if expiredTimer(ev.Kind) != 0 {
+			ev.Token = uint64(int(b) / len(kinds))
+		}
 		// Events with a payload take a second byte for it.
 		switch ev.Kind {
 		case BGPOpen:
@@ -39,27 +48,30 @@ func decodeFuzzInput(data []byte) (Config, []Event) {
 			if len(data) > 0 {
 				p, data = data[0], data[1:]
 			}
-			ev.Open = peerOpen()
-			ev.Open.HoldTime = []uint16{90, 0, 1, 2, 3, 65535, 30, 4}[p&7]
+			// Through the codec, as the speaker does: version 3, hold
+			// time 1 or 2 and identifier 0 become BGPOpenMsgErr.
+			o := peerOpen()
+			o.HoldTime = []uint16{90, 0, 1, 2, 3, 65535, 30, 4}[p&7]
 			switch p >> 3 & 7 {
 			case 1:
-				ev.Open.Version = 3
+				o.Version = 3
 			case 2:
-				ev.Open.MyAS = 0
+				o.WireAS, o.AS = 0, 0
 			case 3:
-				ev.Open.MyAS, ev.Open.FourOctetAS, ev.Open.AS4 = ASTrans, true, basePeerAS
+				o.WireAS, o.Capabilities.FourOctetAS, o.AS = bgpwire.ASTrans, true, basePeerAS
 			case 4:
-				ev.Open.BGPID = 0
+				o.Identifier = netip.IPv4Unspecified()
 			case 5:
-				ev.Open.BGPID = baseRouter
+				o.Identifier = baseRouter
 			case 6:
-				ev.Open.MyAS = baseLocalAS
+				o.WireAS, o.AS = baseLocalAS, baseLocalAS
 			case 7:
-				ev.Open.FourOctetAS, ev.Open.AS4 = true, ASTrans
+				o.Capabilities.FourOctetAS, o.AS = true, bgpwire.ASTrans
 			}
+			ev = openEvent(o)
 		case BGPHeaderErr, BGPOpenMsgErr, NotifMsgVerErr, NotifMsg, UpdateMsgErr, ManualStop, AutomaticStop:
 			if len(data) > 0 {
-				ev.Notification = Notification{Code: data[0] >> 4, Subcode: data[0] & 15}
+				ev.Notification = bgpwire.Notification{Code: bgpwire.ErrorCode(data[0] >> 4), Subcode: data[0] & 15}
 				data = data[1:]
 			}
 		}
@@ -76,10 +88,38 @@ func FuzzStep(f *testing.F) {
 	f.Add([]byte{2, 0, 10, 13, 0, 19, 7, 9, 12})                // auto-restart: hold expiry, restart, TCP fails
 	f.Add([]byte{0, 0, 10, 13, 0, 19, 23, 22, 23, 24})          // send hold: blocked, expired
 	f.Add([]byte{0, 0, 10, 13, 2, 0, 10, 13, 8, 0, 10, 13, 16}) // OPEN errors
+	f.Add(staleHoldSeed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, events := decodeFuzzInput(data)
 		run(t, cfg, events)
 	})
+}
+
+// staleHoldSeed brings a session up, restarts the hold timer with a
+// KEEPALIVE, delivers the expiry of the older hold timer (kind 7 with token
+// choice 2, an older token), then that of the running one.
+var staleHoldSeed = []byte{0, 0, 10, 13, 0, 19, 19, 7 + 2*26, 7}
+
+func TestFuzzDecoderStaleSeed(t *testing.T) {
+	cfg, events := decodeFuzzInput(staleHoldSeed)
+	m, _ := New(cfg)
+	c := &checker{cfg: cfg}
+	for i, ev := range events {
+		if tm := expiredTimer(ev.Kind); tm != 0 {
+			ev.Token = c.token(tm, uint8(ev.Token))
+		}
+		before, counter := m.State(), m.ConnectRetryCounter()
+		acts := m.Step(ev)
+		if err := c.check(m, before, counter, ev, acts); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if i == len(events)-2 && (m.State() != Established || c.stale != 1) {
+			t.Fatalf("after the stale expiry: %s, %d stale", m.State(), c.stale)
+		}
+	}
+	if m.State() != Idle {
+		t.Fatalf("the running hold timer's expiry left %s", m.State())
+	}
 }
 
 func TestFuzzDecoderSeedsReachEstablished(t *testing.T) {

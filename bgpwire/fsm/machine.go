@@ -1,6 +1,11 @@
 package fsm
 
-import "time"
+import (
+	"net/netip"
+	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
+)
 
 // Machine is the state of one BGP connection's finite state machine. It is a
 // plain value: copy it to snapshot it. The zero Machine is not usable; build
@@ -9,9 +14,14 @@ type Machine struct {
 	cfg                 Config
 	state               State
 	connectRetryCounter uint32
-	// running mirrors the timers the shell is running for us, so teardown
-	// stops exactly those and an expiry clears its own entry.
-	running [numTimers]bool
+	// tokens holds the token of each timer the shell is running for us
+	// (0: not running), so teardown stops exactly those and only the
+	// expiry of the running instance of a timer is acted on.
+	tokens [numTimers]uint64
+	// lastToken is the token of the most recent StartTimer. Tokens are
+	// never reused by one Machine, so an expiry of a timer that was since
+	// stopped or restarted cannot match.
+	lastToken uint64
 	// passive is whether the current start was passive: a passive machine
 	// never initiates TCP, even when its ConnectRetryTimer fires in Active.
 	passive bool
@@ -19,7 +29,7 @@ type Machine struct {
 	// Known once a TCP connection is up (initiator) or an OPEN is accepted.
 	initiator Initiator
 	peerAS    uint32
-	peerID    uint32
+	peerID    netip.Addr
 	hold      time.Duration
 	keepalive time.Duration
 
@@ -44,14 +54,23 @@ func (m *Machine) State() State { return m.state }
 func (m *Machine) ConnectRetryCounter() uint32 { return m.connectRetryCounter }
 
 // TimerRunning reports whether the machine believes the shell is running t.
-func (m *Machine) TimerRunning(t Timer) bool { return t < numTimers && m.running[t] }
+func (m *Machine) TimerRunning(t Timer) bool { return t < numTimers && m.tokens[t] != 0 }
+
+// TimerToken is the token of the running instance of t, the one its expiry
+// must echo; 0 when t is not running.
+func (m *Machine) TimerToken(t Timer) uint64 {
+	if t >= numTimers {
+		return 0
+	}
+	return m.tokens[t]
+}
 
 // Initiator is which side opened the current TCP connection.
 func (m *Machine) Initiator() Initiator { return m.initiator }
 
 // PeerID is the BGP Identifier of the peer's accepted OPEN (OpenConfirm and
-// Established), else 0.
-func (m *Machine) PeerID() uint32 { return m.peerID }
+// Established), else the zero Addr.
+func (m *Machine) PeerID() netip.Addr { return m.peerID }
 
 // Session describes the negotiated session in OpenConfirm and Established.
 func (m *Machine) Session() Session {
@@ -65,16 +84,16 @@ func (m *Machine) Step(ev Event) []Action { return m.StepAppend(nil, ev) }
 // steps without allocating.
 func (m *Machine) StepAppend(out []Action, ev Event) []Action {
 	m.out = out
-	// A timer that expired is no longer running, whatever happens next.
-	var wasRunning bool
 	if t := expiredTimer(ev.Kind); t != 0 {
-		wasRunning = m.running[t]
-		m.running[t] = false
-	}
-	if m.state == Idle && ev.Kind == IdleHoldTimerExpired && !wasRunning {
-		// A damping timer we did not ask for, or cancelled with a stop,
-		// must not restart the session.
-		return m.finish()
+		// Only the running instance of a timer may expire. Any other
+		// expiry (of a timer since stopped or restarted, or never
+		// started) was already queued when the machine changed its mind:
+		// acting on it would, for example, take down an Established
+		// session whose hold timer a KEEPALIVE had just restarted.
+		if ev.Token == 0 || ev.Token != m.tokens[t] {
+			return m.finish()
+		}
+		m.tokens[t] = 0 // it expired: no longer running, whatever happens next
 	}
 	switch m.state {
 	case Idle:
@@ -120,18 +139,19 @@ func expiredTimer(k EventKind) Timer {
 func (m *Machine) emit(a Action) { m.out = append(m.out, a) }
 
 func (m *Machine) startTimer(t Timer, d time.Duration) {
-	m.running[t] = true
-	m.emit(Action{Kind: StartTimer, Timer: t, Duration: d})
+	m.lastToken++
+	m.tokens[t] = m.lastToken
+	m.emit(Action{Kind: StartTimer, Timer: t, Duration: d, Token: m.lastToken})
 }
 
 func (m *Machine) stopTimer(t Timer) {
-	if m.running[t] {
-		m.running[t] = false
+	if m.tokens[t] != 0 {
+		m.tokens[t] = 0
 		m.emit(Action{Kind: StopTimer, Timer: t})
 	}
 }
 
-func (m *Machine) sendNotification(n Notification) {
+func (m *Machine) sendNotification(n bgpwire.Notification) {
 	m.emit(Action{Kind: SendNotification, Notification: n})
 }
 
@@ -157,9 +177,9 @@ func (m *Machine) connected(by Initiator) {
 	m.stopTimer(ConnectRetryTimer)
 	m.initiator = by
 	m.emit(Action{Kind: SendOpen, OpenParams: OpenParams{
-		ASN:      m.cfg.LocalAS,
-		HoldTime: uint16(m.cfg.holdTime() / time.Second),
-		BGPID:    m.cfg.RouterID,
+		ASN:        m.cfg.LocalAS,
+		HoldTime:   uint16(m.cfg.holdTime() / time.Second),
+		Identifier: m.cfg.RouterID,
 	}})
 	m.startTimer(HoldTimer, m.cfg.openSentHoldTime())
 	m.state = OpenSent
@@ -179,9 +199,9 @@ const (
 // withdrawn if Established, resources released, connection dropped.
 type teardown struct {
 	notify  bool // send the NOTIFICATION sent
-	sent    Notification
+	sent    bgpwire.Notification
 	reason  DownReason
-	peer    Notification // received from the peer, reported in SessionDown
+	peer    bgpwire.Notification // received from the peer, reported in SessionDown
 	counter counterChange
 	// restart asks for an IdleHoldTimer when AutomaticRestart is on: true
 	// for failures, false for administrative stops.
@@ -222,12 +242,12 @@ func (m *Machine) toIdle(t teardown) {
 
 func (m *Machine) forgetConnection() {
 	m.initiator = InitiatorUnknown
-	m.peerAS, m.peerID, m.hold, m.keepalive = 0, 0, 0, 0
+	m.peerAS, m.peerID, m.hold, m.keepalive = 0, netip.Addr{}, 0, 0
 }
 
 // fail is the common failure teardown: NOTIFICATION n, counter+1,
 // automatic restart allowed.
-func (m *Machine) fail(reason DownReason, n Notification) {
+func (m *Machine) fail(reason DownReason, n bgpwire.Notification) {
 	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counterIncrement, restart: true})
 }
 
@@ -240,14 +260,14 @@ func (m *Machine) failQuietly(reason DownReason) {
 // Established: NOTIFICATION Finite State Machine Error with the RFC 6608
 // subcode of the state.
 func (m *Machine) fsmError() {
-	sub := SubcodeFSMInOpenSent
+	var sub uint8 = bgpwire.SubcodeFSMUnexpectedInOpenSent
 	switch m.state {
 	case OpenConfirm:
-		sub = SubcodeFSMInOpenConfirm
+		sub = bgpwire.SubcodeFSMUnexpectedInOpenConfirm
 	case Established:
-		sub = SubcodeFSMInEstablished
+		sub = bgpwire.SubcodeFSMUnexpectedInEstablished
 	}
-	m.fail(ReasonFSMError, Notification{Code: CodeFSM, Subcode: sub})
+	m.fail(ReasonFSMError, bgpwire.Notification{Code: bgpwire.CodeFSM, Subcode: sub})
 }
 
 // stop handles ManualStop and AutomaticStop in OpenSent, OpenConfirm and
@@ -258,11 +278,11 @@ func (m *Machine) stop(ev Event) {
 	if ev.Kind == ManualStop {
 		counter, reason = counterReset, ReasonManualStop
 		if n.Code == 0 {
-			n = Notification{Code: CodeCease, Subcode: SubcodeAdministrativeShutdown}
+			n = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: bgpwire.SubcodeAdministrativeShutdown}
 		}
 	}
 	if n.Code == 0 {
-		n = Notification{Code: CodeCease}
+		n = bgpwire.Notification{Code: bgpwire.CodeCease}
 	}
 	m.toIdle(teardown{notify: true, sent: n, reason: reason, counter: counter})
 }
@@ -272,7 +292,7 @@ func (m *Machine) stop(ev Event) {
 func (m *Machine) sendHold(ev Event) bool {
 	switch ev.Kind {
 	case SendBlocked:
-		if !m.running[SendHoldTimer] {
+		if m.tokens[SendHoldTimer] == 0 {
 			hold := m.hold
 			if m.state == OpenSent {
 				hold = m.cfg.openSentHoldTime()
@@ -282,7 +302,7 @@ func (m *Machine) sendHold(ev Event) bool {
 	case SendProgressed:
 		m.stopTimer(SendHoldTimer)
 	case SendHoldTimerExpired:
-		m.fail(ReasonSendHoldTimerExpired, Notification{Code: CodeSendHoldTimerExpired})
+		m.fail(ReasonSendHoldTimerExpired, bgpwire.Notification{Code: bgpwire.CodeSendHoldTimerExpired})
 	default:
 		return false
 	}

@@ -1,6 +1,13 @@
 package fsm
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
+)
 
 // Initiator says which side opened a connection's TCP session; collision
 // resolution keeps one side's connection.
@@ -22,57 +29,72 @@ func (i Initiator) String() string {
 	return "unknown"
 }
 
-// bgpVersion is the only version this speaker talks.
-const bgpVersion = 4
+// ErrBadPeerAS is the Err of every CheckOpen error about the peer's ASN
+// (NOTIFICATION OPEN Message Error / Bad Peer AS).
+var ErrBadPeerAS = errors.New("bad peer AS")
 
-// CheckOpen applies the OPEN checks that belong to the session rather than to
-// the wire format (RFC 4271 section 6.2, RFC 6286, RFC 6793, RFC 7607): the
-// version, the peer's ASN, its BGP Identifier and its hold time. ok is false
-// with the NOTIFICATION to send when the OPEN is unacceptable.
-func CheckOpen(cfg Config, o Open) (n Notification, ok bool) {
-	if o.Version != bgpVersion {
-		// The data is the largest version we support, as a 2-octet value.
-		return Notification{Code: CodeOpenMessage, Subcode: SubcodeUnsupportedVersion, Data: versionData}, false
-	}
-	peerAS := o.PeerAS()
-	// AS 0 is never a valid peer (RFC 7607); a 4-octet capability carrying
-	// AS_TRANS is a peer lying about its ASN (RFC 6793 section 4.2.1).
-	if peerAS == 0 || o.MyAS == 0 || (o.FourOctetAS && o.AS4 == ASTrans) {
-		return badPeerAS(), false
-	}
-	// A 2-octet field other than AS_TRANS must match the capability.
-	if o.FourOctetAS && o.MyAS != ASTrans && uint32(o.MyAS) != o.AS4 {
-		return badPeerAS(), false
+// CheckOpen judges the peer of a decoded OPEN (RFC 4271 section 6.2, RFC
+// 6286, RFC 6793, RFC 7607): its ASN against the configuration, and its BGP
+// Identifier against ours. It returns nil when the peer is acceptable, else
+// the error whose Notification() is what to send (Action SessionReset).
+//
+// Herald checks a received OPEN in two steps, each check once:
+//
+//   - bgpwire's Message.Decode, the message: version 4 (2/1, with 4 as data,
+//     checked before the rest is parsed), hold time not 1 or 2 s (2/6),
+//     identifier not 0.0.0.0 (2/3), optional parameters (2/4) and
+//     capabilities well formed (2/0). Its *bgpwire.NotificationError reaches
+//     the machine as BGPOpenMsgErr.
+//   - CheckOpen, the peer, on BGPOpen: AS 0 in either field (RFC 7607),
+//     AS_TRANS as the 4-octet capability's value, a 2-octet field that is
+//     neither AS_TRANS nor the capability's value, an ASN that is not
+//     Config.PeerAS or not of the PeerASMode's kind (all 2/2), and an
+//     internal peer using our identifier (2/3).
+//
+// CheckOpen does not repeat the decoder's checks, so an OPEN must have
+// passed the decoder to reach it.
+func CheckOpen(cfg Config, o *bgpwire.Open) *bgpwire.NotificationError {
+	peerAS := o.AS // the capability's value if present (RFC 6793), else the 2-octet field
+	four := o.Capabilities.FourOctetAS
+	switch {
+	case peerAS == 0 || o.WireAS == 0:
+		// AS 0 is never a valid peer (RFC 7607).
+		return badPeerAS("AS 0 in the OPEN")
+	case four && peerAS == bgpwire.ASTrans:
+		// A 4-octet capability carrying AS_TRANS is not a real ASN
+		// (RFC 6793 section 4.2.1).
+		return badPeerAS("AS_TRANS in the 4-octet AS capability")
+	case four && o.WireAS != bgpwire.ASTrans && uint32(o.WireAS) != peerAS:
+		// A 2-octet field other than AS_TRANS must match the capability.
+		return badPeerAS(fmt.Sprintf("2-octet AS %d contradicts the 4-octet AS capability's %d", o.WireAS, peerAS))
 	}
 	switch cfg.PeerASMode {
 	case PeerASExact:
 		if peerAS != cfg.PeerAS {
-			return badPeerAS(), false
+			return badPeerAS(fmt.Sprintf("AS %d, configured %d", peerAS, cfg.PeerAS))
 		}
 	case PeerASInternal:
 		if peerAS != cfg.LocalAS {
-			return badPeerAS(), false
+			return badPeerAS(fmt.Sprintf("AS %d is not our AS %d (dynamic ASN internal)", peerAS, cfg.LocalAS))
 		}
 	case PeerASExternal:
 		if peerAS == cfg.LocalAS {
-			return badPeerAS(), false
+			return badPeerAS(fmt.Sprintf("AS %d is our own AS (dynamic ASN external)", peerAS))
 		}
 	}
 	// RFC 6286 section 2.2: any non-zero value, but an internal peer must
 	// not share ours.
-	if o.BGPID == 0 || (peerAS == cfg.LocalAS && o.BGPID == cfg.RouterID) {
-		return Notification{Code: CodeOpenMessage, Subcode: SubcodeBadBGPIdentifier}, false
+	if peerAS == cfg.LocalAS && o.Identifier == cfg.RouterID {
+		return &bgpwire.NotificationError{Code: bgpwire.CodeOpenMessage, Subcode: bgpwire.SubcodeBadBGPIdentifier,
+			Action: bgpwire.SessionReset,
+			Err:    fmt.Errorf("%w: internal peer uses our identifier %s", bgpwire.ErrBadBGPIdentifier, o.Identifier)}
 	}
-	if o.HoldTime == 1 || o.HoldTime == 2 {
-		return Notification{Code: CodeOpenMessage, Subcode: SubcodeUnacceptableHoldTime}, false
-	}
-	return Notification{}, true
+	return nil
 }
 
-var versionData = []byte{0, bgpVersion}
-
-func badPeerAS() Notification {
-	return Notification{Code: CodeOpenMessage, Subcode: SubcodeBadPeerAS}
+func badPeerAS(why string) *bgpwire.NotificationError {
+	return &bgpwire.NotificationError{Code: bgpwire.CodeOpenMessage, Subcode: bgpwire.SubcodeBadPeerAS,
+		Action: bgpwire.SessionReset, Err: fmt.Errorf("%w: %s", ErrBadPeerAS, why)}
 }
 
 // NegotiateHold returns the session's hold time and keepalive interval:
@@ -83,7 +105,9 @@ func NegotiateHold(cfg Config, peerHold uint16) (hold, keepalive time.Duration) 
 	if hold == 0 {
 		return 0, 0
 	}
-	keepalive = (hold / 3).Truncate(time.Second)
+	// At least a second, so that a hold time the decoder should have
+	// refused (1 or 2 s) cannot arm a zero keepalive timer.
+	keepalive = max(time.Second, (hold / 3).Truncate(time.Second))
 	if cfg.Keepalive > 0 && cfg.Keepalive < keepalive {
 		keepalive = cfg.Keepalive
 	}
@@ -95,9 +119,10 @@ func NegotiateHold(cfg Config, peerHold uint16) (hold, keepalive time.Duration) 
 // survives. Equal identifiers (legal between external peers) fall back to
 // the higher ASN (RFC 6286 section 2.3). It reports whether the connection
 // this speaker initiated is the one to keep.
-func KeepLocallyInitiated(localID, peerID, localAS, peerAS uint32) bool {
-	if localID != peerID {
-		return localID > peerID
+func KeepLocallyInitiated(localID, peerID netip.Addr, localAS, peerAS uint32) bool {
+	if c := localID.Compare(peerID); c != 0 {
+		// Compare orders IPv4 addresses as 32-bit unsigned integers.
+		return c > 0
 	}
 	return localAS > peerAS
 }
@@ -134,7 +159,7 @@ func (c Collision) String() string {
 // identifier is not known yet. An Established connection always wins
 // unless detectEstablished (CollisionDetectEstablishedState) asks for the
 // identifier comparison there too.
-func (m *Machine) CheckCollision(o Open, detectEstablished bool) Collision {
+func (m *Machine) CheckCollision(o *bgpwire.Open, detectEstablished bool) Collision {
 	switch m.state {
 	case OpenConfirm:
 	case Established:
@@ -144,10 +169,10 @@ func (m *Machine) CheckCollision(o Open, detectEstablished bool) Collision {
 	default:
 		return NoCollision
 	}
-	if m.peerID != o.BGPID {
+	if m.peerID != o.Identifier {
 		return NoCollision
 	}
-	keepLocal := KeepLocallyInitiated(m.cfg.RouterID, o.BGPID, m.cfg.LocalAS, o.PeerAS())
+	keepLocal := KeepLocallyInitiated(m.cfg.RouterID, o.Identifier, m.cfg.LocalAS, o.AS)
 	if (m.initiator == InitiatedLocally) == keepLocal {
 		return DumpNew
 	}

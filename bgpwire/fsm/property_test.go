@@ -2,19 +2,50 @@ package fsm
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // checker holds what a shell would know from the action stream alone and
 // checks, after every step, that the actions were well formed.
 type checker struct {
-	cfg     Config
-	up      bool // between SessionUp and SessionDown
-	running [numTimers]bool
+	cfg Config
+	up  bool // between SessionUp and SessionDown
+	// running is the token of each running timer, 0 if stopped; last is
+	// the largest token seen.
+	running [numTimers]uint64
+	last    uint64
 	ups     int
+	// stale counts expiries that did not match the running timer, to
+	// show the generators produce them.
+	stale int
+}
+
+// token picks the token a shell might deliver for timer t: choice 0 is
+// the running instance's (or, if t is not running, the last one seen
+// anywhere), 1 is 0 (never started), 2 is an older token, 3 one not yet
+// issued.
+func (c *checker) token(t Timer, choice uint8) uint64 {
+	switch choice % 4 {
+	case 1:
+		return 0
+	case 2:
+		if c.last > 1 {
+			return c.last - 1 - uint64(choice/4)%(c.last-1)
+		}
+		return c.last
+	case 3:
+		return c.last + 1
+	}
+	if c.running[t] != 0 {
+		return c.running[t]
+	}
+	return c.last
 }
 
 func (c *checker) check(m *Machine, before State, counterBefore uint32, ev Event, actions []Action) error {
@@ -23,7 +54,15 @@ func (c *checker) check(m *Machine, before State, counterBefore uint32, ev Event
 		return fmt.Errorf("invalid state %d", after)
 	}
 	if t := expiredTimer(ev.Kind); t != 0 {
-		c.running[t] = false
+		if ev.Token == 0 || ev.Token != c.running[t] {
+			// A stale expiry changes nothing and does nothing.
+			c.stale++
+			if len(actions) != 0 || after != before || m.ConnectRetryCounter() != counterBefore {
+				return fmt.Errorf("stale expiry (running #%d) acted: %s -> %s, %d actions", c.running[t], before, after, len(actions))
+			}
+			return nil
+		}
+		c.running[t] = 0
 	}
 	dropped := false
 	for i, a := range actions {
@@ -76,12 +115,15 @@ func (c *checker) check(m *Machine, before State, counterBefore uint32, ev Event
 			if a.Duration <= 0 && a.Timer != IdleHoldTimer {
 				return fmt.Errorf("StartTimer(%s) with %s", a.Timer, a.Duration)
 			}
-			c.running[a.Timer] = true
+			if a.Token <= c.last {
+				return fmt.Errorf("StartTimer(%s) reuses token %d (last %d)", a.Timer, a.Token, c.last)
+			}
+			c.running[a.Timer], c.last = a.Token, a.Token
 		case StopTimer:
-			if !c.running[a.Timer] {
+			if c.running[a.Timer] == 0 {
 				return fmt.Errorf("StopTimer(%s) of a timer not running", a.Timer)
 			}
-			c.running[a.Timer] = false
+			c.running[a.Timer] = 0
 		case DropConnection:
 			dropped = true
 		case ProcessUpdate:
@@ -97,17 +139,17 @@ func (c *checker) check(m *Machine, before State, counterBefore uint32, ev Event
 		return fmt.Errorf("in %s with session up=%v", after, c.up)
 	}
 	for t := Timer(1); t < numTimers; t++ {
-		if c.running[t] != m.TimerRunning(t) {
-			return fmt.Errorf("timer %s: actions say running=%v, machine says %v", t, c.running[t], m.TimerRunning(t))
+		if c.running[t] != m.TimerToken(t) || (c.running[t] != 0) != m.TimerRunning(t) {
+			return fmt.Errorf("timer %s: actions say #%d, machine says #%d", t, c.running[t], m.TimerToken(t))
 		}
 	}
-	if after < OpenSent && (c.running[HoldTimer] || c.running[KeepaliveTimer] || c.running[SendHoldTimer]) {
+	if after < OpenSent && (c.running[HoldTimer] != 0 || c.running[KeepaliveTimer] != 0 || c.running[SendHoldTimer] != 0) {
 		return fmt.Errorf("session timers left running in %s: %v", after, c.running)
 	}
-	if c.running[KeepaliveTimer] && m.Session().HoldTime == 0 {
+	if c.running[KeepaliveTimer] != 0 && m.Session().HoldTime == 0 {
 		return fmt.Errorf("keepalives with hold time 0")
 	}
-	if c.running[IdleHoldTimer] && (after != Idle || !c.cfg.AutomaticRestart) {
+	if c.running[IdleHoldTimer] != 0 && (after != Idle || !c.cfg.AutomaticRestart) {
 		return fmt.Errorf("IdleHoldTimer running in %s", after)
 	}
 	if n := m.ConnectRetryCounter(); n != counterBefore && n != counterBefore+1 && n != 0 {
@@ -121,7 +163,8 @@ type fataler interface {
 	Fatalf(format string, args ...any)
 }
 
-// run steps m through events, checking every step.
+// run steps m through events, checking every step. A timer expiry's Token
+// is a choice for checker.token, resolved against the tokens issued so far.
 func run(t fataler, cfg Config, events []Event) {
 	m, err := New(cfg)
 	if err != nil {
@@ -130,6 +173,9 @@ func run(t fataler, cfg Config, events []Event) {
 	c := &checker{cfg: cfg}
 	buf := make([]Action, 0, 16)
 	for i, ev := range events {
+		if tm := expiredTimer(ev.Kind); tm != 0 {
+			ev.Token = c.token(tm, uint8(ev.Token))
+		}
 		before, counter := m.State(), m.ConnectRetryCounter()
 		buf = m.StepAppend(buf[:0], ev)
 		if err := c.check(m, before, counter, ev, buf); err != nil {
@@ -168,17 +214,22 @@ func eventGen() *rapid.Generator[Event] {
 		ev := Event{Kind: rapid.SampledFrom(kinds).Draw(t, "kind")}
 		switch ev.Kind {
 		case BGPOpen:
-			ev.Open = peerOpen()
-			ev.Open.HoldTime = rapid.SampledFrom([]uint16{0, 1, 2, 3, 90, 65535}).Draw(t, "peerHold")
+			// Through the codec: a broken OPEN may become BGPOpenMsgErr.
+			o := peerOpen()
+			o.HoldTime = rapid.SampledFrom([]uint16{0, 1, 2, 3, 90, 65535}).Draw(t, "peerHold")
 			if rapid.IntRange(0, 9).Draw(t, "breakOpen") == 0 {
-				ev.Open.Version = uint8(rapid.IntRange(0, 5).Draw(t, "version"))
-				ev.Open.MyAS = uint16(rapid.SampledFrom([]int{0, ASTrans, baseLocalAS, basePeerAS}).Draw(t, "as"))
-				ev.Open.BGPID = rapid.SampledFrom([]uint32{0, baseRouter, basePeerID}).Draw(t, "id")
-				ev.Open.FourOctetAS = rapid.Bool().Draw(t, "as4cap")
-				ev.Open.AS4 = rapid.SampledFrom([]uint32{0, ASTrans, basePeerAS, 4200000000}).Draw(t, "as4")
+				o.Version = uint8(rapid.IntRange(0, 5).Draw(t, "version"))
+				o.WireAS = uint16(rapid.SampledFrom([]int{0, bgpwire.ASTrans, baseLocalAS, basePeerAS}).Draw(t, "as"))
+				o.AS = uint32(o.WireAS)
+				o.Identifier = rapid.SampledFrom([]netip.Addr{netip.IPv4Unspecified(), baseRouter, basePeerID}).Draw(t, "id")
+				if rapid.Bool().Draw(t, "as4cap") {
+					o.Capabilities.FourOctetAS = true
+					o.AS = rapid.SampledFrom([]uint32{0, bgpwire.ASTrans, basePeerAS, 4200000000}).Draw(t, "as4")
+				}
 			}
+			ev = openEvent(o)
 		case BGPHeaderErr, BGPOpenMsgErr, NotifMsgVerErr, NotifMsg, UpdateMsgErr, ManualStop, AutomaticStop:
-			ev.Notification.Code = uint8(rapid.IntRange(0, 8).Draw(t, "code"))
+			ev.Notification.Code = bgpwire.ErrorCode(rapid.IntRange(0, 8).Draw(t, "code"))
 			ev.Notification.Subcode = uint8(rapid.IntRange(0, 11).Draw(t, "subcode"))
 		}
 		return ev
@@ -189,11 +240,15 @@ func eventGen() *rapid.Generator[Event] {
 // state and then meet every kind of surprise there.
 func TestPropertyRandomEventSequences(t *testing.T) {
 	var reached [numStates]bool
+	staleInEstablished := 0
 	defer func() {
 		for s, ok := range reached {
 			if !ok {
 				t.Errorf("no run reached %s", State(s))
 			}
+		}
+		if staleInEstablished == 0 {
+			t.Errorf("no run delivered a stale timer expiry in Established")
 		}
 	}()
 	rapid.Check(t, func(t *rapid.T) {
@@ -209,15 +264,22 @@ func TestPropertyRandomEventSequences(t *testing.T) {
 			var ev Event
 			if rapid.IntRange(0, 2).Draw(t, fmt.Sprintf("arbitrary%d", i)) == 0 {
 				ev = eventGen().Draw(t, fmt.Sprintf("event%d", i))
+				if tm := expiredTimer(ev.Kind); tm != 0 {
+					ev.Token = c.token(tm, uint8(rapid.IntRange(0, 255).Draw(t, fmt.Sprintf("token%d", i))))
+				}
 			} else {
 				ev = plausibleEvent(t, m, i)
 			}
 			before, counter := m.State(), m.ConnectRetryCounter()
+			stale := c.stale
 			buf = m.StepAppend(buf[:0], ev)
 			if err := c.check(m, before, counter, ev, buf); err != nil {
 				t.Fatalf("step %d: %s in %s: %v\nactions:\n%s", i, ev, before, err, FormatActions(buf))
 			}
 			reached[m.State()] = true
+			if c.stale > stale && before == Established {
+				staleInEstablished++
+			}
 		}
 	})
 }
@@ -271,12 +333,16 @@ func plausibleEvent(t *rapid.T, m *Machine, i int) Event {
 		kinds = append(kinds, KeepAliveMsg, UpdateMsg, UpdateSent, UpdateMsgErr, SendBlocked, SendProgressed, ManualStop, AutomaticStop)
 	}
 	ev := Event{Kind: rapid.SampledFrom(kinds).Draw(t, fmt.Sprintf("kind%d", i))}
+	if tm := expiredTimer(ev.Kind); tm != 0 {
+		ev.Token = m.TimerToken(tm)
+	}
 	if ev.Kind == BGPOpen {
-		ev.Open = peerOpen()
-		ev.Open.HoldTime = rapid.SampledFrom([]uint16{0, 2, 3, 90}).Draw(t, fmt.Sprintf("hold%d", i))
+		o := peerOpen()
+		o.HoldTime = rapid.SampledFrom([]uint16{0, 2, 3, 90}).Draw(t, fmt.Sprintf("hold%d", i))
+		ev = openEvent(o)
 	}
 	if ev.Kind == NotifMsg || ev.Kind == UpdateMsgErr {
-		ev.Notification = Notification{Code: CodeCease, Subcode: 2}
+		ev.Notification = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: bgpwire.SubcodeAdministrativeShutdown}
 	}
 	return ev
 }

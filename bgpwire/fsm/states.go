@@ -1,5 +1,11 @@
 package fsm
 
+import "github.com/heraldlb/herald/bgpwire"
+
+// collisionCease is the NOTIFICATION sent on the connection that loses a
+// collision (RFC 4271 section 6.8, RFC 4486).
+var collisionCease = bgpwire.Notification{Code: bgpwire.CodeCease, Subcode: bgpwire.SubcodeConnectionCollision}
+
 // One method per state, following the event lists of RFC 4271 section 8.2.2
 // in order. DelayOpen is not implemented (Herald always sends its OPEN at
 // once), so its timer and the rows that depend on it are absent.
@@ -110,7 +116,7 @@ func (m *Machine) stepOpenSent(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, bgpwire.Notification{Code: bgpwire.CodeHoldTimerExpired})
 	case TCPCRAcked, TCPConnectionConfirmed:
 		// A second connection: the shell tracks it with its own machine
 		// until its OPEN arrives (section 6.8).
@@ -124,11 +130,11 @@ func (m *Machine) stepOpenSent(ev Event) {
 		m.startTimer(ConnectRetryTimer, m.cfg.connectRetryTime())
 		m.state = Active
 	case BGPOpen:
-		m.receiveOpen(ev.Open)
+		m.receiveOpen(&ev.Open)
 	case BGPHeaderErr, BGPOpenMsgErr:
 		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, collisionCease)
 	case NotifMsgVerErr:
 		m.toIdle(teardown{reason: ReasonNotificationReceived, peer: ev.Notification, counter: counterKeep, restart: true})
 	case UpdateSent:
@@ -139,13 +145,13 @@ func (m *Machine) stepOpenSent(ev Event) {
 }
 
 // receiveOpen is event 19 in OpenSent: check, negotiate, confirm.
-func (m *Machine) receiveOpen(o Open) {
-	if n, ok := CheckOpen(m.cfg, o); !ok {
-		m.fail(ReasonHeaderError, n)
+func (m *Machine) receiveOpen(o *bgpwire.Open) {
+	if err := CheckOpen(m.cfg, o); err != nil {
+		m.fail(ReasonHeaderError, err.Notification())
 		return
 	}
 	m.stopTimer(ConnectRetryTimer)
-	m.peerAS, m.peerID = o.PeerAS(), o.BGPID
+	m.peerAS, m.peerID = o.AS, o.Identifier
 	m.hold, m.keepalive = NegotiateHold(m.cfg, o.HoldTime)
 	m.emit(Action{Kind: SendKeepalive})
 	if m.hold == 0 {
@@ -165,7 +171,7 @@ func (m *Machine) stepOpenConfirm(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, bgpwire.Notification{Code: bgpwire.CodeHoldTimerExpired})
 	case KeepaliveTimerExpired:
 		m.keepaliveDue()
 	case TCPCRAcked, TCPConnectionConfirmed:
@@ -179,7 +185,7 @@ func (m *Machine) stepOpenConfirm(ev Event) {
 	case BGPHeaderErr, BGPOpenMsgErr:
 		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, collisionCease)
 	case KeepAliveMsg:
 		if m.hold != 0 {
 			m.startTimer(HoldTimer, m.hold)
@@ -211,7 +217,7 @@ func (m *Machine) stepEstablished(ev Event) {
 	case ManualStop, AutomaticStop:
 		m.stop(ev)
 	case HoldTimerExpired:
-		m.fail(ReasonHoldTimerExpired, Notification{Code: CodeHoldTimerExpired})
+		m.fail(ReasonHoldTimerExpired, bgpwire.Notification{Code: bgpwire.CodeHoldTimerExpired})
 	case KeepaliveTimerExpired:
 		m.keepaliveDue()
 	case UpdateSent:
@@ -238,7 +244,7 @@ func (m *Machine) stepEstablished(ev Event) {
 		// row for Established would replace with an FSM error.
 		m.fail(ReasonHeaderError, ev.Notification)
 	case OpenCollisionDump:
-		m.fail(ReasonCollision, Notification{Code: CodeCease, Subcode: SubcodeCollisionResolution})
+		m.fail(ReasonCollision, collisionCease)
 	default:
 		// Events 9, 12-13, 20, 22, and an OPEN on this connection.
 		m.fsmError()

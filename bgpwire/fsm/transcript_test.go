@@ -1,15 +1,20 @@
 package fsm
 
 import (
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // The transcripts in testdata/*.txt are the readable specification of the
@@ -23,6 +28,9 @@ import (
 //	> EVENT [args]              step; the lines after it, up to the next
 //	                            directive or blank line, are the expected
 //	                            actions and a final "= STATE counter=N"
+//	                            (a timer expiry echoes the token of the
+//	                            last StartTimer of that timer, 0 if none,
+//	                            unless token=N says otherwise)
 //	collide N [open args]       CheckCollision on machine N for an OPEN
 //	                            arriving on another connection; expected
 //	                            result on the next line
@@ -43,8 +51,11 @@ func TestTranscripts(t *testing.T) {
 const (
 	baseLocalAS = 64512
 	basePeerAS  = 64513
-	baseRouter  = 0x0a000001 // 10.0.0.1
-	basePeerID  = 0x0a000002 // 10.0.0.2
+)
+
+var (
+	baseRouter = netip.MustParseAddr("10.0.0.1")
+	basePeerID = netip.MustParseAddr("10.0.0.2")
 )
 
 func baseConfig() Config {
@@ -55,7 +66,29 @@ type transcript struct {
 	t        *testing.T
 	machines map[string]*Machine
 	current  *Machine
+	// started is the token of the last StartTimer of each timer of each
+	// machine, as a shell would remember it: the token an expiry of that
+	// timer would carry.
+	started map[*Machine]*[numTimers]uint64
 }
+
+// stepMachine steps m as the shell would, remembering timer tokens.
+func (tr *transcript) stepMachine(m *Machine, ev Event) []Action {
+	if t := expiredTimer(ev.Kind); t != 0 && ev.Token == useLastToken {
+		ev.Token = tr.started[m][t]
+	}
+	actions := m.Step(ev)
+	for _, a := range actions {
+		if a.Kind == StartTimer {
+			tr.started[m][a.Timer] = a.Token
+		}
+	}
+	return actions
+}
+
+// useLastToken marks a parsed expiry without token=N: the transcript fills
+// in the token of the timer's last start.
+const useLastToken = ^uint64(0)
 
 func runTranscript(t *testing.T, file string) {
 	data, err := os.ReadFile(file)
@@ -63,7 +96,7 @@ func runTranscript(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	tr := &transcript{t: t, machines: map[string]*Machine{}}
+	tr := &transcript{t: t, machines: map[string]*Machine{}, started: map[*Machine]*[numTimers]uint64{}}
 	var out []string
 	for i := 0; i < len(lines); {
 		line := lines[i]
@@ -176,6 +209,7 @@ func (tr *transcript) config(file string, line int, args []string) {
 	}
 	tr.machines[name] = m
 	tr.current = m
+	tr.started[m] = new([numTimers]uint64)
 }
 
 // setupPaths are the shortest event sequences from Idle to each state.
@@ -189,15 +223,39 @@ var setupPaths = map[State][]Event{
 }
 
 // peerOpen is the OPEN the base configuration's peer sends.
-func peerOpen() Open {
-	return Open{Version: 4, MyAS: basePeerAS, HoldTime: 90, BGPID: basePeerID}
+func peerOpen() bgpwire.Open {
+	return bgpwire.Open{Version: 4, AS: basePeerAS, WireAS: basePeerAS, HoldTime: 90, Identifier: basePeerID}
+}
+
+// openEvent is what a speaker feeds the machine when the peer sends an OPEN
+// with o's fields: o is encoded (with o.Version and o.WireAS written as
+// given, where AppendOpen would write 4 and derive the field from o.AS) and
+// decoded, and a decoding error becomes BGPOpenMsgErr carrying the
+// decoder's NOTIFICATION. So OPENs in tests meet the decoder's message
+// checks before the machine's peer checks, as they do in the speaker.
+func openEvent(o bgpwire.Open) Event {
+	b, err := bgpwire.AppendOpen(nil, &o)
+	if err != nil {
+		panic(fmt.Sprintf("encoding test OPEN %+v: %v", o, err))
+	}
+	b[bgpwire.HeaderLen] = o.Version
+	binary.BigEndian.PutUint16(b[bgpwire.HeaderLen+1:], o.WireAS)
+	var m bgpwire.Message
+	if err := m.Decode(b, bgpwire.Session{}); err != nil {
+		var ne *bgpwire.NotificationError
+		if !errors.As(err, &ne) {
+			panic(fmt.Sprintf("decoding test OPEN: %v", err))
+		}
+		return Event{Kind: BGPOpenMsgErr, Notification: ne.Notification()}
+	}
+	return Event{Kind: BGPOpen, Open: m.Open}
 }
 
 func (tr *transcript) setup(file string, line int, state string) {
 	for _, s := range States() {
 		if s.String() == state {
 			for _, ev := range setupPaths[s] {
-				tr.current.Step(ev)
+				tr.stepMachine(tr.current, ev)
 			}
 			if got := tr.current.State(); got != s {
 				tr.t.Fatalf("%s:%d: setup %s ended in %s", file, line, s, got)
@@ -215,7 +273,7 @@ func (tr *transcript) step(file string, line int, args []string) []string {
 	}
 	m := tr.current
 	var got []string
-	for _, a := range m.Step(ev) {
+	for _, a := range tr.stepMachine(m, ev) {
 		got = append(got, a.String())
 	}
 	return append(got, fmt.Sprintf("= %s counter=%d", m.State(), m.ConnectRetryCounter()))
@@ -227,6 +285,9 @@ func (tr *transcript) collide(file string, line int, args []string) string {
 		tr.t.Fatalf("%s:%d: no machine %q", file, line, args[0])
 	}
 	ev, err := parseEvent(append([]string{"BGPOpen"}, args[1:]...))
+	if err == nil && ev.Kind != BGPOpen {
+		err = fmt.Errorf("the OPEN does not decode: %s", ev)
+	}
 	if err != nil {
 		tr.t.Fatalf("%s:%d: %v", file, line, err)
 	}
@@ -234,12 +295,14 @@ func (tr *transcript) collide(file string, line int, args []string) string {
 	for _, a := range args[1:] {
 		detect = detect || a == "detect-established"
 	}
-	return "= " + m.CheckCollision(ev.Open, detect).String()
+	return "= " + m.CheckCollision(&ev.Open, detect).String()
 }
 
-// parseEvent reads "KIND [args]". BGPOpen takes v=, as=, hold=, id=, as4=
-// (defaults: the base peer's OPEN). Events with a NOTIFICATION take
-// "CODE/SUBCODE" and an optional data=HEX.
+// parseEvent reads "KIND [args]". BGPOpen takes v=, as= (the 2-octet
+// field), hold=, id=, as4= (the 4-octet AS capability), defaulting to the
+// base peer's OPEN, and goes through openEvent. Events with a NOTIFICATION take
+// "CODE/SUBCODE" and an optional data=HEX. Timer expiries take token=N;
+// without it the token is useLastToken.
 func parseEvent(args []string) (Event, error) {
 	if len(args) == 0 {
 		return Event{}, fmt.Errorf("missing event")
@@ -249,8 +312,9 @@ func parseEvent(args []string) (Event, error) {
 		return Event{}, fmt.Errorf("unknown event %q", args[0])
 	}
 	ev := Event{Kind: kind}
-	if kind == BGPOpen {
-		ev.Open = peerOpen()
+	open := peerOpen()
+	if expiredTimer(kind) != 0 {
+		ev.Token = useLastToken
 	}
 	for _, a := range args[1:] {
 		k, v, hasValue := strings.Cut(a, "=")
@@ -263,23 +327,30 @@ func parseEvent(args []string) (Event, error) {
 			if code, err = parseUint32(c); err == nil {
 				sub, err = parseUint32(s)
 			}
-			ev.Notification.Code, ev.Notification.Subcode = uint8(code), uint8(sub)
+			ev.Notification.Code, ev.Notification.Subcode = bgpwire.ErrorCode(code), uint8(sub)
 		case k == "data":
 			ev.Notification.Data, err = hex.DecodeString(v)
 		case k == "v":
 			n, err = parseUint32(v)
-			ev.Open.Version = uint8(n)
+			open.Version = uint8(n)
 		case k == "as":
 			n, err = parseUint32(v)
-			ev.Open.MyAS = uint16(n)
+			open.WireAS = uint16(n)
+			if !open.Capabilities.FourOctetAS {
+				open.AS = n
+			}
 		case k == "hold":
 			n, err = parseUint32(v)
-			ev.Open.HoldTime = uint16(n)
+			open.HoldTime = uint16(n)
 		case k == "id":
-			ev.Open.BGPID, err = parseID(v)
+			open.Identifier, err = parseID(v)
 		case k == "as4":
-			ev.Open.FourOctetAS = true
-			ev.Open.AS4, err = parseUint32(v)
+			open.Capabilities.FourOctetAS = true
+			open.AS, err = parseUint32(v)
+		case k == "token" && expiredTimer(kind) != 0:
+			var tok uint64
+			tok, err = strconv.ParseUint(v, 10, 64)
+			ev.Token = tok
 		case a == "detect-established":
 		default:
 			err = fmt.Errorf("unknown argument")
@@ -287,6 +358,11 @@ func parseEvent(args []string) (Event, error) {
 		if err != nil {
 			return Event{}, fmt.Errorf("%s: %v", a, err)
 		}
+	}
+	if kind == BGPOpen {
+		// Through the codec, as the speaker does: a message error
+		// becomes BGPOpenMsgErr.
+		return openEvent(open), nil
 	}
 	return ev, nil
 }
@@ -296,18 +372,10 @@ func parseUint32(s string) (uint32, error) {
 	return uint32(n), err
 }
 
-func parseID(s string) (uint32, error) {
-	var id uint32
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return 0, fmt.Errorf("not a dotted quad")
+func parseID(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err == nil && !a.Is4() {
+		err = fmt.Errorf("not an IPv4 address")
 	}
-	for _, p := range parts {
-		b, err := strconv.ParseUint(p, 10, 8)
-		if err != nil {
-			return 0, err
-		}
-		id = id<<8 | uint32(b)
-	}
-	return id, nil
+	return a, err
 }

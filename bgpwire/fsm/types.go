@@ -2,8 +2,11 @@ package fsm
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/heraldlb/herald/bgpwire"
 )
 
 // State is one of the six session states of RFC 4271 section 8.2.2.
@@ -120,94 +123,43 @@ func ParseEventKind(s string) (EventKind, bool) {
 	return 0, false
 }
 
-// Notification is a NOTIFICATION message as plain values: the codec encodes
-// it, the machine only chooses it. Data aliases whatever slice the caller put
-// in the event; the machine never writes to it.
-type Notification struct {
-	Code    uint8
-	Subcode uint8
-	Data    []byte
-}
-
-func (n Notification) String() string {
-	if len(n.Data) == 0 {
-		return fmt.Sprintf("%d/%d", n.Code, n.Subcode)
-	}
-	return fmt.Sprintf("%d/%d data=%x", n.Code, n.Subcode, n.Data)
-}
-
-// NOTIFICATION error codes and the subcodes this package chooses
-// (RFC 4271 section 4.5, RFC 4486, RFC 6608, RFC 9687).
-const (
-	CodeMessageHeader        uint8 = 1
-	CodeOpenMessage          uint8 = 2
-	CodeUpdateMessage        uint8 = 3
-	CodeHoldTimerExpired     uint8 = 4
-	CodeFSM                  uint8 = 5
-	CodeCease                uint8 = 6
-	CodeSendHoldTimerExpired uint8 = 8
-
-	SubcodeUnsupportedVersion     uint8 = 1 // under CodeOpenMessage
-	SubcodeBadPeerAS              uint8 = 2
-	SubcodeBadBGPIdentifier       uint8 = 3
-	SubcodeUnacceptableHoldTime   uint8 = 6
-	SubcodeFSMInOpenSent          uint8 = 1 // under CodeFSM (RFC 6608)
-	SubcodeFSMInOpenConfirm       uint8 = 2
-	SubcodeFSMInEstablished       uint8 = 3
-	SubcodeAdministrativeShutdown uint8 = 2 // under CodeCease (RFC 4486)
-	SubcodeCollisionResolution    uint8 = 7
-)
-
-// Open is the part of a received, already decoded OPEN that the machine
-// checks and negotiates. The codec fills it; capabilities the machine does not
-// need stay with the speaker.
-type Open struct {
-	Version  uint8
-	MyAS     uint16 // the 2-octet "My Autonomous System" field (AS_TRANS for 4-octet ASNs)
-	HoldTime uint16 // seconds
-	BGPID    uint32 // in host order: compare as an unsigned integer
-	// FourOctetAS is set when the peer sent the 4-octet ASN capability
-	// (RFC 6793); AS4 is then its real ASN.
-	FourOctetAS bool
-	AS4         uint32
-}
-
-// PeerAS is the peer's ASN as RFC 6793 defines it: the capability's value if
-// present, otherwise the 2-octet field.
-func (o Open) PeerAS() uint32 {
-	if o.FourOctetAS {
-		return o.AS4
-	}
-	return uint32(o.MyAS)
-}
-
 // Event is one input to Step. Only the fields of its Kind are read.
 type Event struct {
 	Kind EventKind
-	// Open is the received OPEN for BGPOpen.
-	Open Open
+	// Open is the received OPEN for BGPOpen, as bgpwire decoded it without
+	// error: the message checks (version, hold time, identifier not 0) are
+	// the decoder's, the peer checks (CheckOpen) the machine's.
+	Open bgpwire.Open
 	// Notification is the NOTIFICATION to send for BGPHeaderErr,
-	// BGPOpenMsgErr and UpdateMsgErr; the one received for NotifMsg and
-	// NotifMsgVerErr; and an optional override of the default Cease for
-	// ManualStop and AutomaticStop (for example the RFC 9003 shutdown text).
-	Notification Notification
+	// BGPOpenMsgErr and UpdateMsgErr (a decoding error's Notification());
+	// the one received for NotifMsg and NotifMsgVerErr; and an optional
+	// override of the default Cease for ManualStop and AutomaticStop (for
+	// example with an RFC 9003 shutdown communication).
+	Notification bgpwire.Notification
+	// Token is, for a *TimerExpired event, the token of the StartTimer
+	// action that armed the timer. An expiry whose token is not that of
+	// the timer's running instance is dropped.
+	Token uint64
 }
 
 func (e Event) String() string {
 	switch e.Kind {
 	case BGPOpen:
-		o := e.Open
-		s := fmt.Sprintf("BGPOpen(v=%d as=%d hold=%d id=%s", o.Version, o.MyAS, o.HoldTime, formatID(o.BGPID))
-		if o.FourOctetAS {
-			s += fmt.Sprintf(" as4=%d", o.AS4)
+		o := &e.Open
+		s := fmt.Sprintf("BGPOpen(v=%d as=%d hold=%d id=%s", o.Version, o.WireAS, o.HoldTime, o.Identifier)
+		if o.Capabilities.FourOctetAS {
+			s += fmt.Sprintf(" as4=%d", o.AS)
 		}
 		return s + ")"
 	case BGPHeaderErr, BGPOpenMsgErr, NotifMsgVerErr, NotifMsg, UpdateMsgErr:
-		return fmt.Sprintf("%s(%s)", e.Kind, e.Notification)
+		return fmt.Sprintf("%s(%s)", e.Kind, formatNotification(e.Notification))
 	case ManualStop, AutomaticStop:
 		if e.Notification.Code != 0 {
-			return fmt.Sprintf("%s(%s)", e.Kind, e.Notification)
+			return fmt.Sprintf("%s(%s)", e.Kind, formatNotification(e.Notification))
 		}
+	}
+	if expiredTimer(e.Kind) != 0 {
+		return fmt.Sprintf("%s(#%d)", e.Kind, e.Token)
 	}
 	return e.Kind.String()
 }
@@ -246,8 +198,9 @@ const (
 	// SendNotification: send Action.Notification (best effort; a
 	// DropConnection follows).
 	SendNotification
-	// StartTimer: (re)start Action.Timer for Action.Duration. A zero
-	// Duration for IdleHoldTimer means the shell's backoff chooses.
+	// StartTimer: (re)start Action.Timer for Action.Duration; its expiry
+	// event must carry Action.Token. A zero Duration for IdleHoldTimer
+	// means the shell's backoff chooses.
 	StartTimer
 	StopTimer
 	// DropConnection: close the TCP connection (after flushing a NOTIFICATION
@@ -278,11 +231,12 @@ func (k ActionKind) String() string {
 }
 
 // OpenParams are the machine-owned fields of the OPEN to send. The speaker
-// adds capabilities and puts AS_TRANS in the 2-octet field when ASN > 65535.
+// adds capabilities; bgpwire.AppendOpen puts AS_TRANS in the 2-octet field
+// when ASN > 65535.
 type OpenParams struct {
-	ASN      uint32
-	HoldTime uint16 // seconds
-	BGPID    uint32
+	ASN        uint32
+	HoldTime   uint16 // seconds
+	Identifier netip.Addr
 }
 
 // Session describes an Established session: negotiated timers and the peer.
@@ -290,7 +244,7 @@ type Session struct {
 	HoldTime  time.Duration // 0: no keepalives and no hold timer
 	Keepalive time.Duration
 	PeerAS    uint32
-	PeerID    uint32
+	PeerID    netip.Addr
 	Initiator Initiator
 }
 
@@ -323,10 +277,13 @@ func (r DownReason) String() string {
 
 // Action is one output of Step. Only the fields of its Kind are set.
 type Action struct {
-	Kind         ActionKind
-	Timer        Timer
-	Duration     time.Duration
-	Notification Notification
+	Kind     ActionKind
+	Timer    Timer
+	Duration time.Duration
+	// Token identifies this start of Timer: its expiry event echoes it.
+	// Tokens are never 0 and never reused by one Machine.
+	Token        uint64
+	Notification bgpwire.Notification
 	OpenParams   OpenParams
 	Session      Session
 	Reason       DownReason
@@ -336,20 +293,20 @@ func (a Action) String() string {
 	switch a.Kind {
 	case SendOpen:
 		p := a.OpenParams
-		return fmt.Sprintf("SendOpen(as=%d hold=%d id=%s)", p.ASN, p.HoldTime, formatID(p.BGPID))
+		return fmt.Sprintf("SendOpen(as=%d hold=%d id=%s)", p.ASN, p.HoldTime, p.Identifier)
 	case SendNotification:
-		return fmt.Sprintf("SendNotification(%s)", a.Notification)
+		return fmt.Sprintf("SendNotification(%s)", formatNotification(a.Notification))
 	case StartTimer:
-		return fmt.Sprintf("StartTimer(%s %s)", a.Timer, a.Duration)
+		return fmt.Sprintf("StartTimer(%s %s #%d)", a.Timer, a.Duration, a.Token)
 	case StopTimer:
 		return fmt.Sprintf("StopTimer(%s)", a.Timer)
 	case SessionUp:
 		s := a.Session
 		return fmt.Sprintf("SessionUp(hold=%s keepalive=%s peer-as=%d peer-id=%s by=%s)",
-			s.HoldTime, s.Keepalive, s.PeerAS, formatID(s.PeerID), s.Initiator)
+			s.HoldTime, s.Keepalive, s.PeerAS, s.PeerID, s.Initiator)
 	case SessionDown:
 		if a.Notification.Code != 0 {
-			return fmt.Sprintf("SessionDown(%s %s)", a.Reason, a.Notification)
+			return fmt.Sprintf("SessionDown(%s %s)", a.Reason, formatNotification(a.Notification))
 		}
 		return fmt.Sprintf("SessionDown(%s)", a.Reason)
 	}
@@ -366,6 +323,11 @@ func FormatActions(actions []Action) string {
 	return b.String()
 }
 
-func formatID(id uint32) string {
-	return fmt.Sprintf("%d.%d.%d.%d", byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+// formatNotification is the compact CODE/SUBCODE [data=HEX] form of n used
+// in transcripts.
+func formatNotification(n bgpwire.Notification) string {
+	if len(n.Data) == 0 {
+		return fmt.Sprintf("%d/%d", n.Code, n.Subcode)
+	}
+	return fmt.Sprintf("%d/%d data=%x", n.Code, n.Subcode, n.Data)
 }
