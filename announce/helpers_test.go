@@ -1,8 +1,11 @@
 package announce
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,4 +118,15 @@ var cmpOpts = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 	cmpopts.EquateEmpty(),
+}
+
+// hashOrderView is the l2View of an IP whose candidates are nodes, none
+// preferred: ordered by sha256(node + "#" + ip), computed here on its own.
+func hashOrderView(ip string, nodes ...string) string {
+	sorted := slices.Clone(nodes)
+	slices.SortFunc(sorted, func(a, b string) int {
+		ha, hb := sha256.Sum256([]byte(a+"#"+ip)), sha256.Sum256([]byte(b+"#"+ip))
+		return bytes.Compare(ha[:], hb[:])
+	})
+	return sorted[0] + " <- " + strings.Join(sorted, ",")
 }
