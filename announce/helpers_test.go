@@ -130,3 +130,114 @@ func hashOrderView(ip string, nodes ...string) string {
 	})
 	return sorted[0] + " <- " + strings.Join(sorted, ",")
 }
+
+// fataler is what testing.T and rapid.T share.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// apply applies changes to a plan, the way a shell keeping every session's
+// Adj-RIB-Out and the owners would, and returns the result. L2 candidates
+// are not part of Changes; apply keeps the IPs' entries with empty
+// candidates.
+func apply(t fataler, p Plan, c Changes) Plan {
+	t.Helper()
+	type sess = [2]string
+	ribs := map[sess]map[netip.Prefix]Attrs{}
+	for _, pp := range p.BGP {
+		m := map[netip.Prefix]Attrs{}
+		for _, r := range pp.Routes {
+			m[r.Prefix] = r.Attrs
+		}
+		ribs[sess{pp.Node, pp.Peer}] = m
+	}
+	for _, sc := range c.Sessions {
+		k := sess{sc.Node, sc.Peer}
+		if _, ok := ribs[k]; ok == sc.Open {
+			t.Fatalf("session change %+v: session exists=%v", sc, ok)
+		}
+		if sc.Open {
+			ribs[k] = map[netip.Prefix]Attrs{}
+		}
+	}
+	for _, rc := range c.Routes {
+		k := sess{rc.Node, rc.Peer}
+		m, ok := ribs[k]
+		if !ok {
+			m = map[netip.Prefix]Attrs{} // a closed session's withdrawals
+		}
+		for _, r := range rc.Added {
+			if _, dup := m[r.Prefix]; dup {
+				t.Fatalf("%s %s: added %s twice", rc.Node, rc.Peer, r.Prefix)
+			}
+			m[r.Prefix] = r.Attrs
+		}
+		for _, r := range rc.Changed {
+			old, had := m[r.Prefix]
+			if !had || old.Equal(r.Attrs) {
+				t.Fatalf("%s %s: changed %s: had=%v, old %v new %v", rc.Node, rc.Peer, r.Prefix, had, old, r.Attrs)
+			}
+			m[r.Prefix] = r.Attrs
+		}
+		for _, pfx := range rc.Removed {
+			if _, had := m[pfx]; !had {
+				t.Fatalf("%s %s: removed %s, not there", rc.Node, rc.Peer, pfx)
+			}
+			delete(m, pfx)
+		}
+	}
+	for _, sc := range c.Sessions {
+		if k := (sess{sc.Node, sc.Peer}); !sc.Open {
+			if len(ribs[k]) != 0 {
+				t.Fatalf("session %v closed with routes left: %v", k, ribs[k])
+			}
+			delete(ribs, k)
+		}
+	}
+	var out Plan
+	for k, m := range ribs {
+		pp := PeerPlan{Node: k[0], Peer: k[1]}
+		for pfx, a := range m {
+			pp.Routes = append(pp.Routes, Route{pfx, a})
+		}
+		slices.SortFunc(pp.Routes, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+		out.BGP = append(out.BGP, pp)
+	}
+	slices.SortFunc(out.BGP, func(a, b PeerPlan) int {
+		return strings.Compare(a.Node+"\x00"+a.Peer, b.Node+"\x00"+b.Peer)
+	})
+	owners := map[netip.Addr]L2Owner{}
+	for _, a := range p.L2 {
+		if a.Owner.Node != "" {
+			owners[a.IP] = a.Owner
+		}
+	}
+	for _, lc := range c.L2 {
+		if !owners[lc.IP].equal(lc.Old) {
+			t.Fatalf("L2 change %v: old owner was %v", lc, owners[lc.IP])
+		}
+		if lc.New.Node == "" {
+			delete(owners, lc.IP)
+		} else {
+			owners[lc.IP] = lc.New
+		}
+	}
+	for ip, o := range owners {
+		out.L2 = append(out.L2, L2Assignment{IP: ip, Owner: o})
+	}
+	slices.SortFunc(out.L2, func(a, b L2Assignment) int { return a.IP.Compare(b.IP) })
+	return out
+}
+
+// ownersOnly reduces a plan to what Changes describe: sessions, routes and
+// L2 IPs that have an owner, without candidates; conflicts are dropped.
+func ownersOnly(p Plan) Plan {
+	out := Plan{BGP: p.BGP}
+	for _, a := range p.L2 {
+		if a.Owner.Node != "" {
+			out.L2 = append(out.L2, L2Assignment{IP: a.IP, Owner: a.Owner})
+		}
+	}
+	return out
+}

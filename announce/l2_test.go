@@ -240,6 +240,22 @@ spec:
 		want:     map[string]string{"10.0.1.1": "n2 <- n2,n4,n3,n1"},
 	},
 	{
+		name: "an IP shared by Services: any interface when one of them allows any",
+		yaml: `---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: web-anywhere}
+spec: {serviceSelectors: [{matchLabels: {app: web}}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: eth1}
+spec: {interfaces: [eth1]}`,
+		speakers: []Speaker{{Node: "n1", Interfaces: []string{"eth0", "eth1"}}, {Node: "n2", Interfaces: []string{"eth0", "eth1"}}},
+		services: []Service{svc("a-http", "10.0.1.1").withLabels("app", "web"), svc("b-dns", "10.0.1.1")},
+		want:     map[string]string{"10.0.1.1": "n2 <- n2,n1"},
+	},
+	{
 		name:     "an IP in no pool, or in a pool without L2Advertisement, has no L2 entry",
 		yaml:     emptyL2Ad,
 		services: []Service{svc("a", "192.0.2.1"), svc("b", "10.0.9.1")},
