@@ -41,7 +41,7 @@ func (c *candidate) beats(o *candidate) bool {
 	if d := bytes.Compare(c.hash[:], o.hash[:]); d != 0 {
 		return d < 0
 	}
-	return c.node < o.node
+	return c.node < o.node // equal hashes mean equal names; this keeps the order total regardless
 }
 
 func (c *candidate) owner() L2Owner {
@@ -235,13 +235,9 @@ func (p *Planner) nodeL2(name string, st *step) {
 	}
 }
 
-// rebuildL2 elects every IP again.
+// rebuildL2 elects every IP again. Every IP with an entry is held by a
+// Service: reelect drops the entry of an IP whose last holder goes.
 func (p *Planner) rebuildL2(st *step) {
-	for ip := range p.l2 {
-		if _, held := p.ipSvcs[ip]; !held {
-			p.reelect(ip, st)
-		}
-	}
 	for ip := range p.ipSvcs {
 		p.reelect(ip, st)
 	}
