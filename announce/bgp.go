@@ -166,7 +166,11 @@ type touchKey struct {
 // serviceBGP moves a Service's contributions from old to nw (either may be
 // nil) on every planned node, and records what changed.
 func (p *Planner) serviceBGP(old, nw *svcInfo, st *step) {
-	touched := map[touchKey]routeBefore{}
+	if p.touched == nil {
+		p.touched = map[touchKey]routeBefore{}
+	}
+	touched := p.touched
+	defer clear(touched)
 	touch := func(node string, pr *peerRIB, prefix netip.Prefix) {
 		k := touchKey{node, pr.peer.Name, prefix}
 		if _, ok := touched[k]; ok {

@@ -2,6 +2,7 @@ package announce
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"net/netip"
 	"slices"
@@ -19,18 +20,33 @@ type l2Entry struct {
 // candidate is one node's standing for one IP.
 type candidate struct {
 	node string
+	ip   netip.Addr
 	// coverage counts the IP's Services the node can announce.
 	coverage int
 	weight   int64
-	hash     [sha256.Size]byte
+	// hash is sha256(node + "#" + ip), computed when a comparison needs it.
+	hash   [sha256.Size]byte
+	hashed bool
 	// anyIface is set when some advertisement of a covered Service lets
 	// any interface answer; ifaces collects the listed ones otherwise.
 	anyIface bool
 	ifaces   []string
 }
 
-// beats reports whether c ranks before o: more Services covered, then more
-// preferred weight, then the lower sha256(node + "#" + ip).
+func (c *candidate) sum() *[sha256.Size]byte {
+	if !c.hashed {
+		var buf [96]byte
+		b := append(buf[:0], c.node...)
+		b = append(b, '#')
+		b = c.ip.AppendTo(b)
+		c.hash, c.hashed = sha256.Sum256(b), true
+	}
+	return &c.hash
+}
+
+// beats reports whether c ranks before o, a candidate for the same IP: more
+// Services covered, then more preferred weight, then the lower
+// sha256(node + "#" + ip).
 func (c *candidate) beats(o *candidate) bool {
 	if c.coverage != o.coverage {
 		return c.coverage > o.coverage
@@ -38,7 +54,7 @@ func (c *candidate) beats(o *candidate) bool {
 	if c.weight != o.weight {
 		return c.weight > o.weight
 	}
-	if d := bytes.Compare(c.hash[:], o.hash[:]); d != 0 {
+	if d := bytes.Compare(c.sum()[:], o.sum()[:]); d != 0 {
 		return d < 0
 	}
 	return c.node < o.node // equal hashes mean equal names; this keeps the order total regardless
@@ -54,37 +70,57 @@ func (c *candidate) owner() L2Owner {
 	return o
 }
 
-// wantsL2 reports whether an L2Advertisement covers one of the Services.
-func wantsL2(pool *config.Pool, svcs []*svcInfo) bool {
-	if pool == nil {
-		return false
+// ballot is what every node is measured against for one IP: the Services
+// holding it and the advertisements of the IP's pool that select each, as
+// (Service index, advertisement) pairs in Service order.
+type ballot struct {
+	ip    netip.Addr
+	svcs  []*svcInfo
+	pairs []svcAd
+}
+
+type svcAd struct {
+	svc int
+	ad  *config.L2Advertisement
+}
+
+// ballotFor returns the ballot of ip; ok is false when no L2Advertisement
+// covers any of the Services holding it, and then ip has no election. The
+// ballot's pairs live in a buffer the next ballotFor reuses.
+func (p *Planner) ballotFor(ip netip.Addr) (b ballot, ok bool) {
+	pool := p.w.poolOf(ip)
+	if pool == nil || len(pool.L2Advertisements) == 0 {
+		return b, false
 	}
-	for _, s := range svcs {
+	b = ballot{ip: ip, svcs: p.ipSvcs[ip], pairs: p.pairs[:0]}
+	for i, s := range b.svcs {
 		for _, ad := range pool.L2Advertisements {
 			if selectsService(ad.ServiceSelectors, s.labels) {
-				return true
+				b.pairs = append(b.pairs, svcAd{i, ad})
 			}
 		}
 	}
-	return false
+	p.pairs = b.pairs
+	return b, len(b.pairs) > 0
 }
 
-// candidateFor evaluates node name, whose speaker is sp, for ip, held by
-// svcs from pool. ok is false when the node is not a candidate.
-func (p *Planner) candidateFor(ip netip.Addr, pool *config.Pool, svcs []*svcInfo, name string, sp Speaker) (c candidate, ok bool) {
-	ni := p.nodes[name]
+// candidateFor evaluates the node of speaker sp on the ballot. ok is false
+// when the node is not a candidate.
+func (p *Planner) candidateFor(b *ballot, sp Speaker) (c candidate, ok bool) {
+	ni := p.nodes[sp.Node]
 	if ni == nil || !ni.announces || len(sp.Interfaces) == 0 {
 		return c, false
 	}
-	c.node = name
-	var weighed []*config.L2Advertisement
-	for _, s := range svcs {
+	c.node, c.ip = sp.Node, b.ip
+	var wbuf [4]*config.L2Advertisement
+	weighed := wbuf[:0]
+	for start := 0; start < len(b.pairs); {
+		i := b.pairs[start].svc
+		end := start
 		selected, anyIface := false, false
 		var ifaces []string
-		for _, ad := range pool.L2Advertisements {
-			if !selectsService(ad.ServiceSelectors, s.labels) {
-				continue
-			}
+		for ; end < len(b.pairs) && b.pairs[end].svc == i; end++ {
+			ad := b.pairs[end].ad
 			w, selects := ni.l2Ads[ad]
 			if !selects {
 				continue
@@ -100,7 +136,8 @@ func (p *Planner) candidateFor(ip netip.Addr, pool *config.Pool, svcs []*svcInfo
 				ifaces = append(ifaces, ad.Interfaces...)
 			}
 		}
-		if !selected || !s.announcedOn(name) {
+		start = end
+		if !selected || !b.svcs[i].announcedOn(sp.Node) {
 			continue
 		}
 		if !anyIface && !slices.ContainsFunc(sp.Interfaces, func(i string) bool { return slices.Contains(ifaces, i) }) {
@@ -110,17 +147,13 @@ func (p *Planner) candidateFor(ip netip.Addr, pool *config.Pool, svcs []*svcInfo
 		c.anyIface = c.anyIface || anyIface
 		c.ifaces = append(c.ifaces, ifaces...)
 	}
-	if c.coverage == 0 {
-		return c, false
-	}
-	c.hash = sha256.Sum256([]byte(name + "#" + ip.String()))
-	return c, true
+	return c, c.coverage > 0
 }
 
-// elect returns the best candidate for ip, or ok false.
-func (p *Planner) elect(ip netip.Addr, pool *config.Pool, svcs []*svcInfo) (best candidate, ok bool) {
-	for name, sp := range p.alive {
-		c, isCand := p.candidateFor(ip, pool, svcs, name, sp)
+// elect returns the best candidate on the ballot, or ok false.
+func (p *Planner) elect(b *ballot) (best candidate, ok bool) {
+	for _, sp := range p.alive {
+		c, isCand := p.candidateFor(b, sp)
 		if isCand && (!ok || c.beats(&best)) {
 			best, ok = c, true
 		}
@@ -130,13 +163,13 @@ func (p *Planner) elect(ip netip.Addr, pool *config.Pool, svcs []*svcInfo) (best
 
 // rank returns every candidate for ip, best first.
 func (p *Planner) rank(ip netip.Addr) []string {
-	pool, svcs := p.w.poolOf(ip), p.ipSvcs[ip]
-	if pool == nil {
+	b, ok := p.ballotFor(ip)
+	if !ok {
 		return nil
 	}
 	var cands []candidate
-	for name, sp := range p.alive {
-		if c, ok := p.candidateFor(ip, pool, svcs, name, sp); ok {
+	for _, sp := range p.alive {
+		if c, ok := p.candidateFor(&b, sp); ok {
 			cands = append(cands, c)
 		}
 	}
@@ -159,9 +192,9 @@ func (p *Planner) rank(ip netip.Addr) []string {
 // reelect runs the election for ip from scratch and records a changed
 // owner.
 func (p *Planner) reelect(ip netip.Addr, st *step) {
-	pool, svcs := p.w.poolOf(ip), p.ipSvcs[ip]
 	e := p.l2[ip]
-	if !wantsL2(pool, svcs) {
+	b, ok := p.ballotFor(ip)
+	if !ok {
 		if e != nil {
 			p.setOwner(ip, e, nil, st)
 			delete(p.l2, ip)
@@ -172,7 +205,7 @@ func (p *Planner) reelect(ip netip.Addr, st *step) {
 		e = &l2Entry{}
 		p.l2[ip] = e
 	}
-	if best, ok := p.elect(ip, pool, svcs); ok {
+	if best, ok := p.elect(&b); ok {
 		p.setOwner(ip, e, &best, st)
 	} else {
 		p.setOwner(ip, e, nil, st)
@@ -220,15 +253,17 @@ func (p *Planner) nodeL2(name string, st *step) {
 	for _, ip := range owned {
 		p.reelect(ip, st)
 	}
-	sp, alive := p.alive[name]
+	i, alive := slices.BinarySearchFunc(p.alive, name, func(s Speaker, n string) int { return cmp.Compare(s.Node, n) })
 	if !alive {
 		return
 	}
+	sp := p.alive[i]
 	for ip, e := range p.l2 {
 		if e.owner.Node == name {
 			continue // elected above
 		}
-		c, ok := p.candidateFor(ip, p.w.poolOf(ip), p.ipSvcs[ip], name, sp)
+		b, _ := p.ballotFor(ip) // every IP with an entry has one
+		c, ok := p.candidateFor(&b, sp)
 		if ok && (e.owner.Node == "" || c.beats(&e.best)) {
 			p.setOwner(ip, e, &c, st)
 		}

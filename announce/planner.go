@@ -16,15 +16,21 @@ type Planner struct {
 	self string
 	all  bool
 
-	w      *world
-	nodes  map[string]*nodeInfo
-	alive  map[string]Speaker
+	w     *world
+	nodes map[string]*nodeInfo
+	// alive is the alive set, by node name.
+	alive  []Speaker
 	svcs   map[ServiceKey]*svcInfo
 	ipSvcs map[netip.Addr][]*svcInfo // the Services holding each IP, by key
 
 	ribs  map[string]*rib // planned nodes that are known
 	l2    map[netip.Addr]*l2Entry
 	owned map[string]map[netip.Addr]struct{} // owner -> its IPs
+
+	// touched and pairs are scratch space of serviceBGP and ballotFor,
+	// kept to spare allocations.
+	touched map[touchKey]routeBefore
+	pairs   []svcAd
 }
 
 // New returns a planner for one node: the BGP sessions and routes of node,
@@ -37,7 +43,7 @@ func NewAll() *Planner { return newPlanner("", true) }
 
 func newPlanner(self string, all bool) *Planner {
 	return &Planner{self: self, all: all, w: newWorld(nil),
-		nodes: map[string]*nodeInfo{}, alive: map[string]Speaker{}, svcs: map[ServiceKey]*svcInfo{},
+		nodes: map[string]*nodeInfo{}, svcs: map[ServiceKey]*svcInfo{},
 		ipSvcs: map[netip.Addr][]*svcInfo{}, ribs: map[string]*rib{}, l2: map[netip.Addr]*l2Entry{},
 		owned: map[string]map[netip.Addr]struct{}{}}
 }
@@ -102,26 +108,40 @@ func (p *Planner) nodeChanged(name string, st *step) {
 // IP.
 func (p *Planner) SetSpeakers(speakers []Speaker) Changes {
 	st := &step{}
-	next := make(map[string]Speaker, len(speakers))
+	next := make([]Speaker, 0, len(speakers))
 	for _, s := range speakers {
-		s.Interfaces = slices.Clone(s.Interfaces)
-		slices.Sort(s.Interfaces)
-		s.Interfaces = slices.Compact(s.Interfaces)
-		next[s.Node] = s
+		s.Interfaces = slices.Compact(slices.Sorted(slices.Values(s.Interfaces)))
+		next = append(next, s)
 	}
-	var changed []string
-	for name, old := range p.alive {
-		if nw, ok := next[name]; !ok || !slices.Equal(old.Interfaces, nw.Interfaces) {
-			changed = append(changed, name)
+	// A name listed twice counts once, the last time.
+	slices.SortStableFunc(next, func(a, b Speaker) int { return cmp.Compare(a.Node, b.Node) })
+	kept := next[:0]
+	for k, s := range next {
+		if k+1 == len(next) || next[k+1].Node != s.Node {
+			kept = append(kept, s)
 		}
 	}
-	for name := range next {
-		if _, ok := p.alive[name]; !ok {
-			changed = append(changed, name)
+	next = kept
+	var changed []string
+	old := p.alive
+	i, j := 0, 0
+	for i < len(old) || j < len(next) {
+		switch {
+		case j == len(next) || (i < len(old) && old[i].Node < next[j].Node):
+			changed = append(changed, old[i].Node)
+			i++
+		case i == len(old) || next[j].Node < old[i].Node:
+			changed = append(changed, next[j].Node)
+			j++
+		default:
+			if !slices.Equal(old[i].Interfaces, next[j].Interfaces) {
+				changed = append(changed, old[i].Node)
+			}
+			i++
+			j++
 		}
 	}
 	p.alive = next
-	slices.Sort(changed)
 	for _, name := range changed {
 		p.nodeL2(name, st)
 	}
