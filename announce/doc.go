@@ -78,6 +78,8 @@
 //     LocalPrefConflict naming each advertisement and its value. config
 //     refuses the conflicts it can see; those it cannot (serviceSelectors,
 //     nodes labelled later) are reported here, never silently resolved.
+//     (MetalLB withdraws such a Service altogether; Herald keeps it
+//     reachable.)
 //   - The next hop is not planned: each node announces itself, with the
 //     session's own local address. Which address families a session
 //     carries is the session's (MP-BGP) business; the plan holds both.
@@ -103,6 +105,9 @@
 //     and select the node, highest first (MetalLB's score);
 //  3. sha256(node + "#" + ip), ip in its canonical text form (RFC 5952 for
 //     IPv6), lowest first as bytes (MetalLB's order).
+//
+// MetalLB refuses to announce an IP shared by Services when an
+// L2Advertisement has serviceSelectors; Herald elects it by the rule above.
 //
 // The first is the owner. Its interfaces are the union of the interfaces
 // lists of the advertisements that make it a candidate, sorted, or nil (any

@@ -3,7 +3,6 @@ package announce
 import (
 	"fmt"
 	"net/netip"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,7 +11,7 @@ import (
 
 // fuzzConfigs are the configurations a fuzzed step sequence switches
 // between; index 0 is no configuration.
-var fuzzConfigs = sync.OnceValue(func() []*config.Config {
+func fuzzConfigs(t testing.TB) []*config.Config {
 	var out []*config.Config
 	for _, y := range []string{
 		"",
@@ -67,17 +66,10 @@ spec:
 			out = append(out, nil)
 			continue
 		}
-		out = append(out, compileYAML(panicTB{}, y))
+		out = append(out, compileYAML(t, y))
 	}
 	return out
-})
-
-// panicTB lets compileYAML run outside a test; the YAML above is fixed, so
-// a failure is a broken test.
-type panicTB struct{ testing.TB }
-
-func (panicTB) Helper()                   {}
-func (panicTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+}
 
 // stepReader hands out the fuzzer's bytes; past the end it returns zeros.
 type stepReader struct{ b []byte }
@@ -140,6 +132,7 @@ func fuzzNode(r *stepReader) Node {
 func FuzzPlannerSteps(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0x05, 1, 0x0a, 3, 0x3f, 4, 0x13, 0x01, 0x04})
 	f.Add([]byte{0, 2, 1, 0x04, 1, 0x0d, 1, 0x06, 3, 0x7f, 4, 0x04, 0x03, 4, 0x05, 0x03, 4, 0x98, 0x11, 0x05, 0x0d})
+	configs := fuzzConfigs(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := &stepReader{data}
 		p := NewAll()
@@ -149,7 +142,7 @@ func FuzzPlannerSteps(f *testing.F) {
 			var c Changes
 			switch op := r.next(); op % 6 {
 			case 0:
-				w.in.Config = fuzzConfigs()[int(r.next())%len(fuzzConfigs())]
+				w.in.Config = configs[int(r.next())%len(configs)]
 				c = p.SetConfig(w.in.Config)
 			case 1:
 				n := fuzzNode(r)
