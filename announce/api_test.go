@@ -1,0 +1,57 @@
+package announce
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestQueries covers the accessors the shell and `kubectl herald` read.
+func TestQueries(t *testing.T) {
+	p := New("n1")
+	if c := p.SetConfig(compileYAML(t, baseYAML+allAds+emptyL2Ad)); !c.Empty() {
+		t.Errorf("SetConfig with no node or Service: %+v, want nothing", c)
+	}
+	p.SetNode(node("n1"))
+	p.SetNode(node("n2"))
+	p.SetSpeakers(speakers("n1", "n2"))
+	p.SetService(svc("a", "10.0.1.1", "fd00:1::1"))
+
+	if got, want := p.Sessions("n1"), []string{"ebgp", "ibgp"}; !cmp.Equal(got, want) {
+		t.Errorf("Sessions(n1) = %v, want %v", got, want)
+	}
+	if got := p.Sessions("n2"); got != nil {
+		t.Errorf("Sessions(n2) = %v: n2 is not planned by New(n1)", got)
+	}
+	if got := p.Routes("n1", "ibgp"); len(got) != 2 || got[0].String() != "10.0.1.1/32" || got[1].String() != "fd00:1::1/128" {
+		t.Errorf("Routes(n1, ibgp) = %v", got)
+	}
+	if got := p.Routes("n1", "nobody"); got != nil {
+		t.Errorf("Routes to an unknown peer = %v", got)
+	}
+	// By sha256(node#ip) n2 is first for 10.0.1.1 and fd00:1::1.
+	if got := p.Owner(ip("::ffff:10.0.1.1")); got.Node != "n2" || got.Interfaces != nil {
+		t.Errorf("Owner(::ffff:10.0.1.1) = %+v, want n2 on any interface", got)
+	}
+	if got := p.Owner(ip("10.0.1.9")); got.Node != "" {
+		t.Errorf("Owner of an IP no Service holds = %+v", got)
+	}
+	if _, ok := p.L2(ip("10.0.1.9")); ok {
+		t.Error("L2 of an IP no Service holds: ok")
+	}
+	if Local.String() != "Local" || Cluster.String() != "Cluster" {
+		t.Errorf("TrafficPolicy strings %q %q", Local, Cluster)
+	}
+	if got := (LargeCommunity{1, 2, 3}).String(); got != "large:1:2:3" {
+		t.Errorf("LargeCommunity.String = %q", got)
+	}
+	if got := (ServiceKey{"ns", "web"}).String(); got != "ns/web" {
+		t.Errorf("ServiceKey.String = %q", got)
+	}
+	if c := p.DeleteService(ServiceKey{"default", "missing"}); !c.Empty() {
+		t.Errorf("DeleteService of an unknown Service: %+v", c)
+	}
+	if c := p.DeleteNode("n9"); !c.Empty() {
+		t.Errorf("DeleteNode of an unknown node: %+v", c)
+	}
+}
