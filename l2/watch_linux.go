@@ -110,7 +110,15 @@ func (w *Watcher) subscribe() (*subscription, error) {
 		addrs: make(chan netlink.AddrUpdate, 64),
 		done:  make(chan struct{}),
 	}
-	onErr := func(err error) { w.report(fmt.Errorf("netlink subscription: %w", err)) }
+	onErr := func(err error) {
+		select {
+		case <-s.done:
+			// Closing the subscription makes its receive fail; that is
+			// not news.
+		default:
+			w.report(fmt.Errorf("netlink subscription: %w", err))
+		}
+	}
 	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{
 		Namespace: w.opts.Namespace, ErrorCallback: onErr,
 	}); err != nil {
