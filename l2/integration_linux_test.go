@@ -1,6 +1,7 @@
 package l2
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The integration tests put a Responder on one end of a veth pair in its
@@ -348,4 +350,73 @@ func TestIntegrationWatch(t *testing.T) {
 	expect("AddrAdded "+respLink+" 198.51.100.1/24", "ip", "-n", l.resp, "addr", "add", "198.51.100.1/24", "dev", respLink)
 	expect("LinkAdded d0 (administratively down)", "ip", "-n", l.resp, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
 	expect("LinkRemoved d0 (administratively down)", "ip", "-n", l.resp, "link", "del", "d0")
+}
+
+// withEffectiveCaps runs fn with the calling thread's effective
+// capabilities cut down to caps, then restores them. The caller must
+// have locked the goroutine to its thread.
+func withEffectiveCaps(t testing.TB, caps []uintptr, fn func()) {
+	t.Helper()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var saved [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &saved[0]); err != nil {
+		t.Fatal(err)
+	}
+	cut := saved
+	cut[0].Effective, cut[1].Effective = 0, 0
+	for _, c := range caps {
+		cut[c/32].Effective |= 1 << (c % 32)
+	}
+	if err := unix.Capset(&hdr, &cut[0]); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Capset(&hdr, &saved[0]); err != nil {
+			panic(fmt.Sprintf("cannot restore capabilities: %v", err))
+		}
+	}()
+	fn()
+}
+
+// TestIntegrationOpenNeedsOnlyNetRaw: Open succeeds with CAP_NET_RAW as
+// the only effective capability and fails without it; the responder it
+// opened then works (joining groups needs no capability).
+func TestIntegrationOpenNeedsOnlyNetRaw(t *testing.T) {
+	l := newLab(t)
+	ifi := Interface{Name: respLink, Index: l.index, MAC: l.mac}
+	tests := []struct {
+		name string
+		caps []uintptr
+		ok   bool
+	}{
+		{"CAP_NET_RAW alone", []uintptr{unix.CAP_NET_RAW}, true},
+		{"no capability", nil, false},
+		{"CAP_NET_ADMIN and CAP_NET_BIND_SERVICE without CAP_NET_RAW", []uintptr{unix.CAP_NET_ADMIN, unix.CAP_NET_BIND_SERVICE}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *Responder
+			var err error
+			l.inNetns(t, l.resp, func() {
+				withEffectiveCaps(t, tt.caps, func() { r, err = Open(ifi, OpenOptions{}) })
+			})
+			if !tt.ok {
+				if err == nil {
+					r.Close()
+					t.Fatal("Open succeeded without CAP_NET_RAW")
+				}
+				if !errors.Is(err, unix.EPERM) {
+					t.Fatalf("Open: %v, want EPERM", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open with CAP_NET_RAW: %v", err)
+			}
+			defer r.Close()
+			if _, err := r.Set([]netip.Addr{intSvc4, intSvc6}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
