@@ -23,8 +23,9 @@
 //     Neighbor Unreachability Detection, which an ICMPv6 socket would not
 //     see when the IP is not a kernel address) or from :: (DAD probes,
 //     answered to ff02::1 with Solicited=0). Every Neighbor Advertisement
-//     has Override=1, Router=0 and the MAC as target link-layer option.
-//     handleARP and handleNS document the exact rules.
+//     has Override=1, Router=0 and the MAC as target link-layer option,
+//     and the service IP as its source address. (The comments on the
+//     unexported handleARP and handleNS list every rule.)
 //   - The frames this host sends and ARP announcements by other hosts are
 //     never answered.
 //   - Set joins the solicited-node group ff02::1:ffXX:XXXX of each owned

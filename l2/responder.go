@@ -103,9 +103,14 @@ type Responder struct {
 	groups GroupConn
 	clock  clock.Clock
 
-	owned atomic.Pointer[ownedSet]
+	owned       atomic.Pointer[ownedSet]
+	dropped     [dropNotOwned + 1]atomic.Uint64
+	readErrors  atomic.Uint64
+	writeErrors atomic.Uint64
 
-	mu       sync.Mutex // guards everything below; held while gratuitous frames are written
+	// mu guards the fields from here to the channels; the announcer holds
+	// it while it writes gratuitous frames.
+	mu       sync.Mutex
 	entries  map[netip.Addr]*ipEntry
 	refs     map[netip.Addr]int  // solicited-node group -> owned IPv6 IPs mapping to it
 	member   map[netip.Addr]bool // groups joined on the socket
@@ -114,10 +119,6 @@ type Responder struct {
 	failErr  error
 	gratBuf4 [arpFrameLen]byte
 	gratBuf6 [naFrameLen]byte
-
-	dropped     [dropNotOwned + 1]atomic.Uint64
-	readErrors  atomic.Uint64
-	writeErrors atomic.Uint64
 
 	kick     chan struct{}
 	stop     chan struct{}
