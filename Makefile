@@ -17,8 +17,10 @@ KUBECONFORM_VERSION    := v0.7.0
 # skips them because only schemas made from Herald's CRDs are available.
 KUBECONFORM_SKIP       := Namespace,Node,Secret,Service,ConfigMap
 
-# Debian packages the lab needs (routers, namespaces, captures, clients).
-APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping
+# Debian packages the lab and the L2 tests need (routers, namespaces,
+# captures, clients; arping and ndisc6 are the kernel's own ARP and NDP
+# clients the l2 package's tests answer).
+APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping iputils-arping ndisc6
 
 FUZZTIME ?= 5m
 BENCHTIME ?= 1s
@@ -38,7 +40,7 @@ build:
 ## tests with -race (fuzz seed corpora run as ordinary tests), then every test
 ## of the lab in testbed/ (the ones that need network namespaces skip, saying
 ## so, when not run as root).
-test: tools lint verify-generate unit e2e
+test: deps tools lint verify-generate unit e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
