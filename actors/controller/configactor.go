@@ -1,15 +1,11 @@
 package controller
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
@@ -24,10 +20,6 @@ const ConfigurationStateName = "controller"
 // configDebounce gathers a burst of changes (a kubectl apply of many
 // objects, Namespaces appearing at startup) into one compilation.
 const configDebounce = 50 * time.Millisecond
-
-// maxErrorSummary bounds the error text written to ConfigurationState so a
-// configuration with thousands of errors cannot make the object too large.
-const maxErrorSummary = 4000
 
 // configActor compiles the configuration from the listers whenever an
 // input changes, sends valid configurations to the allocator, and publishes
@@ -46,7 +38,7 @@ type configActor struct {
 
 func newConfigActor(e *env) actor.Actor {
 	a := &configActor{e: e}
-	a.state = actors.NewStatusWriter(e.Runtime, "configurationstate", ConfigurationStateName, sameState, a.write)
+	a.state = actors.NewConfigStateWriter(e.Runtime, e.mlb, e.namespace, ConfigurationStateName)
 	return a
 }
 
@@ -84,12 +76,12 @@ func (a *configActor) compile(c actor.Context) {
 		if a.haveValid {
 			a.e.metrics.configStale.Set(1)
 		}
-		summary := truncate(err.Error(), maxErrorSummary)
-		a.state.Set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid, ErrorSummary: summary})
+		st := actors.ConfigStatus(err)
+		a.state.Set(c, st)
 		if !a.haveValid {
 			// Nothing can be allocated yet: let the Services say why
 			// instead of sitting in <pending> silently.
-			c.Send(a.e.allocator, configInvalid{reason: firstLines(summary, 3)})
+			c.Send(a.e.allocator, configInvalid{reason: firstLines(st.ErrorSummary, 3)})
 		}
 		return
 	}
@@ -101,34 +93,7 @@ func (a *configActor) compile(c actor.Context) {
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
 	c.Send(a.e.allocator, configLoaded{pools: a.last})
-	a.state.Set(c, v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid})
-}
-
-// write runs on its own goroutine: it creates the ConfigurationState if
-// needed and makes its status say desired.
-// It always reads live, so first does not matter.
-func (a *configActor) write(ctx context.Context, desired v1beta1.ConfigurationStateStatus, _ bool) error {
-	mlb := a.e.mlb.MetallbV1beta1().ConfigurationStates(a.e.namespace)
-	cur, err := mlb.Get(ctx, ConfigurationStateName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		cur, err = mlb.Create(ctx, &v1beta1.ConfigurationState{
-			ObjectMeta: metav1.ObjectMeta{Name: ConfigurationStateName, Namespace: a.e.namespace},
-		}, metav1.CreateOptions{})
-	}
-	if err != nil {
-		return err
-	}
-	if sameState(cur.Status, desired) {
-		return nil
-	}
-	cur.Status.Result = desired.Result
-	cur.Status.ErrorSummary = desired.ErrorSummary
-	_, err = mlb.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-	return err
-}
-
-func sameState(a, b v1beta1.ConfigurationStateStatus) bool {
-	return a.Result == b.Result && a.ErrorSummary == b.ErrorSummary
+	a.state.Set(c, actors.ConfigStatus(nil))
 }
 
 // allocPools converts the compiled pools for the allocator. Namespaces come
@@ -161,18 +126,6 @@ func allocPools(cfg *config.Config, in config.Input) []alloc.Pool {
 	}
 	slices.SortFunc(out, func(a, b alloc.Pool) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-// truncate cuts s to at most n bytes, at a character boundary (the
-// summary is often in the user's language), marking the cut with "...".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
 
 // firstLines keeps the first n lines of a multi-line error text.

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"testing"
-	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -67,24 +66,5 @@ func TestPoolStatusWriteDoesNotTrustALaggingCache(t *testing.T) {
 	}
 	if got := liveStatus(); got != fourteen {
 		t.Fatalf("after a first write the API says %+v, want %+v", got, fourteen)
-	}
-}
-
-func TestTruncateKeepsCharactersWhole(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"abcdef", 3, "abc..."},
-		{"aé", 2, "a..."}, // é is two bytes: cut before it, not inside
-		{"日本語", 5, "日..."},
-		{"日本語", 6, "日本..."},
-	} {
-		got := truncate(tc.s, tc.n)
-		if got != tc.want || !utf8.ValidString(got) {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
-		}
 	}
 }

@@ -97,11 +97,10 @@ ValidatingWebhookConfiguration named by --webhook-configuration.`,
 }
 
 func runController(ctx context.Context, f controllerFlags, stderr io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	log, err := newLogger(f.logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := restConfig(f.kubeconfig)
 	if err != nil {
@@ -161,7 +160,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, reg, ctrl, log)
+		srv, err := serveMetrics(f.metricsAddr, reg, ctrl.Synced, log)
 		if err != nil {
 			return err
 		}
@@ -206,6 +205,14 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 }
 
+func newLogger(level string, stderr io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
 // restConfig prefers an explicit kubeconfig, then the in-cluster config,
 // then the usual kubeconfig loading rules ($KUBECONFIG, ~/.kube/config).
 func restConfig(path string) (*rest.Config, error) {
@@ -220,15 +227,16 @@ func restConfig(path string) (*rest.Config, error) {
 }
 
 // serveMetrics serves /metrics, /healthz (the process is alive) and
-// /readyz (the caches have synced; a standby is ready too: it must be able
-// to take over).
-func serveMetrics(addr string, reg *prometheus.Registry, ctrl *controller.Controller, log *slog.Logger) (*http.Server, error) {
+// /readyz (ready says so: for the controller, the caches have synced, and a
+// standby is ready too, since it must be able to take over; for a speaker,
+// its tree runs).
+func serveMetrics(addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ctrl.Synced() {
-			http.Error(w, "informer caches not synced", http.StatusServiceUnavailable)
+		if !ready() {
+			http.Error(w, "not ready: informer caches not synced", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok"))

@@ -206,3 +206,11 @@ func TestVersion(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestSpeakerNeedsANode(t *testing.T) {
+	t.Setenv("NODE_NAME", "")
+	code, out := herald(t, "", "speaker", "--metrics-addr", "", "--kubeconfig", "/nonexistent")
+	if code != 2 || !strings.Contains(out, "--node-name") {
+		t.Errorf("exit %d, want 2 naming --node-name:\n%s", code, out)
+	}
+}

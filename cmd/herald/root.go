@@ -14,8 +14,8 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// newRootCommand builds the command tree. Subcommands that run inside the
-// cluster (controller, speaker) join it here when they exist.
+// newRootCommand builds the command tree: validate and version anywhere,
+// controller and speaker inside the cluster.
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "herald",
@@ -25,7 +25,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newValidateCommand(), newVersionCommand(), newControllerCommand())
+	root.AddCommand(newValidateCommand(), newVersionCommand(), newControllerCommand(), newSpeakerCommand())
 	return root
 }
 

@@ -1,0 +1,192 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/informers"
+)
+
+// Options configure a Speaker. Kube, Metallb, Registry and NodeName are
+// required; the rest have defaults.
+type Options struct {
+	Kube     kubernetes.Interface
+	Metallb  versioned.Interface
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	// NodeName is the Node this speaker announces for.
+	NodeName string
+	// Namespace holds the metallb.io objects, the password Secrets and the
+	// status objects (default metallb-system).
+	Namespace string
+	// Resync is the informers' resync period (default 0: none).
+	Resync time.Duration
+	// BackoffInitial and BackoffMax bound the actors' retry delays
+	// (defaults 100ms and 30s).
+	BackoffInitial, BackoffMax time.Duration
+	// Clock drives every actor timer (default the real clock).
+	Clock clock.WithDelayedExecution
+}
+
+// Speaker is `herald speaker` on one node: informers for what the node
+// announces and an actor tree that decides and announces it. Unlike the
+// controller it needs no Lease: every speaker runs its tree all the time.
+type Speaker struct {
+	opts    Options
+	log     *slog.Logger
+	inf     *informers.Informers
+	metrics *Metrics
+	system  *actor.ActorSystem
+	top     atomic.Pointer[actor.PID]
+	ready   atomic.Bool
+}
+
+// Watches are what a speaker watches: Services and their EndpointSlices
+// (externalTrafficPolicy: Local, and whether anything serves at all), the
+// Nodes (labels, cordons, conditions, addresses), Namespaces and the
+// configuration kinds (it compiles the same Config as the controller), and
+// the status kinds it writes (to recreate one someone deleted).
+func Watches() []informers.Watch {
+	w := []informers.Watch{
+		{Resource: informers.Services},
+		{Resource: informers.EndpointSlices},
+		{Resource: informers.Nodes},
+		{Resource: informers.Namespaces},
+		{Resource: informers.ServiceL2Statuses},
+		{Resource: informers.ServiceBGPStatuses},
+	}
+	for _, r := range informers.ConfigResources {
+		w = append(w, informers.Watch{Resource: r})
+	}
+	return w
+}
+
+// ConfigurationStateName is the ConfigurationState a speaker writes.
+func ConfigurationStateName(node string) string { return "speaker-" + node }
+
+// New checks the options, registers the metrics and builds the informers.
+// Nothing runs until Run.
+func New(opts Options) (*Speaker, error) {
+	if opts.Kube == nil || opts.Metallb == nil || opts.Registry == nil {
+		return nil, errors.New("speaker: Kube, Metallb and Registry are required")
+	}
+	if opts.NodeName == "" {
+		return nil, errors.New("speaker: NodeName is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "metallb-system"
+	}
+	if opts.BackoffInitial == 0 {
+		opts.BackoffInitial = 100 * time.Millisecond
+	}
+	if opts.BackoffMax == 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	m, err := NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("speaker: registering metrics: %w", err)
+	}
+	s := &Speaker{opts: opts, log: opts.Logger.With("node", opts.NodeName), metrics: m}
+	s.inf, err = informers.New(opts.Kube, opts.Metallb, informers.Options{
+		Namespace: opts.Namespace, Resync: opts.Resync, Logger: s.log, Watch: Watches(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.inf.AddHandler(func(k informers.Key) {
+		if pid := s.top.Load(); pid != nil {
+			s.system.Root.Send(pid, k)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	s.system = actors.NewSystem(s.log)
+	return s, nil
+}
+
+// Ready reports whether the caches have synced and the tree runs.
+func (s *Speaker) Ready() bool { return s.ready.Load() }
+
+// Run runs the speaker until ctx ends, then stops its tree and returns.
+func (s *Speaker) Run(ctx context.Context) error {
+	s.inf.Start(ctx)
+	defer s.inf.Shutdown()
+	if err := s.inf.WaitForSync(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the caches synced
+		}
+		return err
+	}
+	// The tree's lifetime: it ends when ctx does, and every API write
+	// and timer of the tree stops with it.
+	treeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	e := &env{
+		Runtime: &actors.Runtime{
+			Log: s.log, Ctx: treeCtx, Root: s.system.Root, Clock: s.opts.Clock,
+			BackoffInitial: s.opts.BackoffInitial, BackoffMax: s.opts.BackoffMax,
+			APIError: s.metrics.apiError,
+		},
+		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
+		namespace: s.opts.Namespace, node: s.opts.NodeName,
+		config: s.system.NewLocalPID("speaker/config"),
+	}
+	top, err := s.system.Root.SpawnNamed(actors.NewProps(s.log, "speaker", func() actor.Actor { return &topActor{e: e} }), "speaker")
+	if err != nil {
+		return fmt.Errorf("speaker: spawning the tree: %w", err)
+	}
+	s.top.Store(top)
+	s.ready.Store(true)
+	s.metrics.ready.Set(1)
+	s.log.Info("speaker running")
+
+	<-ctx.Done()
+	s.ready.Store(false)
+	s.metrics.ready.Set(0)
+	s.top.Store(nil)
+	// Poison the top actor and wait: its children stop before it does.
+	// What a stopping speaker still has to say (withdrawals, AdminDown)
+	// is said while its actors stop, before treeCtx ends.
+	if err := s.system.Root.PoisonFuture(top).Wait(); err != nil {
+		s.log.Warn("actor tree did not stop in time", "err", err)
+	}
+	cancel()
+	s.log.Info("speaker stopped")
+	return nil
+}
+
+// topActor is the root of the speaker's tree. It routes the informers'
+// keys to the actor that re-reads what they name.
+type topActor struct{ e *env }
+
+func (t *topActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, "config", func() actor.Actor { return newConfigActor(t.e) }), "config")
+		if err != nil || pid.Id != t.e.config.Id {
+			panic(fmt.Sprintf("spawning config: got %v, want %s: %v", pid, t.e.config.Id, err))
+		}
+	case informers.Key:
+		switch m.Kind {
+		case informers.KindConfig, informers.KindNode, informers.KindNamespace:
+			c.Send(t.e.config, configChanged{})
+		}
+	}
+}

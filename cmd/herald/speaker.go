@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/heraldlb/herald/actors/speaker"
+	"github.com/heraldlb/herald/api/client/clientset/versioned"
+)
+
+// speakerFlags are `herald speaker`'s settings.
+type speakerFlags struct {
+	kubeconfig  string
+	namespace   string
+	nodeName    string
+	metricsAddr string
+	logLevel    string
+	qps         float32
+	burst       int
+}
+
+func newSpeakerCommand() *cobra.Command {
+	var f speakerFlags
+	cmd := &cobra.Command{
+		Use:   "speaker",
+		Short: "Make this node's LoadBalancer IPs reachable (runs on every node)",
+		Long: `speaker runs on every node (a DaemonSet with hostNetwork). It watches the
+Services, their EndpointSlices, the Nodes and the metallb.io configuration,
+decides what its node announces, and announces it. It keeps its own
+ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
+/readyz are served on --metrics-addr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runSpeaker(ctx, f, cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
+	fl.StringVar(&f.namespace, "namespace", "metallb-system", "namespace of the metallb.io objects and the status objects")
+	fl.StringVar(&f.nodeName, "node-name", "", "the Node this speaker runs on (default: $NODE_NAME)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
+	fl.IntVar(&f.burst, "kube-api-burst", 100, "client-side burst for API requests")
+	return cmd
+}
+
+func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
+	log, err := newLogger(f.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	node := f.nodeName
+	if node == "" {
+		node = os.Getenv("NODE_NAME")
+	}
+	if node == "" {
+		return errors.New("--node-name (or $NODE_NAME) is required: the speaker announces for one Node")
+	}
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = f.qps, f.burst
+	cfg.UserAgent = "herald-speaker"
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mlb, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log,
+		NodeName: node, Namespace: f.namespace})
+	if err != nil {
+		return err
+	}
+	if f.metricsAddr != "" {
+		srv, err := serveMetrics(f.metricsAddr, reg, sp.Ready, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	log.Info("starting speaker", "node", node, "namespace", f.namespace)
+	return sp.Run(ctx)
+}
