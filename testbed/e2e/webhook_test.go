@@ -17,9 +17,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
-	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/webhook"
