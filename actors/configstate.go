@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"strings"
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/config"
 )
 
 // maxErrorSummary bounds the error text written to a ConfigurationState so
@@ -17,13 +19,22 @@ import (
 const maxErrorSummary = 4000
 
 // ConfigStatus is what a ConfigurationState says after a compilation:
-// Valid, or Invalid with the errors, cut to fit.
-func ConfigStatus(compileErr error) v1beta1.ConfigurationStateStatus {
-	if compileErr == nil {
-		return v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid}
+// Valid, or Invalid with the errors, and the warnings either way, each cut
+// to fit. A warning on the configuration as a whole (a pool no
+// advertisement selects) belongs here: the webhook, seeing one object at a
+// time, does not say it.
+func ConfigStatus(compileErr error, warnings []config.Warning) v1beta1.ConfigurationStateStatus {
+	st := v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationValid}
+	if compileErr != nil {
+		st.Result = v1beta1.ConfigurationInvalid
+		st.ErrorSummary = truncate(compileErr.Error(), maxErrorSummary)
 	}
-	return v1beta1.ConfigurationStateStatus{Result: v1beta1.ConfigurationInvalid,
-		ErrorSummary: truncate(compileErr.Error(), maxErrorSummary)}
+	lines := make([]string, len(warnings))
+	for i, w := range warnings {
+		lines[i] = w.String()
+	}
+	st.WarningSummary = truncate(strings.Join(lines, "\n"), maxErrorSummary)
+	return st
 }
 
 // NewConfigStateWriter publishes the status of the ConfigurationState
@@ -48,13 +59,14 @@ func NewConfigStateWriter(rt *Runtime, mlb versioned.Interface, namespace, name 
 			}
 			cur.Status.Result = desired.Result
 			cur.Status.ErrorSummary = desired.ErrorSummary
+			cur.Status.WarningSummary = desired.WarningSummary
 			_, err = client.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 			return err
 		})
 }
 
 func sameConfigStatus(a, b v1beta1.ConfigurationStateStatus) bool {
-	return a.Result == b.Result && a.ErrorSummary == b.ErrorSummary
+	return a.Result == b.Result && a.ErrorSummary == b.ErrorSummary && a.WarningSummary == b.WarningSummary
 }
 
 // truncate cuts s to at most n bytes, at a character boundary (the summary

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/config"
 )
 
 func TestTruncateKeepsCharactersWhole(t *testing.T) {
@@ -29,11 +30,18 @@ func TestTruncateKeepsCharactersWhole(t *testing.T) {
 }
 
 func TestConfigStatus(t *testing.T) {
-	if got := ConfigStatus(nil); got.Result != v1beta1.ConfigurationValid || got.ErrorSummary != "" {
-		t.Errorf("ConfigStatus(nil) = %+v", got)
+	if got := ConfigStatus(nil, nil); got.Result != v1beta1.ConfigurationValid || got.ErrorSummary != "" || got.WarningSummary != "" {
+		t.Errorf("ConfigStatus(nil, nil) = %+v", got)
+	}
+	ws := []config.Warning{
+		{Kind: "IPAddressPool", Namespace: "ns", Name: "p", Message: "no advertisement selects this pool", Whole: true},
+		{Kind: "BGPPeer", Namespace: "ns", Name: "old", Field: "apiVersion", Message: "deprecated"},
+	}
+	if got := ConfigStatus(nil, ws); got.WarningSummary != "IPAddressPool ns/p: no advertisement selects this pool\nBGPPeer ns/old: apiVersion: deprecated" {
+		t.Errorf("warnings summarised as %q", got.WarningSummary)
 	}
 	long := errors.New(strings.Repeat("é", maxErrorSummary))
-	got := ConfigStatus(long)
+	got := ConfigStatus(long, nil)
 	if got.Result != v1beta1.ConfigurationInvalid || len(got.ErrorSummary) > maxErrorSummary+3 || !utf8.ValidString(got.ErrorSummary) {
 		t.Errorf("ConfigStatus(long) = %s, %d bytes", got.Result, len(got.ErrorSummary))
 	}

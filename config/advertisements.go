@@ -188,7 +188,7 @@ func compileBGPAdvertisement(r ref, s v1beta1.BGPAdvertisementSpec, in Input, c 
 			a.Peers = append(a.Peers, p.Name)
 		}
 		if len(c.Peers) == 0 {
-			d.warnf(r, "", "there is no BGPPeer: nothing is announced over BGP")
+			d.warnWhole(r, "there is no BGPPeer: nothing is announced over BGP")
 		}
 	}
 	slices.Sort(a.Peers)

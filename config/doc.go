@@ -18,8 +18,11 @@
 //   - Warnings are separate and never fail a configuration: a deprecated
 //     v1beta1 BGPPeer, the nodeSelector misspelling, localPref toward eBGP
 //     peers only, a CIDR with host bits set, a pool no advertisement
-//     selects, a BGP advertisement with no peer to go to. Analyze returns
-//     them with the errors, for callers that print both.
+//     selects, a BGP advertisement with no peer to go to. The last two are
+//     about the configuration as a whole (Warning.Whole): true of a
+//     complete configuration, premature while objects are applied one by
+//     one. Analyze returns warnings with the errors, for callers that
+//     print both.
 //   - A Config is never modified after Compile returns it; readers share
 //     it without locks. Slices in it are sorted by name.
 //   - Compile applies the defaults the CRDs declare (autoAssign true,

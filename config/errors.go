@@ -103,6 +103,13 @@ type Warning struct {
 	Name      string
 	Field     string
 	Message   string
+	// Whole is set for a remark on the configuration as a whole (a pool no
+	// advertisement selects, an advertisement with no peer to go to)
+	// rather than on the object's own fields. Such a remark is only true
+	// of a complete configuration: while objects are applied one by one
+	// (a pool, then its advertisement) it is premature, so the webhook
+	// leaves it to ConfigurationState and herald validate.
+	Whole bool
 }
 
 // Object returns "namespace/name", or the bare name.
@@ -154,6 +161,12 @@ func (d *diagnostics) errorf(obj ref, field, format string, args ...any) {
 func (d *diagnostics) warnf(obj ref, field, format string, args ...any) {
 	d.warnings = append(d.warnings, Warning{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Field: field,
 		Message: fmt.Sprintf(format, args...)})
+}
+
+// warnWhole records a remark on the configuration as a whole (Warning.Whole).
+func (d *diagnostics) warnWhole(obj ref, format string, args ...any) {
+	d.warnf(obj, "", format, args...)
+	d.warnings[len(d.warnings)-1].Whole = true
 }
 
 // index formats a JSON path element.

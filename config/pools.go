@@ -101,7 +101,7 @@ func checkPoolOverlaps(pools []*Pool, d *diagnostics) {
 func warnUnannounced(c *Config, d *diagnostics) {
 	for _, p := range c.Pools {
 		if len(p.L2Advertisements) == 0 && len(p.BGPAdvertisements) == 0 {
-			d.warnf(ref{"IPAddressPool", p.Namespace, p.Name}, "",
+			d.warnWhole(ref{"IPAddressPool", p.Namespace, p.Name},
 				"no L2Advertisement or BGPAdvertisement selects this pool: its addresses are assigned but not announced")
 		}
 	}

@@ -25,7 +25,10 @@
 //     is also 403; a Source that cannot be read is 500 (with failurePolicy
 //     Fail the write is refused either way).
 //   - Config warnings that concern the object (or are new) go into
-//     AdmissionResponse.Warnings. Objects outside Herald's namespace are
+//     AdmissionResponse.Warnings, except remarks on the configuration as a
+//     whole (config.Warning.Whole: a pool no advertisement selects yet),
+//     which would be premature in the middle of an apply: the
+//     ConfigurationStates and herald validate report those. Objects outside Herald's namespace are
 //     admitted with a warning that Herald ignores them.
 //   - The configuration comes from a Source (ConfigInput), which the
 //     controller's *informers.Informers satisfies; the package starts no

@@ -236,12 +236,6 @@ spec: {communities: [{name: x, value: "1:2:3"}]}
 `
 )
 
-// unannounced is config's warning for a pool no advertisement selects.
-func unannounced(pool string) string {
-	return "IPAddressPool metallb-system/" + pool +
-		": no L2Advertisement or BGPAdvertisement selects this pool: its addresses are assigned but not announced"
-}
-
 func docs(ds ...string) string { return strings.Join(ds, "\n---\n") }
 
 func TestReview(t *testing.T) {
@@ -255,24 +249,22 @@ func TestReview(t *testing.T) {
 		wantCode     int32
 		wantWarnings []string
 	}{
-		{name: "pool create valid", op: admissionv1.Create, obj: poolA,
-			wantWarnings: []string{unannounced("a")}},
+		{name: "pool create valid", op: admissionv1.Create, obj: poolA},
 		{name: "pool create reversed range", op: admissionv1.Create, obj: poolABroken,
 			wantMsg:  `IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`,
-			wantCode: 403, wantWarnings: []string{unannounced("a")}},
+			wantCode: 403},
 		{name: "pool create overlapping an existing pool", existing: poolA, op: admissionv1.Create, obj: poolBOverlap,
 			wantMsg:  `IPAddressPool metallb-system/b: spec.addresses[0]: "10.0.0.128-10.0.0.130": overlaps another address range: 10.0.0.0/24 (IPAddressPool metallb-system/a spec.addresses[0])`,
-			wantCode: 403, wantWarnings: []string{unannounced("b")}},
+			wantCode: 403},
 		{name: "pool update into an overlap named on the other pool", existing: docs(poolC, poolBOverlap), op: admissionv1.Create, obj: poolA,
 			wantMsg:  `IPAddressPool metallb-system/b: spec.addresses[0]: "10.0.0.128-10.0.0.130": overlaps another address range: 10.0.0.0/24 (IPAddressPool metallb-system/a spec.addresses[0])`,
-			wantCode: 403, wantWarnings: []string{unannounced("a")}},
-		{name: "pool fixing a broken pool is admitted", existing: poolABroken, op: admissionv1.Update, obj: poolAFixed,
-			wantWarnings: []string{unannounced("a")}},
+			wantCode: 403},
+		{name: "pool fixing a broken pool is admitted", existing: poolABroken, op: admissionv1.Update, obj: poolAFixed},
 		{name: "pool update keeping its error is refused", existing: poolABroken, op: admissionv1.Update, obj: poolABrokenRelabelled,
 			wantMsg:  `IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`,
-			wantCode: 403, wantWarnings: []string{unannounced("a")}},
+			wantCode: 403},
 		{name: "pool created beside a broken one is admitted with a warning", existing: poolABroken, op: admissionv1.Create, obj: poolC,
-			wantWarnings: []string{unannounced("c"), `the configuration still has 1 error(s) in other objects, which Herald cannot load until they are fixed; first: IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`}},
+			wantWarnings: []string{`the configuration still has 1 error(s) in other objects, which Herald cannot load until they are fixed; first: IPAddressPool metallb-system/a: spec.addresses[0]: "10.0.0.9-10.0.0.1": range end is before its start`}},
 		{name: "pool outside Herald's namespace", op: admissionv1.Create, obj: poolOtherNS,
 			wantWarnings: []string{`IPAddressPool default/a has no effect: Herald reads metallb.io objects only in namespace "metallb-system"`}},
 		{name: "pool delete referenced by name warns", existing: docs(poolA, l2ToA), op: admissionv1.Delete, obj: poolA,

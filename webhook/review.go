@@ -243,6 +243,11 @@ func judge(op admissionv1.Operation, obj object, before, after config.Result) ve
 			oldWarn[w.String()] = true
 		}
 		for _, w := range after.Warnings {
+			if w.Whole {
+				// Premature while objects are applied one by one; the
+				// ConfigurationState says it of the whole.
+				continue
+			}
 			onIt := w.Kind == obj.Kind && w.Namespace == obj.Namespace && w.Name == obj.Name
 			if onIt || obj.mentionedIn(w.String()) || !oldWarn[w.String()] {
 				v.Warnings = append(v.Warnings, w.String())

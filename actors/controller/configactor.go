@@ -68,15 +68,20 @@ func (a *configActor) Receive(c actor.Context) {
 func (a *configActor) compile(c actor.Context) {
 	in, err := a.e.inf.ConfigInput()
 	var cfg *config.Config
+	var warnings []config.Warning
 	if err == nil {
-		cfg, err = config.Compile(in)
+		r := config.Analyze(in)
+		cfg, warnings = r.Config, r.Warnings
+		if len(r.Errors) > 0 {
+			err = r.Errors
+		}
 	}
 	if err != nil {
 		a.e.Log.Error("configuration is invalid; keeping the last valid one", "stale", a.haveValid, "err", err)
 		if a.haveValid {
 			a.e.metrics.configStale.Set(1)
 		}
-		st := actors.ConfigStatus(err)
+		st := actors.ConfigStatus(err, warnings)
 		a.state.Set(c, st)
 		if !a.haveValid {
 			// Nothing can be allocated yet: let the Services say why
@@ -93,7 +98,7 @@ func (a *configActor) compile(c actor.Context) {
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
 	c.Send(a.e.allocator, configLoaded{pools: a.last})
-	a.state.Set(c, actors.ConfigStatus(nil))
+	a.state.Set(c, actors.ConfigStatus(nil, warnings))
 }
 
 // allocPools converts the compiled pools for the allocator. Namespaces come

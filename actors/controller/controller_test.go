@@ -287,7 +287,8 @@ func TestAllocateStatusAnnotationEventsAndPoolStatus(t *testing.T) {
 	})
 	eventually(t, "ConfigurationState Valid", func() bool {
 		s, err := f.mlb.MetallbV1beta1().ConfigurationStates(testNS).Get(context.Background(), ConfigurationStateName, metav1.GetOptions{})
-		return err == nil && s.Status.Result == v1beta1.ConfigurationValid
+		return err == nil && s.Status.Result == v1beta1.ConfigurationValid &&
+			strings.Contains(s.Status.WarningSummary, "IPAddressPool metallb-system/a: no L2Advertisement or BGPAdvertisement selects this pool")
 	})
 }
 

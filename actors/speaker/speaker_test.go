@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,10 @@ func TestSpeakerRunsAndStops(t *testing.T) {
 		return st.Status
 	}
 	eventually(t, "ConfigurationState speaker-n1 Valid", func() bool { return state().Result == v1beta1.ConfigurationValid })
+	// The pool has no advertisement: said once, on the whole configuration.
+	if w := state().WarningSummary; !strings.Contains(w, "IPAddressPool metallb-system/p: no L2Advertisement or BGPAdvertisement selects this pool") {
+		t.Errorf("warnings %q do not say the pool is unannounced", w)
+	}
 
 	// A pool that overlaps the first: the configuration is invalid, and
 	// the speaker's state says why.

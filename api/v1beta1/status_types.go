@@ -136,6 +136,12 @@ type ConfigurationStateStatus struct {
 	// naming the object and field.
 	// +optional
 	ErrorSummary string `json:"errorSummary,omitempty"`
+	// WarningSummary lists the configuration's warnings, one per line:
+	// remarks that do not stop it from loading, such as a pool no
+	// advertisement selects (its addresses are assigned but not
+	// announced).
+	// +optional
+	WarningSummary string `json:"warningSummary,omitempty"`
 	// Conditions follow the Kubernetes conventions.
 	// +optional
 	// +listType=map
