@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -93,44 +92,12 @@ func (a *configActor) compile(c actor.Context) {
 	for _, w := range cfg.Warnings {
 		a.e.Log.Warn("configuration warning", "warning", w.String())
 	}
-	a.last = allocPools(cfg, in)
+	a.last = alloc.PoolsFromConfig(cfg, in)
 	a.haveValid = true
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
 	c.Send(a.e.allocator, configLoaded{pools: a.last})
 	a.state.Set(c, actors.ConfigStatus(nil, warnings))
-}
-
-// allocPools converts the compiled pools for the allocator. Namespaces come
-// from the objects as written, not from the compiled list, which also holds
-// the namespaces the selectors matched at compile time: the allocator matches
-// selectors itself against the Namespace's current labels, so a relabelled
-// Namespace is judged by its labels of now.
-func allocPools(cfg *config.Config, in config.Input) []alloc.Pool {
-	explicit := map[string][]string{}
-	for _, p := range in.IPAddressPools {
-		if p.Spec.AllocateTo != nil {
-			explicit[p.Name] = slices.Clone(p.Spec.AllocateTo.Namespaces)
-		}
-	}
-	out := make([]alloc.Pool, 0, len(cfg.Pools))
-	for _, p := range cfg.Pools {
-		ap := alloc.Pool{Name: p.Name, AutoAssign: p.AutoAssign, AvoidBuggyIPs: p.AvoidBuggyIPs}
-		for _, r := range p.Ranges {
-			ap.Ranges = append(ap.Ranges, alloc.Range{First: r.First, Last: r.Last})
-		}
-		if p.Allocation != nil {
-			ap.Allocation = &alloc.ServiceAllocation{
-				Priority:           p.Allocation.Priority,
-				Namespaces:         explicit[p.Name],
-				NamespaceSelectors: p.Allocation.NamespaceSelectors,
-				ServiceSelectors:   p.Allocation.ServiceSelectors,
-			}
-		}
-		out = append(out, ap)
-	}
-	slices.SortFunc(out, func(a, b alloc.Pool) int { return strings.Compare(a.Name, b.Name) })
-	return out
 }
 
 // firstLines keeps the first n lines of a multi-line error text.

@@ -214,3 +214,31 @@ func TestSpeakerNeedsANode(t *testing.T) {
 		t.Errorf("exit %d, want 2 naming --node-name:\n%s", code, out)
 	}
 }
+
+// validate allocates the files' LoadBalancer Services offline and names
+// each that the configuration cannot serve, and why.
+func TestValidateServices(t *testing.T) {
+	code, out := herald(t, "", "validate", "-f", "testdata/services.yaml")
+	want := `ok IPAddressPool metallb-system/blue
+ok L2Advertisement metallb-system/l2
+ok Service app/web: would get 192.0.2.0 from pool blue
+error Service app/asks-missing-pool: no such address pool: "red" (metallb.io/address-pool)
+error Service app/asks-outside: requested IP 198.51.100.7: IP is not in an address pool: no address pool contains it
+error Service app/bad-annotation: metadata.annotations: invalid service: metallb.io/loadBalancerIPs annotation entry "not-an-ip" is not an IP address
+ok Service app/dns-tcp: would get 192.0.2.3 from pool blue
+ok Service app/dns-udp: would get 192.0.2.3 from pool blue
+error Service app/clash: requested IP 192.0.2.3: IP is in use by app/dns-tcp, app/dns-udp: cannot share the IP: allow-shared-ip key "other" differs from their key "dns"
+ok Service app/internal: not of type LoadBalancer: nothing to allocate
+ok Service app/fill-1: would get 192.0.2.1 from pool blue
+ok Service app/fill-2: would get 192.0.2.2 from pool blue
+warning Service app/waits: would wait for an address: pool "blue": no free address: all 4 usable IPv4 addresses are in use
+ok Service app/waits: would wait for a free address
+13 objects: 9 ok, 4 with errors; 4 errors, 1 warnings
+`
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}

@@ -26,9 +26,13 @@ func newValidateCommand() *cobra.Command {
 		Long: `validate reads metallb.io objects (and the Namespaces, Nodes and Secrets
 they refer to) from YAML files, compiles them as Herald's controller and
 webhook would, and prints a verdict for every object: "ok", or one "error"
-line per problem naming the field. Directories are read recursively for
-*.yaml and *.yml files; "-" reads standard input. Other kinds are ignored
-with a note. The exit code is 1 when any error was found.`,
+line per problem naming the field. LoadBalancer Services in the files are
+allocated offline, in file order, as the controller would: a bad
+metallb.io annotation, a requested pool or IP the configuration does not
+have, or two Services whose requests or sharing keys clash are errors on
+the Service. Directories are read recursively for *.yaml and *.yml files;
+"-" reads standard input. Other kinds are ignored with a note. The exit
+code is 1 when any error was found.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
@@ -38,7 +42,11 @@ with a note. The exit code is 1 when any error was found.`,
 			if err := readManifests(files, cmd.InOrStdin(), set); err != nil {
 				return err
 			}
-			if report(cmd.OutOrStdout(), set, config.Analyze(set.Input)) {
+			res := config.Analyze(set.Input)
+			svcErrs, svcWarnings, got := checkServices(set, res.Config)
+			set.Errors = append(set.Errors, svcErrs...)
+			res.Warnings = append(res.Warnings, svcWarnings...)
+			if report(cmd.OutOrStdout(), set, res, got) {
 				return exitError{1}
 			}
 			return nil
@@ -104,8 +112,8 @@ func readManifests(paths []string, stdin io.Reader, set *manifest.Set) error {
 type objectKey struct{ kind, namespace, name string }
 
 // report prints a verdict per object, then a summary, and tells whether
-// there was any error.
-func report(w io.Writer, set *manifest.Set, res config.Result) bool {
+// there was any error. got says what each LoadBalancer Service would get.
+func report(w io.Writer, set *manifest.Set, res config.Result, got map[objectKey]string) bool {
 	byObject := map[objectKey][]*config.Error{}
 	var loose []error
 	addErr := func(err error) {
@@ -157,6 +165,10 @@ func report(w io.Writer, set *manifest.Set, res config.Result) bool {
 			continue
 		}
 		okCount++
+		if g, ok := got[k]; ok {
+			fmt.Fprintf(w, "ok %s %s: %s\n", o.Kind, config.ObjectName(o.Namespace, o.Name), g)
+			continue
+		}
 		fmt.Fprintf(w, "ok %s %s\n", o.Kind, config.ObjectName(o.Namespace, o.Name))
 	}
 	// Errors on objects that were not decoded (a document that failed

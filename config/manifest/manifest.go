@@ -51,8 +51,11 @@ type Set struct {
 	// `kubectl apply -n` would.
 	DefaultNamespace string
 
-	Input   config.Input
-	Objects []Object
+	Input config.Input
+	// Services are the v1 Services of the manifests: not configuration,
+	// but `herald validate` checks their allocation annotations against it.
+	Services []corev1.Service
+	Objects  []Object
 	// Errors are *config.Error (an object's field) or *DocumentError.
 	Errors []error
 }
@@ -156,6 +159,8 @@ func (s *Set) addJSON(src string, js []byte, repeated []string) {
 		in.Nodes, _ = decodeInto(s, obj, js, in.Nodes)
 	case "v1 Secret":
 		in.Secrets, _ = decodeInto(s, obj, js, in.Secrets)
+	case "v1 Service":
+		s.Services, _ = decodeInto(s, obj, js, s.Services)
 	default:
 		if strings.HasPrefix(h.APIVersion, "metallb.io/") && knownKinds[h.Kind] && !statusKinds[h.Kind] {
 			s.Errors = append(s.Errors, fieldError(obj, "apiVersion", fmt.Errorf("%q: %w: %s is served as %s",
