@@ -41,7 +41,8 @@ type Machine struct {
 	repoll bool
 	// finalDue: the packet being processed had P; answer with F.
 	finalDue bool
-	// restartDetect: the packet being processed was accepted.
+	// restartDetect: the packet being processed was accepted, or the
+	// second Detection Time of §6.8.1 is to be timed.
 	restartDetect bool
 
 	// Authentication sequence numbers (§6.7.3, §6.7.4).
@@ -307,10 +308,8 @@ func (m *Machine) expire(t Timer, token uint64) {
 			m.remoteDiscr = 0
 			m.remoteMinRx = 1
 			m.remoteDemand = false
-			if m.seqKnown {
-				// Time a second Detection Time for bfd.AuthSeqKnown.
-				m.startTimer(DetectTimer, m.detectionTime())
-			}
+			// Time a second Detection Time for bfd.AuthSeqKnown.
+			m.restartDetect = m.seqKnown
 		} else {
 			m.seqKnown = false
 		}
