@@ -40,7 +40,8 @@
 //     Action.Packet), SendEcho, StartTimer (Duration, then the event
 //     TimerExpired with Timer and Token), StopTimer, and report SessionUp
 //     and SessionDown;
-//   - draw a uniform random Event.Rand for every event;
+//   - draw a uniform random Event.Rand for every event and give it the
+//     monotonic clock reading in Event.Now;
 //   - validate a Profile before stepping Reconfigure (an invalid one is
 //     ignored).
 //
@@ -60,9 +61,17 @@
 //     starting or stopping, the move to the fast rate on reaching Up) runs
 //     a Poll Sequence on the periodic packets; a larger transmit interval
 //     is used only after the Final, a smaller receive interval enters the
-//     Detection Time only after the Final (§6.8.3). A change during a Poll
-//     Sequence is polled again after the next packet without F, so a Final
-//     never confirms values it may not have seen. The session stays up.
+//     Detection Time only after the Final (§6.8.3). Until then the machine
+//     goes by the most cautious of every value it sent since the Poll
+//     began. If packets with different values went out during one Poll
+//     Sequence, its Final cannot say which one the peer has, so another
+//     Poll follows the next packet without F; a Final that arrives before
+//     the first Poll packet ends nothing. The session stays up (a property
+//     test drives two machines through arbitrary profile changes on a
+//     clean link and checks that they never go down).
+//   - A shorter transmit or Echo interval counts from the last packet sent
+//     (Event.Now): the next packet leaves no later than the new interval
+//     after the previous one, at once if that time has passed (§6.8.3).
 //   - A packet with P is answered at once with F (never P and F together).
 //     A change of state or diagnostic is sent at once (the SHOULD of
 //     §6.8.7), then periodic packets resume a full interval later; a
@@ -74,14 +83,17 @@
 //     Sequences, Polls are answered, and a changed packet is polled (§6.6).
 //   - Disable: AdminDown with its diagnostic, sent at once and then at the
 //     slow rate until the shell drops the session (§6.8.16 allows it
-//     indefinitely). A remote AdminDown takes an Up session Down with diag
+//     indefinitely). Packets received in AdminDown are discarded but the
+//     Detection Timer runs on, so the peer and its sequence number are
+//     still forgotten in time. A remote AdminDown takes an Up session Down with diag
 //     NeighborSignaledSessionDown; SessionDown's DownCause tells it apart
 //     from a detection timeout, and DownCause.Failure is false for it
 //     (RFC 5882 §3.2: a client must not drop its session for it).
 //   - Echo (Config.EchoCapable and Profile.EchoMode): Required Min Echo RX
 //     is advertised as the EchoInterval; while Up and the peer advertises
 //     a nonzero one, SendEcho is paced at max(EchoInterval, the peer's)
-//     with 0–25% jitter and the session goes Down (EchoFunctionFailed)
+//     with the jitter of Control packets and the session goes Down
+//     (EchoFunctionFailed)
 //     when no echo returns for Detect Mult × that interval. While Echo is
 //     active, Required Min RX is raised to 1 s (the SHOULD of §6.8.3).
 //   - Authentication: one key per session. Keyed sequence numbers start

@@ -10,7 +10,7 @@ import (
 // detectMult is 1, so that the remote's Detection Time (one interval)
 // cannot pass before the next packet. r is a uniform random value; the
 // reduction grows with it (r = 0: the full interval, or 90% of it).
-// The Echo function uses the general rule (§6.8.9 allows 75% to 100%).
+// The Echo function uses the same rule (§6.8.9 allows 75% to 100%).
 func Jitter(interval time.Duration, detectMult uint8, r uint32) time.Duration {
 	if interval <= 0 {
 		return interval

@@ -27,17 +27,22 @@ type Machine struct {
 	desiredTx  uint32
 	requiredRx uint32
 
-	// The §6.8.3 rules while Up: confirmed* are the values the peer has
-	// acknowledged with a Final (or that were in force before). A larger
-	// desiredTx and a smaller requiredRx take effect only once confirmed.
-	confirmedTx uint32
-	confirmedRx uint32
-	polling     bool
-	polledTx    uint32 // the values the running Poll Sequence confirms
-	polledRx    uint32
-	// repoll: the values changed during a Poll Sequence. Its Final does
-	// not cover them, so a new one starts after a packet without F
-	// (§6.8.3, the third way to disambiguate).
+	// The §6.8.3 rules while Up. holdTx is the smallest and holdRx the
+	// largest interval the peer may still be going by: those sent since
+	// the start of the last Poll Sequence a Final ended. A larger
+	// desiredTx is used, and a smaller requiredRx enters the Detection
+	// Time, only once the hold has caught up with it.
+	holdTx  uint32
+	holdRx  uint32
+	polling bool
+	// pollTx and pollRx are the smallest tx and largest rx sent since the
+	// running Poll Sequence began (^0 and 0 before its first packet): what
+	// its Final leaves held.
+	pollTx uint32
+	pollRx uint32
+	// repoll: packets with different values went out during one Poll
+	// Sequence, so its Final does not say which the peer has; a new one
+	// starts after a packet without F (§6.8.3, the third way).
 	repoll bool
 	// finalDue: the packet being processed had P; answer with F.
 	finalDue bool
@@ -60,10 +65,14 @@ type Machine struct {
 	sentContents contents
 
 	// txArmed and echoArmed are the intervals the running transmit timers
-	// were armed with: a shorter new one re-arms at once.
+	// were armed with: a shorter new one re-arms them, counted from the
+	// last packet sent (lastSent, lastEcho) in the shell's clock.
 	txArmed    time.Duration
 	echoArmed  time.Duration
+	lastSent   time.Duration
+	lastEcho   time.Duration
 	echoActive bool
+	now        time.Duration
 
 	// timers holds each running timer's token (0: not running).
 	timers    [numTimers]uint64
@@ -96,7 +105,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, state: Down, remoteState: Down, remoteMinRx: 1, xmitSeq: cfg.InitialAuthSeq}
 	m.desiredTx, m.requiredRx = m.targets()
-	m.confirmedTx, m.confirmedRx = m.desiredTx, m.requiredRx
+	m.holdTx, m.holdRx = m.desiredTx, m.requiredRx
 	return m, nil
 }
 
@@ -108,7 +117,7 @@ func (m *Machine) Step(ev Event) []Action { return m.StepAppend(nil, ev) }
 // packet's reason).
 func (m *Machine) StepAppend(dst []Action, ev Event) []Action {
 	m.out = dst
-	m.rand, m.randUses = ev.Rand, 0
+	m.rand, m.randUses, m.now = ev.Rand, 0, ev.Now
 	switch ev.Kind {
 	case Enable:
 		m.enable()
@@ -134,7 +143,7 @@ func (m *Machine) StepAppend(dst []Action, ev Event) []Action {
 				m.settle(false)
 			} else {
 				m.desiredTx, m.requiredRx = m.targets()
-				m.confirmedTx, m.confirmedRx = m.desiredTx, m.requiredRx
+				m.holdTx, m.holdRx = m.desiredTx, m.requiredRx
 			}
 		}
 	}
@@ -167,8 +176,6 @@ func (m *Machine) disable(diag Diag) {
 		m.leaveUp(CauseAdminDown)
 	}
 	m.state, m.localDiag = AdminDown, diag
-	m.stopTimer(DetectTimer)
-	m.quiet = 0
 	m.settle(false)
 }
 
@@ -191,17 +198,24 @@ func (m *Machine) receive(p *Packet, raw []byte) {
 	m.remoteEchoRx = p.RequiredMinEchoRx
 	m.remoteDetectMult = p.DetectMult
 	switch {
-	case p.Final && m.polling:
+	case p.Final && m.polling && m.pollRx != 0:
+		// (A Final that arrives before our first Poll packet answers an
+		// older Poll Sequence and ends nothing.)
 		m.endPoll()
 	case !p.Final && m.repoll:
 		m.repoll = false
-		if m.desiredTx != m.confirmedTx || m.requiredRx != m.confirmedRx {
+		if m.holdTx != m.desiredTx || m.holdRx != m.requiredRx {
 			m.startPoll()
 		}
 	}
 	if m.state == AdminDown {
 		// Discarded here (§6.8.6): no state change, no Final, and not
-		// "received" for the Detection Time. Pacing may still change.
+		// "received" for the Detection Time, which keeps running so that
+		// the remote and its sequence number are still forgotten in time
+		// (§6.8.1); a lapsed one starts again. Pacing may still change.
+		if m.timers[DetectTimer] == 0 {
+			m.quiet, m.restartDetect = 0, true
+		}
 		m.settle(false)
 		return
 	}
@@ -316,11 +330,9 @@ func (m *Machine) expire(t Timer, token uint64) {
 		m.settle(false)
 	case EchoTransmitTimer:
 		if m.echoActive {
-			m.out = append(m.out, Action{Kind: SendEcho})
-			m.c.EchoOut++
-			iv := m.echoInterval()
-			m.echoArmed = iv
-			m.startTimer(EchoTransmitTimer, Jitter(iv, 0, m.nextRand()))
+			m.sendEcho()
+			m.echoArmed = m.echoInterval()
+			m.startTimer(EchoTransmitTimer, m.jitter(m.echoArmed))
 		}
 	case EchoDetectTimer:
 		if m.echoActive && m.state == Up {
@@ -397,7 +409,7 @@ func (m *Machine) updateParams() {
 	tx, rx := m.targets()
 	if m.state != Up {
 		m.desiredTx, m.requiredRx = tx, rx
-		m.confirmedTx, m.confirmedRx = tx, rx
+		m.holdTx, m.holdRx = tx, rx
 		m.polling, m.repoll = false, false
 		return
 	}
@@ -408,29 +420,38 @@ func (m *Machine) updateParams() {
 	if !m.polling {
 		m.startPoll()
 	}
-	// While polling, endPoll sees the newer values and polls again.
+	// While polling, the new values ride the same Poll Sequence; if
+	// packets with different values go out, endPoll polls again.
 }
 
 func (m *Machine) startPoll() {
 	m.polling = true
-	m.polledTx, m.polledRx = m.desiredTx, m.requiredRx
+	m.pollTx, m.pollRx = ^uint32(0), 0
 	m.c.Polls++
 }
 
 func (m *Machine) endPoll() {
 	m.polling = false
-	m.confirmedTx, m.confirmedRx = m.polledTx, m.polledRx
-	m.repoll = m.desiredTx != m.polledTx || m.requiredRx != m.polledRx
+	m.holdTx, m.holdRx = m.pollTx, m.pollRx
+	m.repoll = m.holdTx != m.desiredTx || m.holdRx != m.requiredRx
 	m.c.Finals++
 }
 
+// sentIntervals records what a packet told the peer (see holdTx).
+func (m *Machine) sentIntervals(tx, rx uint32) {
+	m.holdTx, m.holdRx = min(m.holdTx, tx), max(m.holdRx, rx)
+	if m.polling {
+		m.pollTx, m.pollRx = min(m.pollTx, tx), max(m.pollRx, rx)
+	}
+}
+
 // effectiveTx is the bfd.DesiredMinTxInterval the transmit interval uses:
-// an increase waits for its Final.
-func (m *Machine) effectiveTx() uint32 { return min(m.desiredTx, m.confirmedTx) }
+// an increase waits until the peer has it.
+func (m *Machine) effectiveTx() uint32 { return min(m.desiredTx, m.holdTx) }
 
 // effectiveRx is the bfd.RequiredMinRxInterval the Detection Time uses: a
-// decrease waits for its Final.
-func (m *Machine) effectiveRx() uint32 { return max(m.requiredRx, m.confirmedRx) }
+// decrease waits until the peer has it.
+func (m *Machine) effectiveRx() uint32 { return max(m.requiredRx, m.holdRx) }
 
 // transmitInterval is §6.8.7's: the larger of the two, before jitter.
 func (m *Machine) transmitInterval() time.Duration {
@@ -465,10 +486,22 @@ func (m *Machine) armTransmit(sentNow bool) {
 		return
 	}
 	iv := m.transmitInterval()
-	if sentNow || m.timers[TransmitTimer] == 0 || iv < m.txArmed {
-		m.txArmed = iv
-		m.startTimer(TransmitTimer, Jitter(iv, uint8(m.cfg.Profile.DetectMultiplier), m.nextRand()))
+	switch {
+	case sentNow || m.timers[TransmitTimer] == 0:
+		m.startTimer(TransmitTimer, m.jitter(iv))
+	case iv < m.txArmed:
+		// §6.8.3: a shorter interval counts from the last packet, and if
+		// it has passed already the next packet goes now.
+		if wait := m.lastSent + m.jitter(iv) - m.now; wait > 0 {
+			m.startTimer(TransmitTimer, wait)
+		} else {
+			m.send(false)
+			m.startTimer(TransmitTimer, m.jitter(iv))
+		}
+	default:
+		return
 	}
+	m.txArmed = iv
 }
 
 func (m *Machine) echoWanted() bool { return m.cfg.EchoCapable && m.cfg.Profile.EchoMode }
@@ -504,15 +537,26 @@ func (m *Machine) updateEcho() {
 		m.echoActive = false
 	case !m.echoActive:
 		m.echoActive = true
-		m.echoArmed = m.echoInterval()
-		m.startTimer(EchoTransmitTimer, Jitter(m.echoArmed, 0, m.nextRand()))
+		m.echoArmed, m.lastEcho = m.echoInterval(), m.now
+		m.startTimer(EchoTransmitTimer, m.jitter(m.echoArmed))
 		m.startTimer(EchoDetectTimer, m.echoDetectionTime())
 	default:
 		if iv := m.echoInterval(); iv < m.echoArmed {
 			m.echoArmed = iv
-			m.startTimer(EchoTransmitTimer, Jitter(iv, 0, m.nextRand()))
+			if wait := m.lastEcho + m.jitter(iv) - m.now; wait > 0 {
+				m.startTimer(EchoTransmitTimer, wait)
+			} else {
+				m.sendEcho()
+				m.startTimer(EchoTransmitTimer, m.jitter(iv))
+			}
 		}
 	}
+}
+
+func (m *Machine) sendEcho() {
+	m.out = append(m.out, Action{Kind: SendEcho})
+	m.lastEcho = m.now
+	m.c.EchoOut++
 }
 
 func (m *Machine) contents() contents {
@@ -539,6 +583,8 @@ func (m *Machine) send(final bool) {
 	}
 	m.out = append(m.out, Action{Kind: SendControl, Packet: p})
 	m.sent, m.sentState, m.sentDiag, m.sentContents = true, c.state, c.diag, c
+	m.lastSent = m.now
+	m.sentIntervals(c.desiredTx, c.requiredRx)
 	m.c.PacketsOut++
 }
 
@@ -553,6 +599,13 @@ func (m *Machine) stopTimer(t Timer) {
 		m.timers[t] = 0
 		m.out = append(m.out, Action{Kind: StopTimer, Timer: t})
 	}
+}
+
+// jitter applies §6.8.7's jitter to a control or Echo interval. Echo uses
+// the same rule: with a multiplier of 1 an echo at 100% of the interval
+// would race the Echo detection timer.
+func (m *Machine) jitter(iv time.Duration) time.Duration {
+	return Jitter(iv, uint8(m.cfg.Profile.DetectMultiplier), m.nextRand())
 }
 
 // nextRand gives every timer armed in one step its own rotation of the

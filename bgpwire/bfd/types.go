@@ -68,6 +68,13 @@ type Event struct {
 	// event: the machine derives the jitter of every timer it arms in this
 	// step from it (§6.8.7), so that it draws no randomness itself.
 	Rand uint32
+	// Now is the shell's monotonic clock when the event happened (any
+	// origin, never going back). The machine only subtracts readings: when
+	// an interval shortens, the next packet is due that much after the
+	// last one (§6.8.3), which a timer armed from the current step cannot
+	// express. A shell that passes 0 throughout gets timers counted from
+	// each step instead.
+	Now time.Duration
 }
 
 func (e Event) String() string {
