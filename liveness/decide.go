@@ -79,7 +79,23 @@ type Inputs struct {
 // It returns the alive members in ring order.
 func Decide(in Inputs) []string {
 	ring := Ring(append(slices.Clone(in.Members), in.Self))
-	return decide(ring, ringIndex(ring), in.Self, in.Own, in.Reports)
+	index := ringIndex(ring)
+	si := index[in.Self]
+	var votes []vote
+	var leaving []int32
+	for _, r := range in.Reports {
+		i, ok := index[r.Reporter]
+		if !ok || i == si {
+			continue
+		}
+		if r.Leaving {
+			leaving = append(leaving, int32(i))
+			continue
+		}
+		votes = resolve(votes, index, i, r.Observations)
+	}
+	dead, _ := decide(len(ring), si, resolve(nil, index, si, in.Own), votes, leaving, false)
+	return aliveOf(ring, dead)
 }
 
 func ringIndex(ring []string) map[string]int {
@@ -90,55 +106,81 @@ func ringIndex(ring []string) map[string]int {
 	return index
 }
 
-// decide is Decide on a ring already built (members and self, in ring
-// order) with its index.
-func decide(members []string, index map[string]int, self string, own []Observation, reports []Report) []string {
-	type ballot struct {
-		reporter int
-		up       bool
-	}
-	about := make([][]ballot, len(members))
-	dead := make([]bool, len(members))
-	add := func(reporter int, obs []Observation) {
-		for _, o := range obs {
-			if j, ok := index[o.Node]; ok && j != reporter {
-				about[j] = append(about[j], ballot{reporter, o.Up})
-			}
+// vote is one observation with its reporter and subject as ring positions.
+type vote struct {
+	reporter, subject int32
+	up                bool
+}
+
+// resolve appends reporter's observations of members as votes, dropping
+// observations of non-members and of the reporter itself.
+func resolve(dst []vote, index map[string]int, reporter int, obs []Observation) []vote {
+	for _, o := range obs {
+		if j, ok := index[o.Node]; ok && j != reporter {
+			dst = append(dst, vote{int32(reporter), int32(j), o.Up})
 		}
 	}
-	si := index[self]
-	add(si, own)
-	for _, r := range reports {
-		i, ok := index[r.Reporter]
-		if !ok || i == si {
-			continue
-		}
-		if r.Leaving {
-			dead[i] = true
-			continue
-		}
-		add(i, r.Observations)
-	}
-	ownUp, ownAny := false, false
-	for _, o := range own {
-		if _, ok := index[o.Node]; ok && o.Node != self {
-			ownAny = true
-			ownUp = ownUp || o.Up
+	return dst
+}
+
+func aliveOf(ring []string, dead []bool) []string {
+	alive := make([]string, 0, len(ring))
+	for j, m := range ring {
+		if !dead[j] {
+			alive = append(alive, m)
 		}
 	}
-	if ownAny && !ownUp {
+	return alive
+}
+
+// decide is Decide on ring positions: n members, self at si, self's own
+// votes, the others' votes, and the members dead from the start (leaving).
+// It returns the dead, and the contested: members a live reporter sees
+// Down.
+//
+// othersUp says a session Self answers without wanting it is Up: Self is
+// not isolated then, whatever its own sessions say.
+func decide(n, si int, own, votes []vote, gone []int32, othersUp bool) (dead, contested []bool) {
+	dead = make([]bool, n)
+	for _, i := range gone {
+		dead[i] = true
+	}
+	ownUp := false
+	for _, v := range own {
+		ownUp = ownUp || v.up
+	}
+	if len(own) > 0 && !ownUp && !othersUp {
 		dead[si] = true
 	}
-	next := make([]bool, len(members))
+	// The votes grouped by subject (a counting sort).
+	start := make([]int32, n+1)
+	for _, v := range own {
+		start[v.subject+1]++
+	}
+	for _, v := range votes {
+		start[v.subject+1]++
+	}
+	for j := range n {
+		start[j+1] += start[j]
+	}
+	about := make([]vote, len(own)+len(votes))
+	fill := slices.Clone(start[:n])
+	for _, vs := range [2][]vote{own, votes} {
+		for _, v := range vs {
+			about[fill[v.subject]] = v
+			fill[v.subject]++
+		}
+	}
+	next := make([]bool, n)
 	for changed := true; changed; {
 		changed = false
-		for j := range members {
+		for j := range n {
 			if dead[j] {
 				next[j] = true
 				continue
 			}
 			up, down := 0, 0
-			for _, b := range about[j] {
+			for _, b := range about[start[j]:start[j+1]] {
 				if dead[b.reporter] {
 					continue
 				}
@@ -153,11 +195,14 @@ func decide(members []string, index map[string]int, self string, own []Observati
 		}
 		dead, next = next, dead
 	}
-	alive := make([]string, 0, len(members))
-	for j, m := range members {
-		if !dead[j] {
-			alive = append(alive, m)
+	contested = next
+	clear(contested)
+	for _, vs := range [2][]vote{own, votes} {
+		for _, v := range vs {
+			if !v.up && !dead[v.reporter] {
+				contested[v.subject] = true
+			}
 		}
 	}
-	return alive
+	return dead, contested
 }

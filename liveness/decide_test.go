@@ -196,9 +196,8 @@ func BenchmarkDecide1000(b *testing.B) {
 		}
 		reports = append(reports, Report{Reporter: m, Observations: obs})
 	}
-	index := ringIndex(ring)
 	b.ReportAllocs()
 	for b.Loop() {
-		decide(ring, index, ring[0], nil, reports)
+		Decide(Inputs{Members: ring, Self: ring[0], Reports: reports})
 	}
 }

@@ -14,24 +14,31 @@ func ringKey(name string) uint64 {
 	return binary.BigEndian.Uint64(sum[:8])
 }
 
-// Ring orders node names by ringKey (ties by name).
+// Ring orders node names by ringKey (ties by name), without duplicates.
 func Ring(names []string) []string {
-	out := slices.Clone(names)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	keys := make(map[string]uint64, len(out))
-	for _, n := range out {
-		keys[n] = ringKey(n)
+	type keyed struct {
+		key  uint64
+		name string
 	}
-	slices.SortFunc(out, func(a, b string) int {
-		if ka, kb := keys[a], keys[b]; ka != kb {
-			if ka < kb {
+	ks := make([]keyed, len(names))
+	for i, n := range names {
+		ks[i] = keyed{ringKey(n), n}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.key != b.key {
+			if a.key < b.key {
 				return -1
 			}
 			return 1
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.name, b.name)
 	})
+	out := make([]string, 0, len(ks))
+	for i, k := range ks {
+		if i == 0 || k.name != ks[i-1].name {
+			out = append(out, k.name)
+		}
+	}
 	return out
 }
 

@@ -65,6 +65,10 @@ type session struct {
 type received struct {
 	r  Report
 	at time.Duration
+	// votes are r's observations resolved against the ring (none for a
+	// leaving report or a non-member reporter).
+	votes  []vote
+	member bool
 }
 
 // View is one speaker's liveness state: the members, its own sessions,
@@ -82,9 +86,15 @@ type View struct {
 	// wanted are the session peers (Sessions), sessions their states.
 	wanted   []string
 	sessions map[string]*session
+	// answered are the peers whose sessions the shell answers without
+	// this View wanting them, and that are Up: they do not vote, but they
+	// show this speaker is not isolated.
+	answered map[string]bool
 	reports  map[string]received
 	alive    []string
-	aliveSet map[string]bool
+	// dead and contested are by ring position.
+	dead      []bool
+	contested []bool
 	// dirty: alive and wanted must be recomputed at now.
 	dirty bool
 	now   time.Duration
@@ -99,7 +109,7 @@ type View struct {
 // restart of the speaker (its start time, for instance).
 func NewView(cfg Config, self string, epoch uint64) *View {
 	v := &View{cfg: cfg.withDefaults(), self: self, epoch: epoch,
-		sessions: map[string]*session{}, reports: map[string]received{}}
+		sessions: map[string]*session{}, reports: map[string]received{}, answered: map[string]bool{}}
 	v.setRing(nil)
 	return v
 }
@@ -108,6 +118,19 @@ func (v *View) setRing(members []string) {
 	v.ring = Ring(append(slices.Clone(members), v.self))
 	v.index = ringIndex(v.ring)
 	v.dirty = true
+	for name, r := range v.reports {
+		v.reports[name] = v.resolved(r)
+	}
+}
+
+// resolved is r with its votes resolved against the current ring.
+func (v *View) resolved(r received) received {
+	i, ok := v.index[r.r.Reporter]
+	r.member, r.votes = ok, nil
+	if ok && !r.r.Leaving {
+		r.votes = resolve(nil, v.index, i, r.r.Observations)
+	}
+	return r
 }
 
 func (v *View) at(now time.Duration) {
@@ -124,12 +147,22 @@ func (v *View) SetMembers(now time.Duration, names []string) {
 }
 
 // SetSession records what the BFD session to peer says. Sessions to peers
-// the View does not want are ignored: the shell answers them (so that the
-// peer's session comes up) but they do not vote.
+// the View does not want (the shell answers them, so that the peer's
+// session comes up) do not vote, but one that is Up shows this speaker is
+// not isolated.
 func (v *View) SetSession(now time.Duration, peer string, s SessionState) {
 	v.refresh()
-	if ss := v.sessions[peer]; ss != nil && ss.state != s {
+	ss := v.sessions[peer]
+	switch {
+	case ss != nil && ss.state != s:
 		ss.state = s
+		v.at(now)
+	case ss == nil && (s == SessionUp) != v.answered[peer]:
+		if s == SessionUp {
+			v.answered[peer] = true
+		} else {
+			delete(v.answered, peer)
+		}
 		v.at(now)
 	}
 }
@@ -144,7 +177,7 @@ func (v *View) Receive(now time.Duration, r Report) bool {
 		return false
 	}
 	r.Observations = slices.Clone(r.Observations)
-	v.reports[r.Reporter] = received{r: r, at: now}
+	v.reports[r.Reporter] = v.resolved(received{r: r, at: now})
 	v.at(now)
 	return true
 }
@@ -160,10 +193,18 @@ func (v *View) Leave(now time.Duration) {
 	v.at(now)
 }
 
-// Sessions are the peers this speaker must run BFD sessions with: its
-// Neighbors nearest members on each side of the ring, and its Neighbors
-// nearest alive ones, so that a member whose watchers all died gets new
-// watchers. Sorted by name.
+// Sessions are the peers this speaker must run BFD sessions with, sorted
+// by name:
+//   - its Neighbors nearest members on each side of the ring;
+//   - its Neighbors nearest alive ones, so that a member whose watchers
+//     all died gets new watchers;
+//   - the contested members it adopts: when a live watcher sees a member
+//     Down, the Neighbors nearest alive members on each side beyond the
+//     member's ring neighbours watch it too, and the majority of all the
+//     votes decides (a dead member's new sessions never come up and vote
+//     Down after the grace period; a live one's come up and vote Up, so a
+//     member cut off from its watchers but reachable by others stays);
+//   - the peers it had that are dead now, whose votes must stay.
 func (v *View) Sessions() []string {
 	v.refresh()
 	return slices.Clone(v.wanted)
@@ -178,7 +219,8 @@ func (v *View) Alive() []string {
 // IsAlive reports whether name is in the alive set.
 func (v *View) IsAlive(name string) bool {
 	v.refresh()
-	return v.aliveSet[name]
+	i, ok := v.index[name]
+	return ok && !v.dead[i]
 }
 
 // Observations are this speaker's votes: its wanted sessions that are Up,
@@ -214,7 +256,7 @@ func (v *View) Publish(now time.Duration) (Report, bool) {
 	v.at(now)
 	v.refresh()
 	var obs []Observation
-	if v.aliveSet[v.self] {
+	if !v.dead[v.index[v.self]] {
 		// A speaker dead in its own view (isolated, most likely by its own
 		// fault, or voted dead) keeps its votes to itself: they would
 		// count against its peers in the round before it is found dead.
@@ -269,33 +311,77 @@ func (v *View) refresh() {
 		return
 	}
 	v.dirty = false
+	si := v.index[v.self]
 	for range 4 {
-		var fresh []Report
+		var votes []vote
+		var gone []int32
 		for _, r := range v.reports {
-			if v.cfg.ReportTTL == 0 || v.now-r.at < v.cfg.ReportTTL {
-				fresh = append(fresh, r.r)
+			if !r.member || v.cfg.ReportTTL > 0 && v.now-r.at >= v.cfg.ReportTTL {
+				continue
 			}
+			if r.r.Leaving {
+				gone = append(gone, int32(v.index[r.r.Reporter]))
+			}
+			votes = append(votes, r.votes...)
 		}
-		v.alive = decide(v.ring, v.index, v.self, v.observations(), fresh)
-		v.aliveSet = make(map[string]bool, len(v.alive))
-		for _, a := range v.alive {
-			v.aliveSet[a] = true
-		}
+		own := resolve(nil, v.index, si, v.observations())
+		v.dead, v.contested = decide(len(v.ring), si, own, votes, gone, len(v.answered) > 0)
+		v.alive = aliveOf(v.ring, v.dead)
 		if !v.updateSessions() {
 			return
 		}
 	}
 }
 
+// adopted are the contested members this speaker gives a second opinion
+// on: for each, the Neighbors nearest alive members on each side beyond
+// its ring neighbours watch it too. The set depends on the ring and the
+// dead only, not on the votes the second opinions add, so it holds still
+// while they come in.
+func (v *View) adopted() []string {
+	var out []string
+	n, r := len(v.ring), v.cfg.Neighbors
+	si := v.index[v.self]
+	for x, c := range v.contested {
+		if !c || x == si || n <= 2*r+1 {
+			continue
+		}
+		for _, dir := range []int{1, n - 1} {
+			found := 0
+			for d := r + 1; d < n && found < r; d++ {
+				j := (x + d*dir) % n
+				if j == x || v.dead[j] {
+					continue
+				}
+				found++
+				if j == si {
+					out = append(out, v.ring[x])
+				}
+			}
+		}
+	}
+	return out
+}
+
 // updateSessions recomputes the wanted peers; it reports a change.
 func (v *View) updateSessions() bool {
 	aliveRing := make([]string, 0, len(v.ring))
-	for _, m := range v.ring {
-		if m == v.self || v.aliveSet[m] {
+	for i, m := range v.ring {
+		if m == v.self || !v.dead[i] {
 			aliveRing = append(aliveRing, m)
 		}
 	}
 	want := append(Neighbors(v.ring, v.self, v.cfg.Neighbors), Neighbors(aliveRing, v.self, v.cfg.Neighbors)...)
+	want = append(want, v.adopted()...)
+	// A peer that died keeps its session, and so its vote: dropping it
+	// would leave the member without the vote that killed it, alive again,
+	// wanted again, and so on. (A session that is not Up costs a packet a
+	// second.) It goes when the member leaves the list.
+	for _, p := range v.wanted {
+		if i, ok := v.index[p]; ok && v.dead[i] {
+			want = append(want, p)
+		}
+	}
 	slices.Sort(want)
 	want = slices.Compact(want)
 	if slices.Equal(want, v.wanted) {
@@ -304,6 +390,7 @@ func (v *View) updateSessions() bool {
 	for _, p := range want {
 		if v.sessions[p] == nil {
 			v.sessions[p] = &session{since: v.now}
+			delete(v.answered, p) // the shell reports it afresh
 		}
 	}
 	for _, p := range v.wanted {
