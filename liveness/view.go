@@ -15,15 +15,18 @@ type Config struct {
 	// absence counts as Down. Default 3 s: a session at the slow rate of
 	// RFC 5880 §6.8.3 (1 s) comes up within one or two packets.
 	Grace time.Duration
-	// ReportTTL is how long a report counts without a newer one from its
-	// reporter, which republishes every ReportTTL/3. Negative: forever.
-	// Default 30 s.
+	// ReportTTL, if positive, is how long a report counts without a newer
+	// one from its reporter, which then republishes every ReportTTL/3.
+	// Zero (the default): reports count until superseded, and a speaker
+	// publishes only when its observations change, so the steady state
+	// sends no reports at all; partitions are then resolved by second
+	// opinions and the healed ring (design.md), a little more slowly.
 	ReportTTL time.Duration
 }
 
 // DefaultConfig is the configuration the zero Config stands for.
 func DefaultConfig() Config {
-	return Config{Neighbors: 2, Grace: 3 * time.Second, ReportTTL: 30 * time.Second}
+	return Config{Neighbors: 2, Grace: 3 * time.Second}
 }
 
 func (c Config) withDefaults() Config {
@@ -34,12 +37,7 @@ func (c Config) withDefaults() Config {
 	if c.Grace <= 0 {
 		c.Grace = d.Grace
 	}
-	switch {
-	case c.ReportTTL < 0:
-		c.ReportTTL = 0
-	case c.ReportTTL == 0:
-		c.ReportTTL = d.ReportTTL
-	}
+	c.ReportTTL = max(c.ReportTTL, 0)
 	return c
 }
 
