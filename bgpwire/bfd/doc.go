@@ -74,8 +74,7 @@
 //     after the previous one, at once if that time has passed (§6.8.3).
 //   - A packet with P is answered at once with F (never P and F together).
 //     A change of state or diagnostic is sent at once (the SHOULD of
-//     §6.8.7), then periodic packets resume a full interval later; a
-//     shorter interval re-arms the transmit timer at once.
+//     §6.8.7), then periodic packets resume a full interval later.
 //   - Passive role: nothing is sent until a packet arrives (§6.1), and
 //     again nothing after the remote is forgotten.
 //   - Demand mode: never requested (D is always 0). When the peer sets D
@@ -85,17 +84,18 @@
 //     slow rate until the shell drops the session (§6.8.16 allows it
 //     indefinitely). Packets received in AdminDown are discarded but the
 //     Detection Timer runs on, so the peer and its sequence number are
-//     still forgotten in time. A remote AdminDown takes an Up session Down with diag
+//     still forgotten in time.
+//   - A remote AdminDown takes an Up session Down with diag
 //     NeighborSignaledSessionDown; SessionDown's DownCause tells it apart
 //     from a detection timeout, and DownCause.Failure is false for it
 //     (RFC 5882 §3.2: a client must not drop its session for it).
 //   - Echo (Config.EchoCapable and Profile.EchoMode): Required Min Echo RX
 //     is advertised as the EchoInterval; while Up and the peer advertises
 //     a nonzero one, SendEcho is paced at max(EchoInterval, the peer's)
-//     with the jitter of Control packets and the session goes Down
-//     (EchoFunctionFailed)
-//     when no echo returns for Detect Mult × that interval. While Echo is
-//     active, Required Min RX is raised to 1 s (the SHOULD of §6.8.3).
+//     with the jitter of Control packets, and the session goes Down
+//     (EchoFunctionFailed) when no echo returns for Detect Mult × that
+//     interval. While Echo is active, Required Min RX is raised to 1 s (the
+//     SHOULD of §6.8.3).
 //   - Authentication: one key per session. Keyed sequence numbers start
 //     at InitialAuthSeq and advance with every packet, for Keyed and
 //     Meticulous types alike. The replay window is bfd.RcvAuthSeq to
