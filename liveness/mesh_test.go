@@ -240,14 +240,16 @@ func TestMeshWatchersDisagree(t *testing.T) {
 // everyone is back.
 func TestMeshPartition(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		ttl  time.Duration
-	}{{"no-ttl", 0}, {"ttl-5s", 5 * time.Second}} {
-		t.Run(c.name, func(t *testing.T) { partition(t, 50, c.ttl) })
+		name       string
+		ttl, until time.Duration
+	}{{"no-ttl", 0, 20 * time.Second}, {"ttl-5s", 5 * time.Second, 12 * time.Second}} {
+		t.Run(c.name, func(t *testing.T) { partition(t, 50, c.ttl, c.until) })
 	}
 }
 
-func partition(t *testing.T, n int, ttl time.Duration) {
+// partition cuts n speakers 60/40, checks that by until each side counts
+// the other dead, then ends the partition.
+func partition(t *testing.T, n int, ttl, until time.Duration) {
 	s := settled(t, n, Config{Neighbors: 2, Grace: 3 * time.Second, ReportTTL: ttl})
 	side := func(i int) bool { return i < n*6/10 }
 	s.linkDown = func(a, b int) bool { return side(a) != side(b) }
@@ -283,6 +285,9 @@ func partition(t *testing.T, n int, ttl time.Duration) {
 	}
 	var got [2]float64
 	for _, at := range []time.Duration{time.Second, 6 * time.Second, 12 * time.Second, 20 * time.Second} {
+		if at > until {
+			break
+		}
 		got = check(at)
 		t.Logf("partition 60/40 of %d, TTL %v, +%v: the 60%% count %.0f%% of the 40%% dead, the 40%% count %.0f%% of the 60%% dead",
 			n, ttl, at, 100*got[0], 100*got[1])
@@ -293,7 +298,7 @@ func partition(t *testing.T, n int, ttl time.Duration) {
 	// Healing the partition brings everyone back.
 	s.linkDown = func(int, int) bool { return false }
 	s.reportDown = s.linkDown
-	s.run(t0 + 25*time.Second)
+	s.run(t0 + until + 5*time.Second)
 	for _, nd := range s.nodes {
 		if got := len(nd.view.Alive()); got != n {
 			t.Errorf("after the partition healed %s sees %d alive", nd.name, got)
