@@ -119,6 +119,11 @@ func (v *View) setRing(members []string) {
 	for name, r := range v.reports {
 		v.reports[name] = v.resolved(r)
 	}
+	for p := range v.answered {
+		if _, ok := v.index[p]; !ok {
+			delete(v.answered, p)
+		}
+	}
 }
 
 // resolved is r with its votes resolved against the current ring.

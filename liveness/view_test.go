@@ -224,4 +224,41 @@ func TestIsolatedSpeakerStandsDown(t *testing.T) {
 	if r, _ := v.Publish(time.Second); len(r.Observations) != 0 {
 		t.Errorf("an isolated speaker published %v", r.Observations)
 	}
+	// A session it answers without wanting it (a second opinion another
+	// speaker asked for) shows it is not isolated after all. (Its peers'
+	// other watchers see them Up, so its own Down votes kill nobody.)
+	var others []string
+	for _, m := range v.ring {
+		if m != self && !slices.Contains(v.Sessions(), m) {
+			others = append(others, m)
+		}
+	}
+	var ups []Observation
+	for _, p := range v.Sessions() {
+		ups = append(ups, Observation{Node: p, Up: true})
+	}
+	for _, w := range others[1:3] {
+		v.Receive(2*time.Second, Report{Reporter: w, Epoch: 1, Seq: 1, Observations: ups})
+	}
+	other := others[0]
+	v.SetSession(2*time.Second, other, SessionUp)
+	if !v.IsAlive(self) {
+		t.Error("a speaker with an answered session Up stands down")
+	}
+	v.SetSession(3*time.Second, other, SessionWithdrawn)
+	if v.IsAlive(self) {
+		t.Error("isolated again, but alive")
+	}
+	// The member leaving the list forgets the answered session too.
+	v.SetSession(4*time.Second, other, SessionUp)
+	var rest []string
+	for _, m := range v.ring {
+		if m != other {
+			rest = append(rest, m)
+		}
+	}
+	v.SetMembers(5*time.Second, rest)
+	if v.IsAlive(self) {
+		t.Error("an answered session of a former member keeps the speaker alive")
+	}
 }
