@@ -1,5 +1,7 @@
 // Package alloc assigns LoadBalancer Service IPs from address pools.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // It is pure: no I/O, no clocks, no goroutines, no randomness. The same
 // sequence of calls gives the same answers on every replica and after every
 // restart. An Allocator is not safe for concurrent use; one owner serialises

@@ -5,6 +5,8 @@
 // owner of each IP. Every speaker computes the same answer without asking
 // the API server.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // # Contract
 //
 // The package is pure: no I/O, no clock, no goroutine, no randomness. Inputs

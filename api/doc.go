@@ -4,6 +4,8 @@
 // follow MetalLB's published API so existing manifests apply unchanged;
 // Herald's additions are marked as such on their fields.
 //
+// Its place in the whole: the API layer, the lowest, in docs/architecture.md.
+//
 // # Generated code
 //
 // `make generate` (hack/generate.sh) writes the deepcopy functions, the CRD

@@ -2,6 +2,8 @@
 // path attributes, UPDATE packing and error classification. The RFC 4271
 // state machine is in bgpwire/fsm and BFD in bgpwire/bfd.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // It is pure: no I/O, no clocks, no goroutines. The contract:
 //
 // Framing. ParseHeader validates the 19-byte header (RFC 4271 §6.1) of the

@@ -2,6 +2,8 @@
 // Namespaces, Nodes and Secrets they refer to, into one immutable, validated
 // Config.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // It is pure: the caller supplies every object in an Input. Compile returns
 // every error at once; each names the kind, namespace, name and field at
 // fault and says what is wrong. The same code runs in the validating

@@ -4,6 +4,8 @@
 // Advertisements when ownership moves here, and discovers the interfaces
 // it may do that on through a netlink subscription.
 //
+// Its place in the whole: the I/O libraries (shell layer), in docs/architecture.md.
+//
 // # Responder
 //
 // A Responder serves one interface. Open opens its sockets (see Open for

@@ -3,6 +3,8 @@
 // hops read. It is the decision only; the BFD sessions (bgpwire/bfd and
 // sockets) and the transport of reports are the shell's.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // It is pure: no I/O, no clock, no goroutine, no randomness. Time enters
 // as arguments (the shell's monotonic clock).
 //

@@ -3,6 +3,8 @@
 // BGPPeer at v1beta1 and v1beta2, BFDProfile, Community), with the
 // certificate it serves under.
 //
+// Its place in the whole: the I/O libraries (shell layer), in docs/architecture.md.
+//
 // Contract.
 //
 //   - A review compiles, with config.Analyze, the configuration as it is

@@ -3,6 +3,8 @@
 // names, defaults and ranges, plus Herald's additions, each marked as such.
 // BGPPeer at this version is deprecated; v1beta2 is its storage version.
 //
+// Its place in the whole: the API layer, the lowest, in docs/architecture.md.
+//
 // +kubebuilder:object:generate=true
 // +groupName=metallb.io
 // +k8s:deepcopy-gen=package

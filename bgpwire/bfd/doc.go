@@ -3,6 +3,8 @@
 // the session state machine with timer negotiation, Poll/Final sequences,
 // transmit jitter and the Echo function's timing.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // It is pure: no I/O, no clock, no goroutine, no randomness. Received
 // packets, timer expiries and random values enter as events; the machine
 // returns the packets to send and the timers to arm. Sockets (RFC 5881

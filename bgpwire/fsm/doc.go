@@ -2,6 +2,8 @@
 // pure value, in the style of etcd's raft: the speaker feeds it events and
 // carries out the actions it returns.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // # Contract
 //
 // The package does no I/O, reads no clock, starts no goroutine and draws no

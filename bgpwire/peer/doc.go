@@ -4,6 +4,8 @@
 // validation of everything the peer sends, and the Adj-RIB-Out that turns a
 // desired route set into the fewest UPDATEs.
 //
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
+//
 // # Contract
 //
 // The package does no I/O, reads no clock, starts no goroutine and draws no

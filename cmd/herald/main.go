@@ -1,7 +1,8 @@
-// Command herald is Herald's single binary. Today it validates
-// configuration offline (`herald validate`) and reports its version; the
-// `controller` and `speaker` subcommands that run in the cluster are added
-// as their packages are built.
+// Command herald is Herald's single binary: `controller` and `speaker` run
+// in the cluster, `validate` checks configuration files offline, `version`
+// says which build this is.
+//
+// Its place in the whole: the binaries, the top layer, in docs/architecture.md.
 package main
 
 import (

@@ -3,6 +3,8 @@
 // (an unknown or repeated field is an error naming its path), CRD defaults
 // for fields whose absence and zero value differ. It does no file I/O:
 // callers hand it bytes.
+//
+// Its place in the whole: the functional core (pure), in docs/architecture.md.
 package manifest
 
 import (
