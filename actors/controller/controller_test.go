@@ -1,11 +1,8 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +20,7 @@ import (
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/internal/testlog"
 )
 
 const testNS = "metallb-system"
@@ -148,45 +146,12 @@ func copyingWatch(tracker k8stesting.ObjectTracker, gate *serviceGate) k8stestin
 	}
 }
 
-// testLogger keeps the debug log of a test in memory and prints it only if
-// the test fails, so a failure that shows only under the whole package's
-// load comes with its story (HERALD_TEST_DEBUG=1 prints it as it happens).
-func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("HERALD_TEST_DEBUG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	buf := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("debug log of the failed test:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs one controller replica until the test ends or stop is called.
 func (f *fixture) start(t *testing.T, identity string, mod func(*Options)) (c *Controller, stop func()) {
 	t.Helper()
 	opts := Options{
 		Kube: f.kube, Metallb: f.mlb, Recorder: f.rec, Registry: prometheus.NewRegistry(),
-		Logger:   testLogger(t).With("replica", identity),
+		Logger:   testlog.New(t).With("replica", identity),
 		Identity: identity, Namespace: testNS,
 		LeaseDuration: time.Second, RenewDeadline: 600 * time.Millisecond, RetryPeriod: 100 * time.Millisecond,
 		BackoffInitial: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,

@@ -35,7 +35,11 @@ func newConfigActor(e *env) actor.Actor {
 func (a *configActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		a.compile(c)
+		// A restarted config actor compiles at once; the first waits for
+		// the tree to exist (topActor sends compileNow).
+		if a.e.begun.Load() {
+			a.compile(c)
+		}
 	case configChanged:
 		if !a.scheduled {
 			a.scheduled = true
@@ -44,6 +48,10 @@ func (a *configActor) Receive(c actor.Context) {
 	case compileNow:
 		a.scheduled = false
 		a.compile(c)
+	case resendConfig:
+		if a.last != nil {
+			c.Send(m.to, configUpdated{cfg: a.last})
+		}
 	case actors.StatusWritten[v1beta1.ConfigurationStateStatus]:
 		a.state.Done(c, m)
 	case actors.Retry:
@@ -73,4 +81,6 @@ func (a *configActor) compile(c actor.Context) {
 	a.last = cfg
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)
+	c.Send(a.e.planner, configUpdated{cfg: cfg})
+	c.Send(a.e.peers, configUpdated{cfg: cfg})
 }

@@ -1,6 +1,8 @@
 package speaker
 
 import (
+	"sync/atomic"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/heraldlb/herald/actors"
@@ -17,9 +19,17 @@ type env struct {
 	metrics   *Metrics
 	namespace string
 	node      string
+	// class is the spec.loadBalancerClass served ("": Services without one).
+	class string
+	// net opens BGP connections.
+	net sessionNet
 
 	// pids of the tree's fixed actors, known before any is spawned.
-	config *actor.PID
+	config, planner, peers *actor.PID
+	// begun is set once every fixed actor exists: a message sent to one
+	// not spawned yet would be lost, so the config actor waits for it
+	// before its first compilation (see topActor).
+	begun atomic.Bool
 }
 
 // Messages. Unexported: only this package's actors exchange them.

@@ -1,6 +1,11 @@
 package speaker
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldlb/herald/bgpwire/fsm"
+	"github.com/heraldlb/herald/bgpwire/peer"
+)
 
 // Metrics are the speaker's Prometheus series, registered on the registry
 // the caller injects.
@@ -9,6 +14,12 @@ type Metrics struct {
 	configStale  prometheus.Gauge
 	ready        prometheus.Gauge
 	apiErrors    *prometheus.CounterVec
+
+	// BGP, with MetalLB's names where the meaning is the same: a peer is
+	// labelled by its address:port (MetalLB's label) and its BGPPeer name.
+	sessionUp *prometheus.GaugeVec
+	updates   *prometheus.CounterVec
+	prefixes  *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them on reg.
@@ -30,8 +41,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "herald_api_update_errors_total",
 			Help: "Failed writes to the Kubernetes API, by resource.",
 		}, []string{"resource"}),
+		sessionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "metallb_bgp_session_up",
+			Help: "1 while the BGP session with the peer is Established.",
+		}, []string{"peer", "name"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "metallb_bgp_updates_total",
+			Help: "UPDATE messages carrying routes sent to the peer.",
+		}, []string{"peer", "name"}),
+		prefixes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "metallb_bgp_announced_prefixes_total",
+			Help: "Prefixes the Established peer has from this speaker now.",
+		}, []string{"peer", "name"}),
 	}
-	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors} {
+	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -40,3 +63,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 func (m *Metrics) apiError(resource string) { m.apiErrors.WithLabelValues(resource).Inc() }
+
+// observePeer records a BGP session's status; prev is the status observed
+// before (the Peer counts UPDATEs itself, the counter adds the difference).
+func (m *Metrics) observePeer(name, addr string, st, prev peer.Status) {
+	up := 0.0
+	if st.State == fsm.Established {
+		up = 1
+	}
+	m.sessionUp.WithLabelValues(addr, name).Set(up)
+	m.prefixes.WithLabelValues(addr, name).Set(float64(st.Announced[peer.IPv4] + st.Announced[peer.IPv6]))
+	if st.UpdatesSent > prev.UpdatesSent {
+		m.updates.WithLabelValues(addr, name).Add(float64(st.UpdatesSent - prev.UpdatesSent))
+	}
+}
+
+// forgetPeer removes a session's series when it is removed.
+func (m *Metrics) forgetPeer(name, addr string) {
+	m.sessionUp.DeleteLabelValues(addr, name)
+	m.prefixes.DeleteLabelValues(addr, name)
+}

@@ -37,6 +37,11 @@ type Options struct {
 	BackoffInitial, BackoffMax time.Duration
 	// Clock drives every actor timer (default the real clock).
 	Clock clock.WithDelayedExecution
+	// LoadBalancerClass is the spec.loadBalancerClass served; empty means
+	// Services without a class (the default, as MetalLB).
+	LoadBalancerClass string
+	// Net opens BGP connections (default: bgpnet, as the BGPPeer says).
+	Net sessionNet
 }
 
 // Speaker is `herald speaker` on one node: informers for what the node
@@ -99,6 +104,9 @@ func New(opts Options) (*Speaker, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Net == nil {
+		opts.Net = plainNet{}
+	}
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("speaker: registering metrics: %w", err)
@@ -145,8 +153,10 @@ func (s *Speaker) Run(ctx context.Context) error {
 			APIError: s.metrics.apiError,
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
-		namespace: s.opts.Namespace, node: s.opts.NodeName,
-		config: s.system.NewLocalPID("speaker/config"),
+		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net,
+		config:  s.system.NewLocalPID("speaker/config"),
+		planner: s.system.NewLocalPID("speaker/planner"),
+		peers:   s.system.NewLocalPID("speaker/peers"),
 	}
 	top, err := s.system.Root.SpawnNamed(actors.NewProps(s.log, "speaker", func() actor.Actor { return &topActor{e: e} }), "speaker")
 	if err != nil {
@@ -161,6 +171,11 @@ func (s *Speaker) Run(ctx context.Context) error {
 	s.ready.Store(false)
 	s.metrics.ready.Set(0)
 	s.top.Store(nil)
+	// Say goodbye first: every BGP session withdraws its routes (or keeps
+	// them at the peer through graceful restart) and closes with Cease.
+	if _, err := s.system.Root.RequestFuture(e.peers, drainPeers{}, drainTimeout+time.Second).Result(); err != nil {
+		s.log.Warn("BGP sessions did not all say goodbye", "err", err)
+	}
 	// Poison the top actor and wait: its children stop before it does.
 	// What a stopping speaker still has to say (withdrawals, AdminDown)
 	// is said while its actors stop, before treeCtx ends.
@@ -173,20 +188,41 @@ func (s *Speaker) Run(ctx context.Context) error {
 }
 
 // topActor is the root of the speaker's tree. It routes the informers'
-// keys to the actor that re-reads what they name.
+// keys to the actors that re-read what they name. Its children start in an
+// order where nobody sends to an actor that does not exist yet.
 type topActor struct{ e *env }
 
 func (t *topActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, "config", func() actor.Actor { return newConfigActor(t.e) }), "config")
-		if err != nil || pid.Id != t.e.config.Id {
-			panic(fmt.Sprintf("spawning config: got %v, want %s: %v", pid, t.e.config.Id, err))
+		for _, ch := range []struct {
+			name string
+			want *actor.PID
+			make func() actor.Actor
+		}{
+			{"peers", t.e.peers, func() actor.Actor { return newPeersActor(t.e) }},
+			{"planner", t.e.planner, func() actor.Actor { return newPlannerActor(t.e) }},
+			{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
+		} {
+			pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, ch.name, ch.make), ch.name)
+			if err != nil || pid.Id != ch.want.Id {
+				panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
+			}
 		}
+		// Everyone exists now: the first compilation may go out.
+		t.e.begun.Store(true)
+		c.Send(t.e.config, compileNow{})
 	case informers.Key:
 		switch m.Kind {
-		case informers.KindConfig, informers.KindNode, informers.KindNamespace:
+		case informers.KindConfig, informers.KindNamespace:
 			c.Send(t.e.config, configChanged{})
+		case informers.KindNode:
+			// Node labels feed node selectors (configuration) and the
+			// node's own state feeds the plan.
+			c.Send(t.e.config, configChanged{})
+			c.Send(t.e.planner, m)
+		case informers.KindService, informers.KindEndpoints:
+			c.Send(t.e.planner, m)
 		}
 	}
 }

@@ -1,0 +1,353 @@
+package speaker
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"k8s.io/utils/clock"
+
+	"github.com/heraldlb/herald/bgpwire/peer"
+	"github.com/heraldlb/herald/config"
+)
+
+// sessionNet opens the TCP connections of BGP sessions: package bgpnet in
+// the speaker (TCP MD5, GTSM, source address, VRF), a plain dialer in tests.
+type sessionNet interface {
+	// Dial connects to the peer as its configuration says.
+	Dial(ctx context.Context, p *config.Peer) (net.Conn, error)
+	// LocalAddrs are our addresses on c for next hops: the socket's local
+	// address, the node's address of the other family, the interface's
+	// IPv6 link-local address.
+	LocalAddrs(c net.Conn) peer.LocalAddrs
+}
+
+// peerActor carries out one BGP session's peer.Peer: it owns the TCP
+// connections (a reader and a writer goroutine each, see bgpConn), the
+// timers (echoing the Peer's tokens) and the dials, and steps the Peer with
+// what happens. Every decision, down to which bytes to send, is the Peer's.
+type peerActor struct {
+	e    *env
+	name string
+	cfg  *config.Peer
+	// routes is the desired set the actor starts with.
+	routes []peer.Route
+	// restarted: the speaker process has just started (graceful restart's
+	// Restart State bit).
+	restarted bool
+
+	p      *peer.Peer
+	acts   []peer.Action
+	conns  map[peer.ConnID]*bgpConn
+	dials  map[peer.ConnID]context.CancelFunc
+	timers map[peer.Timer]clock.Timer
+	// last is the Status published last.
+	last peer.Status
+
+	// incoming is a connection the listener accepted, while the Peer
+	// decides whether to keep it.
+	incoming net.Conn
+
+	// drain is set while the speaker stops: the withdrawals are being
+	// sent; drained answers it.
+	drain *drainSession
+}
+
+type drainSession struct {
+	reply *actor.PID
+	// waiting are the connections whose queues must empty first.
+	waiting map[peer.ConnID]bool
+}
+
+// Messages to a peer actor.
+type (
+	// setRoutes replaces the desired route set.
+	setRoutes struct{ routes []peer.Route }
+	// changeRoutes adds or replaces routes and withdraws prefixes.
+	changeRoutes struct {
+		routes   []peer.Route
+		withdraw []netip.Prefix
+	}
+	// dialed is the outcome of a Dial.
+	dialed struct {
+		conn peer.ConnID
+		c    net.Conn
+		err  error
+	}
+	// acceptedConn is a connection the listener accepted from the peer's
+	// address.
+	acceptedConn struct{ c net.Conn }
+	// peerTimer is a Peer timer firing.
+	peerTimer struct {
+		timer peer.Timer
+		token uint64
+	}
+	// drainPeer: the speaker stops. Withdraw everything (or, with graceful
+	// restart negotiated, keep the routes at the peer for its restart
+	// time), say goodbye, and answer drained to reply.
+	drainPeer struct{ reply *actor.PID }
+	drained   struct{ peer string }
+	// bfdDown: BFD declared the path to the peer down.
+	bfdDown struct{}
+)
+
+func newPeerActor(e *env, cfg *config.Peer, routes []peer.Route, restarted bool) actor.Actor {
+	return &peerActor{e: e, name: cfg.Name, cfg: cfg, routes: routes, restarted: restarted}
+}
+
+func (a *peerActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.conns = map[peer.ConnID]*bgpConn{}
+		a.dials = map[peer.ConnID]context.CancelFunc{}
+		a.timers = map[peer.Timer]clock.Timer{}
+		pc, err := a.e.peerConfig(a.cfg, a.restarted)
+		if err == nil {
+			a.p, err = peer.New(pc)
+		}
+		if err != nil {
+			// The configuration compiled, so this is a disagreement
+			// between config and the Peer: say so and do nothing.
+			a.e.Log.Error("BGP peer cannot be configured", "peer", a.name, "err", err)
+			return
+		}
+		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: a.routes})
+		a.step(c, peer.Event{Kind: peer.Start})
+	case setRoutes:
+		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: m.routes})
+	case changeRoutes:
+		a.step(c, peer.Event{Kind: peer.ChangeRoutes, Routes: m.routes, Withdraw: m.withdraw})
+	case dialed:
+		delete(a.dials, m.conn)
+		if m.err != nil {
+			a.e.Log.Info("BGP connection failed", "peer", a.name, "conn", m.conn, "err", m.err)
+			a.step(c, peer.Event{Kind: peer.DialFailed, Conn: m.conn})
+			return
+		}
+		if a.p == nil {
+			m.c.Close()
+			return
+		}
+		a.conns[m.conn] = startConn(m.conn, m.c, a.e.Root, c.Self())
+		a.step(c, peer.Event{Kind: peer.Connected, Conn: m.conn, Local: a.e.net.LocalAddrs(m.c)})
+	case acceptedConn:
+		if a.p == nil {
+			m.c.Close()
+			return
+		}
+		a.accept(c, m.c)
+	case connData:
+		a.step(c, peer.Event{Kind: peer.Received, Conn: m.conn, Data: m.data})
+	case connClosed:
+		if _, ok := a.conns[m.conn]; ok {
+			delete(a.conns, m.conn)
+			a.step(c, peer.Event{Kind: peer.Closed, Conn: m.conn})
+		}
+		a.drainedConn(c, m.conn)
+	case connBlocked:
+		k := peer.SendProgressed
+		if m.blocked {
+			k = peer.SendBlocked
+		}
+		a.step(c, peer.Event{Kind: k, Conn: m.conn})
+	case connDrained:
+		a.drainedConn(c, m.conn)
+	case peerTimer:
+		a.step(c, peer.Event{Kind: peer.TimerExpired, Timer: m.timer, Token: m.token})
+	case bfdDown:
+		a.step(c, peer.Event{Kind: peer.BFDDown})
+	case drainPeer:
+		a.startDrain(c, m.reply)
+	case *actor.Stopping:
+		// Removed (the session is no longer planned, or its BGPPeer
+		// changed): say goodbye with Cease/Peer De-configured.
+		if a.p != nil && a.drain == nil {
+			a.step(c, peer.Event{Kind: peer.Deconfigure})
+		}
+		for _, cancel := range a.dials {
+			cancel()
+		}
+		for _, t := range a.timers {
+			t.Stop()
+		}
+		for _, bc := range a.conns {
+			bc.close()
+		}
+		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
+	}
+}
+
+// step runs the Peer and carries out its actions, in order.
+func (a *peerActor) step(c actor.Context, ev peer.Event) {
+	if a.p == nil {
+		return
+	}
+	ev.At = a.e.Clock.Now()
+	ev.Jitter = rand.Float64()
+	a.acts = a.p.StepAppend(a.acts[:0], ev)
+	var accepted peer.ConnID
+	for _, act := range a.acts {
+		switch act.Kind {
+		case peer.Dial:
+			a.dial(c, act.Conn)
+		case peer.Accept:
+			accepted = act.Conn
+		case peer.Send:
+			if bc := a.conns[act.Conn]; bc != nil {
+				bc.send(act.Class, act.Bytes)
+			}
+		case peer.Close:
+			if bc := a.conns[act.Conn]; bc != nil {
+				bc.close()
+				delete(a.conns, act.Conn)
+			}
+			if cancel := a.dials[act.Conn]; cancel != nil {
+				cancel()
+				delete(a.dials, act.Conn)
+			}
+		case peer.StartTimer:
+			a.startTimer(c, act.Timer, act.Duration, act.Token)
+		case peer.StopTimer:
+			if t := a.timers[act.Timer]; t != nil {
+				t.Stop()
+				delete(a.timers, act.Timer)
+			}
+		case peer.SessionUp:
+			a.e.Log.Info("BGP session established", "peer", a.name, "peerAS", act.Session.PeerAS,
+				"peerID", act.Session.PeerID, "hold", act.Session.HoldTime, "gracefulRestart", act.Session.GracefulRestart)
+		case peer.SessionDown:
+			a.e.Log.Info("BGP session down", "peer", a.name, "reason", act.Down.Reason.String(), "notification", act.Down.Notification.String())
+		case peer.Report:
+			a.report(act.Report)
+		}
+	}
+	if accepted != 0 && a.incoming != nil {
+		a.conns[accepted] = startConn(accepted, a.incoming, a.e.Root, c.Self())
+		a.incoming = nil
+	}
+	a.publish()
+}
+
+// accept hands the Peer a connection the listener took from the peer's
+// address; the Peer answers Accept (it keeps it, see step) or Refuse.
+func (a *peerActor) accept(c actor.Context, nc net.Conn) {
+	a.incoming = nc
+	a.step(c, peer.Event{Kind: peer.Accepted, Local: a.e.net.LocalAddrs(nc)})
+	if a.incoming != nil {
+		// Refused: close it unanswered.
+		a.incoming.Close()
+		a.incoming = nil
+	}
+}
+
+func (a *peerActor) dial(c actor.Context, id peer.ConnID) {
+	ctx, cancel := context.WithTimeout(a.e.Ctx, a.cfg.ConnectTime)
+	a.dials[id] = cancel
+	p, self, root := a.cfg, c.Self(), a.e.Root
+	go func() {
+		defer cancel()
+		nc, err := a.e.net.Dial(ctx, p)
+		if a.e.Ctx.Err() != nil {
+			if nc != nil {
+				nc.Close()
+			}
+			return
+		}
+		root.Send(self, dialed{conn: id, c: nc, err: err})
+	}()
+}
+
+func (a *peerActor) startTimer(c actor.Context, t peer.Timer, d time.Duration, token uint64) {
+	if old := a.timers[t]; old != nil {
+		old.Stop()
+	}
+	self, e := c.Self(), a.e
+	a.timers[t] = a.e.Clock.AfterFunc(d, func() {
+		if e.Ctx.Err() == nil {
+			e.Root.Send(self, peerTimer{timer: t, token: token})
+		}
+	})
+}
+
+func (a *peerActor) report(r peer.ReportInfo) {
+	switch r.Kind {
+	case peer.NotificationReceived:
+		a.e.Log.Warn("BGP NOTIFICATION received", "peer", a.name, "notification", r.Notification.String())
+	case peer.NotificationSent:
+		a.e.Log.Info("BGP NOTIFICATION sent", "peer", a.name, "notification", r.Notification.String())
+	case peer.MalformedUpdate:
+		a.e.Log.Warn("malformed UPDATE from the peer, handled as RFC 7606 says", "peer", a.name,
+			"action", r.Action.String(), "attribute", r.Attr.String(), "err", r.Err)
+	default:
+		a.e.Log.Info("BGP peer report", "peer", a.name, "kind", r.Kind.String(), "err", r.Err)
+	}
+}
+
+// publish hands the Peer's status on when it changed (metrics, the session
+// status object).
+func (a *peerActor) publish() {
+	st := a.p.Status()
+	if st.Events == a.last.Events {
+		return
+	}
+	a.e.metrics.observePeer(a.name, peerAddr(a.cfg), st, a.last)
+	a.last = st
+}
+
+// startDrain is how a stopping speaker leaves a session: with graceful
+// restart negotiated, it drops the connection without a NOTIFICATION, so
+// the peer keeps the routes as stale for the restart time (RFC 4724 section
+// 4.2) while the speaker restarts; otherwise it withdraws every route,
+// waits until the withdrawals are written, and closes with Cease/
+// Administrative Shutdown (drained follows when the connections closed).
+func (a *peerActor) startDrain(c actor.Context, reply *actor.PID) {
+	a.drain = &drainSession{reply: reply, waiting: map[peer.ConnID]bool{}}
+	if a.p == nil {
+		a.finishDrain(c)
+		return
+	}
+	if st := a.p.Status(); st.Session.GracefulRestart {
+		a.e.Log.Info("stopping with graceful restart: the peer keeps our routes while we restart", "peer", a.name)
+		for id, bc := range a.conns {
+			bc.drop()
+			delete(a.conns, id)
+		}
+		a.finishDrain(c)
+		return
+	}
+	a.step(c, peer.Event{Kind: peer.SetRoutes})
+	for id, bc := range a.conns {
+		a.drain.waiting[id] = true
+		bc.notifyDrained()
+	}
+	if len(a.drain.waiting) == 0 {
+		a.stopAndFinish(c)
+	}
+}
+
+// drainedConn: a connection's queues emptied (or it closed) while the
+// speaker stops.
+func (a *peerActor) drainedConn(c actor.Context, id peer.ConnID) {
+	if a.drain == nil || !a.drain.waiting[id] {
+		return
+	}
+	delete(a.drain.waiting, id)
+	if len(a.drain.waiting) == 0 {
+		a.stopAndFinish(c)
+	}
+}
+
+func (a *peerActor) stopAndFinish(c actor.Context) {
+	a.step(c, peer.Event{Kind: peer.Stop, Reason: "Herald speaker stopping"})
+	a.finishDrain(c)
+}
+
+func (a *peerActor) finishDrain(c actor.Context) {
+	if a.drain.reply != nil {
+		c.Send(a.drain.reply, drained{peer: a.name})
+		a.drain.reply = nil
+	}
+}

@@ -1,0 +1,145 @@
+package speaker
+
+import (
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/announce"
+	"github.com/heraldlb/herald/config"
+	"github.com/heraldlb/herald/informers"
+)
+
+// plannerActor owns this node's announce.Planner. It feeds it every change
+// the informers report, at once (no debounce: one Service's change reaches
+// the wire in the same pass), and hands what changed to the actors that
+// carry it out: sessions and routes to the peers actor.
+//
+// Until the first valid configuration arrives the planner has none and
+// plans nothing; an invalid configuration later never reaches it (the
+// config actor keeps the last valid one), so a broken edit withdraws
+// nothing.
+type plannerActor struct {
+	e *env
+	p *announce.Planner
+	// ready: a configuration has been set.
+	ready bool
+}
+
+func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
+
+func (a *plannerActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		// Also after a restart: the planner is rebuilt from the caches,
+		// and the config actor re-sends the configuration.
+		a.p = announce.New(a.e.node)
+		a.ready = false
+		if a.e.begun.Load() {
+			c.Send(a.e.config, resendConfig{to: c.Self()})
+		}
+	case configUpdated:
+		a.apply(c, a.p.SetConfig(m.cfg))
+		if !a.ready {
+			a.ready = true
+			a.loadAll(c)
+		}
+	case replan:
+		// The peers actor restarted: every session and route again.
+		for _, name := range a.p.Sessions(a.e.node) {
+			c.Send(a.e.peers, sessionChange{peer: name, open: true})
+			c.Send(a.e.peers, routeChanges{peer: name, changes: announce.RouteChanges{
+				Node: a.e.node, Peer: name, Added: a.p.Routes(a.e.node, name)}})
+		}
+	case informers.Key:
+		if !a.ready {
+			return // loadAll reads everything once the configuration is in
+		}
+		switch m.Kind {
+		case informers.KindService, informers.KindEndpoints:
+			a.service(c, alloc.ServiceKey{Namespace: m.Namespace, Name: m.Name})
+		case informers.KindNode:
+			a.node(c, m.Name)
+		}
+	}
+}
+
+// loadAll gives the planner every Node and Service the caches hold.
+func (a *plannerActor) loadAll(c actor.Context) {
+	var speakers []announce.Speaker
+	for _, n := range a.e.inf.Nodes() {
+		a.apply(c, a.p.SetNode(plannedNode(&n)))
+		// Until the liveness mesh says otherwise, every node is taken
+		// to run a live speaker.
+		speakers = append(speakers, announce.Speaker{Node: n.Name})
+	}
+	a.apply(c, a.p.SetSpeakers(speakers))
+	for _, s := range a.e.inf.Services() {
+		a.service(c, s.Key)
+	}
+}
+
+func (a *plannerActor) node(c actor.Context, name string) {
+	n, ok := a.e.inf.Node(name)
+	if !ok {
+		a.apply(c, a.p.DeleteNode(name))
+		return
+	}
+	a.apply(c, a.p.SetNode(plannedNode(n)))
+}
+
+// service plans one Service: a LoadBalancer of the served class with IPs in
+// its status, or nothing.
+func (a *plannerActor) service(c actor.Context, k alloc.ServiceKey) {
+	s, ok := a.e.inf.Service(k)
+	if !ok || !s.Ours(a.e.class) || len(s.StatusIPs) == 0 {
+		a.apply(c, a.p.DeleteService(announce.ServiceKey{Namespace: k.Namespace, Name: k.Name}))
+		return
+	}
+	a.apply(c, a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k))))
+}
+
+// apply hands a step's changes on.
+func (a *plannerActor) apply(c actor.Context, ch announce.Changes) {
+	for _, s := range ch.Sessions {
+		if s.Node != a.e.node {
+			continue
+		}
+		c.Send(a.e.peers, sessionChange{peer: s.Peer, open: s.Open})
+	}
+	for _, r := range ch.Routes {
+		if r.Node != a.e.node {
+			continue
+		}
+		c.Send(a.e.peers, routeChanges{peer: r.Peer, changes: r})
+	}
+	for _, cf := range ch.Conflicts {
+		if cf.Node == a.e.node {
+			a.e.Log.Warn("BGPAdvertisements disagree on a prefix's localPref", "conflict", cf.String())
+		}
+	}
+}
+
+// replan asks the planner for every session and route of this node again.
+type replan struct{}
+
+// configUpdated carries a newly compiled valid configuration.
+type configUpdated struct{ cfg *config.Config }
+
+// resendConfig asks the config actor to send its configuration to to
+// again (a restarted planner or peers actor lost it).
+type resendConfig struct{ to *actor.PID }
+
+// sessionChange: this node now opens (or no longer opens) a session to the
+// BGPPeer named peer.
+type sessionChange struct {
+	peer string
+	open bool
+}
+
+// routeChanges: the difference of one session's routes.
+type routeChanges struct {
+	peer    string
+	changes announce.RouteChanges
+}
+
