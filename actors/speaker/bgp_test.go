@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +77,17 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 		t.Errorf("communities %v, want no-advertise (65535:65282)", a.Communities)
 	}
 
+	sessionState := func(what string, cond func(v1beta1.BGPSessionStateStatus) bool) {
+		t.Helper()
+		eventually(t, what, func() bool {
+			st, err := mlb.MetallbV1beta1().BGPSessionStates(testNS).Get(ctx, "n1-r", metav1.GetOptions{})
+			return err == nil && st.Labels[LabelNode] == "n1" && cond(st.Status)
+		})
+	}
+	sessionState("BGPSessionState n1-r Established with one IPv4 prefix", func(st v1beta1.BGPSessionStateStatus) bool {
+		return st.BGPState == "Established" && st.PrefixesIPv4 == 1 && st.PeerAddress == fmt.Sprintf("127.0.0.1:%d", router.port())
+	})
+
 	create := func(objs ...runtime.Object) {
 		t.Helper()
 		for _, o := range objs {
@@ -114,6 +126,9 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRoutes("every route withdrawn from a cordoned node")
+	sessionState("BGPSessionState n1-r still Established, no prefix", func(st v1beta1.BGPSessionStateStatus) bool {
+		return st.BGPState == "Established" && st.PrefixesIPv4 == 0
+	})
 	if _, sent := router.lastNotification(); sent {
 		t.Errorf("the session was closed on cordon")
 	}

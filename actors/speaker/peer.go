@@ -10,6 +10,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/utils/clock"
 
+	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/config"
 )
@@ -45,7 +47,8 @@ type peerActor struct {
 	dials  map[peer.ConnID]context.CancelFunc
 	timers map[peer.Timer]clock.Timer
 	// last is the Status published last.
-	last peer.Status
+	last   peer.Status
+	status *actors.StatusWriter[v1beta1.BGPSessionStateStatus]
 
 	// incoming is a connection the listener accepted, while the Peer
 	// decides whether to keep it.
@@ -104,6 +107,7 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.conns = map[peer.ConnID]*bgpConn{}
 		a.dials = map[peer.ConnID]context.CancelFunc{}
 		a.timers = map[peer.Timer]clock.Timer{}
+		a.status = newSessionStateWriter(a.e, a.name)
 		pc, err := a.e.peerConfig(a.cfg, a.restarted)
 		if err == nil {
 			a.p, err = peer.New(pc)
@@ -161,6 +165,10 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.step(c, peer.Event{Kind: peer.BFDDown})
 	case drainPeer:
 		a.startDrain(c, m.reply)
+	case actors.StatusWritten[v1beta1.BGPSessionStateStatus]:
+		a.status.Done(c, m)
+	case actors.Retry:
+		a.status.Flush(c)
 	case *actor.Stopping:
 		// Removed (the session is no longer planned, or its BGPPeer
 		// changed): say goodbye with Cease/Peer De-configured.
@@ -177,6 +185,11 @@ func (a *peerActor) Receive(c actor.Context) {
 			bc.close()
 		}
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
+		if a.drain == nil {
+			// No longer planned (a stopping speaker keeps its objects:
+			// the next one takes them over).
+			deleteSessionState(a.e, a.name)
+		}
 	}
 }
 
@@ -228,7 +241,7 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 		a.conns[accepted] = startConn(accepted, a.incoming, a.e.Root, c.Self())
 		a.incoming = nil
 	}
-	a.publish()
+	a.publish(c)
 }
 
 // accept hands the Peer a connection the listener took from the peer's
@@ -286,15 +299,16 @@ func (a *peerActor) report(r peer.ReportInfo) {
 	}
 }
 
-// publish hands the Peer's status on when it changed (metrics, the session
-// status object).
-func (a *peerActor) publish() {
+// publish hands the Peer's status on when it changed: the metrics and the
+// session's BGPSessionState.
+func (a *peerActor) publish(c actor.Context) {
 	st := a.p.Status()
 	if st.Events == a.last.Events {
 		return
 	}
 	a.e.metrics.observePeer(a.name, peerAddr(a.cfg), st, a.last)
 	a.last = st
+	a.status.Set(c, sessionStatus(a.e.node, a.name, peerAddr(a.cfg), st))
 }
 
 // startDrain is how a stopping speaker leaves a session: with graceful

@@ -1,7 +1,6 @@
 package speaker
 
 import (
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/heraldlb/herald/alloc"
@@ -142,4 +141,3 @@ type routeChanges struct {
 	peer    string
 	changes announce.RouteChanges
 }
-

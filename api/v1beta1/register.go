@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BGPPeer{}, &BGPPeerList{},
 		&ServiceL2Status{}, &ServiceL2StatusList{},
 		&ServiceBGPStatus{}, &ServiceBGPStatusList{},
+		&BGPSessionState{}, &BGPSessionStateList{},
 		&ConfigurationState{}, &ConfigurationStateList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

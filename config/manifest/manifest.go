@@ -177,10 +177,10 @@ func (s *Set) addJSON(src string, js []byte, repeated []string) {
 
 var knownKinds = map[string]bool{"IPAddressPool": true, "L2Advertisement": true, "BGPAdvertisement": true,
 	"BFDProfile": true, "Community": true, "BGPPeer": true, "ServiceL2Status": true, "ServiceBGPStatus": true,
-	"ConfigurationState": true}
+	"ConfigurationState": true, "BGPSessionState": true}
 
 // statusKinds are written by Herald, not read as configuration.
-var statusKinds = map[string]bool{"ServiceL2Status": true, "ServiceBGPStatus": true, "ConfigurationState": true}
+var statusKinds = map[string]bool{"ServiceL2Status": true, "ServiceBGPStatus": true, "ConfigurationState": true, "BGPSessionState": true}
 
 func versionsOf(kind string) string {
 	if kind == "BGPPeer" {

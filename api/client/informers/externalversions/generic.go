@@ -48,6 +48,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Metallb().V1beta1().BGPAdvertisements().Informer()}, nil
 	case v1beta1.SchemeGroupVersion.WithResource("bgppeers"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Metallb().V1beta1().BGPPeers().Informer()}, nil
+	case v1beta1.SchemeGroupVersion.WithResource("bgpsessionstates"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Metallb().V1beta1().BGPSessionStates().Informer()}, nil
 	case v1beta1.SchemeGroupVersion.WithResource("communities"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Metallb().V1beta1().Communities().Informer()}, nil
 	case v1beta1.SchemeGroupVersion.WithResource("configurationstates"):

@@ -30,6 +30,14 @@ type BGPPeerListerExpansion interface{}
 // BGPPeerNamespaceLister.
 type BGPPeerNamespaceListerExpansion interface{}
 
+// BGPSessionStateListerExpansion allows custom methods to be added to
+// BGPSessionStateLister.
+type BGPSessionStateListerExpansion interface{}
+
+// BGPSessionStateNamespaceListerExpansion allows custom methods to be added to
+// BGPSessionStateNamespaceLister.
+type BGPSessionStateNamespaceListerExpansion interface{}
+
 // CommunityListerExpansion allows custom methods to be added to
 // CommunityLister.
 type CommunityListerExpansion interface{}

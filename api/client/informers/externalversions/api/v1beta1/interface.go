@@ -18,6 +18,8 @@ type Interface interface {
 	BGPAdvertisements() TypedBGPAdvertisementInformer
 	// BGPPeers returns a BGPPeerInformer.
 	BGPPeers() TypedBGPPeerInformer
+	// BGPSessionStates returns a BGPSessionStateInformer.
+	BGPSessionStates() TypedBGPSessionStateInformer
 	// Communities returns a CommunityInformer.
 	Communities() TypedCommunityInformer
 	// ConfigurationStates returns a ConfigurationStateInformer.
@@ -56,6 +58,11 @@ func (v *version) BGPAdvertisements() TypedBGPAdvertisementInformer {
 // BGPPeers returns a TypedBGPPeerInformer.
 func (v *version) BGPPeers() TypedBGPPeerInformer {
 	return &bGPPeerInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// BGPSessionStates returns a TypedBGPSessionStateInformer.
+func (v *version) BGPSessionStates() TypedBGPSessionStateInformer {
+	return &bGPSessionStateInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Communities returns a TypedCommunityInformer.

@@ -19,6 +19,7 @@ type MetallbV1beta1Interface interface {
 	BFDProfilesGetter
 	BGPAdvertisementsGetter
 	BGPPeersGetter
+	BGPSessionStatesGetter
 	CommunitiesGetter
 	ConfigurationStatesGetter
 	IPAddressPoolsGetter
@@ -42,6 +43,10 @@ func (c *MetallbV1beta1Client) BGPAdvertisements(namespace string) BGPAdvertisem
 
 func (c *MetallbV1beta1Client) BGPPeers(namespace string) BGPPeerInterface {
 	return newBGPPeers(c, namespace)
+}
+
+func (c *MetallbV1beta1Client) BGPSessionStates(namespace string) BGPSessionStateInterface {
+	return newBGPSessionStates(c, namespace)
 }
 
 func (c *MetallbV1beta1Client) Communities(namespace string) CommunityInterface {

@@ -12,6 +12,8 @@ type BGPAdvertisementExpansion interface{}
 
 type BGPPeerExpansion interface{}
 
+type BGPSessionStateExpansion interface{}
+
 type CommunityExpansion interface{}
 
 type ConfigurationStateExpansion interface{}

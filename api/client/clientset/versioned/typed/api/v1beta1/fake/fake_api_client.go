@@ -28,6 +28,10 @@ func (c *FakeMetallbV1beta1) BGPPeers(namespace string) v1beta1.BGPPeerInterface
 	return newFakeBGPPeers(c, namespace)
 }
 
+func (c *FakeMetallbV1beta1) BGPSessionStates(namespace string) v1beta1.BGPSessionStateInterface {
+	return newFakeBGPSessionStates(c, namespace)
+}
+
 func (c *FakeMetallbV1beta1) Communities(namespace string) v1beta1.CommunityInterface {
 	return newFakeCommunities(c, namespace)
 }
