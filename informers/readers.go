@@ -344,3 +344,37 @@ func (i *Informers) PoolObject(name string) (*v1beta1.IPAddressPool, bool) {
 	}
 	return obj.DeepCopy(), true
 }
+
+// ServiceBGPStatuses returns deep copies of the cached ServiceBGPStatuses
+// whose labels match sel.
+func (i *Informers) ServiceBGPStatuses(sel labels.Selector) []*v1beta1.ServiceBGPStatus {
+	if i.listers.bgpStatuses == nil {
+		return nil
+	}
+	objs, err := i.listers.bgpStatuses.ServiceBGPStatuses(i.opts.Namespace).List(sel)
+	if err != nil {
+		return nil
+	}
+	out := make([]*v1beta1.ServiceBGPStatus, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, o.DeepCopy())
+	}
+	return out
+}
+
+// ServiceL2Statuses returns deep copies of the cached ServiceL2Statuses
+// whose labels match sel.
+func (i *Informers) ServiceL2Statuses(sel labels.Selector) []*v1beta1.ServiceL2Status {
+	if i.listers.l2Statuses == nil {
+		return nil
+	}
+	objs, err := i.listers.l2Statuses.ServiceL2Statuses(i.opts.Namespace).List(sel)
+	if err != nil {
+		return nil
+	}
+	out := make([]*v1beta1.ServiceL2Status, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, o.DeepCopy())
+	}
+	return out
+}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -58,7 +60,8 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"},
 			Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"65535:65282"}}},
 	)
-	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1",
+	rec := &events{}
+	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec,
 		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +91,20 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 		return st.BGPState == "Established" && st.PrefixesIPv4 == 1 && st.PeerAddress == fmt.Sprintf("127.0.0.1:%d", router.port())
 	})
 
+	bgpStatus := func(what, svc string, peers ...string) {
+		t.Helper()
+		eventually(t, what, func() bool {
+			st, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(ctx, "app-"+svc+"-n1", metav1.GetOptions{})
+			if len(peers) == 0 {
+				return apierrors.IsNotFound(err)
+			}
+			return err == nil && slices.Equal(st.Status.Peers, peers) && st.Status.Node == "n1" &&
+				st.Labels[LabelServiceName] == svc && st.Labels[LabelServiceNamespace] == "app"
+		})
+	}
+	bgpStatus("ServiceBGPStatus of app/web lists peer r", "web", "r")
+	eventually(t, "an Announcing Event on app/web", func() bool { return rec.has("app/web", ReasonAnnouncing, "node n1 announces it over BGP to r") })
+
 	create := func(objs ...runtime.Object) {
 		t.Helper()
 		for _, o := range objs {
@@ -110,6 +127,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRoutes("the deleted Service's route withdrawn", "10.10.0.2/32")
+	bgpStatus("the deleted Service's ServiceBGPStatus removed", "web")
 
 	// A Service of another class and one without endpoints are not
 	// announced.
@@ -129,6 +147,8 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	sessionState("BGPSessionState n1-r still Established, no prefix", func(st v1beta1.BGPSessionStateStatus) bool {
 		return st.BGPState == "Established" && st.PrefixesIPv4 == 0
 	})
+	bgpStatus("no ServiceBGPStatus from a cordoned node", "api")
+	eventually(t, "a StoppedAnnouncing Event on app/api", func() bool { return rec.has("app/api", ReasonStoppedAnnouncing, "node n1") })
 	if _, sent := router.lastNotification(); sent {
 		t.Errorf("the session was closed on cordon")
 	}
@@ -158,4 +178,39 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	if reason, ok := n2.ShutdownReason(); !ok || !strings.Contains(reason, "stopping") {
 		t.Errorf("shutdown communication %q", reason)
 	}
+}
+
+// events keeps Events in memory.
+type events struct {
+	mu   sync.Mutex
+	list []string // "ns/name reason message"
+}
+
+func (r *events) Event(obj runtime.Object, _, reason, message string) {
+	key := "?"
+	if s, ok := obj.(*corev1.Service); ok {
+		key = s.Namespace + "/" + s.Name
+	}
+	r.mu.Lock()
+	r.list = append(r.list, key+" "+reason+" "+message)
+	r.mu.Unlock()
+}
+
+func (r *events) Eventf(obj runtime.Object, kind, reason, format string, args ...any) {
+	r.Event(obj, kind, reason, fmt.Sprintf(format, args...))
+}
+
+func (r *events) AnnotatedEventf(obj runtime.Object, _ map[string]string, kind, reason, format string, args ...any) {
+	r.Eventf(obj, kind, reason, format, args...)
+}
+
+func (r *events) has(object, reason, text string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.list {
+		if strings.HasPrefix(e, object+" "+reason+" ") && strings.Contains(e, text) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
@@ -23,9 +24,11 @@ type env struct {
 	class string
 	// net opens BGP connections.
 	net sessionNet
+	// recorder publishes Events on Services (nil: none).
+	recorder record.EventRecorder
 
 	// pids of the tree's fixed actors, known before any is spawned.
-	config, planner, peers *actor.PID
+	config, planner, peers, bgpStatus *actor.PID
 	// begun is set once every fixed actor exists: a message sent to one
 	// not spawned yet would be lost, so the config actor waits for it
 	// before its first compilation (see topActor).

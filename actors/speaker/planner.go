@@ -23,6 +23,9 @@ type plannerActor struct {
 	p *announce.Planner
 	// ready: a configuration has been set.
 	ready bool
+	// ann follows which peers each Service is announced to, for its
+	// ServiceBGPStatus and Events.
+	ann *announcements
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -33,6 +36,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		// Also after a restart: the planner is rebuilt from the caches,
 		// and the config actor re-sends the configuration.
 		a.p = announce.New(a.e.node)
+		a.ann = newAnnouncements()
 		a.ready = false
 		if a.e.begun.Load() {
 			c.Send(a.e.config, resendConfig{to: c.Self()})
@@ -76,6 +80,7 @@ func (a *plannerActor) loadAll(c actor.Context) {
 	for _, s := range a.e.inf.Services() {
 		a.service(c, s.Key)
 	}
+	c.Send(a.e.bgpStatus, planned{})
 }
 
 func (a *plannerActor) node(c actor.Context, name string) {
@@ -90,16 +95,18 @@ func (a *plannerActor) node(c actor.Context, name string) {
 // service plans one Service: a LoadBalancer of the served class with IPs in
 // its status, or nothing.
 func (a *plannerActor) service(c actor.Context, k alloc.ServiceKey) {
+	key := announce.ServiceKey{Namespace: k.Namespace, Name: k.Name}
 	s, ok := a.e.inf.Service(k)
 	if !ok || !s.Ours(a.e.class) || len(s.StatusIPs) == 0 {
-		a.apply(c, a.p.DeleteService(announce.ServiceKey{Namespace: k.Namespace, Name: k.Name}))
+		a.apply(c, a.p.DeleteService(key), a.ann.setService(key, nil)...)
 		return
 	}
-	a.apply(c, a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k))))
+	a.apply(c, a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k))), a.ann.setService(key, s.StatusIPs)...)
 }
 
-// apply hands a step's changes on.
-func (a *plannerActor) apply(c actor.Context, ch announce.Changes) {
+// apply hands a step's changes on; touched are Services whose IPs changed
+// in the step.
+func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...announce.ServiceKey) {
 	for _, s := range ch.Sessions {
 		if s.Node != a.e.node {
 			continue
@@ -111,6 +118,10 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes) {
 			continue
 		}
 		c.Send(a.e.peers, routeChanges{peer: r.Peer, changes: r})
+		touched = append(touched, a.ann.routes(r)...)
+	}
+	for k, peers := range a.ann.changed(touched) {
+		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, peers: peers})
 	}
 	for _, cf := range ch.Conflicts {
 		if cf.Node == a.e.node {
@@ -134,6 +145,13 @@ type resendConfig struct{ to *actor.PID }
 type sessionChange struct {
 	peer string
 	open bool
+}
+
+// serviceAnnounced: this node now announces the Service to peers (none:
+// no longer).
+type serviceAnnounced struct {
+	key   announce.ServiceKey
+	peers []string
 }
 
 // routeChanges: the difference of one session's routes.

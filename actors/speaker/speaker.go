@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"github.com/heraldlb/herald/actors"
@@ -42,6 +43,8 @@ type Options struct {
 	LoadBalancerClass string
 	// Net opens BGP connections (default: bgpnet, as the BGPPeer says).
 	Net sessionNet
+	// Recorder publishes Events on Services (nil: none).
+	Recorder record.EventRecorder
 }
 
 // Speaker is `herald speaker` on one node: informers for what the node
@@ -154,9 +157,11 @@ func (s *Speaker) Run(ctx context.Context) error {
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
 		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net,
-		config:  s.system.NewLocalPID("speaker/config"),
-		planner: s.system.NewLocalPID("speaker/planner"),
-		peers:   s.system.NewLocalPID("speaker/peers"),
+		recorder:  s.opts.Recorder,
+		bgpStatus: s.system.NewLocalPID("speaker/bgpstatus"),
+		config:    s.system.NewLocalPID("speaker/config"),
+		planner:   s.system.NewLocalPID("speaker/planner"),
+		peers:     s.system.NewLocalPID("speaker/peers"),
 	}
 	top, err := s.system.Root.SpawnNamed(actors.NewProps(s.log, "speaker", func() actor.Actor { return &topActor{e: e} }), "speaker")
 	if err != nil {
@@ -200,6 +205,7 @@ func (t *topActor) Receive(c actor.Context) {
 			want *actor.PID
 			make func() actor.Actor
 		}{
+			{"bgpstatus", t.e.bgpStatus, func() actor.Actor { return newBGPStatusActor(t.e) }},
 			{"peers", t.e.peers, func() actor.Actor { return newPeersActor(t.e) }},
 			{"planner", t.e.planner, func() actor.Actor { return newPlannerActor(t.e) }},
 			{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},

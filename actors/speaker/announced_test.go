@@ -1,0 +1,63 @@
+package speaker
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/heraldlb/herald/announce"
+)
+
+func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
+	a := newAnnouncements()
+	web := announce.ServiceKey{Namespace: "app", Name: "web"}
+	api := announce.ServiceKey{Namespace: "app", Name: "api"}
+	v6 := announce.ServiceKey{Namespace: "app", Name: "v6"}
+	route := func(p string) announce.Route { return announce.Route{Prefix: netip.MustParsePrefix(p)} }
+	ip := netip.MustParseAddr
+
+	step := func(name string, touched []announce.ServiceKey, want map[announce.ServiceKey][]string) {
+		t.Helper()
+		got := a.changed(touched)
+		if !maps.EqualFunc(got, want, slices.Equal[[]string]) {
+			t.Errorf("%s: changed %v, want %v", name, got, want)
+		}
+	}
+	step("a Service with no route yet", a.setService(web, []netip.Addr{ip("10.0.0.1")}), map[announce.ServiceKey][]string{})
+	step("its host route to r1",
+		a.routes(announce.RouteChanges{Peer: "r1", Added: []announce.Route{route("10.0.0.1/32")}}),
+		map[announce.ServiceKey][]string{web: {"r1"}})
+	step("an aggregate to r2 covers web and a new api",
+		append(a.setService(api, []netip.Addr{ip("10.0.0.2")}),
+			a.routes(announce.RouteChanges{Peer: "r2", Added: []announce.Route{route("10.0.0.0/30")}})...),
+		map[announce.ServiceKey][]string{web: {"r1", "r2"}, api: {"r2"}})
+	step("attributes changing move nothing",
+		a.routes(announce.RouteChanges{Peer: "r1", Changed: []announce.Route{route("10.0.0.1/32")}}),
+		map[announce.ServiceKey][]string{})
+	step("an IPv6 Service under an IPv6 aggregate, not an IPv4 one of the same length",
+		append(a.setService(v6, []netip.Addr{ip("2001:db8::1")}),
+			a.routes(announce.RouteChanges{Peer: "r1", Added: []announce.Route{route("2001:db8::/30")}})...),
+		map[announce.ServiceKey][]string{v6: {"r1"}})
+	step("the aggregate withdrawn",
+		a.routes(announce.RouteChanges{Peer: "r2", Removed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")}}),
+		map[announce.ServiceKey][]string{web: {"r1"}, api: nil})
+	step("web gone", a.setService(web, nil), map[announce.ServiceKey][]string{web: nil})
+	if got := a.announcedTo(api); len(got) != 0 {
+		t.Errorf("api announced to %v after its aggregate went", got)
+	}
+}
+
+func TestServiceStatusName(t *testing.T) {
+	k := announce.ServiceKey{Namespace: "app", Name: "web"}
+	if got := serviceStatusName(k, "node-1"); got != "app-web-node-1" {
+		t.Errorf("short name %q", got)
+	}
+	long := announce.ServiceKey{Namespace: strings.Repeat("a", 63), Name: strings.Repeat("b", 63)}
+	a := serviceStatusName(long, strings.Repeat("c", 200))
+	b := serviceStatusName(long, strings.Repeat("c", 199)+"d")
+	if len(a) > 253 || len(b) > 253 || a == b {
+		t.Errorf("long names %d and %d bytes, equal %v", len(a), len(b), a == b)
+	}
+}
