@@ -134,19 +134,11 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 		}
 	}
 
-	// Events get their own client too: client-go's event sink writes one
-	// Event at a time and silently drops what queues up behind it, so it
-	// must not also wait for the status writes' rate limiter.
-	eventsCfg := rest.CopyConfig(cfg)
-	eventsCfg.UserAgent = "herald-controller-events"
-	eventsClient, err := kubernetes.NewForConfig(eventsCfg)
+	recorder, stopEvents, err := newRecorder(ctx, cfg, "herald-controller", "")
 	if err != nil {
 		return err
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsClient.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "herald-controller"})
+	defer stopEvents()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -203,6 +195,22 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	default:
 		return runErr
 	}
+}
+
+// newRecorder publishes Events as component (on host, when given). Events
+// get a client of their own: client-go's event sink writes one Event at a
+// time and silently drops what queues up behind it, so it must not also
+// wait for the status writes' rate limiter.
+func newRecorder(ctx context.Context, cfg *rest.Config, component, host string) (record.EventRecorder, func(), error) {
+	eventsCfg := rest.CopyConfig(cfg)
+	eventsCfg.UserAgent = component + "-events"
+	eventsClient, err := kubernetes.NewForConfig(eventsCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsClient.CoreV1().Events("")})
+	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component, Host: host}), broadcaster.Shutdown, nil
 }
 
 func newLogger(level string, stderr io.Writer) (*slog.Logger, error) {

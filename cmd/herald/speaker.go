@@ -24,6 +24,7 @@ type speakerFlags struct {
 	namespace   string
 	nodeName    string
 	metricsAddr string
+	class       string
 	logLevel    string
 	qps         float32
 	burst       int
@@ -50,6 +51,7 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
 	fl.StringVar(&f.namespace, "namespace", "metallb-system", "namespace of the metallb.io objects and the status objects")
 	fl.StringVar(&f.nodeName, "node-name", "", "the Node this speaker runs on (default: $NODE_NAME)")
+	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
@@ -83,10 +85,15 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	recorder, stopEvents, err := newRecorder(ctx, cfg, "herald-speaker", node)
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log,
-		NodeName: node, Namespace: f.namespace})
+	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
+		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class})
 	if err != nil {
 		return err
 	}
