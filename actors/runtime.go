@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,6 +32,10 @@ type Runtime struct {
 	// APIError counts a failed write to the Kubernetes API, by resource
 	// (nil: not counted).
 	APIError func(resource string)
+
+	// calls are the API calls in flight (GoAPI), so a tree that stops can
+	// wait for its last writes before it says it has stopped.
+	calls sync.WaitGroup
 }
 
 // Retry is the timer message an actor's backoff sends to itself.
@@ -49,7 +54,9 @@ func (r *Runtime) After(delay time.Duration, pid *actor.PID, msg any) {
 // GoAPI runs an API call on its own goroutine and sends its result to pid,
 // so no actor ever waits on the network.
 func GoAPI[T any](r *Runtime, pid *actor.PID, call func(ctx context.Context) T) {
+	r.calls.Add(1)
 	go func() {
+		defer r.calls.Done()
 		res := call(r.Ctx)
 		if r.Ctx.Err() != nil {
 			// The tree is being stopped: the result would land in a dead
@@ -58,6 +65,19 @@ func GoAPI[T any](r *Runtime, pid *actor.PID, call func(ctx context.Context) T) 
 		}
 		r.Root.Send(pid, res)
 	}()
+}
+
+// WaitCalls waits until no API call started by GoAPI is in flight, or
+// timeout passes; it reports whether they all returned.
+func (r *Runtime) WaitCalls(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() { r.calls.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // NewBackoff is the per-actor retry policy for expected failures (API

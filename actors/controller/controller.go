@@ -82,6 +82,9 @@ type Controller struct {
 	metrics *Metrics
 	system  *actor.ActorSystem
 
+	// runCtx is Run's: when a term ends with it, the replica is stopping
+	// cleanly (not deposed).
+	runCtx  context.Context
 	router  atomic.Pointer[actor.PID]
 	leading atomic.Bool
 	synced  atomic.Bool
@@ -174,6 +177,7 @@ func (c *Controller) Synced() bool { return c.synced.Load() }
 // election in a loop (a replica that loses the Lease stands by and runs for
 // it again). It returns after the actor tree has stopped.
 func (c *Controller) Run(ctx context.Context) error {
+	c.runCtx = ctx
 	c.inf.Start(ctx)
 	defer c.inf.Shutdown()
 	if err := c.inf.WaitForSync(ctx); err != nil {
@@ -189,11 +193,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   c.opts.LeaseDuration,
-			RenewDeadline:   c.opts.RenewDeadline,
-			RetryPeriod:     c.opts.RetryPeriod,
-			ReleaseOnCancel: !c.opts.KeepLeaseOnStop,
+			Lock:          lock,
+			LeaseDuration: c.opts.LeaseDuration,
+			RenewDeadline: c.opts.RenewDeadline,
+			RetryPeriod:   c.opts.RetryPeriod,
+			// client-go would release the Lease the moment ctx ends,
+			// while the tree's last writes may still be landing: a
+			// standby could then take over and pass its cache fence
+			// before they did. The Lease is released below, once the
+			// last term has stopped and its writes have returned.
+			ReleaseOnCancel: false,
 			Name:            c.opts.LeaseName,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: c.lead,
@@ -214,7 +223,29 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.termMu.Lock()
 	c.closed = true
 	c.termMu.Unlock()
+	if !c.opts.KeepLeaseOnStop {
+		c.releaseLease(lock)
+	}
 	return nil
+}
+
+// releaseLease hands the Lease over at once, if this replica still holds
+// it, so the standby takes over without waiting for it to expire.
+func (c *Controller) releaseLease(lock *resourcelock.LeaseLock) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RenewDeadline)
+	defer cancel()
+	rec, _, err := lock.Get(ctx)
+	if err != nil || rec.HolderIdentity != c.opts.Identity {
+		return
+	}
+	now := metav1.NewTime(time.Now())
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaderTransitions: rec.LeaderTransitions, LeaseDurationSeconds: 1, RenewTime: now, AcquireTime: now,
+	}); err != nil {
+		c.log.Warn("releasing the Lease failed; the standby waits for it to expire", "err", err)
+		return
+	}
+	c.log.Info("released the Lease", "identity", c.opts.Identity)
 }
 
 // lead runs one leadership term: the actor tree lives exactly as long as
@@ -248,7 +279,19 @@ func (c *Controller) lead(term context.Context) {
 		c.log.Info("the term ended before the caches were current", "err", err)
 		return
 	}
-	top := c.startTree(term, c.term)
+	// The tree's API calls get a lifetime of their own. Deposed (the
+	// Lease lost), the replica stops writing at once: another may lead.
+	// Stopping cleanly, it lets its last writes land before Run releases
+	// the Lease (see Run).
+	writes, stopWrites := context.WithCancel(context.WithoutCancel(term))
+	defer stopWrites()
+	go func() {
+		<-term.Done()
+		if c.runCtx.Err() == nil {
+			stopWrites()
+		}
+	}()
+	top, rt := c.startTree(writes, c.term)
 	<-term.Done()
 	c.router.Store(nil)
 	// Poison the top actor and wait: its children (config, allocator and
@@ -256,9 +299,16 @@ func (c *Controller) lead(term context.Context) {
 	if err := c.system.Root.PoisonFuture(top).Wait(); err != nil {
 		c.log.Warn("actor tree did not stop in time", "err", err)
 	}
+	if c.runCtx.Err() != nil && !rt.WaitCalls(lastWritesTimeout) {
+		c.log.Warn("stopping with API writes still in flight", "waited", lastWritesTimeout)
+	}
 }
 
-func (c *Controller) startTree(term context.Context, n int) *actor.PID {
+// lastWritesTimeout bounds how long a stopping leader waits for its last
+// writes before it releases the Lease.
+const lastWritesTimeout = 5 * time.Second
+
+func (c *Controller) startTree(term context.Context, n int) (*actor.PID, *actors.Runtime) {
 	name := fmt.Sprintf("controller-%d", n)
 	e := &env{
 		Runtime: &actors.Runtime{
@@ -288,7 +338,7 @@ func (c *Controller) startTree(term context.Context, n int) *actor.PID {
 		panic(fmt.Sprintf("spawning %s: %v", name, err))
 	}
 	c.router.Store(e.router)
-	return top
+	return top, e.Runtime
 }
 
 // topActor is the root of one term's tree. Its children start in an order

@@ -14,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
@@ -404,4 +406,91 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 	f.waitIngress(t, "after", "10.0.0.1")
 	f.waitIngress(t, "web", "10.0.0.0")
+}
+
+// A clean stop hands the Lease over at once, and only after the tree's
+// last status write has returned: a standby taking over earlier could pass
+// its cache fence before that write landed. The write here is held in the
+// API server (it completes whatever the client does) until the test lets
+// it go.
+func TestCleanStopReleasesTheLeaseAfterTheLastWrite(t *testing.T) {
+	f := newFixture(pool("a", "10.0.0.0/30"))
+	held := &heldWrites{started: make(chan struct{}), release: make(chan struct{})}
+	c, stop := f.start(t, "r1", func(o *Options) {
+		o.Kube = heldKube{Interface: f.kube, held: held}
+		o.ElectionKube = f.kube
+	})
+	eventually(t, "leading", c.Leading)
+	if _, err := f.kube.CoreV1().Services("default").Create(context.Background(), lbService("web", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-held.started
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while its last status write was still in the API server")
+	case <-time.After(300 * time.Millisecond):
+	}
+	holder := func() string {
+		lease, err := f.kube.CoordinationV1().Leases(testNS).Get(context.Background(), "herald-controller", metav1.GetOptions{})
+		if err != nil || lease.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *lease.Spec.HolderIdentity
+	}
+	if h := holder(); h != "r1" {
+		t.Fatalf("the Lease shows %q while r1's last write is in flight, want r1 still", h)
+	}
+	close(held.release)
+	<-stopped
+	if h := holder(); h != "" {
+		t.Errorf("Lease still held by %q after a clean stop", h)
+	}
+}
+
+// heldWrites holds the first Service status write inside the "API server"
+// until release is closed; the write completes then, even if the client
+// gave up meanwhile, as a request already received does.
+type heldWrites struct {
+	once    sync.Once
+	started chan struct{}
+	release chan struct{}
+}
+
+type heldKube struct {
+	kubernetes.Interface
+	held *heldWrites
+}
+
+func (k heldKube) CoreV1() typedcorev1.CoreV1Interface {
+	return heldCore{CoreV1Interface: k.Interface.CoreV1(), held: k.held}
+}
+
+type heldCore struct {
+	typedcorev1.CoreV1Interface
+	held *heldWrites
+}
+
+func (c heldCore) Services(ns string) typedcorev1.ServiceInterface {
+	return heldServices{ServiceInterface: c.CoreV1Interface.Services(ns), held: c.held}
+}
+
+type heldServices struct {
+	typedcorev1.ServiceInterface
+	held *heldWrites
+}
+
+// IsWatchListSemanticsUnSupported keeps saying what the fake clientset
+// under it says: it cannot stream a watch list, and without this the
+// informers would wait for one.
+func (heldKube) IsWatchListSemanticsUnSupported() bool { return true }
+
+func (s heldServices) UpdateStatus(_ context.Context, svc *corev1.Service, opts metav1.UpdateOptions) (*corev1.Service, error) {
+	first := false
+	s.held.once.Do(func() { first = true; close(s.held.started) })
+	if first {
+		<-s.held.release
+	}
+	return s.ServiceInterface.UpdateStatus(context.Background(), svc, opts)
 }
