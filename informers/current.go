@@ -136,7 +136,14 @@ func (i *Informers) WaitCurrent(ctx context.Context) error {
 		if len(why) == 0 {
 			break
 		}
-		i.log.Info("caches are behind the API server; waiting", "behind", why, "waited", time.Since(start).Round(time.Millisecond))
+		// A fence that lasts (a kind whose list keeps failing, say after
+		// its RBAC changed) holds the Lease with nothing done: say so
+		// loudly after a while.
+		log := i.log.Info
+		if time.Since(start) > 10*time.Second {
+			log = i.log.Warn
+		}
+		log("caches are behind the API server; waiting", "behind", why, "waited", time.Since(start).Round(time.Millisecond))
 		pending = pending[:0]
 		for _, f := range fences {
 			if _, ok := why[f.r.name]; ok {

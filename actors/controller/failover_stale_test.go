@@ -9,6 +9,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
@@ -25,7 +26,26 @@ import (
 // leader acts: by reading from the API server (the fence) or by writing a
 // status (restoring from what it had). Restored from the stale cache, a
 // (older by name, no status there) would get 10.0.0.0, which b holds.
+//
+// The fence is checked three ways: the cache catches up as soon as the new
+// leader lists; it catches up only 2.5 s later (the fence lists again,
+// and still waits); and the new leader's first lists fail (a list that
+// fails is no proof that the cache is current).
 func TestNewLeaderWaitsForItsCacheBeforeRestoring(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		openAfter time.Duration // from the first consistent list
+		failLists int           // the new leader's first lists fail
+	}{
+		{"catches up at once", 0, 0},
+		{"catches up slowly", 2500 * time.Millisecond, 0},
+		{"lists fail first", 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) { newLeaderWaits(t, tc.openAfter, tc.failLists) })
+	}
+}
+
+func newLeaderWaits(t *testing.T, openAfter time.Duration, failLists int) {
 	now := metav1.NewMicroTime(time.Now())
 	f := newFixture(pool("p", "10.0.0.0/30"),
 		lbService("a", func(s *corev1.Service) { s.ResourceVersion = "10" }),
@@ -39,20 +59,27 @@ func TestNewLeaderWaitsForItsCacheBeforeRestoring(t *testing.T) {
 	var armed atomic.Bool
 	var leader atomic.Pointer[Controller]
 	var firstMove sync.Once
-	acted := func(what string) {
+	acted := func(what string, after time.Duration) {
 		if armed.Load() {
-			firstMove.Do(func() { t.Logf("the new leader's first read or write: %s", what); g.open() })
+			firstMove.Do(func() {
+				t.Logf("the new leader's first read or write: %s; the cache catches up %s later", what, after)
+				time.AfterFunc(after, g.open)
+			})
 		}
 	}
+	var lists atomic.Int32
 	f.kube.PrependReactor("list", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
 		if c := leader.Load(); c != nil && c.Leading() {
-			acted("a consistent list of Services")
+			if lists.Add(1) <= int32(failLists) {
+				return true, nil, apierrors.NewServiceUnavailable("the API server is restarting")
+			}
+			acted("a consistent list of Services", openAfter)
 		}
 		return false, nil, nil
 	})
 	f.kube.PrependReactor("update", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() == "status" {
-			acted("a status write")
+			acted("a status write", 0)
 		}
 		return false, nil, nil
 	})
