@@ -70,7 +70,8 @@ func sameConfigStatus(a, b v1beta1.ConfigurationStateStatus) bool {
 }
 
 // truncate cuts s to at most n bytes, at a character boundary (the summary
-// is often in the user's language), marking the cut with "...".
+// is often in the user's language), and marks the cut with "..." (three
+// bytes more).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
