@@ -233,7 +233,10 @@ ok Service app/fill-1: would get 192.0.2.1 from pool blue
 ok Service app/fill-2: would get 192.0.2.2 from pool blue
 warning Service app/waits: would wait for an address: pool "blue": no free address: all 4 usable IPv4 addresses are in use
 ok Service app/waits: would wait for a free address
-13 objects: 9 ok, 4 with errors; 4 errors, 1 warnings
+ok IPAddressPool metallb-system/team-a
+warning Service elsewhere/teams: Namespace elsewhere is not in the files, so its labels are unknown: requested pool "team-a": pool's serviceAllocation does not select the service: namespace "elsewhere" is not among its namespaces [] and its labels {} match none of its namespaceSelectors [team=a]
+ok Service elsewhere/teams: unknown: its Namespace is not in the files
+15 objects: 11 ok, 4 with errors; 4 errors, 2 warnings
 `
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)

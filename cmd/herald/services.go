@@ -20,7 +20,7 @@ import (
 // requests or sharing keys clash are errors on the Service; a Service that
 // would only wait for a free address is a warning. It returns, besides,
 // what each Service would get.
-func checkServices(set *manifest.Set, cfg *config.Config) (errs []error, warnings []config.Warning, got map[objectKey]string) {
+func checkServices(set *manifest.Set, cfg *config.Config, class string) (errs []error, warnings []config.Warning, got map[objectKey]string) {
 	got = map[objectKey]string{}
 	if cfg == nil || len(set.Services) == 0 {
 		return nil, nil, got
@@ -42,7 +42,7 @@ func checkServices(set *manifest.Set, cfg *config.Config) (errs []error, warning
 		case !s.LoadBalancer:
 			got[k] = "not of type LoadBalancer: nothing to allocate"
 			continue
-		case !s.Ours(""):
+		case !s.Ours(class):
 			got[k] = fmt.Sprintf("loadBalancerClass %q: another controller's", s.Class)
 			continue
 		}
@@ -60,13 +60,22 @@ func checkServices(set *manifest.Set, cfg *config.Config) (errs []error, warning
 				ips[j] = ip.String()
 			}
 			got[k] = fmt.Sprintf("would get %s from pool %s", strings.Join(ips, ","), asg.Pool)
+		case nsLabels[s.Key.Namespace] == nil && !hasNamespace(set, s.Key.Namespace) &&
+			(errors.Is(err, alloc.ErrNotAdmitted) || errors.Is(err, alloc.ErrNoPool)):
+			// The files do not say what the namespace's labels are, so a
+			// pool that selects namespaces by label may well admit it in
+			// the cluster: a remark, not an error.
+			got[k] = "unknown: its Namespace is not in the files"
+			warnings = append(warnings, config.Warning{Kind: "Service", Namespace: s.Key.Namespace, Name: s.Key.Name,
+				Message: fmt.Sprintf("Namespace %s is not in the files, so its labels are unknown: %s",
+					s.Key.Namespace, withoutKey(err, s.Key))})
 		case onlyExhausted(err):
 			got[k] = "would wait for a free address"
 			warnings = append(warnings, config.Warning{Kind: "Service", Namespace: s.Key.Namespace, Name: s.Key.Name,
-				Message: "would wait for an address: " + strings.TrimPrefix(err.Error(), "no IP for "+s.Key.String()+": ")})
+				Message: "would wait for an address: " + withoutKey(err, s.Key)})
 		default:
 			errs = append(errs, &config.Error{Kind: "Service", Namespace: s.Key.Namespace, Name: s.Key.Name,
-				Err: named{strings.TrimPrefix(err.Error(), s.Key.String()+": "), err}})
+				Err: named{withoutKey(err, s.Key), err}})
 		}
 	}
 	return errs, warnings, got
@@ -96,3 +105,19 @@ type named struct {
 
 func (n named) Error() string { return n.msg }
 func (n named) Unwrap() error { return n.err }
+
+func hasNamespace(set *manifest.Set, name string) bool {
+	for _, ns := range set.Input.Namespaces {
+		if ns.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutKey is the allocator's message without the Service's name, which
+// the line already gives.
+func withoutKey(err error, k alloc.ServiceKey) string {
+	msg := strings.TrimPrefix(err.Error(), "no IP for "+k.String()+": ")
+	return strings.TrimPrefix(msg, k.String()+": ")
+}

@@ -19,6 +19,7 @@ func newValidateCommand() *cobra.Command {
 	var (
 		files     []string
 		namespace string
+		class     string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE_OR_DIR...",
@@ -43,7 +44,7 @@ code is 1 when any error was found.`,
 				return err
 			}
 			res := config.Analyze(set.Input)
-			svcErrs, svcWarnings, got := checkServices(set, res.Config)
+			svcErrs, svcWarnings, got := checkServices(set, res.Config, class)
 			set.Errors = append(set.Errors, svcErrs...)
 			res.Warnings = append(res.Warnings, svcWarnings...)
 			if report(cmd.OutOrStdout(), set, res, got) {
@@ -54,6 +55,7 @@ code is 1 when any error was found.`,
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file or directory to read (repeatable; - for stdin)")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "metallb-system", "namespace of objects that name none, as with kubectl apply -n")
+	cmd.Flags().StringVar(&class, "lb-class", "", "spec.loadBalancerClass Herald serves; empty serves Services without a class")
 	return cmd
 }
 
