@@ -231,7 +231,7 @@ error Service app/clash: requested IP 192.0.2.3: IP is in use by app/dns-tcp, ap
 ok Service app/internal: not of type LoadBalancer: nothing to allocate
 ok Service app/fill-1: would get 192.0.2.1 from pool blue
 ok Service app/fill-2: would get 192.0.2.2 from pool blue
-warning Service app/waits: would wait for an address: pool "blue": no free address: all 4 usable IPv4 addresses are in use
+warning Service app/waits: would wait for an address: pool "blue": no free address: all 4 usable IPv4 addresses are in use; not tried: pool "team-a" has autoAssign: false (request it with metallb.io/address-pool or one of its IPs)
 ok Service app/waits: would wait for a free address
 ok IPAddressPool metallb-system/team-a
 warning Service elsewhere/teams: Namespace elsewhere is not in the files, so its labels are unknown: requested pool "team-a": pool's serviceAllocation does not select the service: namespace "elsewhere" is not among its namespaces [] and its labels {} match none of its namespaceSelectors [team=a]
