@@ -11,6 +11,7 @@ import (
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/config"
+	"github.com/heraldlb/herald/informers"
 )
 
 // maxErrorSummary bounds the error text written to a ConfigurationState so
@@ -35,6 +36,21 @@ func ConfigStatus(compileErr error, warnings []config.Warning) v1beta1.Configura
 	}
 	st.WarningSummary = truncate(strings.Join(lines, "\n"), maxErrorSummary)
 	return st
+}
+
+// CompileConfig compiles the configuration the caches hold. It returns the
+// warnings whether or not there are errors (they go on ConfigurationState
+// either way); cfg is nil when err is not.
+func CompileConfig(inf *informers.Informers) (cfg *config.Config, warnings []config.Warning, err error) {
+	in, err := inf.ConfigInput()
+	if err != nil {
+		return nil, nil, err
+	}
+	r := config.Analyze(in)
+	if len(r.Errors) > 0 {
+		return nil, r.Warnings, r.Errors
+	}
+	return r.Config, r.Warnings, nil
 }
 
 // NewConfigStateWriter publishes the status of the ConfigurationState

@@ -8,18 +8,11 @@ import (
 )
 
 // PoolsFromConfig converts a compiled configuration's pools for the
-// allocator, sorted by name. Namespaces come from the objects as written,
-// not from the compiled list, which also holds the namespaces the selectors
-// matched at compile time: the allocator matches selectors itself against
-// the Namespace's current labels, so a relabelled Namespace is judged by its
-// labels of now.
-func PoolsFromConfig(cfg *config.Config, in config.Input) []Pool {
-	explicit := map[string][]string{}
-	for _, p := range in.IPAddressPools {
-		if p.Spec.AllocateTo != nil {
-			explicit[p.Name] = slices.Clone(p.Spec.AllocateTo.Namespaces)
-		}
-	}
+// allocator, sorted by name. Namespaces are those named, not those the
+// selectors matched at compile time: the allocator matches selectors itself
+// against the Namespace's current labels, so a relabelled Namespace is
+// judged by its labels of now.
+func PoolsFromConfig(cfg *config.Config) []Pool {
 	out := make([]Pool, 0, len(cfg.Pools))
 	for _, p := range cfg.Pools {
 		ap := Pool{Name: p.Name, AutoAssign: p.AutoAssign, AvoidBuggyIPs: p.AvoidBuggyIPs}
@@ -29,7 +22,7 @@ func PoolsFromConfig(cfg *config.Config, in config.Input) []Pool {
 		if p.Allocation != nil {
 			ap.Allocation = &ServiceAllocation{
 				Priority:           p.Allocation.Priority,
-				Namespaces:         explicit[p.Name],
+				Namespaces:         p.Allocation.NamedNamespaces,
 				NamespaceSelectors: p.Allocation.NamespaceSelectors,
 				ServiceSelectors:   p.Allocation.ServiceSelectors,
 			}

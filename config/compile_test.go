@@ -127,6 +127,7 @@ spec:
 		want: &config.ServiceAllocation{
 			Priority:           5,
 			Namespaces:         []string{"listed", "shop"},
+			NamedNamespaces:    []string{"listed"},
 			NamespaceSelectors: []labels.Selector{labels.SelectorFromSet(labels.Set{"app": "myapp"})},
 			ServiceSelectors:   []labels.Selector{labels.SelectorFromSet(labels.Set{"tier": "web"})},
 		},

@@ -96,6 +96,10 @@ type ServiceAllocation struct {
 	// Namespaces admitted by name, plus those of Input.Namespaces that
 	// NamespaceSelectors matched at compile time; sorted.
 	Namespaces []string
+	// NamedNamespaces are those admitted by name alone (spec
+	// serviceAllocation.namespaces), sorted: for callers that match the
+	// selectors themselves against a Namespace's labels of now.
+	NamedNamespaces []string
 	// NamespaceSelectors are kept so a namespace created later can be
 	// matched without recompiling.
 	NamespaceSelectors []labels.Selector

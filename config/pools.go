@@ -116,6 +116,7 @@ func compileServiceAllocation(r ref, in *v1beta1.ServiceAllocation, namespaces [
 		d.errorf(r, "spec.serviceAllocation.priority", "%d: %w: must be 0 or more", in.Priority, ErrOutOfRange)
 	}
 	checkDuplicates(r, "spec.serviceAllocation.namespaces", in.Namespaces, d)
+	a.NamedNamespaces = slices.Sorted(slices.Values(in.Namespaces))
 	a.Namespaces = append(a.Namespaces, in.Namespaces...)
 	a.NamespaceSelectors = compileSelectors(r, "spec.serviceAllocation.namespaceSelectors", in.NamespaceSelectors, d)
 	a.ServiceSelectors = compileSelectors(r, "spec.serviceAllocation.serviceSelectors", in.ServiceSelectors, d)

@@ -9,7 +9,6 @@ import (
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/v1beta1"
-	"github.com/heraldlb/herald/config"
 )
 
 // ConfigurationStateName is the ConfigurationState the controller writes in
@@ -65,16 +64,7 @@ func (a *configActor) Receive(c actor.Context) {
 }
 
 func (a *configActor) compile(c actor.Context) {
-	in, err := a.e.inf.ConfigInput()
-	var cfg *config.Config
-	var warnings []config.Warning
-	if err == nil {
-		r := config.Analyze(in)
-		cfg, warnings = r.Config, r.Warnings
-		if len(r.Errors) > 0 {
-			err = r.Errors
-		}
-	}
+	cfg, warnings, err := actors.CompileConfig(a.e.inf)
 	if err != nil {
 		a.e.Log.Error("configuration is invalid; keeping the last valid one", "stale", a.haveValid, "err", err)
 		if a.haveValid {
@@ -92,7 +82,7 @@ func (a *configActor) compile(c actor.Context) {
 	for _, w := range cfg.Warnings {
 		a.e.Log.Warn("configuration warning", "warning", w.String())
 	}
-	a.last = alloc.PoolsFromConfig(cfg, in)
+	a.last = alloc.PoolsFromConfig(cfg)
 	a.haveValid = true
 	a.e.metrics.configLoaded.Set(1)
 	a.e.metrics.configStale.Set(0)

@@ -60,16 +60,7 @@ func (a *configActor) Receive(c actor.Context) {
 }
 
 func (a *configActor) compile(c actor.Context) {
-	in, err := a.e.inf.ConfigInput()
-	var cfg *config.Config
-	var warnings []config.Warning
-	if err == nil {
-		r := config.Analyze(in)
-		cfg, warnings = r.Config, r.Warnings
-		if len(r.Errors) > 0 {
-			err = r.Errors
-		}
-	}
+	cfg, warnings, err := actors.CompileConfig(a.e.inf)
 	a.state.Set(c, actors.ConfigStatus(err, warnings))
 	if err != nil {
 		a.e.Log.Error("configuration is invalid; keeping the last valid one", "stale", a.last != nil, "err", err)

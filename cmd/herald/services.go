@@ -26,7 +26,7 @@ func checkServices(set *manifest.Set, cfg *config.Config, class string) (errs []
 		return nil, nil, got
 	}
 	a := alloc.New()
-	if _, err := a.SetPools(alloc.PoolsFromConfig(cfg, set.Input)); err != nil {
+	if _, err := a.SetPools(alloc.PoolsFromConfig(cfg)); err != nil {
 		// config accepted the pools, so this is a disagreement between
 		// config and alloc: say so rather than check nothing.
 		return []error{fmt.Errorf("the allocator refused the configuration's pools: %w", err)}, nil, got
