@@ -27,9 +27,16 @@ var fuzzIPs = []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr(
 
 func runMachine(t *testing.T, data []byte) {
 	m := New(Config{Remind: true})
-	rv := 1
+	// The API server's side, as the harness keeps it: the status now, its
+	// version, and every version so far (a cache may deliver an old one).
+	rv, uid := 1, 1
+	api := []netip.Addr(nil)
+	history := map[int][]netip.Addr{1: nil}
+	first := 1 // the first version of the current object
+	// newest is the version of the newest object the machine was given:
+	// what it may believe the status says.
+	newest := 0
 	var outstanding *Action // the Write in flight
-	shown := []netip.Addr(nil)
 	// revoked are the IPs revoked and not given back by a later decision:
 	// no Write may show them.
 	revoked := map[netip.Addr]bool{}
@@ -53,21 +60,47 @@ func runMachine(t *testing.T, data []byte) {
 		}
 		return out
 	}
-	obj := func() *Object {
+	version := func(v int) *Object {
+		newest = max(newest, v)
+		return &Object{UID: strconv.Itoa(uid), ResourceVersion: strconv.Itoa(v), IPs: slices.Clone(history[v]), Ref: v}
+	}
+	write := func(ips []netip.Addr) *Object {
 		rv++
-		return &Object{UID: "u", ResourceVersion: strconv.Itoa(rv), IPs: slices.Clone(shown), Ref: rv}
+		api = slices.Clone(ips)
+		history[rv] = api
+		return version(rv)
 	}
 	for step := 0; len(data) > 0 && step < 200; step++ {
 		var ev Event
-		switch op := next() % 8; op {
-		case 0:
+		switch op := next() % 10; op {
+		case 0, 8, 9:
 			b := next()
+			wasThere := exists
 			exists = b%4 != 0
-			ev = Event{Kind: Observe, Exists: exists, Spec: Spec{LoadBalancer: b%4 != 1, Ours: b%4 >= 2,
-				Request: alloc.Service{RequestedPool: fmt.Sprint(b % 3)}}, Object: obj()}
 			if !exists {
 				ev = Event{Kind: Observe}
+				break
 			}
+			if !wasThere && newest > 0 {
+				// Deleted and created again: a new object, whose
+				// versions start after the old one's.
+				uid++
+				rv++
+				api, first, newest = nil, rv, 0
+				history[rv] = nil
+			}
+			obj := version(rv)
+			switch op {
+			case 8:
+				// Someone else writes the status (the API server clears
+				// it on a type change; a person edits it).
+				obj = write(ipsOf(next()))
+			case 9:
+				// The cache delivers an older version.
+				obj = version(first + int(next())%(rv-first+1))
+			}
+			ev = Event{Kind: Observe, Exists: true, Spec: Spec{LoadBalancer: b%4 != 1, Ours: b%4 >= 2,
+				Request: alloc.Service{RequestedPool: fmt.Sprint(b % 3)}}, Object: obj}
 		case 1:
 			ips := ipsOf(next())
 			for _, ip := range ips {
@@ -88,13 +121,12 @@ func runMachine(t *testing.T, data []byte) {
 			if outstanding == nil {
 				continue
 			}
-			w := WriteResult{Before: slices.Clone(shown)}
+			w := WriteResult{Before: slices.Clone(api)}
 			switch next() % 4 {
 			case 0:
-				shown = slices.Clone(outstanding.IPs)
-				w.Object = obj()
+				w.Object = write(outstanding.IPs)
 			case 1:
-				w.Conflict, w.Object = true, obj()
+				w.Conflict, w.Object = true, write(api)
 			case 2:
 				w.Err = errors.New("unavailable")
 			case 3:
@@ -120,25 +152,27 @@ func runMachine(t *testing.T, data []byte) {
 						t.Fatalf("step %d: Write puts revoked %v back", step, ip)
 					}
 				}
+				if a.Object.Ref.(int) != newest {
+					t.Fatalf("step %d: Write based on version %v, the newest known is %d", step, a.Object.Ref, newest)
+				}
 				outstanding = &a
 			case StatusClear:
 				if outstanding != nil {
 					t.Fatalf("step %d: StatusClear while a write is in flight", step)
 				}
 				for _, r := range a.Reservations {
-					if exists && slices.Contains(m.obj.IPs, r.IP) {
-						t.Fatalf("step %d: %v reported clear while the status shows it", step, r.IP)
+					// The newest version the machine knows must not show
+					// the IP (or the Service is gone).
+					if exists && slices.Contains(history[newest], r.IP) {
+						t.Fatalf("step %d: %v reported clear while version %d shows it", step, r.IP, newest)
 					}
 					if g, ok := reserved[r.IP]; ok && g != r.Gen {
-						// An older generation is allowed only if the
-						// allocator made a newer one the machine has
-						// not heard of, which this shell never does.
 						t.Fatalf("step %d: %v reported at generation %d, reserved at %d", step, r.IP, r.Gen, g)
 					}
 				}
 			case Idle:
-				if outstanding != nil || m.Pending() || len(m.toClear) > 0 {
-					t.Fatalf("step %d: Idle with work pending", step)
+				if outstanding != nil {
+					t.Fatalf("step %d: Idle with a write in flight", step)
 				}
 			}
 		}

@@ -323,12 +323,13 @@ func (m *Machine) publishChange(before, after []netip.Addr, pool string) {
 }
 
 // checkClear reports the reserved IPs the status no longer shows (all of
-// them once the Service is gone). It waits while a write is in flight:
-// that write may be putting one back. An IP this Service was given again
-// stays listed while its status shows it, which is harmless: the allocator
-// ignores a report about a reservation already taken back.
+// them once the Service is gone). Its one caller, maybeIdle, never runs it
+// while a write is in flight: that write may be putting one back. An IP
+// this Service was given again stays listed while its status shows it,
+// which is harmless: the allocator ignores a report about a reservation
+// already taken back.
 func (m *Machine) checkClear() {
-	if len(m.toClear) == 0 || m.inflight {
+	if len(m.toClear) == 0 {
 		return
 	}
 	var shown []netip.Addr
