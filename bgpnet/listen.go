@@ -1,0 +1,414 @@
+package bgpnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Listeners owns the listening sockets of a speaker's peers: one per
+// (ListenPort, VRF), opened by the first Register for it and closed when its
+// last Registration closes. The zero value is not usable; call
+// NewListeners. Its methods are safe for concurrent use.
+type Listeners struct {
+	mu     sync.Mutex
+	byKey  map[listenKey]*listener
+	closed bool
+}
+
+// NewListeners returns an empty set of listeners.
+func NewListeners() *Listeners { return &Listeners{byKey: map[listenKey]*listener{}} }
+
+type listenKey struct {
+	port uint16
+	vrf  string
+}
+
+func (k listenKey) String() string {
+	if k.vrf == "" {
+		return fmt.Sprintf("port %d", k.port)
+	}
+	return fmt.Sprintf("port %d in %s", k.port, k.vrf)
+}
+
+// listener is one listening socket and its peer table.
+type listener struct {
+	key    listenKey
+	ln     *net.TCPListener
+	raw    syscall.RawConn
+	family int
+	done   chan struct{} // closed when the accept loop has returned
+
+	// mu guards regs, the MD5 keys and the filter of the socket, and is
+	// held while a connection is delivered, so no delivery for a
+	// Registration happens after its Close returns.
+	mu   sync.Mutex
+	regs []*Registration
+}
+
+// Registration is one peer's place on a listener. Close it when the peer
+// goes away or its Options change (then Register again).
+type Registration struct {
+	ls      *Listeners
+	l       *listener
+	opts    Options
+	addr    netip.Addr // o.Peer without zone, IPv4 unmapped
+	ifindex int        // the zone of a link-local o.Peer as an index
+	deliver func(*Conn)
+	closed  bool // guarded by ls.mu
+}
+
+// Options returns the options the registration was made with.
+func (r *Registration) Options() Options { return r.opts }
+
+// Register makes the listener of (o.ListenPort, o.VRF) accept the
+// connections that come from o.Peer, opening the listener if it is the
+// first peer on it, and hands each to deliver as an established *Conn.
+//
+// From the moment Register returns: the peer's TCP MD5 key (o.Password) is
+// on the listening socket, so a peer with a key and one without share it;
+// the kernel drops every segment to the listener from an address no
+// registration has and, with o.MinTTL, from the peer when it arrives with a
+// lower TTL (the SYN gets no answer); a connection that is accepted anyway
+// (a link-local address on another interface than o.Peer's zone, or one
+// that raced a Close) is reset, never delivered. An accepted connection
+// gets o.TTL and o.MinTTL before deliver sees it.
+//
+// deliver runs on the listener's goroutine and must not block (send the
+// connection to the peer's actor and return); it is never called for a
+// Registration after its Close has returned, and the connection is the
+// callee's to close. Register fails with ErrDuplicatePeer when the listener
+// already has o.Peer, with ErrPermission (port 179 without
+// CAP_NET_BIND_SERVICE) or ErrAddressInUse when the listener cannot be
+// opened, and with ErrTooManyPeers past about 340 IPv6 or 1000 IPv4 peers
+// on one listener.
+func (ls *Listeners) Register(o Options, deliver func(*Conn)) (*Registration, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if deliver == nil {
+		return nil, &Error{Op: "register", Addr: o.Peer.String(), Kind: ErrInvalidOptions, Hint: "no deliver function"}
+	}
+	ifindex, err := zoneIndex(o.Peer)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registration{ls: ls, opts: o, addr: o.Peer.Unmap().WithZone(""), ifindex: ifindex, deliver: deliver}
+	key := listenKey{port: o.listenPort(), vrf: o.VRF}
+
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.closed {
+		return nil, &Error{Op: "register", Addr: o.Peer.String(), Kind: ErrClosed}
+	}
+	l, opened := ls.byKey[key], false
+	if l == nil {
+		if l, err = openListener(key); err != nil {
+			return nil, err
+		}
+		opened = true
+	}
+	if err := l.add(r); err != nil {
+		if opened {
+			l.shutdown()
+		}
+		return nil, err
+	}
+	if opened {
+		ls.byKey[key] = l
+	}
+	r.l = l
+	return r, nil
+}
+
+// Close removes the peer from its listener: its address leaves the filter
+// and its MD5 key the socket (connections already delivered are not
+// touched). The listener closes with its last registration. Close is
+// idempotent.
+func (r *Registration) Close() error {
+	r.ls.mu.Lock()
+	defer r.ls.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	l := r.l
+	err := l.remove(r)
+	if l.empty() {
+		delete(r.ls.byKey, l.key)
+		l.shutdown()
+	}
+	return err
+}
+
+// Close closes every listener; registrations are then closed too. It waits
+// for the accept loops to return.
+func (ls *Listeners) Close() error {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.closed = true
+	for k, l := range ls.byKey {
+		l.mu.Lock()
+		for _, r := range l.regs {
+			r.closed = true
+		}
+		l.regs = nil
+		l.mu.Unlock()
+		l.shutdown()
+		delete(ls.byKey, k)
+	}
+	return nil
+}
+
+// zoneIndex resolves the zone of a link-local address to an interface
+// index (0 for an address without zone).
+func zoneIndex(a netip.Addr) (int, error) {
+	z := a.Zone()
+	if z == "" {
+		return 0, nil
+	}
+	if n, err := strconv.Atoi(z); err == nil && n > 0 {
+		return n, nil
+	}
+	ifi, err := net.InterfaceByName(z)
+	if err != nil {
+		return 0, &Error{Op: "register", Addr: a.String(), Kind: ErrNoDevice, Hint: fmt.Sprintf("no interface %q on this node", z), Err: err}
+	}
+	return ifi.Index, nil
+}
+
+// openListener opens the socket of key: dual-stack when the node has IPv6,
+// bound to the VRF device, sending with TTL 255 (the SYN-ACK to a GTSM peer
+// must arrive with 255 too), and dropping every segment until the first
+// peer's filter replaces the drop-all one it starts with.
+func openListener(key listenKey) (*listener, error) {
+	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: dropPacket}})
+	if err != nil {
+		return nil, listenError(key.port, key.vrf, err)
+	}
+	family := 0
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return control(c, func(fd int) error {
+			var err error
+			if family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+				return wrapSyscall("getsockopt SO_DOMAIN", err)
+			}
+			if err := bindDevice(fd, key.vrf); err != nil {
+				return err
+			}
+			if err := setTTL(fd, family, MaxTTL, 0); err != nil {
+				return err
+			}
+			return attachFilter(fd, rawFilter(dropAll))
+		})
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", fmt.Sprintf(":%d", key.port))
+	if err != nil {
+		return nil, listenError(key.port, key.vrf, err)
+	}
+	tl := ln.(*net.TCPListener)
+	raw, err := tl.SyscallConn()
+	if err != nil {
+		_ = tl.Close()
+		return nil, listenError(key.port, key.vrf, err)
+	}
+	l := &listener{key: key, ln: tl, raw: raw, family: family, done: make(chan struct{})}
+	go l.acceptLoop()
+	return l, nil
+}
+
+func rawFilter(raw []bpf.RawInstruction) []unix.SockFilter {
+	out := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return out
+}
+
+// add puts r in the table: its MD5 key first, then the filter that lets
+// its segments in.
+func (l *listener) add(r *Registration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fail := func(hint string, err error) error {
+		return &Error{Op: "register", Addr: r.opts.Peer.String() + " on " + l.key.String(), Kind: ErrDuplicatePeer, Hint: hint, Err: err}
+	}
+	for _, o := range l.regs {
+		if o.addr != r.addr {
+			continue
+		}
+		if o.ifindex == r.ifindex || o.ifindex == 0 || r.ifindex == 0 {
+			return fail("the listener already has a registration for this address", nil)
+		}
+		// The same link-local address on two interfaces: the kernel keys
+		// TCP MD5 by address alone, so they must agree on the password.
+		if o.opts.Password != r.opts.Password {
+			return fail("the same link-local address on two interfaces with different TCP MD5 passwords (the kernel keys them by address alone)", nil)
+		}
+	}
+	if r.opts.Password != "" {
+		if err := control(l.raw, func(fd int) error { return setMD5(fd, l.family, r.addr, r.opts.Password) }); err != nil {
+			return registerError(r, l, err)
+		}
+	}
+	l.regs = append(l.regs, r)
+	if err := l.refilter(); err != nil {
+		l.regs = l.regs[:len(l.regs)-1]
+		return errors.Join(registerError(r, l, err), l.dropKey(r))
+	}
+	return nil
+}
+
+// remove takes r out of the table: the filter first, so no new SYN from
+// the peer is answered once its key is gone.
+func (l *listener) remove(r *Registration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, o := range l.regs {
+		if o == r {
+			l.regs = append(l.regs[:i], l.regs[i+1:]...)
+			break
+		}
+	}
+	if len(l.regs) == 0 {
+		return l.dropKey(r) // the socket is about to close; keep dropping all
+	}
+	return errors.Join(l.refilter(), l.dropKey(r))
+}
+
+// dropKey removes r's MD5 key unless another registration of the same
+// address still uses it.
+func (l *listener) dropKey(r *Registration) error {
+	if r.opts.Password == "" {
+		return nil
+	}
+	for _, o := range l.regs {
+		if o.addr == r.addr {
+			return nil
+		}
+	}
+	return control(l.raw, func(fd int) error { return setMD5(fd, l.family, r.addr, "") })
+}
+
+func (l *listener) empty() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.regs) == 0
+}
+
+// refilter installs the filter of the current table.
+func (l *listener) refilter() error {
+	rows := make([]filterPeer, len(l.regs))
+	for i, r := range l.regs {
+		rows[i] = filterPeer{addr: r.addr, minTTL: r.opts.MinTTL}
+	}
+	prog, err := buildFilter(rows, skfNetOff)
+	if err != nil {
+		return err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return err
+	}
+	return control(l.raw, func(fd int) error { return attachFilter(fd, rawFilter(raw)) })
+}
+
+// shutdown closes the socket and waits for the accept loop to return.
+// The caller must not hold l.mu.
+func (l *listener) shutdown() {
+	_ = l.ln.Close()
+	<-l.done
+}
+
+func registerError(r *Registration, l *listener, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	kind := ErrSocket
+	if errors.Is(err, ErrTooManyPeers) {
+		kind = ErrTooManyPeers
+	}
+	return &Error{Op: "register", Addr: r.opts.Peer.String() + " on " + l.key.String(), Kind: kind, Err: err}
+}
+
+// acceptLoop accepts until the socket is closed. A failing Accept (out of
+// file descriptors, a connection aborted before it was accepted) is retried
+// after a pause that grows from 5 ms to 1 s, as net/http's server does.
+func (l *listener) acceptLoop() {
+	defer close(l.done)
+	var pause time.Duration
+	for {
+		c, err := l.ln.AcceptTCP()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
+		l.handle(c)
+	}
+}
+
+// handle matches an accepted connection to its registration, applies the
+// peer's TTL settings and delivers it, or resets it.
+func (l *listener) handle(c *net.TCPConn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	var addr netip.Addr
+	var ifindex int
+	if err := control(raw, func(fd int) error {
+		var err error
+		addr, _, ifindex, err = peerName(fd)
+		return err
+	}); err != nil {
+		_ = c.Close()
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.match(addr, ifindex)
+	if r == nil {
+		refuse(c, raw)
+		return
+	}
+	if err := control(raw, func(fd int) error {
+		return setTTL(fd, l.family, r.opts.sendTTL(), int(r.opts.MinTTL))
+	}); err != nil {
+		refuse(c, raw)
+		return
+	}
+	r.deliver(newConn(c, l.key.vrf))
+}
+
+// match finds the registration of a remote address: the same address and,
+// for a link-local one, the same interface.
+func (l *listener) match(addr netip.Addr, ifindex int) *Registration {
+	for _, r := range l.regs {
+		if r.addr == addr && (!addr.IsLinkLocalUnicast() || r.ifindex == ifindex) {
+			return r
+		}
+	}
+	return nil
+}
+
+// refuse closes an accepted connection with a reset.
+func refuse(c *net.TCPConn, raw syscall.RawConn) {
+	_ = control(raw, resetOnClose)
+	_ = c.Close()
+}
