@@ -89,8 +89,8 @@ func (r *Registration) Options() Options { return r.opts }
 // callee's to close. Register fails with ErrDuplicatePeer when the listener
 // already has o.Peer, with ErrPermission (port 179 without
 // CAP_NET_BIND_SERVICE) or ErrAddressInUse when the listener cannot be
-// opened, and with ErrTooManyPeers past about 340 IPv6 or 1000 IPv4 peers
-// on one listener.
+// opened, and with ErrTooManyPeers past 340 IPv6 or 681 IPv4 GTSM peers on
+// one listener (the kernel's 4096 instructions of classic BPF).
 func (ls *Listeners) Register(o Options, deliver func(*Conn)) (*Registration, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ func mdLab(t *testing.T) *lab {
 	l := newLab(t, "h", "p")
 	l.link("h", "h0", []string{"10.0.0.1/24", "2001:db8::1/64"},
 		"p", "p0", []string{"10.0.0.2/24", "10.0.0.3/24", "2001:db8::2/64", "2001:db8::3/64"})
+	l.reachable("p", "10.0.0.1", "2001:db8::1")
 	return l
 }
 

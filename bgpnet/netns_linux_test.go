@@ -272,3 +272,23 @@ func wantErr(t *testing.T, err, want error, fragments ...string) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// reachable waits until role can ping every address: a veth pair's IPv6
+// side takes a moment after it comes up, and a first SYN sent before then
+// is lost and retransmitted only a second later.
+func (l *lab) reachable(role string, addrs ...string) {
+	l.t.Helper()
+	for _, a := range addrs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := exec.Command("ip", "netns", "exec", l.ns(role), "ping", "-c1", "-W1", "-q", a).Run()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				l.t.Fatalf("%s cannot reach %s: %v", role, a, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
