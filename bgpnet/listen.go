@@ -190,6 +190,13 @@ func zoneIndex(a netip.Addr) (int, error) {
 // bound to the VRF device, sending with TTL 255 (the SYN-ACK to a GTSM peer
 // must arrive with 255 too), and dropping every segment until the first
 // peer's filter replaces the drop-all one it starts with.
+//
+// SO_REUSEPORT is what lets a socket bound to a device and an unbound one
+// listen on the same port (without it the kernel refuses the second bind
+// with EADDRINUSE). Its cost: another process of the same user that
+// listens on the same port and device with SO_REUSEPORT too (FRR's bgpd
+// sets it) shares the incoming connections instead of failing; bgpd runs
+// as user frr, so it fails as it should.
 func openListener(key listenKey) (*listener, error) {
 	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: dropPacket}})
 	if err != nil {
@@ -201,6 +208,9 @@ func openListener(key listenKey) (*listener, error) {
 			var err error
 			if family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
 				return wrapSyscall("getsockopt SO_DOMAIN", err)
+			}
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+				return wrapSyscall("setsockopt SO_REUSEPORT", err)
 			}
 			if err := bindDevice(fd, key.vrf); err != nil {
 				return err

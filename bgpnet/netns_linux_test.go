@@ -275,13 +275,22 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // reachable waits until role can ping every address: a veth pair's IPv6
 // side takes a moment after it comes up, and a first SYN sent before then
-// is lost and retransmitted only a second later.
+// is lost and retransmitted only a second later. Arguments starting with
+// "-I" bind the pings that follow to an interface.
 func (l *lab) reachable(role string, addrs ...string) {
 	l.t.Helper()
-	for _, a := range addrs {
+	var opts []string
+	for i := 0; i < len(addrs); i++ {
+		a := addrs[i]
+		if a == "-I" && i+1 < len(addrs) {
+			opts = []string{"-I", addrs[i+1]}
+			i++
+			continue
+		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			err := exec.Command("ip", "netns", "exec", l.ns(role), "ping", "-c1", "-W1", "-q", a).Run()
+			args := append([]string{"netns", "exec", l.ns(role), "ping", "-c1", "-W1", "-q"}, opts...)
+			err := exec.Command("ip", append(args, a)...).Run()
 			if err == nil {
 				break
 			}
