@@ -132,8 +132,9 @@ func TestListenerBindsToDevice(t *testing.T) {
 	})
 	t.Run("a device that does not exist", func(t *testing.T) {
 		var err error
-		l.in("h", func() { _, err = ls.Register(Options{Peer: mustAddr("10.0.0.2"), VRF: "red", ListenPort: testPort}, func(*Conn) {}) })
+		l.in("h", func() {
+			_, err = ls.Register(Options{Peer: mustAddr("10.0.0.2"), VRF: "red", ListenPort: testPort}, func(*Conn) {})
+		})
 		wantErr(t, err, ErrNoDevice, `no device "red"`)
 	})
 }
-
