@@ -12,7 +12,8 @@ import (
 
 // Conn is an established TCP connection to or from a peer. It is a
 // *net.TCPConn (read, write, close, deadlines) with its addresses as
-// netip values; a link-local address carries its zone.
+// netip values; a link-local address carries the zone of the peer's
+// Options.Peer (the same link on both ends).
 type Conn struct {
 	*net.TCPConn
 	Local, Remote netip.AddrPort
@@ -20,17 +21,27 @@ type Conn struct {
 	vrf string
 }
 
-func newConn(c *net.TCPConn, vrf string) *Conn {
-	return &Conn{TCPConn: c, Local: addrPortOf(c.LocalAddr()), Remote: addrPortOf(c.RemoteAddr()), vrf: vrf}
+// newConn wraps c. Link-local addresses get zone, the interface named in
+// the peer's options: Go's own zone names come from a process-wide cache
+// of one network namespace's interfaces, which a socket made in another
+// namespace (the tests') does not match.
+func newConn(c *net.TCPConn, vrf, zone string) *Conn {
+	return &Conn{TCPConn: c, Local: addrPortOf(c.LocalAddr(), zone), Remote: addrPortOf(c.RemoteAddr(), zone), vrf: vrf}
 }
 
-func addrPortOf(a net.Addr) netip.AddrPort {
+func addrPortOf(a net.Addr, zone string) netip.AddrPort {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return netip.AddrPort{}
 	}
 	ap := ta.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	addr := ap.Addr().Unmap()
+	if addr.IsLinkLocalUnicast() && addr.Is6() {
+		addr = addr.WithZone(zone)
+	} else {
+		addr = addr.WithZone("")
+	}
+	return netip.AddrPortFrom(addr, ap.Port())
 }
 
 // Dial opens a TCP connection to the peer with o's settings and returns it
@@ -66,7 +77,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	if err != nil {
 		return nil, dialError(o, time.Since(start), err)
 	}
-	return newConn(c.(*net.TCPConn), o.VRF), nil
+	return newConn(c.(*net.TCPConn), o.VRF, o.Peer.Zone()), nil
 }
 
 // prepareDial sets a fresh socket up for o before it is bound and

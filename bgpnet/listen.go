@@ -403,7 +403,7 @@ func (l *listener) handle(c *net.TCPConn) {
 		refuse(c, raw)
 		return
 	}
-	r.deliver(newConn(c, l.key.vrf))
+	r.deliver(newConn(c, l.key.vrf, r.opts.Peer.Zone()))
 }
 
 // match finds the registration of a remote address: the same address and,
