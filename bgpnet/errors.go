@@ -128,6 +128,9 @@ func dialError(o Options, waited time.Duration, cause error) *Error {
 	case errno == syscall.ECONNREFUSED:
 		e.Kind = ErrRefused
 		e.Hint = fmt.Sprintf("nothing listens on port %d at the peer, or it refuses connections from this address (is this node configured as its neighbour?)", o.peerPort())
+	case errno == syscall.ECONNRESET:
+		e.Kind = ErrRefused
+		e.Hint = "the peer reset the connection as soon as it was set up: it does not take this address for one of its neighbours"
 	case errno == syscall.ENETUNREACH, errno == syscall.EHOSTUNREACH:
 		e.Kind = ErrUnreachable
 		e.Hint = "no route to the peer"

@@ -4,36 +4,36 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/heraldlb/herald/bgpwire/peer"
 )
 
-// linkLocalOf reads the IPv6 link-local address of an interface in role's
-// namespace, with the interface as zone.
-func (l *lab) linkLocalOf(role, ifname string) (ll netip.Addr) {
+// linkLocalOf waits for the kernel's IPv6 link-local address of an
+// interface in role's namespace and returns it with the interface as zone.
+func (l *lab) linkLocalOf(role, ifname string) netip.Addr {
 	l.t.Helper()
-	l.in(role, func() {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			l.t.Error(err)
-			return
-		}
-		as, err := ifi.Addrs()
-		if err != nil {
-			l.t.Error(err)
-			return
-		}
-		for _, a := range as {
-			ip := a.(*net.IPNet).IP
-			if ip.To4() == nil && ip.IsLinkLocalUnicast() {
-				ll = mustAddr(ip.String()).WithZone(ifname)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ll netip.Addr
+		l.in(role, func() {
+			ifi, err := net.InterfaceByName(ifname)
+			if err != nil {
+				l.t.Error(err)
+				return
 			}
+			if lls, err := linkLocals(ifi); err == nil && len(lls) > 0 {
+				ll = lls[0].WithZone(ifname)
+			}
+		})
+		if ll.IsValid() {
+			return ll
 		}
-	})
-	if !ll.IsValid() {
-		l.t.Fatalf("%s has no link-local address on %s:\n%s", role, ifname, l.ip(role, "addr"))
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%s has no link-local address on %s:\n%s", role, ifname, l.ip(role, "addr"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return ll
 }
 
 // The next hops of a real connection, on both ends, for each family and
