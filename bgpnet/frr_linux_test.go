@@ -29,8 +29,8 @@ import (
 
 const frrDaemons = "/usr/lib/frr"
 
-// frrAS is the AS of every FRR in these tests; Herald's is 65000.
-const frrAS = 65001
+// The ASes of every FRR in these tests and of Herald.
+const frrAS, heraldAS = 65001, 65000
 
 type frr struct {
 	t     *testing.T
@@ -165,16 +165,30 @@ func readMessage(c *Conn, within time.Duration) (bgpwire.MessageType, []byte, er
 
 // bgpHandshake reads the peer's OPEN, sends ours and waits for the
 // peer's KEEPALIVE: proof that each end received the other's segments.
-func bgpHandshake(t *testing.T, f *frr, c *Conn, myAS uint32, id string) {
+func bgpHandshake(t *testing.T, f *frr, c *Conn, id string) {
 	t.Helper()
+	if err := readFRROpen(c); err != nil {
+		t.Fatalf("%v:\n%s", err, f.logs())
+	}
+	sendOpenExpectKeepalive(t, f, c, id)
+}
+
+// readFRROpen reads the first message and checks it is a BGP-4 OPEN from
+// FRR's AS.
+func readFRROpen(c *Conn) error {
 	typ, body, err := readMessage(c, 10*time.Second)
 	if err != nil || typ != bgpwire.TypeOpen {
-		t.Fatalf("want FRR's OPEN, got type %v (%v):\n%s", typ, err, f.logs())
+		return fmt.Errorf("want FRR's OPEN, got type %v (%v)", typ, err)
 	}
 	if len(body) < 3 || body[0] != 4 || binary.BigEndian.Uint16(body[1:3]) != frrAS {
-		t.Fatalf("FRR's OPEN % x is not BGP-4 from AS %d", body, frrAS)
+		return fmt.Errorf("FRR's OPEN % x is not BGP-4 from AS %d", body, frrAS)
 	}
-	open, err := bgpwire.AppendOpen(nil, &bgpwire.Open{Version: 4, AS: myAS, HoldTime: 90, Identifier: netip.MustParseAddr(id),
+	return nil
+}
+
+func sendOpenExpectKeepalive(t *testing.T, f *frr, c *Conn, id string) {
+	t.Helper()
+	open, err := bgpwire.AppendOpen(nil, &bgpwire.Open{Version: 4, AS: heraldAS, HoldTime: 90, Identifier: netip.MustParseAddr(id),
 		Capabilities: bgpwire.Capabilities{Multiprotocol: []bgpwire.Family{bgpwire.IPv4Unicast}}})
 	if err != nil {
 		t.Fatal(err)
@@ -182,9 +196,37 @@ func bgpHandshake(t *testing.T, f *frr, c *Conn, myAS uint32, id string) {
 	if _, err := c.Write(open); err != nil {
 		t.Fatal(err)
 	}
-	typ, body, err = readMessage(c, 10*time.Second)
+	typ, body, err := readMessage(c, 10*time.Second)
 	if err != nil || typ != bgpwire.TypeKeepalive {
 		t.Fatalf("want FRR's KEEPALIVE after our OPEN, got type %v body % x (%v):\n%s", typ, body, err, f.logs())
+	}
+}
+
+// acceptHandshake waits for FRR's connection on the listener and does the
+// handshake on it. FRR abandons a connection whose SYN went unanswered
+// when its connect timer fires, and the SYN it retransmitted first may
+// still be accepted (a listener that was opening then): such a connection
+// ends before FRR's OPEN, and the next one is FRR's.
+func acceptHandshake(t *testing.T, f *frr, accepted chan *Conn, id string) *Conn {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case c := <-accepted:
+			t.Cleanup(func() { _ = c.Close() })
+			err := readFRROpen(c)
+			if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+				t.Logf("FRR abandoned a connection from %v: %v", c.Remote, err)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%v:\n%s", err, f.logs())
+			}
+			sendOpenExpectKeepalive(t, f, c, id)
+			return c
+		case <-deadline:
+			t.Fatalf("FRR did not connect:\n%s", f.logs())
+		}
 	}
 }
 
@@ -241,7 +283,7 @@ router bgp 65001
 		if err != nil {
 			t.Fatalf("%v\n%s", err, f.logs())
 		}
-		bgpHandshake(t, f, c, 65000, "10.0.0.1")
+		bgpHandshake(t, f, c, "10.0.0.1")
 	})
 	t.Run("Herald dials with another password", func(t *testing.T) {
 		_, err := dial(Options{Source: mustAddr("10.0.0.1"), Password: "guess", MinTTL: GTSMMinTTL})
@@ -267,20 +309,14 @@ router bgp 65001
 		if err != nil {
 			t.Fatalf("%v\n%s", err, f.logs())
 		}
-		bgpHandshake(t, f, c, 65000, "10.0.0.11")
+		bgpHandshake(t, f, c, "10.0.0.11")
 	})
 	t.Run("FRR dials Herald's listener with the password and GTSM", func(t *testing.T) {
 		ls := newListeners(t)
 		_, accepted := l.register("h", ls, Options{Peer: frrAddr, Password: "both-ways", MinTTL: GTSMMinTTL, ListenPort: testPort})
-		select {
-		case c := <-accepted:
-			defer c.Close()
-			if c.Local.Addr() != mustAddr("10.0.0.21") {
-				t.Errorf("FRR connected to %v, want 10.0.0.21", c.Local)
-			}
-			bgpHandshake(t, f, c, 65000, "10.0.0.21")
-		case <-time.After(15 * time.Second):
-			t.Fatalf("FRR did not connect:\n%s", f.logs())
+		c := acceptHandshake(t, f, accepted, "10.0.0.21")
+		if c.Local.Addr() != mustAddr("10.0.0.21") {
+			t.Errorf("FRR connected to %v, want 10.0.0.21", c.Local)
 		}
 	})
 }
@@ -332,15 +368,9 @@ router bgp 65001
 	t.Run("FRR dials Herald", func(t *testing.T) {
 		ls := newListeners(t)
 		_, accepted := l.register("h", ls, Options{Peer: got, ListenPort: BGPPort})
-		select {
-		case c := <-accepted:
-			defer c.Close()
-			if c.Local.Addr() != hLL {
-				t.Errorf("FRR connected to %v, want Herald's link-local %v", c.Local, hLL)
-			}
-			bgpHandshake(t, f, c, 65000, "10.0.0.1")
-		case <-time.After(30 * time.Second):
-			t.Fatalf("FRR did not connect to Herald's link-local address:\n%s", f.logs())
+		c := acceptHandshake(t, f, accepted, "10.0.0.1")
+		if c.Local.Addr() != hLL {
+			t.Errorf("FRR connected to %v, want Herald's link-local %v", c.Local, hLL)
 		}
 	})
 	t.Run("Herald dials FRR", func(t *testing.T) {
@@ -348,6 +378,6 @@ router bgp 65001
 		if err != nil {
 			t.Fatalf("%v\n%s", err, f.logs())
 		}
-		bgpHandshake(t, f, c, 65000, "10.0.0.1")
+		bgpHandshake(t, f, c, "10.0.0.1")
 	})
 }

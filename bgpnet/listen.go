@@ -110,21 +110,14 @@ func (ls *Listeners) Register(o Options, deliver func(*Conn)) (*Registration, er
 	if ls.closed {
 		return nil, &Error{Op: "register", Addr: o.Peer.String(), Kind: ErrClosed}
 	}
-	l, opened := ls.byKey[key], false
+	l := ls.byKey[key]
 	if l == nil {
-		if l, err = openListener(key); err != nil {
+		if l, err = openListener(key, r); err != nil {
 			return nil, err
 		}
-		opened = true
-	}
-	if err := l.add(r); err != nil {
-		if opened {
-			l.shutdown()
-		}
-		return nil, err
-	}
-	if opened {
 		ls.byKey[key] = l
+	} else if err := l.add(r); err != nil {
+		return nil, err
 	}
 	r.l = l
 	return r, nil
@@ -186,10 +179,11 @@ func zoneIndex(a netip.Addr) (int, error) {
 	return ifi.Index, nil
 }
 
-// openListener opens the socket of key: dual-stack when the node has IPv6,
-// bound to the VRF device, sending with TTL 255 (the SYN-ACK to a GTSM peer
-// must arrive with 255 too), and dropping every segment until the first
-// peer's filter replaces the drop-all one it starts with.
+// openListener opens the socket of key with first as its only peer: dual-
+// stack when the node has IPv6, bound to the VRF device, sending with TTL
+// 255 (the SYN-ACK to a GTSM peer must arrive with 255 too), and with the
+// peer's MD5 key and filter in place before it listens, so no SYN finds it
+// deaf to the peer.
 //
 // SO_REUSEPORT is what lets a socket bound to a device and an unbound one
 // listen on the same port (without it the kernel refuses the second bind
@@ -197,16 +191,16 @@ func zoneIndex(a netip.Addr) (int, error) {
 // listens on the same port and device with SO_REUSEPORT too (FRR's bgpd
 // sets it) shares the incoming connections instead of failing; bgpd runs
 // as user frr, so it fails as it should.
-func openListener(key listenKey) (*listener, error) {
-	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: dropPacket}})
+func openListener(key listenKey, first *Registration) (*listener, error) {
+	l := &listener{key: key, regs: []*Registration{first}, done: make(chan struct{})}
+	filter, err := l.compileFilter()
 	if err != nil {
-		return nil, listenError(key.port, key.vrf, err)
+		return nil, registerError(first, l, err)
 	}
-	family := 0
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		return control(c, func(fd int) error {
 			var err error
-			if family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+			if l.family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
 				return wrapSyscall("getsockopt SO_DOMAIN", err)
 			}
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
@@ -215,23 +209,30 @@ func openListener(key listenKey) (*listener, error) {
 			if err := bindDevice(fd, key.vrf); err != nil {
 				return err
 			}
-			if err := setTTL(fd, family, MaxTTL, 0); err != nil {
+			if err := setTTL(fd, l.family, MaxTTL, 0); err != nil {
 				return err
 			}
-			return attachFilter(fd, rawFilter(dropAll))
+			if first.opts.Password != "" {
+				if err := setMD5(fd, l.family, first.addr, first.opts.Password); err != nil {
+					return err
+				}
+			}
+			return attachFilter(fd, filter)
 		})
 	}}
 	ln, err := lc.Listen(context.Background(), "tcp", fmt.Sprintf(":%d", key.port))
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e // from setMD5
+		}
 		return nil, listenError(key.port, key.vrf, err)
 	}
-	tl := ln.(*net.TCPListener)
-	raw, err := tl.SyscallConn()
-	if err != nil {
-		_ = tl.Close()
+	l.ln = ln.(*net.TCPListener)
+	if l.raw, err = l.ln.SyscallConn(); err != nil {
+		_ = l.ln.Close()
 		return nil, listenError(key.port, key.vrf, err)
 	}
-	l := &listener{key: key, ln: tl, raw: raw, family: family, done: make(chan struct{})}
 	go l.acceptLoop()
 	return l, nil
 }
@@ -317,19 +318,28 @@ func (l *listener) empty() bool {
 
 // refilter installs the filter of the current table.
 func (l *listener) refilter() error {
+	filter, err := l.compileFilter()
+	if err != nil {
+		return err
+	}
+	return control(l.raw, func(fd int) error { return attachFilter(fd, filter) })
+}
+
+// compileFilter builds the kernel program of the current table.
+func (l *listener) compileFilter() ([]unix.SockFilter, error) {
 	rows := make([]filterPeer, len(l.regs))
 	for i, r := range l.regs {
 		rows[i] = filterPeer{addr: r.addr, minTTL: r.opts.MinTTL}
 	}
 	prog, err := buildFilter(rows, skfNetOff)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return control(l.raw, func(fd int) error { return attachFilter(fd, rawFilter(raw)) })
+	return rawFilter(raw), nil
 }
 
 // shutdown closes the socket and waits for the accept loop to return.

@@ -139,6 +139,10 @@ func (o Options) Validate() error {
 			return bad("source address %s is not of the peer address %s's family", o.Source, o.Peer)
 		case o.Source.IsUnspecified(), o.Source.IsMulticast():
 			return bad("source address %s cannot be bound", o.Source)
+		case o.Source.Is6() && o.Source.IsLinkLocalUnicast() && o.Source.Zone() == "":
+			return bad("source address %s needs its interface as zone", o.Source)
+		case o.Source.Zone() != "" && !o.Source.IsLinkLocalUnicast():
+			return bad("source address %s has a zone but is not link-local", o.Source)
 		}
 	}
 	if len(o.Password) > md5MaxKeyLen {
