@@ -135,6 +135,18 @@ func (f *frr) vtysh(command string) string {
 	return string(out)
 }
 
+// configure applies configuration commands, as `configure terminal` would.
+func (f *frr) configure(lines ...string) {
+	f.t.Helper()
+	args := append(f.vty[1:], "-c", "configure terminal")
+	for _, l := range lines {
+		args = append(args, "-c", l)
+	}
+	if out, err := exec.Command(f.vty[0], args...).CombinedOutput(); err != nil {
+		f.t.Fatalf("vtysh: %v\n%s", err, out)
+	}
+}
+
 // logs is what to print when FRR did not do what a test expected.
 func (f *frr) logs() string {
 	b, _ := os.ReadFile(filepath.Join(f.dir, "frr.log"))
@@ -379,5 +391,22 @@ router bgp 65001
 			t.Fatalf("%v\n%s", err, f.logs())
 		}
 		bgpHandshake(t, f, c, "10.0.0.1")
+	})
+	t.Run("with a TCP MD5 password on the link-local address", func(t *testing.T) {
+		f.configure("router bgp 65001", "neighbor p0 password linklocal")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := l.dial("h", Options{Peer: got, Password: "linklocal"}, 2*time.Second)
+			if err == nil {
+				bgpHandshake(t, f, c, "10.0.0.1")
+				break
+			}
+			// bgpd installs the key as it applies the command.
+			if time.Now().After(deadline) {
+				t.Fatalf("%v\n%s", err, f.logs())
+			}
+		}
+		_, err := l.dial("h", Options{Peer: got}, 2*time.Second)
+		wantErr(t, err, ErrTimeout)
 	})
 }

@@ -84,9 +84,9 @@ func (r *Registration) Options() Options { return r.opts }
 // gets o.TTL and o.MinTTL before deliver sees it.
 //
 // deliver runs on the listener's goroutine and must not block (send the
-// connection to the peer's actor and return); it is never called for a
-// Registration after its Close has returned, and the connection is the
-// callee's to close. Register fails with ErrDuplicatePeer when the listener
+// connection to the peer's actor and return) nor call Register or Close;
+// it is never called for a Registration after its Close has returned, and
+// the connection is the callee's to close. Register fails with ErrDuplicatePeer when the listener
 // already has o.Peer, with ErrPermission (port 179 without
 // CAP_NET_BIND_SERVICE) or ErrAddressInUse when the listener cannot be
 // opened, and with ErrTooManyPeers past 340 IPv6 or 681 IPv4 GTSM peers on
@@ -212,6 +212,9 @@ func openListener(key listenKey, first *Registration) (*listener, error) {
 			if err := setTTL(fd, l.family, MaxTTL, 0); err != nil {
 				return err
 			}
+			if l.family == unix.AF_INET && first.addr.Is6() {
+				return noIPv6(first, l)
+			}
 			if first.opts.Password != "" {
 				if err := setMD5(fd, l.family, first.addr, first.opts.Password); err != nil {
 					return err
@@ -252,6 +255,9 @@ func (l *listener) add(r *Registration) error {
 	defer l.mu.Unlock()
 	fail := func(hint string, err error) error {
 		return &Error{Op: "register", Addr: r.opts.Peer.String() + " on " + l.key.String(), Kind: ErrDuplicatePeer, Hint: hint, Err: err}
+	}
+	if l.family == unix.AF_INET && r.addr.Is6() {
+		return noIPv6(r, l)
 	}
 	for _, o := range l.regs {
 		if o.addr != r.addr {
@@ -347,6 +353,13 @@ func (l *listener) compileFilter() ([]unix.SockFilter, error) {
 func (l *listener) shutdown() {
 	_ = l.ln.Close()
 	<-l.done
+}
+
+// noIPv6 is the error for an IPv6 peer on a listener that could only open
+// an IPv4 socket.
+func noIPv6(r *Registration, l *listener) error {
+	return &Error{Op: "register", Addr: r.opts.Peer.String() + " on " + l.key.String(), Kind: ErrInvalidOptions,
+		Hint: "IPv6 is disabled on this node: the listener is IPv4 only"}
 }
 
 func registerError(r *Registration, l *listener, err error) error {
