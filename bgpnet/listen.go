@@ -86,11 +86,13 @@ func (r *Registration) Options() Options { return r.opts }
 // deliver runs on the listener's goroutine and must not block (send the
 // connection to the peer's actor and return) nor call Register or Close;
 // it is never called for a Registration after its Close has returned, and
-// the connection is the callee's to close. Register fails with ErrDuplicatePeer when the listener
-// already has o.Peer, with ErrPermission (port 179 without
-// CAP_NET_BIND_SERVICE) or ErrAddressInUse when the listener cannot be
-// opened, and with ErrTooManyPeers past 340 IPv6 or 681 IPv4 GTSM peers on
-// one listener (the kernel's 4096 instructions of classic BPF).
+// the connection is the callee's to close.
+//
+// Register fails with ErrDuplicatePeer when the listener already has
+// o.Peer, with ErrPermission (port 179 without CAP_NET_BIND_SERVICE) or
+// ErrAddressInUse when the listener cannot be opened, and with
+// ErrTooManyPeers past 340 IPv6 or 681 IPv4 GTSM peers on one listener
+// (the kernel's 4096 instructions of classic BPF).
 func (ls *Listeners) Register(o Options, deliver func(*Conn)) (*Registration, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -297,7 +299,7 @@ func (l *listener) remove(r *Registration) error {
 		}
 	}
 	if len(l.regs) == 0 {
-		return l.dropKey(r) // the socket is about to close; keep dropping all
+		return l.dropKey(r) // the socket closes next: its filter no longer matters
 	}
 	return errors.Join(l.refilter(), l.dropKey(r))
 }

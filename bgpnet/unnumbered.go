@@ -207,7 +207,9 @@ func linkLocals(ifi *net.Interface) ([]netip.Addr, error) {
 // (ErrNoNeighbour). A neighbour that sent Router Advertisements wins over
 // one that only answered the probe; two of the same kind are
 // ErrAmbiguousNeighbour (the interface is not a point-to-point link).
-// Call it again before each dial: the peer may have been replaced.
+// Call it again before each dial: the peer may have been replaced. A
+// replaced peer's old address is forgotten three intervals after it was
+// last heard (31 s by default); until then Neighbour reports both.
 func (u *Unnumbered) Neighbour(ctx context.Context) (netip.Addr, error) {
 	for {
 		u.mu.Lock()
