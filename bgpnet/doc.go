@@ -56,15 +56,17 @@
 //
 // # TTL policy (TTLFor)
 //
-// Every session sends with TTL 255. eBGP multihop and iBGP accept any TTL
-// (iBGP peers are often several hops away, and FRR, BIRD and GoBGP check
-// none for iBGP by default). Single-hop eBGP, unnumbered included, uses
-// GTSM (RFC 5082): nothing below GTSMMinTTL (254) is accepted. The router
-// must then send with TTL 255 too: FRR `neighbor X ttl-security hops 1`,
-// BIRD `ttl security yes`. FRR's default for eBGP is TTL 1; against it the
-// TCP handshake completes but FRR's OPEN is dropped and the session never
-// comes up (TestFRRPasswordAndGTSM shows both). Set Options.MinTTL to 0 for
-// such a router.
+// Every session sends with TTL 255 and, by default, accepts any TTL: eBGP
+// multihop and iBGP peers may be several hops away, and routers send
+// single-hop eBGP with TTL 1 by default. A single-hop eBGP peer whose
+// BGPPeer sets ttlSecurity (a Herald addition) gets GTSM (RFC 5082):
+// nothing below GTSMMinTTL (254) is accepted. The router must then send
+// with TTL 255 too: FRR `neighbor X ttl-security hops 1`, BIRD `ttl
+// security yes`. Against a router that does not (FRR's default), the TCP
+// handshake completes but its OPEN is dropped and the session never comes
+// up (TestFRRPasswordAndGTSM shows both), which is why GTSM is asked for,
+// not assumed: a MetalLB configuration moved to Herald as it is keeps
+// working.
 //
 // # Unnumbered
 //

@@ -102,15 +102,17 @@ func OptionsFor(p *config.Peer) Options {
 //   - iBGP: any TTL. iBGP peers are commonly several hops away (loopback to
 //     loopback, route reflectors), and FRR, BIRD and GoBGP enable no TTL
 //     check for them by default either; MetalLB has no field to ask for one.
-//   - single-hop eBGP, unnumbered included: GTSM, nothing below GTSMMinTTL.
-//     The peer must send with TTL 255 for this to work (FRR `neighbor X
-//     ttl-security hops 1`, BIRD `ttl security yes`); FRR's default for
-//     eBGP is to send with TTL 1, which this drops.
+//   - single-hop eBGP: any TTL, unless the BGPPeer asks for ttlSecurity:
+//     then GTSM, nothing below GTSMMinTTL. The peer must send with TTL 255
+//     for that (FRR `neighbor X ttl-security hops 1`, BIRD `ttl security
+//     yes`); FRR and most routers send eBGP with TTL 1 by default, which
+//     GTSM drops, so a MetalLB configuration moved to Herald as it is keeps
+//     working.
 func TTLFor(p *config.Peer) (ttl, minTTL uint8) {
-	if p.EBGPMultiHop || p.IBGP() {
-		return MaxTTL, 0
+	if p.TTLSecurity && !p.EBGPMultiHop && !p.IBGP() {
+		return MaxTTL, GTSMMinTTL
 	}
-	return MaxTTL, GTSMMinTTL
+	return MaxTTL, 0
 }
 
 // Validate reports the first problem that would keep Dial or Register from

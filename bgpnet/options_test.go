@@ -66,7 +66,9 @@ func TestOptionsFor(t *testing.T) {
 		peer *config.Peer
 		want Options
 	}{
-		{"single-hop eBGP: GTSM", base(nil),
+		{"single-hop eBGP: any TTL, as routers send eBGP with TTL 1 by default", base(nil),
+			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255}},
+		{"single-hop eBGP with ttlSecurity: GTSM", base(func(p *config.Peer) { p.TTLSecurity = true }),
 			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255, MinTTL: 254}},
 		{"eBGP multihop: any TTL", base(func(p *config.Peer) { p.EBGPMultiHop = true }),
 			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255}},
@@ -74,10 +76,12 @@ func TestOptionsFor(t *testing.T) {
 			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255}},
 		{"dynamic ASN internal: any TTL", base(func(p *config.Peer) { p.ASN = 0; p.DynamicASN = v1beta2.InternalASNMode }),
 			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255}},
-		{"dynamic ASN external: GTSM", base(func(p *config.Peer) { p.ASN = 0; p.DynamicASN = v1beta2.ExternalASNMode }),
+		{"dynamic ASN external with ttlSecurity: GTSM", base(func(p *config.Peer) {
+			p.ASN, p.DynamicASN, p.TTLSecurity = 0, v1beta2.ExternalASNMode, true
+		}),
 			Options{Peer: mustAddr("192.0.2.1"), Port: 179, Source: mustAddr("192.0.2.10"), VRF: "red", Password: "s3cret", TTL: 255, MinTTL: 254}},
-		{"unnumbered: the address is the caller's to find", base(func(p *config.Peer) {
-			p.Address, p.SourceAddress, p.Interface, p.VRF = netip.Addr{}, netip.Addr{}, "eth1", ""
+		{"unnumbered with ttlSecurity: the address is the caller's to find", base(func(p *config.Peer) {
+			p.Address, p.SourceAddress, p.Interface, p.VRF, p.TTLSecurity = netip.Addr{}, netip.Addr{}, "eth1", "", true
 		}), Options{Port: 179, Password: "s3cret", TTL: 255, MinTTL: 254}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

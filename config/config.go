@@ -221,6 +221,8 @@ type Peer struct {
 	BFD                    *BFDProfile
 	EnableGracefulRestart  bool
 	EBGPMultiHop           bool
+	// TTLSecurity: GTSM (RFC 5082) on a directly connected eBGP session.
+	TTLSecurity            bool
 	VRF                    string
 	DisableMP              bool
 	DualStackAddressFamily bool

@@ -43,7 +43,7 @@ func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd map[string]*BFDProf
 		Name: r.Name, Namespace: r.Namespace,
 		MyASN: s.MyASN, ASN: s.ASN, DynamicASN: s.DynamicASN, LocalASN: s.LocalASN,
 		Interface: s.Interface, Port: s.Port, VRF: s.VRFName,
-		EnableGracefulRestart: s.EnableGracefulRestart, EBGPMultiHop: s.EBGPMultiHop,
+		EnableGracefulRestart: s.EnableGracefulRestart, EBGPMultiHop: s.EBGPMultiHop, TTLSecurity: s.TTLSecurity,
 		DisableMP: s.DisableMP, DualStackAddressFamily: s.DualStackAddressFamily,
 	}
 	if s.MyASN == 0 {
@@ -59,6 +59,12 @@ func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd map[string]*BFDProf
 	}
 	if s.EBGPMultiHop && p.IBGP() && (s.ASN != 0 || s.DynamicASN != "") {
 		d.errorf(r, "spec.ebgpMultiHop", "%w: an iBGP session has no eBGP hop limit to lift", ErrInvalidValue)
+	}
+	switch {
+	case s.TTLSecurity && s.EBGPMultiHop:
+		d.errorf(r, "spec.ttlSecurity", "%w: ttlSecurity and ebgpMultiHop (GTSM admits only a directly connected peer)", ErrMutuallyExclusive)
+	case s.TTLSecurity && p.IBGP() && (s.ASN != 0 || s.DynamicASN != ""):
+		d.errorf(r, "spec.ttlSecurity", "%w: GTSM is for directly connected eBGP peers, and this session is iBGP", ErrInvalidValue)
 	}
 
 	switch {

@@ -136,6 +136,16 @@ type BGPPeerSpec struct {
 	// +optional
 	EBGPMultiHop bool `json:"ebgpMultiHop,omitempty"`
 
+	// TTLSecurity turns on the Generalized TTL Security Mechanism (RFC
+	// 5082) for a directly connected eBGP peer: every packet is sent with
+	// TTL 255 and packets that arrive with less are refused, so a sender
+	// further away cannot reach the session. The router must send with TTL
+	// 255 too (FRR: neighbor X ttl-security hops 1): most send eBGP with
+	// TTL 1 by default, which is why this is off unless asked for. Not
+	// with ebgpMultiHop. Herald addition.
+	// +optional
+	TTLSecurity bool `json:"ttlSecurity,omitempty"`
+
 	// VRFName is the VRF the session runs in.
 	// +optional
 	VRFName string `json:"vrf,omitempty"`
