@@ -16,17 +16,6 @@ import (
 	"github.com/heraldlb/herald/config"
 )
 
-// sessionNet opens the TCP connections of BGP sessions: package bgpnet in
-// the speaker (TCP MD5, GTSM, source address, VRF), a plain dialer in tests.
-type sessionNet interface {
-	// Dial connects to the peer as its configuration says.
-	Dial(ctx context.Context, p *config.Peer) (net.Conn, error)
-	// LocalAddrs are our addresses on c for next hops: the socket's local
-	// address, the node's address of the other family, the interface's
-	// IPv6 link-local address.
-	LocalAddrs(c net.Conn) peer.LocalAddrs
-}
-
 // peerActor carries out one BGP session's peer.Peer: it owns the TCP
 // connections (a reader and a writer goroutine each, see bgpConn), the
 // timers (echoing the Peer's tokens) and the dials, and steps the Peer with
@@ -41,11 +30,12 @@ type peerActor struct {
 	// Restart State bit).
 	restarted bool
 
-	p      *peer.Peer
-	acts   []peer.Action
-	conns  map[peer.ConnID]*bgpConn
-	dials  map[peer.ConnID]context.CancelFunc
-	timers map[peer.Timer]clock.Timer
+	p         *peer.Peer
+	transport sessionTransport
+	acts      []peer.Action
+	conns     map[peer.ConnID]*bgpConn
+	dials     map[peer.ConnID]context.CancelFunc
+	timers    map[peer.Timer]clock.Timer
 	// last is the Status published last.
 	last   peer.Status
 	status *actors.StatusWriter[v1beta1.BGPSessionStateStatus]
@@ -112,6 +102,10 @@ func (a *peerActor) Receive(c actor.Context) {
 		if err == nil {
 			a.p, err = peer.New(pc)
 		}
+		if err == nil {
+			self, root := c.Self(), a.e.Root
+			a.transport, err = a.e.net.Open(a.cfg, func(nc net.Conn) { root.Send(self, acceptedConn{c: nc}) })
+		}
 		if err != nil {
 			// The configuration compiled, so this is a disagreement
 			// between config and the Peer: say so and do nothing.
@@ -136,7 +130,7 @@ func (a *peerActor) Receive(c actor.Context) {
 			return
 		}
 		a.conns[m.conn] = startConn(m.conn, m.c, a.e.Root, c.Self())
-		a.step(c, peer.Event{Kind: peer.Connected, Conn: m.conn, Local: a.e.net.LocalAddrs(m.c)})
+		a.step(c, peer.Event{Kind: peer.Connected, Conn: m.conn, Local: a.transport.LocalAddrs(m.c)})
 	case acceptedConn:
 		if a.p == nil {
 			m.c.Close()
@@ -183,6 +177,9 @@ func (a *peerActor) Receive(c actor.Context) {
 		}
 		for _, bc := range a.conns {
 			bc.close()
+		}
+		if a.transport != nil {
+			a.transport.Close()
 		}
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
 		if a.drain == nil {
@@ -248,7 +245,7 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 // address; the Peer answers Accept (it keeps it, see step) or Refuse.
 func (a *peerActor) accept(c actor.Context, nc net.Conn) {
 	a.incoming = nc
-	a.step(c, peer.Event{Kind: peer.Accepted, Local: a.e.net.LocalAddrs(nc)})
+	a.step(c, peer.Event{Kind: peer.Accepted, Local: a.transport.LocalAddrs(nc)})
 	if a.incoming != nil {
 		// Refused: close it unanswered.
 		a.incoming.Close()
@@ -259,10 +256,10 @@ func (a *peerActor) accept(c actor.Context, nc net.Conn) {
 func (a *peerActor) dial(c actor.Context, id peer.ConnID) {
 	ctx, cancel := context.WithTimeout(a.e.Ctx, a.cfg.ConnectTime)
 	a.dials[id] = cancel
-	p, self, root := a.cfg, c.Self(), a.e.Root
+	tr, self, root := a.transport, c.Self(), a.e.Root
 	go func() {
 		defer cancel()
-		nc, err := a.e.net.Dial(ctx, p)
+		nc, err := tr.Dial(ctx)
 		if a.e.Ctx.Err() != nil {
 			if nc != nil {
 				nc.Close()

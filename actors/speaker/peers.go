@@ -56,8 +56,6 @@ type (
 	drainPeers    struct{}
 	peersDrained  struct{}
 	drainDeadline struct{}
-	// incomingConn is a connection a listener accepted.
-	incomingConn struct{ c net.Conn }
 )
 
 func newPeersActor(e *env) actor.Actor { return &peersActor{e: e} }
@@ -89,8 +87,6 @@ func (a *peersActor) Receive(c actor.Context) {
 		a.reconcile(c, m.peer)
 	case routeChanges:
 		a.applyRoutes(c, m)
-	case incomingConn:
-		a.incoming(c, m.c)
 	case drainPeers:
 		a.startDrain(c, c.Sender())
 	case drained:
@@ -165,20 +161,6 @@ func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {
 	if ch := a.children[m.peer]; ch != nil {
 		c.Send(ch.pid, msg)
 	}
-}
-
-// incoming hands a connection to the session of the peer it comes from;
-// one from an address no session of this node expects is closed.
-func (a *peersActor) incoming(c actor.Context, nc net.Conn) {
-	remote := addrOf(nc.RemoteAddr())
-	for _, ch := range a.children {
-		if ch.cfg.Address.IsValid() && ch.cfg.Address == remote {
-			c.Send(ch.pid, acceptedConn{c: nc})
-			return
-		}
-	}
-	a.e.Log.Info("refused a BGP connection from an address no session expects", "remote", nc.RemoteAddr().String())
-	nc.Close()
 }
 
 func (a *peersActor) startDrain(c actor.Context, reply *actor.PID) {

@@ -41,8 +41,9 @@ type Options struct {
 	// LoadBalancerClass is the spec.loadBalancerClass served; empty means
 	// Services without a class (the default, as MetalLB).
 	LoadBalancerClass string
-	// Net opens BGP connections (default: bgpnet, as the BGPPeer says).
-	Net sessionNet
+	// Net opens BGP connections (default: NewBGPNet(0, Logger): dial only,
+	// no listener).
+	Net *BGPNet
 	// Recorder publishes Events on Services (nil: none).
 	Recorder record.EventRecorder
 }
@@ -108,7 +109,7 @@ func New(opts Options) (*Speaker, error) {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.Net == nil {
-		opts.Net = plainNet{}
+		opts.Net = NewBGPNet(0, opts.Logger)
 	}
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
@@ -188,6 +189,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		s.log.Warn("actor tree did not stop in time", "err", err)
 	}
 	cancel()
+	_ = s.opts.Net.Close()
 	s.log.Info("speaker stopped")
 	return nil
 }

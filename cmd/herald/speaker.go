@@ -25,6 +25,7 @@ type speakerFlags struct {
 	nodeName    string
 	metricsAddr string
 	class       string
+	listenPort  uint16
 	logLevel    string
 	qps         float32
 	burst       int
@@ -52,6 +53,7 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 	fl.StringVar(&f.namespace, "namespace", "metallb-system", "namespace of the metallb.io objects and the status objects")
 	fl.StringVar(&f.nodeName, "node-name", "", "the Node this speaker runs on (default: $NODE_NAME)")
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
+	fl.Uint16Var(&f.listenPort, "bgp-listen-port", 0, "TCP port where BGP sessions also accept the peers' connections (179 needs CAP_NET_BIND_SERVICE); 0: only dial")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
@@ -93,7 +95,8 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
-		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class})
+		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class,
+		Net: speaker.NewBGPNet(f.listenPort, log)})
 	if err != nil {
 		return err
 	}
