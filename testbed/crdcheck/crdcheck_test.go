@@ -39,8 +39,8 @@ func crds(t *testing.T) *Set {
 // chart fail.
 func TestCRDsAreValid(t *testing.T) {
 	s := crds(t)
-	if len(s.Files) != 9 {
-		t.Errorf("got %d CRDs, want 9 (one per kind)", len(s.Files))
+	if len(s.Files) != 10 {
+		t.Errorf("got %d CRDs, want 10 (one per kind)", len(s.Files))
 	}
 	for name, errs := range s.ValidateCRDs() {
 		for _, e := range errs {
