@@ -122,7 +122,7 @@ func (a *peerActor) Receive(c actor.Context) {
 		delete(a.dials, m.conn)
 		if m.err != nil {
 			a.e.Log.Info("BGP connection failed", "peer", a.name, "conn", m.conn, "err", m.err)
-			a.step(c, peer.Event{Kind: peer.DialFailed, Conn: m.conn})
+			a.step(c, peer.Event{Kind: peer.DialFailed, Conn: m.conn, Err: m.err})
 			return
 		}
 		if a.p == nil {
@@ -142,7 +142,7 @@ func (a *peerActor) Receive(c actor.Context) {
 	case connClosed:
 		if _, ok := a.conns[m.conn]; ok {
 			delete(a.conns, m.conn)
-			a.step(c, peer.Event{Kind: peer.Closed, Conn: m.conn})
+			a.step(c, peer.Event{Kind: peer.Closed, Conn: m.conn, Err: m.err})
 		}
 		a.drainedConn(c, m.conn)
 	case connBlocked:

@@ -129,3 +129,25 @@ func TestDeadAttributeSetsAreCollected(t *testing.T) {
 		t.Fatalf("%d sets with no routes", n)
 	}
 }
+
+// Why a connection could not be made is kept for the session status (a TCP
+// MD5 mismatch shows only as a timeout, which the shell's error says).
+func TestDialFailureIsTheLastError(t *testing.T) {
+	p, err := New(baseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dial ConnID
+	for _, a := range p.Step(Event{Kind: Start}) {
+		if a.Kind == Dial {
+			dial = a.Conn
+		}
+	}
+	if dial == 0 {
+		t.Fatal("no Dial after Start")
+	}
+	p.Step(Event{Kind: DialFailed, Conn: dial, Err: errors.New("i/o timeout (a TCP MD5 mismatch looks like this)")})
+	if got := p.Status().LastError; got == nil || !strings.Contains(got.Error(), "TCP MD5 mismatch") {
+		t.Errorf("LastError %v, want the dial's error", got)
+	}
+}

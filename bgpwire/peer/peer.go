@@ -178,12 +178,18 @@ func (p *Peer) handle(ev *Event) {
 		p.stepMachine(s, fsm.Event{Kind: fsm.TCPCRAcked})
 	case DialFailed:
 		if s := p.slotOf(ev.Conn); s != nil && s.id == Outgoing && s.m.State() == fsm.Connect {
+			if ev.Err != nil {
+				p.setError(fmt.Errorf("connecting: %w", ev.Err))
+			}
 			p.stepMachine(s, fsm.Event{Kind: fsm.TCPConnectionFails})
 		}
 	case Accepted:
 		p.accept(ev)
 	case Closed:
 		if s := p.slotOf(ev.Conn); s != nil {
+			if ev.Err != nil {
+				p.setError(fmt.Errorf("connection closed: %w", ev.Err))
+			}
 			p.stepMachine(s, fsm.Event{Kind: fsm.TCPConnectionFails})
 		}
 	case Received:

@@ -327,6 +327,9 @@ type Event struct {
 	// Reason is Stop's shutdown communication (at most 255 bytes of UTF-8
 	// are sent).
 	Reason string
+	// Err is why a DialFailed dial or a Closed connection failed, for
+	// Status.LastError (nil: not known).
+	Err error
 }
 
 // ActionKind names an output of Step.
