@@ -126,6 +126,8 @@ func TestPropertyFailuresAreRealAndRecover(t *testing.T) {
 		if len(s.errs) > 0 {
 			t.Fatalf("%s", strings.Join(s.errs, "\n"))
 		}
+		// Every end's failures first: a run stopped at an unexplained
+		// failure of one end leaves the other wherever it was then.
 		for i, e := range s.ends {
 			for _, d := range e.downs {
 				if !d.cause.Failure() {
@@ -135,11 +137,16 @@ func TestPropertyFailuresAreRealAndRecover(t *testing.T) {
 					t.Fatalf("end %d: failure %s at %v without a lost packet before it\n%s", i, d.cause, d.at, s.recent())
 				}
 			}
+		}
+		if s.stopped {
+			t.Fatalf("the run stopped at %v without an unexplained failure", s.now)
+		}
+		for i, e := range s.ends {
 			// Everything is restored by 18 s; 6 s are enough to come back
 			// (a packet within 2 s, then a Detection Time to forget a
 			// sequence number lost track of during a cut).
 			if c := e.m.Counters(); c.State != Up {
-				t.Fatalf("end %d in %s at the end; counters %+v", i, c.State, c)
+				t.Fatalf("end %d in %s at the end; counters %+v\n%s", i, c.State, c, s.recent())
 			}
 		}
 	})
