@@ -21,8 +21,10 @@ type sim struct {
 	latency time.Duration
 	ends    [2]*simEnd
 	// cut[i] drops what end i sends (and the echoes it loops back).
-	cut  [2]bool
-	errs []string
+	cut [2]bool
+	// disables are the times of the Disable events stepped on either end.
+	disables []time.Duration
+	errs     []string
 	// trace keeps the last steps, for failure messages.
 	trace []string
 	// stopOnFailure ends the run at the first failure reported for which
@@ -51,6 +53,9 @@ type simEnd struct {
 type simReport struct {
 	at    time.Duration
 	cause DownCause
+	// remoteDiag is the diagnostic of the peer's last packet, for
+	// SessionDown.
+	remoteDiag Diag
 }
 
 const (
@@ -182,7 +187,7 @@ func (s *sim) step(i int, ev Event) {
 		case SessionUp:
 			e.ups = append(e.ups, simReport{at: s.now})
 		case SessionDown:
-			r := simReport{at: s.now, cause: a.Cause}
+			r := simReport{at: s.now, cause: a.Cause, remoteDiag: e.m.Counters().RemoteDiag}
 			e.downs = append(e.downs, r)
 			if s.stopOnFailure != nil && r.cause.Failure() && s.stopOnFailure(e, r) {
 				s.stopped = true
@@ -192,7 +197,12 @@ func (s *sim) step(i int, ev Event) {
 }
 
 // admin steps an administrative or configuration event on end i.
-func (s *sim) admin(i int, ev Event) { s.step(i, ev) }
+func (s *sim) admin(i int, ev Event) {
+	if ev.Kind == Disable {
+		s.disables = append(s.disables, s.now)
+	}
+	s.step(i, ev)
+}
 
 // checker validates each step from its actions and the machine's
 // counters, the way a shell could see them.
