@@ -352,7 +352,8 @@ func BenchmarkMeshPartition(b *testing.B) {
 // within the Detection Time; those whose watchers mostly died too get
 // second opinions, whose sessions never come up and vote after the grace
 // period. No survivor is counted dead. 40 speakers (100 with HERALD_SOAK,
-// and in BenchmarkMeshCorrelatedFailure).
+// and in BenchmarkMeshCorrelatedFailure). TestMeshOrphanedSpeaker has a
+// victim none of whose watchers survive.
 func TestMeshCorrelatedFailure(t *testing.T) {
 	n := 40
 	if soak() {
@@ -437,6 +438,50 @@ func BenchmarkMeshCorrelatedFailure(b *testing.B) {
 	for i, g := range got {
 		b.ReportMetric(100*g, fmt.Sprintf("%%found@%ds", correlatedChecks[i]/time.Second))
 	}
+}
+
+// A speaker fails with all of its watchers: five neighbours on the ring
+// (2 × Neighbors + 1) fail at once, and the middle one has no watcher left
+// to see it go. The others' watchers find them dead (with second opinions:
+// each still has stale Up votes from dead watchers); once its watchers are
+// dead the healed ring gives the middle one new watchers, whose sessions
+// never come up and vote Down after the grace period. So every survivor
+// counts all five dead within two grace periods and a Detection Time, and
+// no survivor is counted dead.
+func TestMeshOrphanedSpeaker(t *testing.T) {
+	const n, neighbors = 20, 2
+	cfg := Config{Neighbors: neighbors, Grace: 3 * time.Second}
+	s := settled(t, n, cfg)
+	ring := Ring(names(n))
+	victims := map[int]bool{}
+	for k := range 2*neighbors + 1 {
+		victims[s.byName[ring[k]]] = true
+	}
+	orphan := s.byName[ring[neighbors]]
+	for _, w := range Neighbors(ring, s.nodes[orphan].name, neighbors) {
+		if !victims[s.byName[w]] {
+			t.Fatalf("%s's watcher %s survives", s.nodes[orphan].name, w)
+		}
+	}
+	s.watch = orphan
+	t0 := s.now
+	for v := range victims {
+		s.kill(v)
+	}
+	s.run(t0 + 2*cfg.Grace + time.Second)
+	var ds []time.Duration
+	for i, nd := range s.nodes {
+		if nd.dead {
+			continue
+		}
+		for j, other := range s.nodes {
+			if alive := nd.view.IsAlive(other.name); alive == victims[j] {
+				t.Errorf("%s: %s alive %v", nd.name, other.name, alive)
+			}
+		}
+		ds = append(ds, s.deadAt[i]-t0)
+	}
+	t.Logf("the orphaned speaker counted dead after %v", statsOf(ds))
 }
 
 // A speaker that stops cleanly says so (Leave): the others count it dead
