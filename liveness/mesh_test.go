@@ -244,10 +244,10 @@ func TestMeshWatchersDisagree(t *testing.T) {
 // in the end each side counts the whole other side dead and carries on.
 // With a ReportTTL the far side's votes also expire, which is faster.
 // Nobody counts anyone on its own side dead, and when the partition ends
-// everyone is back. 20 speakers (50 with HERALD_SOAK, and in
+// everyone is back. 16 speakers (50 with HERALD_SOAK, and in
 // BenchmarkMeshPartition).
 func TestMeshPartition(t *testing.T) {
-	n := 20
+	n := 16
 	if soak() {
 		n = 50
 	}
