@@ -26,9 +26,13 @@ type env struct {
 	net sessionNet
 	// recorder publishes Events on Services (nil: none).
 	recorder record.EventRecorder
+	// l2Exclude are the interface name patterns never used for L2;
+	// noL2 turns L2 mode off on this node.
+	l2Exclude []string
+	noL2      bool
 
 	// pids of the tree's fixed actors, known before any is spawned.
-	config, planner, peers, bgpStatus *actor.PID
+	config, planner, peers, bgpStatus, ifaces *actor.PID
 	// begun is set once every fixed actor exists: a message sent to one
 	// not spawned yet would be lost, so the config actor waits for it
 	// before its first compilation (see topActor).

@@ -1,6 +1,9 @@
 package speaker
 
 import (
+	"maps"
+	"net/netip"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/heraldlb/herald/alloc"
@@ -26,6 +29,12 @@ type plannerActor struct {
 	// ann follows which peers each Service is announced to, for its
 	// ServiceBGPStatus and Events.
 	ann *announcements
+	// nodes are the Nodes known; ifaces this node's usable interfaces.
+	nodes  map[string]bool
+	ifaces []string
+	// owned are the IPs this node answers ARP/NDP for, with the
+	// interfaces allowed (nil: any).
+	owned map[netip.Addr][]string
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -37,6 +46,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		// and the config actor re-sends the configuration.
 		a.p = announce.New(a.e.node)
 		a.ann = newAnnouncements()
+		a.nodes, a.owned = map[string]bool{}, map[netip.Addr][]string{}
 		a.ready = false
 		if a.e.begun.Load() {
 			c.Send(a.e.config, resendConfig{to: c.Self()})
@@ -54,6 +64,11 @@ func (a *plannerActor) Receive(c actor.Context) {
 			c.Send(a.e.peers, routeChanges{peer: name, changes: announce.RouteChanges{
 				Node: a.e.node, Peer: name, Added: a.p.Routes(a.e.node, name)}})
 		}
+	case localInterfaces:
+		a.ifaces = m.names
+		if a.ready {
+			a.speakers(c)
+		}
 	case informers.Key:
 		if !a.ready {
 			return // loadAll reads everything once the configuration is in
@@ -69,14 +84,11 @@ func (a *plannerActor) Receive(c actor.Context) {
 
 // loadAll gives the planner every Node and Service the caches hold.
 func (a *plannerActor) loadAll(c actor.Context) {
-	var speakers []announce.Speaker
 	for _, n := range a.e.inf.Nodes() {
+		a.nodes[n.Name] = true
 		a.apply(c, a.p.SetNode(plannedNode(&n)))
-		// Until the liveness mesh says otherwise, every node is taken
-		// to run a live speaker.
-		speakers = append(speakers, announce.Speaker{Node: n.Name})
 	}
-	a.apply(c, a.p.SetSpeakers(speakers))
+	a.speakers(c)
 	for _, s := range a.e.inf.Services() {
 		a.service(c, s.Key)
 	}
@@ -86,10 +98,30 @@ func (a *plannerActor) loadAll(c actor.Context) {
 func (a *plannerActor) node(c actor.Context, name string) {
 	n, ok := a.e.inf.Node(name)
 	if !ok {
+		delete(a.nodes, name)
 		a.apply(c, a.p.DeleteNode(name))
+		a.speakers(c)
 		return
 	}
+	known := a.nodes[name]
+	a.nodes[name] = true
 	a.apply(c, a.p.SetNode(plannedNode(n)))
+	if !known {
+		a.speakers(c)
+	}
+}
+
+// speakers gives the planner the live speakers and their interfaces.
+// Until the liveness mesh reports them, every Node counts as running a
+// live speaker, with this node's usable interfaces for its own and, for
+// the others, the same names (nodes of a cluster usually share their
+// interface names).
+func (a *plannerActor) speakers(c actor.Context) {
+	var out []announce.Speaker
+	for name := range a.nodes {
+		out = append(out, announce.Speaker{Node: name, Interfaces: a.ifaces})
+	}
+	a.apply(c, a.p.SetSpeakers(out))
 }
 
 // service plans one Service: a LoadBalancer of the served class with IPs in
@@ -122,6 +154,22 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 	}
 	for k, peers := range a.ann.changed(touched) {
 		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, peers: peers})
+	}
+	if len(ch.L2) > 0 {
+		changed := false
+		for _, l := range ch.L2 {
+			switch {
+			case l.New.Node == a.e.node:
+				a.owned[l.IP] = l.New.Interfaces
+				changed = true
+			case l.Old.Node == a.e.node:
+				delete(a.owned, l.IP)
+				changed = true
+			}
+		}
+		if changed {
+			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
+		}
 	}
 	for _, cf := range ch.Conflicts {
 		if cf.Node == a.e.node {

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/l2"
 )
 
 // Options configure a Speaker. Kube, Metallb, Registry and NodeName are
@@ -46,6 +47,11 @@ type Options struct {
 	Net *BGPNet
 	// Recorder publishes Events on Services (nil: none).
 	Recorder record.EventRecorder
+	// L2Exclude are glob patterns of interface names never used to answer
+	// ARP/NDP (default l2.DefaultExclude: container and CNI interfaces).
+	L2Exclude []string
+	// NoL2 answers no ARP/NDP on this node (tests of BGP alone).
+	NoL2 bool
 }
 
 // Speaker is `herald speaker` on one node: informers for what the node
@@ -111,6 +117,9 @@ func New(opts Options) (*Speaker, error) {
 	if opts.Net == nil {
 		opts.Net = NewBGPNet(0, opts.Logger)
 	}
+	if opts.L2Exclude == nil {
+		opts.L2Exclude = l2.DefaultExclude
+	}
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("speaker: registering metrics: %w", err)
@@ -158,7 +167,8 @@ func (s *Speaker) Run(ctx context.Context) error {
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
 		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net,
-		recorder:  s.opts.Recorder,
+		recorder: s.opts.Recorder, l2Exclude: s.opts.L2Exclude, noL2: s.opts.NoL2,
+		ifaces:    s.system.NewLocalPID("speaker/ifaces"),
 		bgpStatus: s.system.NewLocalPID("speaker/bgpstatus"),
 		config:    s.system.NewLocalPID("speaker/config"),
 		planner:   s.system.NewLocalPID("speaker/planner"),
@@ -208,6 +218,7 @@ func (t *topActor) Receive(c actor.Context) {
 			make func() actor.Actor
 		}{
 			{"bgpstatus", t.e.bgpStatus, func() actor.Actor { return newBGPStatusActor(t.e) }},
+			{"ifaces", t.e.ifaces, func() actor.Actor { return newIfacesActor(t.e) }},
 			{"peers", t.e.peers, func() actor.Actor { return newPeersActor(t.e) }},
 			{"planner", t.e.planner, func() actor.Actor { return newPlannerActor(t.e) }},
 			{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
