@@ -32,7 +32,7 @@ type env struct {
 	noL2      bool
 
 	// pids of the tree's fixed actors, known before any is spawned.
-	config, planner, peers, bgpStatus, ifaces *actor.PID
+	config, planner, peers, bgpStatus, l2Status, ifaces *actor.PID
 	// begun is set once every fixed actor exists: a message sent to one
 	// not spawned yet would be lost, so the config actor waits for it
 	// before its first compilation (see topActor).

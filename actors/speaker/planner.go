@@ -3,6 +3,7 @@ package speaker
 import (
 	"maps"
 	"net/netip"
+	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -33,8 +34,10 @@ type plannerActor struct {
 	nodes  map[string]bool
 	ifaces []string
 	// owned are the IPs this node answers ARP/NDP for, with the
-	// interfaces allowed (nil: any).
-	owned map[netip.Addr][]string
+	// interfaces allowed (nil: any); l2Shown what each Service's
+	// ServiceL2Status was last told.
+	owned   map[netip.Addr][]string
+	l2Shown map[announce.ServiceKey][]string
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -46,7 +49,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		// and the config actor re-sends the configuration.
 		a.p = announce.New(a.e.node)
 		a.ann = newAnnouncements()
-		a.nodes, a.owned = map[string]bool{}, map[netip.Addr][]string{}
+		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
 		if a.e.begun.Load() {
 			c.Send(a.e.config, resendConfig{to: c.Self()})
@@ -68,6 +71,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.ifaces = m.names
 		if a.ready {
 			a.speakers(c)
+			a.l2Statuses(c, slices.Collect(maps.Keys(a.l2Shown)))
 		}
 	case informers.Key:
 		if !a.ready {
@@ -93,6 +97,7 @@ func (a *plannerActor) loadAll(c actor.Context) {
 		a.service(c, s.Key)
 	}
 	c.Send(a.e.bgpStatus, planned{})
+	c.Send(a.e.l2Status, planned{})
 }
 
 func (a *plannerActor) node(c actor.Context, name string) {
@@ -108,6 +113,35 @@ func (a *plannerActor) node(c actor.Context, name string) {
 	a.apply(c, a.p.SetNode(plannedNode(n)))
 	if !known {
 		a.speakers(c)
+	}
+}
+
+// l2Statuses tells the l2Status actor, for each of keys whose answer
+// changed, the interfaces this node answers its IPs on.
+func (a *plannerActor) l2Statuses(c actor.Context, keys []announce.ServiceKey) {
+	for _, k := range keys {
+		set := map[string]bool{}
+		for _, ip := range a.ann.ips[k] {
+			allowed, ok := a.owned[ip]
+			if !ok {
+				continue
+			}
+			for _, name := range a.ifaces {
+				if allowed == nil || slices.Contains(allowed, name) {
+					set[name] = true
+				}
+			}
+		}
+		now := slices.Sorted(maps.Keys(set))
+		if slices.Equal(now, a.l2Shown[k]) {
+			continue
+		}
+		if len(now) == 0 {
+			delete(a.l2Shown, k)
+		} else {
+			a.l2Shown[k] = now
+		}
+		c.Send(a.e.l2Status, serviceAnnounced{key: k, names: now})
 	}
 }
 
@@ -153,24 +187,27 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 		touched = append(touched, a.ann.routes(r)...)
 	}
 	for k, peers := range a.ann.changed(touched) {
-		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, peers: peers})
+		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, names: peers})
 	}
 	if len(ch.L2) > 0 {
-		changed := false
+		var l2Touched []announce.ServiceKey
 		for _, l := range ch.L2 {
 			switch {
 			case l.New.Node == a.e.node:
 				a.owned[l.IP] = l.New.Interfaces
-				changed = true
 			case l.Old.Node == a.e.node:
 				delete(a.owned, l.IP)
-				changed = true
+			default:
+				continue
 			}
+			l2Touched = append(l2Touched, a.ann.byIP[l.IP]...)
 		}
-		if changed {
+		if len(l2Touched) > 0 {
 			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 		}
+		touched = append(touched, l2Touched...)
 	}
+	a.l2Statuses(c, touched)
 	for _, cf := range ch.Conflicts {
 		if cf.Node == a.e.node {
 			a.e.Log.Warn("BGPAdvertisements disagree on a prefix's localPref", "conflict", cf.String())
@@ -193,13 +230,6 @@ type resendConfig struct{ to *actor.PID }
 type sessionChange struct {
 	peer string
 	open bool
-}
-
-// serviceAnnounced: this node now announces the Service to peers (none:
-// no longer).
-type serviceAnnounced struct {
-	key   announce.ServiceKey
-	peers []string
 }
 
 // routeChanges: the difference of one session's routes.

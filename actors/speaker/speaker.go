@@ -169,6 +169,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net,
 		recorder: s.opts.Recorder, l2Exclude: s.opts.L2Exclude, noL2: s.opts.NoL2,
 		ifaces:    s.system.NewLocalPID("speaker/ifaces"),
+		l2Status:  s.system.NewLocalPID("speaker/l2status"),
 		bgpStatus: s.system.NewLocalPID("speaker/bgpstatus"),
 		config:    s.system.NewLocalPID("speaker/config"),
 		planner:   s.system.NewLocalPID("speaker/planner"),
@@ -217,7 +218,8 @@ func (t *topActor) Receive(c actor.Context) {
 			want *actor.PID
 			make func() actor.Actor
 		}{
-			{"bgpstatus", t.e.bgpStatus, func() actor.Actor { return newBGPStatusActor(t.e) }},
+			{"bgpstatus", t.e.bgpStatus, func() actor.Actor { return newStatusActor(t.e, bgpStatusKind) }},
+			{"l2status", t.e.l2Status, func() actor.Actor { return newStatusActor(t.e, l2StatusKind) }},
 			{"ifaces", t.e.ifaces, func() actor.Actor { return newIfacesActor(t.e) }},
 			{"peers", t.e.peers, func() actor.Actor { return newPeersActor(t.e) }},
 			{"planner", t.e.planner, func() actor.Actor { return newPlannerActor(t.e) }},

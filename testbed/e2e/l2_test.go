@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // L2 mode in the lab: three speakers on the client's segment; one Service
@@ -55,6 +57,24 @@ metadata: {name: l2, namespace: metallb-system}
 	if !macs[ownerMAC] {
 		t.Errorf("replies from %v, want %s's MAC %s (the node that served the request)", macs, owner, ownerMAC)
 	}
+	// The owner says so: one ServiceL2Status, its own, naming eth0.
+	eventually(t, 20*time.Second, "one ServiceL2Status for default/web, the owner's", func() (bool, string) {
+		list, err := l.mlb.MetallbV1beta1().ServiceL2Statuses(herald).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var got []string
+		for _, st := range list.Items {
+			if st.Status.ServiceName == "web" {
+				names := []string{}
+				for _, i := range st.Status.Interfaces {
+					names = append(names, i.Name)
+				}
+				got = append(got, st.Status.Node+":"+strings.Join(names, ","))
+			}
+		}
+		return len(got) == 1 && got[0] == owner+":eth0", fmt.Sprint(got)
+	})
 }
 
 // mac returns the MAC of a node's eth0, lower case.
