@@ -1,0 +1,534 @@
+package bfdnet
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldlb/herald/bgpwire/bfd"
+	"k8s.io/utils/clock"
+)
+
+var (
+	// ErrConfig reports a SessionConfig or Options that cannot work.
+	ErrConfig = errors.New("bfdnet: invalid configuration")
+	// ErrExists reports an Add for a Key that already has a session.
+	ErrExists = errors.New("bfdnet: session exists")
+	// ErrClosed reports a call on a closed Manager or a removed Session.
+	ErrClosed = errors.New("bfdnet: closed")
+	// ErrPortInUse is wrapped by Network.OpenSender when the source port
+	// is taken.
+	ErrPortInUse = errors.New("bfdnet: port in use")
+	// ErrNoEcho is wrapped by Network.OpenEcho when it cannot send Echo
+	// packets.
+	ErrNoEcho = errors.New("bfdnet: no echo sender")
+)
+
+// LivenessPort is the default UDP port of the speakers' liveness mesh. The
+// mesh is not a router's BFD: it has its own port so that a router's
+// sessions and the speakers' never meet in one demultiplexer and a
+// firewall can tell them apart. It is next to the multihop port because
+// the mesh runs multihop sessions (nodes need not share a link). It is
+// none of BFD's IANA ports (3784 control, 3785 echo, whose packets are our
+// own looped back, 4784 multihop, 6784 micro-BFD, 7784 S-BFD) and below
+// the kernel's ephemeral range (32768 and up), so no outgoing connection
+// can hold it when the speaker starts.
+const LivenessPort = 4785
+
+// Options configure a Manager. The zero value is a router-facing Manager
+// on the kernel's sockets and the real clock.
+type Options struct {
+	// SingleHopPort, MultihopPort and EchoPort are the UDP ports listened
+	// on and sent to; zero means bfd.ControlPort, bfd.MultihopPort and
+	// bfd.EchoPort. A Manager opens a port's sockets with its first
+	// session of that kind (or with Listen).
+	SingleHopPort uint16
+	MultihopPort  uint16
+	EchoPort      uint16
+	// Network opens the sockets; nil means OSNetwork{}.
+	Network Network
+	// Clock times everything; nil means the real clock.
+	Clock clock.Clock
+	// Notify receives every session's changes (Up, Down), in order, from
+	// one goroutine: it may block briefly or call the Manager, but while
+	// it runs no other change is delivered.
+	Notify func(Change)
+	// Accept is asked about a packet that opens a session nobody added
+	// (Your Discriminator 0, no session for its addresses). Returning a
+	// config and true adds that session and hands it the packet; the
+	// liveness mesh answers its members this way (typically passive). It
+	// is called on a receive goroutine and must not block. Nil refuses.
+	Accept func(Incoming) (SessionConfig, bool)
+	// LingerPackets is how many AdminDown packets Remove sends in all, one
+	// transmit interval apart, before the session's socket closes; zero
+	// means 3. One lost AdminDown must not read as a failure to the peer.
+	LingerPackets int
+	// Log receives socket errors; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Key names a session in its Manager; two sessions cannot share one.
+type Key struct {
+	// Peer is the remote system's address.
+	Peer netip.Addr
+	// Local is the source address to send from and the destination address
+	// received packets must have; invalid means any.
+	Local netip.Addr
+	// Interface binds the session to a link (required for a link-local
+	// IPv6 peer and for Echo); empty means any.
+	Interface string
+	// Multihop selects RFC 5883 (MultihopPort, TTL at least the profile's
+	// MinimumTTL) instead of RFC 5881 single hop (SingleHopPort, TTL 255).
+	Multihop bool
+}
+
+func (k Key) String() string {
+	s := k.Peer.String()
+	if k.Local.IsValid() {
+		s += " from " + k.Local.String()
+	}
+	if k.Interface != "" {
+		s += " on " + k.Interface
+	}
+	if k.Multihop {
+		s += " (multihop)"
+	}
+	return s
+}
+
+// SessionConfig is what Add needs.
+type SessionConfig struct {
+	Key
+	// Profile gives the intervals, Echo and passive mode and the minimum
+	// TTL (bfd.Profile(*config.BFDProfile) converts a compiled profile).
+	Profile bfd.Profile
+	// Passive takes the passive role whatever the profile says: send
+	// nothing until the peer's first packet (RFC 5880 §6.1).
+	Passive bool
+	// Auth is the session's authentication (bfd.AuthNone for none).
+	Auth bfd.AuthConfig
+	// Tag is the caller's, returned with every Change (e.g. the actor or
+	// peer name to route it to).
+	Tag any
+}
+
+// Change is one session's transition, as Options.Notify receives it.
+type Change struct {
+	Session *Session
+	Key     Key
+	Tag     any
+	// Up: the session reached Up. Otherwise it left Up, for Cause.
+	Up bool
+	// Cause says why it went down; Cause.Failure() is false for either
+	// side's AdminDown (RFC 5882 §3.2: a client such as BGP must not
+	// treat it as a path failure) and true for a detection timeout, a
+	// failed Echo and the peer signalling Down.
+	Cause bfd.DownCause
+	// LocalDiag and RemoteDiag are the diagnostics after the change.
+	LocalDiag, RemoteDiag bfd.Diag
+	At                    time.Time
+}
+
+// Incoming describes a packet for Options.Accept.
+type Incoming struct {
+	Peer     netip.Addr
+	Local    netip.Addr
+	IfIndex  int
+	Multihop bool
+	// Packet is the decoded Control packet (Auth.Data is not kept).
+	Packet bfd.Packet
+}
+
+// Manager runs BFD sessions over one set of sockets. See the package
+// documentation.
+type Manager struct {
+	opts  Options
+	net   Network
+	clk   clock.Clock
+	log   *slog.Logger
+	start time.Time
+	rand  func() uint32
+	// manual: no goroutines; a test drives receive and fireDue.
+	manual bool
+
+	mu        sync.RWMutex
+	closed    bool
+	byDiscr   map[uint32]*Session
+	byKey     map[Key]*Session
+	byPeer    map[netip.Addr][]*Session
+	listeners map[listenerKey]*listener
+
+	sched *scheduler
+	notes notifier
+	stats managerCounters
+
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	stopped atomic.Bool
+}
+
+// New returns a Manager with no sessions. Its scheduler and notifier
+// goroutines run until Close.
+func New(opts Options) (*Manager, error) {
+	m, err := newManager(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	m.wg.Add(2)
+	go m.run()
+	go m.notes.run(&m.wg, m.stop)
+	return m, nil
+}
+
+func newManager(opts Options, manual bool) (*Manager, error) {
+	if opts.SingleHopPort == 0 {
+		opts.SingleHopPort = bfd.ControlPort
+	}
+	if opts.MultihopPort == 0 {
+		opts.MultihopPort = bfd.MultihopPort
+	}
+	if opts.EchoPort == 0 {
+		opts.EchoPort = bfd.EchoPort
+	}
+	if opts.SingleHopPort == opts.MultihopPort || opts.EchoPort == opts.SingleHopPort || opts.EchoPort == opts.MultihopPort {
+		return nil, fmt.Errorf("%w: ports single-hop %d, multihop %d, echo %d must differ", ErrConfig,
+			opts.SingleHopPort, opts.MultihopPort, opts.EchoPort)
+	}
+	if opts.LingerPackets <= 0 {
+		opts.LingerPackets = 3
+	}
+	m := &Manager{
+		opts: opts, net: opts.Network, clk: opts.Clock, log: opts.Log, rand: rand.Uint32, manual: manual,
+		byDiscr:   map[uint32]*Session{},
+		byKey:     map[Key]*Session{},
+		byPeer:    map[netip.Addr][]*Session{},
+		listeners: map[listenerKey]*listener{},
+		sched:     newScheduler(),
+		stop:      make(chan struct{}),
+	}
+	if m.net == nil {
+		m.net = OSNetwork{}
+	}
+	if m.clk == nil {
+		m.clk = clock.RealClock{}
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	m.notes.init(opts.Notify)
+	m.start = m.clk.Now()
+	return m, nil
+}
+
+// now is the clock reading and the machine's monotonic time.
+func (m *Manager) now() (time.Time, time.Duration) {
+	t := m.clk.Now()
+	return t, t.Sub(m.start)
+}
+
+func (c *SessionConfig) validate() error {
+	k := &c.Key
+	if !k.Peer.IsValid() || k.Peer.IsUnspecified() || k.Peer.IsMulticast() {
+		return fmt.Errorf("%w: peer address %v", ErrConfig, k.Peer)
+	}
+	k.Peer = k.Peer.Unmap()
+	if k.Local.IsValid() {
+		k.Local = k.Local.Unmap()
+		if familyOf(k.Local) != familyOf(k.Peer) {
+			return fmt.Errorf("%w: session %s: local address %s is not of the peer's family", ErrConfig, k, k.Local)
+		}
+	}
+	if k.Peer.Zone() != "" || k.Local.Zone() != "" {
+		return fmt.Errorf("%w: session %s: give the interface in Key.Interface, not as an address zone", ErrConfig, k)
+	}
+	if k.Peer.Is6() && k.Peer.IsLinkLocalUnicast() && k.Interface == "" {
+		return fmt.Errorf("%w: session %s: a link-local peer needs an interface", ErrConfig, k)
+	}
+	if k.Multihop && k.Peer.IsLinkLocalUnicast() {
+		return fmt.Errorf("%w: session %s: a multihop session cannot have a link-local peer", ErrConfig, k)
+	}
+	if err := c.Profile.Validate(); err != nil {
+		return fmt.Errorf("session %s: %w", k, err)
+	}
+	return nil
+}
+
+// Add starts a session: it opens the sockets it needs (the port's
+// listener for the family, if not yet open, and the session's transmit
+// socket), allocates a random unique discriminator, and enables the
+// machine, which sends its first packet at once unless passive.
+func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Passive {
+		cfg.Profile.PassiveMode = true
+	}
+	m.mu.Lock()
+	s, err := m.addLocked(cfg)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.step(bfd.Event{Kind: bfd.Enable})
+	s.mu.Unlock()
+	return s, nil
+}
+
+func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := m.byKey[cfg.Key]; ok {
+		return nil, fmt.Errorf("%w: %s", ErrExists, cfg.Key)
+	}
+	fam := familyOf(cfg.Peer)
+	kind := kindSingleHop
+	port := m.opts.SingleHopPort
+	if cfg.Multihop {
+		kind, port = kindMultihop, m.opts.MultihopPort
+	}
+	if _, err := m.listenLocked(kind, fam); err != nil {
+		return nil, err
+	}
+	s := &Session{m: m, cfg: cfg, kind: kind}
+	for i := range s.timers {
+		s.timers[i] = timerEntry{s: s, t: bfd.Timer(i), index: -1}
+	}
+	if cfg.Interface != "" {
+		idx, err := m.net.InterfaceIndex(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", cfg.Key, err)
+		}
+		s.ifindex = idx
+	}
+	dst := cfg.Peer
+	if dst.Is6() && dst.IsLinkLocalUnicast() {
+		dst = dst.WithZone(cfg.Interface)
+	}
+	s.dst = netip.AddrPortFrom(dst, port)
+	tx, err := m.openSender(SenderSpec{Family: fam, Local: cfg.Local, Interface: cfg.Interface})
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", cfg.Key, err)
+	}
+	s.tx = tx
+	echoCapable := false
+	if cfg.Profile.EchoMode && !cfg.Multihop && fam == IPv4 && cfg.Local.IsValid() && cfg.Interface != "" {
+		// RFC 5881 §4: Echo on single-hop IPv4 only (RFC 5883 §3 forbids
+		// it on multihop); it needs this system's address on the link.
+		if _, err := m.listenLocked(kindEcho, IPv4); err == nil {
+			if e, err := m.net.OpenEcho(EchoSpec{Local: cfg.Local, Peer: cfg.Peer, Interface: cfg.Interface, Port: m.opts.EchoPort}); err == nil {
+				s.echo, echoCapable = e, true
+			} else {
+				m.log.Warn("bfd: echo unavailable, running without it", "session", cfg.Key.String(), "err", err)
+			}
+		} else {
+			m.log.Warn("bfd: echo port unavailable, running without echo", "session", cfg.Key.String(), "err", err)
+		}
+	}
+	discr := m.newDiscrLocked()
+	mc, err := bfd.New(bfd.Config{Profile: cfg.Profile, LocalDiscr: discr, Auth: cfg.Auth,
+		InitialAuthSeq: m.rand(), EchoCapable: echoCapable})
+	if err != nil {
+		s.closeSockets()
+		return nil, fmt.Errorf("session %s: %w", cfg.Key, err)
+	}
+	s.mc = mc
+	s.discr = discr
+	m.byDiscr[discr] = s
+	m.byKey[cfg.Key] = s
+	m.byPeer[cfg.Peer] = append(m.byPeer[cfg.Peer], s)
+	return s, nil
+}
+
+// newDiscrLocked draws a random nonzero discriminator no session holds
+// (RFC 5880 §6.8.1).
+func (m *Manager) newDiscrLocked() uint32 {
+	for {
+		d := m.rand()
+		if _, taken := m.byDiscr[d]; d != 0 && !taken {
+			return d
+		}
+	}
+}
+
+// openSender binds a transmit socket to a random port of the RFC 5881
+// range, trying others while ports are taken.
+func (m *Manager) openSender(spec SenderSpec) (SendConn, error) {
+	var err error
+	for range 64 {
+		spec.Port = uint16(SourcePortMin + m.rand()%(SourcePortMax-SourcePortMin+1))
+		var c SendConn
+		c, err = m.net.OpenSender(spec)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrPortInUse) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("no free source port after 64 tries: %w", err)
+}
+
+// Listen opens the receive sockets of single-hop or multihop sessions of a
+// family now rather than with the first session, so that Accept can answer
+// peers before this system wants any session of its own.
+func (m *Manager) Listen(multihop bool, f Family) error {
+	kind := kindSingleHop
+	if multihop {
+		kind = kindMultihop
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	_, err := m.listenLocked(kind, f)
+	return err
+}
+
+// Session returns the session of a key.
+func (m *Manager) Session(k Key) (*Session, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.byKey[k]
+	return s, ok
+}
+
+// Sessions returns every session not removed.
+func (m *Manager) Sessions() []*Session {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Session, 0, len(m.byKey))
+	for _, s := range m.byKey {
+		out = append(out, s)
+	}
+	return out
+}
+
+// forget takes s out of the key and peer indexes (it can be added again);
+// its discriminator stays taken while it lingers.
+func (m *Manager) forget(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byKey[s.cfg.Key] == s {
+		delete(m.byKey, s.cfg.Key)
+	}
+	list := m.byPeer[s.cfg.Peer]
+	for i, o := range list {
+		if o == s {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(m.byPeer, s.cfg.Peer)
+	} else {
+		m.byPeer[s.cfg.Peer] = list
+	}
+}
+
+func (m *Manager) release(s *Session) {
+	m.mu.Lock()
+	if m.byDiscr[s.discr] == s {
+		delete(m.byDiscr, s.discr)
+	}
+	m.mu.Unlock()
+}
+
+// Close disables every session (each sends AdminDown once, at once),
+// closes every socket, stops the goroutines and delivers the last
+// changes before it returns.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	sessions := make([]*Session, 0, len(m.byDiscr))
+	for _, s := range m.byDiscr {
+		sessions = append(sessions, s)
+	}
+	listeners := m.listeners
+	m.listeners = map[listenerKey]*listener{}
+	m.mu.Unlock()
+	for _, s := range sessions {
+		s.shutdown(false)
+	}
+	var errs []error
+	for _, l := range listeners {
+		if err := l.conn.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.stopped.CompareAndSwap(false, true) {
+		close(m.stop)
+	}
+	m.wg.Wait()
+	m.notes.flush()
+	return errors.Join(errs...)
+}
+
+// run is the scheduler goroutine: it sleeps until the earliest deadline
+// and steps every expiry due.
+func (m *Manager) run() {
+	defer m.wg.Done()
+	t := m.clk.NewTimer(time.Hour)
+	defer t.Stop()
+	var due []fired
+	for {
+		var next time.Time
+		var ok bool
+		now := m.clk.Now()
+		due, next, ok = m.sched.popDue(now, due[:0])
+		for i := range due {
+			m.fire(due[i])
+			due[i] = fired{}
+		}
+		if len(due) > 0 {
+			continue
+		}
+		wait := time.Hour
+		if ok {
+			wait = next.Sub(now)
+		}
+		t.Stop()
+		t.Reset(wait)
+		select {
+		case <-t.C():
+		case <-m.sched.wake:
+		case <-m.stop:
+			return
+		}
+	}
+}
+
+// fireDue steps every expiry due at now (the tests' driver) and returns
+// the next deadline.
+func (m *Manager) fireDue(now time.Time) (time.Time, bool) {
+	due, next, ok := m.sched.popDue(now, nil)
+	for _, f := range due {
+		m.fire(f)
+	}
+	if len(due) > 0 {
+		return m.sched.next()
+	}
+	return next, ok
+}
+
+func (m *Manager) fire(f fired) {
+	if f.t == bfd.TransmitTimer {
+		m.stats.late.record(m.clk.Since(f.at))
+	}
+	f.s.fire(f.t, f.token)
+}
+
+// notify queues a change for Options.Notify.
+func (m *Manager) notify(c Change) { m.notes.push(c) }

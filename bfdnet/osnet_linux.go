@@ -1,0 +1,179 @@
+package bfdnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// OSNetwork opens the kernel's sockets. Receive sockets need nothing; a
+// port below 1024 would need CAP_NET_BIND_SERVICE (BFD's are above).
+// Sockets are made in the network namespace of the calling thread.
+type OSNetwork struct {
+	// ListenAddr4 and ListenAddr6 bind the receive sockets to one address
+	// instead of every address (two Managers on one host, as in tests on
+	// the loopback, each listen on their own).
+	ListenAddr4, ListenAddr6 netip.Addr
+}
+
+// Listen opens a UDP socket on port that reports every datagram's TTL or
+// hop limit, destination address and interface.
+func (n OSNetwork) Listen(f Family, port uint16) (RecvConn, error) {
+	network, addr := "udp4", n.ListenAddr4
+	if !addr.IsValid() {
+		addr = netip.IPv4Unspecified()
+	}
+	if f == IPv6 {
+		network, addr = "udp6", n.ListenAddr6
+		if !addr.IsValid() {
+			addr = netip.IPv6Unspecified()
+		}
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return setsockopts(c, func(fd int) error {
+			if f == IPv4 {
+				return errors.Join(unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1))
+			}
+			return errors.Join(unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1),
+				unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1))
+		})
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(addr, port).String())
+	if err != nil {
+		return nil, err
+	}
+	return &osRecv{c: pc.(*net.UDPConn), oob: make([]byte, 256)}, nil
+}
+
+func setsockopts(c syscall.RawConn, f func(fd int) error) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) { serr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+type osRecv struct {
+	c   *net.UDPConn
+	oob []byte
+}
+
+func (r *osRecv) ReadPacket(b []byte) (int, PacketInfo, error) {
+	n, oobn, _, src, err := r.c.ReadMsgUDPAddrPort(b, r.oob)
+	info := PacketInfo{Src: src, TTL: -1}
+	if err != nil {
+		return 0, info, err
+	}
+	parseControl(r.oob[:oobn], &info)
+	return n, info, nil
+}
+
+func (r *osRecv) Close() error { return r.c.Close() }
+
+// parseControl reads the TTL, destination and interface from the control
+// messages without allocating (unix.ParseSocketControlMessage allocates
+// per packet).
+func parseControl(oob []byte, info *PacketInfo) {
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return
+		}
+		data := oob[hdr:l]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL && len(data) >= 4:
+			info.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			info.IfIndex, info.Dst = int(pi.Ifindex), netip.AddrFrom4(pi.Addr)
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			info.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			info.IfIndex, info.Dst = int(pi.Ifindex), netip.AddrFrom16(pi.Addr).Unmap()
+		}
+		next := unix.CmsgSpace(l - hdr)
+		if next > len(oob) {
+			return
+		}
+		oob = oob[next:]
+	}
+}
+
+// OpenSender opens a UDP socket bound to spec's port (and address and
+// interface), sending with TTL or hop limit 255 and the Internetwork
+// Control precedence (DSCP CS6, as routing protocols do). It can bind an
+// address not (yet) configured (IP_FREEBIND), and its receive buffer is
+// the smallest the kernel allows: nothing is meant to arrive on it.
+func (n OSNetwork) OpenSender(spec SenderSpec) (SendConn, error) {
+	network, local := "udp4", spec.Local
+	if !local.IsValid() {
+		local = netip.IPv4Unspecified()
+	}
+	if spec.Family == IPv6 {
+		network = "udp6"
+		if !local.IsValid() || local.Is4() {
+			local = netip.IPv6Unspecified()
+		}
+		if local.IsLinkLocalUnicast() && spec.Interface != "" {
+			local = local.WithZone(spec.Interface)
+		}
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return setsockopts(c, func(fd int) error {
+			errs := []error{unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)}
+			if spec.Interface != "" {
+				errs = append(errs, unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, spec.Interface))
+			}
+			if spec.Family == IPv4 {
+				errs = append(errs, unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, 255),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, 0xc0),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1))
+			} else {
+				errs = append(errs, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 255),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 0xc0),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1))
+			}
+			return errors.Join(errs...)
+		})
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(local, spec.Port).String())
+	if err != nil {
+		if errors.Is(err, unix.EADDRINUSE) {
+			return nil, fmt.Errorf("%w: %w", ErrPortInUse, err)
+		}
+		return nil, err
+	}
+	return &osSend{c: pc.(*net.UDPConn), port: spec.Port}, nil
+}
+
+type osSend struct {
+	c    *net.UDPConn
+	port uint16
+}
+
+func (s *osSend) WritePacket(b []byte, dst netip.AddrPort) error {
+	_, err := s.c.WriteToUDPAddrPort(b, dst)
+	return err
+}
+
+func (s *osSend) LocalPort() uint16 { return s.port }
+func (s *osSend) Close() error      { return s.c.Close() }
+
+// InterfaceIndex returns the index of the named interface.
+func (n OSNetwork) InterfaceIndex(name string) (int, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
+}
