@@ -494,3 +494,45 @@ func TestLinkLocalIPv6(t *testing.T) {
 		t.Errorf("destination zone %q", z)
 	}
 }
+
+// discardConn is a transmit socket that drops everything.
+type discardConn struct{ n int }
+
+func (d *discardConn) WritePacket([]byte, netip.AddrPort) error { d.n++; return nil }
+func (d *discardConn) LocalPort() uint16                        { return SourcePortMin }
+func (d *discardConn) Close() error                             { return nil }
+
+// The steady state of a session allocates nothing: receiving the peer's
+// periodic packet (decode, demultiplex, step, re-arm the Detection Timer)
+// and sending a periodic packet (encode, write, re-arm the transmit timer).
+func TestSteadyStateDoesNotAllocate(t *testing.T) {
+	s, a, _, sa, sb := pair(t, profile(100, 3), nil, nil)
+	s.run(2 * time.Second)
+	discard := &discardConn{}
+	sa.mu.Lock()
+	sa.tx = discard
+	sa.mu.Unlock()
+	stb := sb.Stats()
+	raw, err := bfd.AppendPacket(nil, &bfd.Packet{State: bfd.Up, DetectMult: 3, MyDiscr: stb.LocalDiscr,
+		YourDiscr: stb.RemoteDiscr, DesiredMinTx: 100_000, RequiredMinRx: 100_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := a.m.listeners[listenerKey{kindSingleHop, IPv4}]
+	info := PacketInfo{Src: netip.AddrPortFrom(addrB, stb.SourcePort), Dst: addrA, IfIndex: 1, TTL: 255}
+	in := sa.Stats().PacketsIn
+	if n := testing.AllocsPerRun(100, func() { a.m.receive(l, raw, info) }); n != 0 {
+		t.Errorf("receive: %v allocations per packet", n)
+	}
+	if got := sa.Stats().PacketsIn - in; got < 100 {
+		t.Fatalf("only %d packets reached the session", got)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		sa.fire(bfd.TransmitTimer, sa.mc.Token(bfd.TransmitTimer))
+	}); n != 0 {
+		t.Errorf("transmit: %v allocations per packet", n)
+	}
+	if discard.n < 100 || sa.State() != bfd.Up {
+		t.Errorf("%d packets sent, state %s", discard.n, sa.State())
+	}
+}
