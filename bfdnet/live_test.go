@@ -18,7 +18,7 @@ type liveHost struct {
 func newLiveHost(t *testing.T, n *memNet, addr string) *liveHost {
 	t.Helper()
 	h := &liveHost{changes: make(chan Change, 64)}
-	m, err := New(Options{Network: n.host(addr), Notify: func(c Change) { h.changes <- c }})
+	m, err := New(Options{Network: n.host(addr), Log: quietLog, Notify: func(c Change) { h.changes <- c }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package bfdnet
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func newSim(t *testing.T) *sim {
 func (s *sim) add(name string, addrs []string, opts func(*Options)) *simHost {
 	s.t.Helper()
 	h := &simHost{sim: s, name: name, host: s.net.host(addrs...)}
-	o := Options{Network: h.host, Clock: s.clk, Notify: func(c Change) { h.changes = append(h.changes, c) },
+	o := Options{Network: h.host, Clock: s.clk, Log: quietLog, Notify: func(c Change) { h.changes = append(h.changes, c) },
 		Accept: func(in Incoming) (SessionConfig, bool) {
 			if h.accept == nil {
 				return SessionConfig{}, false
@@ -172,6 +173,9 @@ func profile(ms, mult uint32) bfd.Profile {
 	return bfd.Profile{Name: fmt.Sprintf("%dx%d", ms, mult), ReceiveInterval: ms, TransmitInterval: ms,
 		DetectMultiplier: mult, EchoInterval: 50, MinimumTTL: 254}
 }
+
+// quietLog drops the Manager's warnings (send failures on cut links).
+var quietLog = slog.New(slog.DiscardHandler)
 
 var (
 	addrA = netip.MustParseAddr("192.0.2.1")
