@@ -170,6 +170,9 @@ type Manager struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	stopped atomic.Bool
+	// lateHook, when set before the first session, sees every transmit
+	// timer's lateness (the benchmark's exact quantiles).
+	lateHook func(time.Duration)
 }
 
 // New returns a Manager with no sessions. Its scheduler and notifier
@@ -525,7 +528,11 @@ func (m *Manager) fireDue(now time.Time) (time.Time, bool) {
 
 func (m *Manager) fire(f fired) {
 	if f.t == bfd.TransmitTimer {
-		m.stats.late.record(m.clk.Since(f.at))
+		d := m.clk.Since(f.at)
+		m.stats.late.record(d)
+		if m.lateHook != nil {
+			m.lateHook(d)
+		}
 	}
 	f.s.fire(f.t, f.token)
 }
