@@ -137,7 +137,9 @@ func BenchmarkTransmitLateness(b *testing.B) {
 }
 
 // benchAddr is the i-th address of a's side, in 198.18.0.0/15 (RFC 2544).
-func benchAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i%250 + 1)}) }
+func benchAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i%250 + 1)})
+}
 
 func benchLateness(b *testing.B, ma, mb *Manager, la, lb *changeLog, sessions int, window time.Duration,
 	add func(i int, ka, kb Key, p bfd.Profile)) {
