@@ -69,12 +69,15 @@
 //     per packet.
 //   - Echo (RFC 5881 §4, IPv4 single hop) runs when the profile's
 //     EchoMode is on, the session has Local and Interface, and the
-//     Network can send Echo frames (OSNetwork: an AF_PACKET socket, so
-//     CAP_NET_RAW). Echo packets go to the peer's MAC address with our own
-//     address as destination, as FRR's bfdd does; the peer's kernel
-//     forwards them back and they must return with TTL 254. The peer
-//     starts Echo only if we advertise a nonzero Required Min Echo RX,
-//     which bfd does only while we run Echo ourselves.
+//     Network can do Echo (OSNetwork: an AF_PACKET socket, so
+//     CAP_NET_RAW). As FRR's bfdd does, Echo packets go to the peer's MAC
+//     address with our own address as destination, the peer's kernel
+//     forwards them back, and the same packet socket reads them before the
+//     IP layer (which would drop a packet from outside with our own source
+//     address); they must return with TTL 254. The peer needs
+//     net.ipv4.ip_forward=1 and nothing else; this node needs nothing. The
+//     peer starts Echo only if we advertise a nonzero Required Min Echo
+//     RX, which bfd does only while we run Echo ourselves.
 //   - Passive sessions (SessionConfig.Passive or Profile.PassiveMode)
 //     send nothing until the peer's first packet.
 //   - Remove sends AdminDown at once and twice more a transmit interval

@@ -8,22 +8,27 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// OpenEcho opens an Echo sender the way FRR's bfdd does on Linux: an
-// AF_PACKET socket on the interface (CAP_NET_RAW) that puts whole frames
-// on the link, addressed to the peer's MAC address but carrying an IPv4
-// datagram from and to this system's own address, TTL 255. The peer's
-// kernel forwards it back (it needs net.ipv4.ip_forward=1, as a router
-// or a Kubernetes node has), so it returns with TTL 254 to the Echo port's
-// UDP socket, through the peer's forwarding plane and not its BFD (RFC
-// 5880 §6.4). A kernel UDP socket cannot send it: the kernel would
-// deliver a datagram to its own address locally. The peer's MAC address
-// comes from the kernel's neighbour table, which the Control packets keep
-// fresh; until it is there no Echo packet leaves (and Echo fails, taking
-// the session down, if it never is).
+// OpenEcho opens an Echo path the way FRR's bfdd does on Linux: one
+// AF_PACKET socket on the interface (CAP_NET_RAW). It sends whole frames
+// addressed to the peer's MAC address but carrying an IPv4 datagram from
+// and to this system's own address, TTL 255, port EchoPort to EchoPort.
+// The peer's kernel forwards them back (it needs net.ipv4.ip_forward=1, as
+// a router or a Kubernetes node has), through its forwarding plane and
+// not its BFD (RFC 5880 §6.4), so they return with TTL 254. A kernel UDP
+// socket could do neither half: the kernel delivers a datagram to its own
+// address locally instead of sending it, and drops one arriving from
+// outside with its own address as source (a martian, unless accept_local
+// is set). So the same packet socket reads them, through a filter that
+// passes only incoming UDP datagrams to Local's EchoPort, before the IP
+// layer sees them. The peer's MAC address comes from the kernel's
+// neighbour table, which the Control packets keep fresh; until it is there
+// no Echo packet leaves (and Echo fails, taking the session down, if it
+// never is).
 func (n OSNetwork) OpenEcho(spec EchoSpec) (EchoConn, error) {
 	if !spec.Local.Is4() || !spec.Peer.Is4() {
 		return nil, fmt.Errorf("%w: echo is IPv4 only (RFC 5881 §4)", ErrNoEcho)
@@ -35,8 +40,12 @@ func (n OSNetwork) OpenEcho(spec EchoSpec) (EchoConn, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("%w: interface %s has no Ethernet address", ErrNoEcho, spec.Interface)
 	}
-	// Protocol 0: the socket sends and receives nothing.
-	c, err := packet.Listen(ifi, packet.Raw, 0, nil)
+	filter, err := bpf.Assemble(echoFilter(ifi.Index, spec.Local, spec.Port))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoEcho, err)
+	}
+	// The filter is attached before bind, so nothing unfiltered is queued.
+	c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_IP, &packet.Config{Filter: filter})
 	if err != nil {
 		return nil, fmt.Errorf("%w: packet socket on %s: %w", ErrNoEcho, spec.Interface, err)
 	}
@@ -52,6 +61,44 @@ func (n OSNetwork) OpenEcho(spec EchoSpec) (EchoConn, error) {
 	return e, nil
 }
 
+// echoFilter passes frames received on ifindex (not sent by this host, not
+// handed on to a VLAN on top of it) that carry an unfragmented IPv4 UDP
+// datagram to local's port.
+func echoFilter(ifindex int, local netip.Addr, port uint16) []bpf.Instruction {
+	const toDrop = 0xff
+	a := local.As4()
+	prog := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipTrue: toDrop},
+		bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(ifindex), SkipTrue: toDrop},
+		bpf.LoadAbsolute{Off: 12, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0x0800, SkipTrue: toDrop},
+		bpf.LoadAbsolute{Off: ethLen + 9, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.IPPROTO_UDP, SkipTrue: toDrop},
+		bpf.LoadAbsolute{Off: ethLen + 16, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: binary.BigEndian.Uint32(a[:]), SkipTrue: toDrop},
+		bpf.LoadAbsolute{Off: ethLen + 6, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: toDrop},
+		bpf.LoadMemShift{Off: ethLen},
+		bpf.LoadIndirect{Off: ethLen + 2, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: toDrop},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	}
+	drop := len(prog) - 1
+	for i, ins := range prog {
+		if j, ok := ins.(bpf.JumpIf); ok && j.SkipTrue == toDrop {
+			j.SkipTrue = uint8(drop - i - 1)
+			prog[i] = j
+		}
+	}
+	return prog
+}
+
+// packetOutgoing is skb->pkt_type of a frame this host sends.
+const packetOutgoing = 4
+
 type osEcho struct {
 	c       *packet.Conn
 	h       *netlink.Handle
@@ -61,6 +108,7 @@ type osEcho struct {
 	sends   int
 	frame   [ethLen + ipv4Len + udpLen + echoLen]byte
 	addr    packet.Addr
+	rbuf    [1514]byte
 }
 
 const (
@@ -101,6 +149,46 @@ func (e *osEcho) resolve() error {
 		}
 	}
 	return errNoNeighbour
+}
+
+// ReadEcho reads the next frame the filter passed and returns its UDP
+// payload, with a valid IPv4 header checksum and UDP length.
+func (e *osEcho) ReadEcho(b []byte) (int, PacketInfo, error) {
+	for {
+		n, _, err := e.c.ReadFrom(e.rbuf[:])
+		if err != nil {
+			return 0, PacketInfo{}, err
+		}
+		if payload, info, ok := parseEchoFrame(e.rbuf[:n]); ok {
+			info.IfIndex = e.ifindex
+			return copy(b, payload), info, nil
+		}
+	}
+}
+
+// parseEchoFrame checks an Ethernet frame's IPv4 and UDP headers and
+// returns the UDP payload with the addresses and TTL.
+func parseEchoFrame(f []byte) ([]byte, PacketInfo, bool) {
+	if len(f) < ethLen+ipv4Len+udpLen {
+		return nil, PacketInfo{}, false
+	}
+	ip := f[ethLen:]
+	ihl := int(ip[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(ip[2:]))
+	if ip[0]>>4 != 4 || ihl < ipv4Len || total > len(ip) || total < ihl+udpLen || onesSum(0, ip[:ihl]) != 0xffff {
+		return nil, PacketInfo{}, false
+	}
+	udp := ip[ihl:total]
+	ulen := int(binary.BigEndian.Uint16(udp[4:]))
+	if ulen < udpLen || ulen > len(udp) {
+		return nil, PacketInfo{}, false
+	}
+	info := PacketInfo{
+		Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(udp[0:])),
+		Dst: netip.AddrFrom4([4]byte(ip[16:20])),
+		TTL: int(ip[8]),
+	}
+	return udp[udpLen:ulen], info, true
 }
 
 func (e *osEcho) Close() error {

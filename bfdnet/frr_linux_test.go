@@ -219,3 +219,60 @@ exit
 		t.Errorf("FRR: status %s remote diagnostic %q", p.Status, p.RemoteDiagnostic)
 	}
 }
+
+// Echo with FRR's bfdd both ways: each side's Echo packets are forwarded
+// back by the other's kernel.
+func TestLabFRREcho(t *testing.T) {
+	l := newLab(t)
+	for _, ns := range []string{l.a, l.b} {
+		run(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	}
+	conf := fmt.Sprintf(`frr defaults traditional
+hostname frr-b
+!
+bfd
+ profile echo
+  receive-interval 300
+  transmit-interval 300
+  detect-multiplier 3
+  echo-mode
+  echo transmit-interval 50
+  echo receive-interval 50
+ exit
+ peer 192.0.2.1 local-address 192.0.2.2 interface %s
+  profile echo
+ exit
+exit
+!
+`, labIfB)
+	f := startFRR(t, l.b, conf)
+	m, log := labManager(t, Options{})
+	p := profile(300, 3)
+	p.EchoMode, p.EchoInterval = true, 50
+	s := addIn(t, l.a, m, SessionConfig{Key: Key{Peer: addrB, Local: addrA, Interface: labIfA}, Profile: p})
+	if c := waitChange(t, log, "up with FRR", 10*time.Second); !c.Up {
+		t.Fatalf("%+v\n%s", c, f.logs())
+	}
+	waitFor(t, "our echo returning", func() bool { st := s.Stats(); return st.EchoActive && st.EchoIn > 20 })
+	// FRR's own Echo packets come back through our kernel.
+	counters := func() string {
+		return f.exec(t, "show bfd peer 192.0.2.1 local-address 192.0.2.2 interface "+labIfB+" counters")
+	}
+	frrEchoIn := func() int {
+		for _, line := range strings.Split(counters(), "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Echo packet input: "); ok {
+				n, _ := strconv.Atoi(strings.TrimSuffix(rest, " packets"))
+				return n
+			}
+		}
+		return -1
+	}
+	waitFor(t, "FRR's echo returning", func() bool { return frrEchoIn() > 20 })
+	fp := f.peer(t, "192.0.2.1")
+	st := s.Stats()
+	t.Logf("ours: echo out %d in %d; FRR: status %s, remote echo receive %d ms\n%s", st.EchoOut, st.EchoIn, fp.Status,
+		fp.RemoteEchoReceive, counters())
+	if fp.Status != "up" || fp.RemoteEchoReceive != 50 || st.State != bfd.Up || st.Flaps != 0 {
+		t.Errorf("FRR: status %s, remote echo receive interval %d; ours: %s, %d flaps", fp.Status, fp.RemoteEchoReceive, st.State, st.Flaps)
+	}
+}

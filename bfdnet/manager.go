@@ -43,10 +43,11 @@ const LivenessPort = 4785
 // Options configure a Manager. The zero value is a router-facing Manager
 // on the kernel's sockets and the real clock.
 type Options struct {
-	// SingleHopPort, MultihopPort and EchoPort are the UDP ports listened
-	// on and sent to; zero means bfd.ControlPort, bfd.MultihopPort and
-	// bfd.EchoPort. A Manager opens a port's sockets with its first
-	// session of that kind (or with Listen).
+	// SingleHopPort and MultihopPort are the UDP ports listened on and
+	// sent to, EchoPort the one of Echo packets; zero means
+	// bfd.ControlPort, bfd.MultihopPort and bfd.EchoPort. A Manager opens
+	// a port's sockets with its first session of that kind (or with
+	// Listen).
 	SingleHopPort uint16
 	MultihopPort  uint16
 	EchoPort      uint16
@@ -325,14 +326,11 @@ func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
 	if cfg.Profile.EchoMode && !cfg.Multihop && fam == IPv4 && cfg.Local.IsValid() && cfg.Interface != "" {
 		// RFC 5881 §4: Echo on single-hop IPv4 only (RFC 5883 §3 forbids
 		// it on multihop); it needs this system's address on the link.
-		if _, err := m.listenLocked(kindEcho, IPv4); err == nil {
-			if e, err := m.net.OpenEcho(EchoSpec{Local: cfg.Local, Peer: cfg.Peer, Interface: cfg.Interface, Port: m.opts.EchoPort}); err == nil {
-				s.echo, echoCapable = e, true
-			} else {
-				m.log.Warn("bfd: echo unavailable, running without it", "session", cfg.Key.String(), "err", err)
-			}
+		e, err := m.net.OpenEcho(EchoSpec{Local: cfg.Local, Peer: cfg.Peer, Interface: cfg.Interface, Port: m.opts.EchoPort})
+		if err == nil {
+			s.echo, echoCapable = e, true
 		} else {
-			m.log.Warn("bfd: echo port unavailable, running without echo", "session", cfg.Key.String(), "err", err)
+			m.log.Warn("bfd: echo unavailable, running without it", "session", cfg.Key.String(), "err", err)
 		}
 	}
 	discr := m.newDiscrLocked()
@@ -347,6 +345,10 @@ func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
 	m.byDiscr[discr] = s
 	m.byKey[cfg.Key] = s
 	m.byPeer[cfg.Peer] = append(m.byPeer[cfg.Peer], s)
+	if s.echo != nil && !m.manual {
+		m.wg.Add(1)
+		go s.readEcho(s.echo)
+	}
 	return s, nil
 }
 

@@ -29,9 +29,10 @@ type memNet struct {
 }
 
 type memPacket struct {
-	to   *memRecv
-	b    []byte
-	info PacketInfo
+	to     *memRecv
+	toEcho *memEcho
+	b      []byte
+	info   PacketInfo
 }
 
 func newMemNet(queued bool) *memNet {
@@ -163,7 +164,7 @@ func (h *memHost) OpenSender(spec SenderSpec) (SendConn, error) {
 }
 
 func (h *memHost) OpenEcho(spec EchoSpec) (EchoConn, error) {
-	return &memEcho{h: h, spec: spec}, nil
+	return &memEcho{h: h, spec: spec, ch: make(chan memPacket, 64), done: make(chan struct{})}, nil
 }
 
 func (h *memHost) InterfaceIndex(name string) (int, error) {
@@ -230,23 +231,49 @@ func (s *memSend) Close() error {
 	return nil
 }
 
-// memEcho loops Echo packets back through the peer: they arrive at the
-// sender's own Echo port, from its own address, with TTL 254, unless the
+// memEcho loops Echo packets back through the peer: they come back to
+// ReadEcho from and to the sender's own address, with TTL 254, unless the
 // link is cut or the peer's forwarding is (echoCut).
 type memEcho struct {
 	h    *memHost
 	spec EchoSpec
+	ch   chan memPacket
+	once sync.Once
+	done chan struct{}
 }
 
 func (e *memEcho) SendEcho(payload []byte) error {
 	n := e.h.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	self := netip.AddrPortFrom(e.spec.Local, e.spec.Port)
+	n.sent[self]++
 	if n.cut[[2]netip.Addr{e.spec.Local, e.spec.Peer}] || n.echoCut[e.spec.Peer] {
 		return nil
 	}
-	self := netip.AddrPortFrom(e.spec.Local, e.spec.Port)
-	return n.deliverLocked(self, self, 254, payload)
+	p := memPacket{toEcho: e, b: append([]byte(nil), payload...),
+		info: PacketInfo{Src: self, Dst: e.spec.Local, IfIndex: 1, TTL: 254}}
+	if n.queued {
+		n.q = append(n.q, p)
+		return nil
+	}
+	select {
+	case e.ch <- p:
+	default:
+	}
+	return nil
 }
 
-func (e *memEcho) Close() error { return nil }
+func (e *memEcho) ReadEcho(b []byte) (int, PacketInfo, error) {
+	select {
+	case p := <-e.ch:
+		return copy(b, p.b), p.info, nil
+	case <-e.done:
+		return 0, PacketInfo{}, net.ErrClosed
+	}
+}
+
+func (e *memEcho) Close() error {
+	e.once.Do(func() { close(e.done) })
+	return nil
+}

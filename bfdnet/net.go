@@ -63,11 +63,15 @@ type SendConn interface {
 	Close() error
 }
 
-// EchoConn sends one session's Echo packets (RFC 5881 §4): UDP datagrams
-// from and to this system's own address and EchoPort, put on the link
-// toward the peer so that the peer's forwarding plane sends them back.
+// EchoConn is one session's Echo path (RFC 5881 §4). SendEcho puts a UDP
+// datagram from and to this system's own address and the Echo port on the
+// link toward the peer, so that the peer's forwarding plane sends it
+// back; ReadEcho returns the UDP payload of each one that comes back
+// (TTL, addresses), blocking until one does or Close is called. One
+// goroutine reads while others send.
 type EchoConn interface {
 	SendEcho(payload []byte) error
+	ReadEcho(b []byte) (n int, info PacketInfo, err error)
 	Close() error
 }
 

@@ -178,6 +178,20 @@ func TestEchoFrame(t *testing.T) {
 	if got := ip[ipv4Len+udpLen:]; string(got) != string(payload) {
 		t.Errorf("payload % x", got)
 	}
+	// What the packet socket reads back parses to the same payload and
+	// addresses; a damaged header or a short frame does not parse.
+	got, info, ok := parseEchoFrame(f[:])
+	if !ok || string(got) != string(payload) || info.Src != netip.AddrPortFrom(local, bfd.EchoPort) || info.Dst != local || info.TTL != 255 {
+		t.Errorf("parsed: ok %v payload % x info %+v", ok, got, info)
+	}
+	bad := f
+	bad[ethLen+8] = 254 // TTL changed without the checksum
+	if _, _, ok := parseEchoFrame(bad[:]); ok {
+		t.Error("a header with a wrong checksum parsed")
+	}
+	if _, _, ok := parseEchoFrame(f[:ethLen+ipv4Len+4]); ok {
+		t.Error("a truncated frame parsed")
+	}
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }

@@ -17,17 +17,14 @@ type listenKind uint8
 const (
 	kindSingleHop listenKind = iota + 1
 	kindMultihop
-	kindEcho
 )
 
 func (k listenKind) String() string {
 	switch k {
 	case kindSingleHop:
 		return "single-hop"
-	case kindMultihop:
-		return "multihop"
 	}
-	return "echo"
+	return "multihop"
 }
 
 type listenerKey struct {
@@ -47,13 +44,10 @@ type listener struct {
 }
 
 func (m *Manager) port(kind listenKind) uint16 {
-	switch kind {
-	case kindSingleHop:
+	if kind == kindSingleHop {
 		return m.opts.SingleHopPort
-	case kindMultihop:
-		return m.opts.MultihopPort
 	}
-	return m.opts.EchoPort
+	return m.opts.MultihopPort
 }
 
 // listenLocked opens the receive socket of a kind and family once; m.mu
@@ -107,10 +101,6 @@ func (l *listener) read() {
 // 5883 §4) and steps its session; every discard is counted, on the
 // session the packet's addresses name when there is one.
 func (m *Manager) receive(l *listener, b []byte, info PacketInfo) {
-	if l.kind == kindEcho {
-		m.receiveEcho(b, info)
-		return
-	}
 	src := info.Src.Addr().Unmap().WithZone("")
 	dst := info.Dst.Unmap().WithZone("")
 	if l.kind == kindSingleHop && info.TTL != 255 {
@@ -204,6 +194,34 @@ func (s *Session) count(f func(*shellCounters)) {
 	s.mu.Unlock()
 }
 
+// readEcho is an Echo session's goroutine: it reads the returning Echo
+// packets until the session closes its EchoConn.
+func (s *Session) readEcho(e EchoConn) {
+	m := s.m
+	defer m.wg.Done()
+	var buf [64]byte
+	for {
+		n, info, err := e.ReadEcho(buf[:])
+		if err != nil {
+			if m.stopped.Load() || errors.Is(err, net.ErrClosed) || s.isRemoved() {
+				return
+			}
+			m.stats.readErrors.Add(1)
+			m.clk.Sleep(10 * time.Millisecond) // not a busy loop on a broken socket
+			continue
+		}
+		m.receiveEcho(buf[:n], info)
+	}
+}
+
+func (s *Session) isRemoved() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removed
+}
+
+// receiveEcho finds the session of a returning Echo packet by the
+// discriminator in it.
 func (m *Manager) receiveEcho(b []byte, info PacketInfo) {
 	if len(b) < echoLen || b[0] != echoVersion || b[1] != echoLen {
 		m.stats.echoUnknown.Add(1)

@@ -296,7 +296,7 @@ func (s *Session) receiveEcho(info PacketInfo) {
 	}
 	// Sent with TTL 255, forwarded once by the peer: 254. Anything else
 	// did not make the round trip through the peer's forwarding plane.
-	if info.TTL != 254 || info.Src.Addr().Unmap() != s.cfg.Local {
+	if info.TTL != 254 || info.Src.Addr().Unmap() != s.cfg.Local || info.Dst.Unmap() != s.cfg.Local {
 		s.c.echoDrops++
 		return
 	}

@@ -105,6 +105,14 @@ func (s *sim) drain() {
 }
 
 func (s *sim) deliver(p memPacket) {
+	if p.toEcho != nil {
+		for _, h := range s.hosts {
+			if h.host == p.toEcho.h {
+				h.m.receiveEcho(p.b, p.info)
+			}
+		}
+		return
+	}
 	for _, h := range s.hosts {
 		h.m.mu.RLock()
 		var target *listener

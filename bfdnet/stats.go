@@ -21,8 +21,8 @@ type ManagerStats struct {
 	// dropped for their TTL or by bfd.Decode.
 	TTLDrops  uint64
 	Malformed bfd.DropCounts
-	// EchoUnknown counts datagrams on the Echo port that are not a
-	// running session's Echo packets.
+	// EchoUnknown counts returning Echo packets that are not a running
+	// Echo session's (a damaged packet, a discriminator no session has).
 	EchoUnknown uint64
 	// ReadErrors counts failed reads on the receive sockets.
 	ReadErrors uint64
