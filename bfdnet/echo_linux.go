@@ -8,8 +8,8 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/packet"
-	"golang.org/x/net/bpf"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
