@@ -163,8 +163,8 @@ log timestamp precision 3
 !
 bfd
  profile fast
-  receive-interval 50
-  transmit-interval 50
+  receive-interval 100
+  transmit-interval 100
   detect-multiplier 3
  exit
  peer 192.0.2.1 local-address 192.0.2.2 interface %s
@@ -196,14 +196,16 @@ exit
 		t.Fatalf("after no shutdown: %+v", c)
 	}
 
-	// Our profile goes from 300 ms to 50 ms: a Poll Sequence FRR answers.
-	if err := s.SetProfile(profile(50, 3)); err != nil {
+	// Our profile goes from 300 ms to 100 ms: a Poll Sequence FRR
+	// answers. (100 ms rather than the 50 ms floor: this machine's cores
+	// are shared, and the test is about the negotiation.)
+	if err := s.SetProfile(profile(100, 3)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "50 ms both ways", func() bool {
+	waitFor(t, "100 ms both ways", func() bool {
 		st := s.Stats()
-		return st.TransmitInterval == 50*time.Millisecond && st.DetectionTime == 150*time.Millisecond &&
-			f.peer(t, "192.0.2.1").RemoteTransmit == 50
+		return st.TransmitInterval == 100*time.Millisecond && st.DetectionTime == 300*time.Millisecond &&
+			f.peer(t, "192.0.2.1").RemoteTransmit == 100
 	})
 	time.Sleep(500 * time.Millisecond)
 	st := s.Stats()
@@ -236,8 +238,8 @@ bfd
   transmit-interval 300
   detect-multiplier 3
   echo-mode
-  echo transmit-interval 50
-  echo receive-interval 50
+  echo transmit-interval 100
+  echo receive-interval 100
  exit
  peer 192.0.2.1 local-address 192.0.2.2 interface %s
   profile echo
@@ -248,12 +250,12 @@ exit
 	f := startFRR(t, l.b, conf)
 	m, log := labManager(t, Options{})
 	p := profile(300, 3)
-	p.EchoMode, p.EchoInterval = true, 50
+	p.EchoMode, p.EchoInterval = true, 100
 	s := addIn(t, l.a, m, SessionConfig{Key: Key{Peer: addrB, Local: addrA, Interface: labIfA}, Profile: p})
 	if c := waitChange(t, log, "up with FRR", 10*time.Second); !c.Up {
 		t.Fatalf("%+v\n%s", c, f.logs())
 	}
-	waitFor(t, "our echo returning", func() bool { st := s.Stats(); return st.EchoActive && st.EchoIn > 20 })
+	waitFor(t, "our echo returning", func() bool { st := s.Stats(); return st.EchoActive && st.EchoIn > 10 })
 	// FRR's own Echo packets come back through our kernel.
 	counters := func() string {
 		return f.exec(t, "show bfd peer 192.0.2.1 local-address 192.0.2.2 interface "+labIfB+" counters")
@@ -267,12 +269,12 @@ exit
 		}
 		return -1
 	}
-	waitFor(t, "FRR's echo returning", func() bool { return frrEchoIn() > 20 })
+	waitFor(t, "FRR's echo returning", func() bool { return frrEchoIn() > 10 })
 	fp := f.peer(t, "192.0.2.1")
 	st := s.Stats()
 	t.Logf("ours: echo out %d in %d; FRR: status %s, remote echo receive %d ms\n%s", st.EchoOut, st.EchoIn, fp.Status,
 		fp.RemoteEchoReceive, counters())
-	if fp.Status != "up" || fp.RemoteEchoReceive != 50 || st.State != bfd.Up || st.Flaps != 0 {
+	if fp.Status != "up" || fp.RemoteEchoReceive != 100 || st.State != bfd.Up || st.Flaps != 0 {
 		t.Errorf("FRR: status %s, remote echo receive interval %d; ours: %s, %d flaps", fp.Status, fp.RemoteEchoReceive, st.State, st.Flaps)
 	}
 }

@@ -128,9 +128,9 @@ func (m *Manager) receive(l *listener, b []byte, info PacketInfo) {
 		m.mu.RLock()
 		s = m.byDiscr[p.YourDiscr]
 		m.mu.RUnlock()
-		if s == nil || s.kind != l.kind || s.cfg.Peer != src {
-			// A discriminator that is not ours, or ours for another peer
-			// or port: not this session's packet.
+		if s == nil || s.cfg.Peer != src || !s.matches(l.kind, dst, info.IfIndex) {
+			// A discriminator that is not ours, or ours for another peer,
+			// port, local address or interface: not this session's packet.
 			m.stats.noSession.Add(1)
 			return
 		}

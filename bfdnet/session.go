@@ -279,6 +279,7 @@ func (s *Session) receive(p *bfd.Packet, raw []byte, info PacketInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.removed {
+		s.m.stats.noSession.Add(1) // lingering or closed: no session any more
 		return
 	}
 	if s.kind == kindMultihop && (info.TTL < 0 || uint32(info.TTL) < s.cfg.Profile.MinimumTTL) {
