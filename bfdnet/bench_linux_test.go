@@ -173,10 +173,18 @@ func benchLateness(b *testing.B, ma, mb *Manager, la, lb *changeLog, sessions in
 		}
 		return up, down
 	}
+	upCount := func(m *Manager) int {
+		n := 0
+		for _, s := range m.Sessions() {
+			if s.State() == bfd.Up {
+				n++
+			}
+		}
+		return n
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		ua, _ := ups(la)
-		ub, _ := ups(lb)
+		ua, ub := upCount(ma), upCount(mb)
 		if ua == sessions && ub == sessions {
 			break
 		}

@@ -529,14 +529,55 @@ func (m *Manager) fireDue(now time.Time) (time.Time, bool) {
 }
 
 func (m *Manager) fire(f fired) {
-	if f.t == bfd.TransmitTimer {
+	switch f.t {
+	case bfd.TransmitTimer:
 		d := m.clk.Since(f.at)
 		m.stats.late.record(d)
 		if m.lateHook != nil {
 			m.lateHook(d)
 		}
+	case bfd.DetectTimer:
+		if m.deferDetection(f) {
+			return
+		}
 	}
 	f.s.fire(f.t, f.token)
+}
+
+// detectGrace bounds how long a Detection Time expiry waits for the
+// receive socket's backlog.
+const detectGrace = 100 * time.Millisecond
+
+// deferDetection re-arms a Detection Time expiry 1 ms later, with the same
+// token, while the session's receive socket holds unread datagrams and
+// for at most detectGrace: a packet that reached the socket before the
+// deadline, but that this process had no CPU to read yet, is not a path
+// failure. It reports whether it deferred. The bound keeps a flood of
+// packets from postponing detection for longer.
+func (m *Manager) deferDetection(f fired) bool {
+	m.mu.RLock()
+	l := m.listeners[listenerKey{f.s.kind, familyOf(f.s.cfg.Peer)}]
+	m.mu.RUnlock()
+	if l == nil {
+		return false
+	}
+	p, ok := l.conn.(interface{ Pending() bool })
+	if !ok {
+		return false
+	}
+	now := m.clk.Now()
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deferToken != f.token {
+		s.deferToken, s.deferFrom = f.token, f.at
+	}
+	if s.removed || now.Sub(s.deferFrom) >= detectGrace || !p.Pending() {
+		return false
+	}
+	s.c.detectDeferrals++
+	m.sched.set(&s.timers[bfd.DetectTimer], now.Add(time.Millisecond), f.token)
+	return true
 }
 
 // notify queues a change for Options.Notify.

@@ -536,3 +536,45 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 		t.Errorf("%d packets sent, state %s", discard.n, sa.State())
 	}
 }
+
+// A Detection Time that expires while the peer's packets wait unread in
+// the socket (this process had no CPU) waits for them, up to 100 ms; past
+// that the session goes down even if packets keep waiting, so that a
+// flood cannot postpone detection.
+func TestDetectionWaitsForUnreadPackets(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		hold     time.Duration
+		wantDown bool
+	}{
+		{"backlog read in time", 380 * time.Millisecond, false},
+		{"backlog past the grace", 600 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, a, _, sa, _ := pair(t, profile(100, 3), nil, nil)
+			s.run(2 * time.Second)
+			// Right after a packet from b arrives (so the Detection Time
+			// expires 300 ms later), a reads nothing for a while and b's
+			// packets pile up.
+			for in := sa.Stats().PacketsIn; sa.Stats().PacketsIn == in; {
+				s.run(time.Millisecond)
+			}
+			s.net.held[a.host] = true
+			s.run(tc.hold)
+			s.net.held[a.host] = false
+			s.run(2 * time.Second)
+			st := sa.Stats()
+			if down := len(a.downs()) > 0; down != tc.wantDown {
+				t.Fatalf("down %v, want %v; deferrals %d\n%s", down, tc.wantDown, st.DetectDeferrals, a.changeLog())
+			}
+			if st.DetectDeferrals == 0 {
+				t.Error("no deferral counted")
+			}
+			if tc.wantDown {
+				if d := a.downs()[0]; d.Cause != bfd.CauseDetectionTimeExpired {
+					t.Errorf("cause %s", d.Cause)
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,9 @@ type memNet struct {
 	sent map[netip.AddrPort]int
 	// closedPorts lists the source ports whose sockets were closed.
 	closedPorts []uint16
+	// held hosts read nothing: their datagrams stay queued (a process
+	// with no CPU); queued mode only.
+	held map[*memHost]bool
 }
 
 type memPacket struct {
@@ -37,7 +40,7 @@ type memPacket struct {
 
 func newMemNet(queued bool) *memNet {
 	return &memNet{queued: queued, hosts: map[netip.Addr]*memHost{}, cut: map[[2]netip.Addr]bool{},
-		echoCut: map[netip.Addr]bool{}, sent: map[netip.AddrPort]int{}}
+		echoCut: map[netip.Addr]bool{}, sent: map[netip.AddrPort]int{}, held: map[*memHost]bool{}}
 }
 
 // host adds a host with the addresses.
@@ -66,17 +69,18 @@ func (n *memNet) sentFrom(ap netip.AddrPort) int {
 	return n.sent[ap]
 }
 
-// pop takes the oldest queued datagram.
+// pop takes the oldest queued datagram for a host that is not held.
 func (n *memNet) pop() (memPacket, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.q) == 0 {
-		return memPacket{}, false
+	for i, p := range n.q {
+		if (p.to != nil && n.held[p.to.h]) || (p.toEcho != nil && n.held[p.toEcho.h]) {
+			continue
+		}
+		n.q = append(n.q[:i:i], n.q[i+1:]...)
+		return p, true
 	}
-	p := n.q[0]
-	n.q[0] = memPacket{}
-	n.q = n.q[1:]
-	return p, true
+	return memPacket{}, false
 }
 
 // inject delivers raw bytes to dst as if from src with the TTL.
@@ -189,6 +193,22 @@ func (r *memRecv) ReadPacket(b []byte) (int, PacketInfo, error) {
 	case <-r.done:
 		return 0, PacketInfo{}, net.ErrClosed
 	}
+}
+
+// Pending reports whether a datagram for r waits, in its channel or in
+// the queue.
+func (r *memRecv) Pending() bool {
+	if len(r.ch) > 0 {
+		return true
+	}
+	r.h.n.mu.Lock()
+	defer r.h.n.mu.Unlock()
+	for _, p := range r.h.n.q {
+		if p.to == r {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *memRecv) Close() error {

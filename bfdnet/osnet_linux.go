@@ -77,6 +77,18 @@ func (r *osRecv) ReadPacket(b []byte) (int, PacketInfo, error) {
 
 func (r *osRecv) Close() error { return r.c.Close() }
 
+// Pending reports whether a datagram waits in the socket's receive queue
+// (SIOCINQ).
+func (r *osRecv) Pending() bool {
+	rc, err := r.c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
+}
+
 // parseControl reads the TTL, destination and interface from the control
 // messages without allocating (unix.ParseSocketControlMessage allocates
 // per packet).

@@ -34,16 +34,21 @@ type Session struct {
 	lingerLeft  int
 	lingerEvery time.Duration
 	lingerToken uint64
-	c           shellCounters
+	// deferToken and deferFrom: the Detection Timer expiry being deferred
+	// (Manager.deferDetection) and its original deadline.
+	deferToken uint64
+	deferFrom  time.Time
+	c          shellCounters
 }
 
 // shellCounters are what the shell counts beside the machine.
 type shellCounters struct {
-	ttlDrops       uint64
-	malformed      bfd.DropCounts
-	sendErrors     uint64
-	echoSendErrors uint64
-	echoDrops      uint64
+	ttlDrops        uint64
+	malformed       bfd.DropCounts
+	sendErrors      uint64
+	echoSendErrors  uint64
+	echoDrops       uint64
+	detectDeferrals uint64
 }
 
 // Stats is a session's state and counters, for metrics and status.
@@ -67,6 +72,9 @@ type Stats struct {
 	SendErrors     uint64
 	EchoSendErrors uint64
 	EchoDrops      uint64
+	// DetectDeferrals counts the times a Detection Time expiry waited 1 ms
+	// for unread packets in the receive socket (at most 100 ms in all).
+	DetectDeferrals uint64
 	// SourcePort is the session's UDP source port.
 	SourcePort uint16
 	// EchoCapable: the session runs Echo when its profile asks for it.
@@ -88,7 +96,8 @@ func (s *Session) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{Counters: s.mc.Counters(), TTLDrops: s.c.ttlDrops, Malformed: s.c.malformed,
 		SendErrors: s.c.sendErrors, EchoSendErrors: s.c.echoSendErrors, EchoDrops: s.c.echoDrops,
-		EchoCapable: s.echo != nil}
+		DetectDeferrals: s.c.detectDeferrals,
+		EchoCapable:     s.echo != nil}
 	if s.tx != nil {
 		st.SourcePort = s.tx.LocalPort()
 	}
