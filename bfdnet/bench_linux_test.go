@@ -50,6 +50,19 @@ func BenchmarkTransmitLateness(b *testing.B) {
 		}
 		ma, la := labManager(b, Options{})
 		mb, lb := labManager(b, Options{})
+		b.Cleanup(func() {
+			// Datagrams the kernel dropped for full receive buffers.
+			for _, ns := range []string{l.a, l.b} {
+				out, _ := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+				lines := strings.Split(string(out), "\n")
+				for i := 0; i+1 < len(lines); i++ {
+					if strings.HasPrefix(lines[i], "Udp:") && strings.HasPrefix(lines[i+1], "Udp:") {
+						b.Logf("%s: %s\n%s", ns, lines[i], lines[i+1])
+						break
+					}
+				}
+			}
+		})
 		benchLateness(b, ma, mb, la, lb, sessions, window, func(i int, ka, kb Key, p bfd.Profile) {
 			ka.Interface, kb.Interface = labIfA, labIfB
 			addIn(b, l.a, ma, SessionConfig{Key: ka, Profile: p})
@@ -234,6 +247,7 @@ func benchLateness(b *testing.B, ma, mb *Manager, la, lb *changeLog, sessions in
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(packets, 1))/1000, "cpu-µs/pkt")
 	b.ReportMetric(float64(downA2-downA+downB2-downB), "flaps")
 	b.ReportMetric(float64(ms1.NumGC-ms0.NumGC), "GCs")
+	b.ReportMetric(float64(ma.Stats().QueueDrops+mb.Stats().QueueDrops), "queue-drops")
 	b.Logf("%d timers in %s: p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %s; %d packets sent (%.0f/s); CPU %s (%.1f µs per packet sent and received); %d GCs, %d bytes allocated",
 		len(got), window, q(0.5), q(0.99), q(0.999), got[len(got)-1], packets, float64(packets)/window.Seconds(), cpu,
 		float64(cpu.Microseconds())/float64(max(packets, 1)), ms1.NumGC-ms0.NumGC, ms1.TotalAlloc-ms0.TotalAlloc)

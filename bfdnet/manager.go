@@ -545,12 +545,17 @@ func (m *Manager) fire(f fired) {
 }
 
 // detectGrace bounds how long a Detection Time expiry waits for the
-// receive socket's backlog.
-const detectGrace = 100 * time.Millisecond
+// receive socket's backlog; detectRecheck is how often it looks again
+// (not every millisecond: when a starved process gets the CPU back with
+// many expiries due, the checks must not starve the reader in turn).
+const (
+	detectGrace   = 100 * time.Millisecond
+	detectRecheck = 5 * time.Millisecond
+)
 
-// deferDetection re-arms a Detection Time expiry 1 ms later, with the same
-// token, while the session's receive socket holds unread datagrams and
-// for at most detectGrace: a packet that reached the socket before the
+// deferDetection re-arms a Detection Time expiry detectRecheck later, with
+// the same token, while the session's receive socket holds unread
+// datagrams and for at most detectGrace: a packet that reached the socket before the
 // deadline, but that this process had no CPU to read yet, is not a path
 // failure. It reports whether it deferred. The bound keeps a flood of
 // packets from postponing detection for longer.
@@ -576,7 +581,7 @@ func (m *Manager) deferDetection(f fired) bool {
 		return false
 	}
 	s.c.detectDeferrals++
-	m.sched.set(&s.timers[bfd.DetectTimer], now.Add(time.Millisecond), f.token)
+	m.sched.set(&s.timers[bfd.DetectTimer], now.Add(detectRecheck), f.token)
 	return true
 }
 

@@ -41,6 +41,9 @@ type PacketInfo struct {
 	// IPV6_RECVHOPLIMIT), -1 when the socket did not say. A packet whose
 	// TTL is unknown fails every TTL check.
 	TTL int
+	// QueueDrops is the socket's count, so far, of datagrams the kernel
+	// dropped for a full receive buffer (SO_RXQ_OVFL); 0 if not reported.
+	QueueDrops uint32
 }
 
 // RecvConn is a socket that receives the datagrams sent to one UDP port.

@@ -37,12 +37,23 @@ func (n OSNetwork) Listen(f Family, port uint16) (RecvConn, error) {
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		return setsockopts(c, func(fd int) error {
-			if f == IPv4 {
-				return errors.Join(unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1),
-					unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1))
+			// A large receive buffer rides out moments when this process
+			// has no CPU: a 24-byte datagram takes about 1 KB of buffer,
+			// and a full buffer drops packets, which the peers' sessions
+			// then miss. SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it
+			// the kernel caps SO_RCVBUF at net.core.rmem_max.
+			if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
+				_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer)
 			}
-			return errors.Join(unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1),
-				unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1))
+			errs := []error{unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)}
+			if f == IPv4 {
+				errs = append(errs, unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1))
+			} else {
+				errs = append(errs, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1),
+					unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1))
+			}
+			return errors.Join(errs...)
 		})
 	}}
 	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(addr, port).String())
@@ -51,6 +62,9 @@ func (n OSNetwork) Listen(f Family, port uint16) (RecvConn, error) {
 	}
 	return &osRecv{c: pc.(*net.UDPConn), oob: make([]byte, 256)}, nil
 }
+
+// receiveBuffer is the receive sockets' buffer: about 4,000 BFD packets.
+const receiveBuffer = 4 << 20
 
 func setsockopts(c syscall.RawConn, f func(fd int) error) error {
 	var serr error
@@ -89,7 +103,8 @@ func (r *osRecv) Pending() bool {
 	return n > 0
 }
 
-// parseControl reads the TTL, destination and interface from the control
+// parseControl reads the TTL, destination, interface and the socket's
+// drop count from the control
 // messages without allocating (unix.ParseSocketControlMessage allocates
 // per packet).
 func parseControl(oob []byte, info *PacketInfo) {
@@ -107,6 +122,8 @@ func parseControl(oob []byte, info *PacketInfo) {
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
 			info.IfIndex, info.Dst = int(pi.Ifindex), netip.AddrFrom4(pi.Addr)
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
+			info.QueueDrops = *(*uint32)(unsafe.Pointer(&data[0]))
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			info.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:

@@ -131,10 +131,11 @@ func TestParseControl(t *testing.T) {
 	add(unix.IPPROTO_IP, unix.IP_TTL, le(254))
 	pi := append(le(7), 0, 0, 0, 0, 192, 0, 2, 1)
 	add(unix.IPPROTO_IP, unix.IP_PKTINFO, pi)
+	add(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, le(12))
 	var info PacketInfo
 	info.TTL = -1
 	parseControl(oob, &info)
-	if info.TTL != 254 || info.IfIndex != 7 || info.Dst != netip.MustParseAddr("192.0.2.1") {
+	if info.TTL != 254 || info.IfIndex != 7 || info.Dst != netip.MustParseAddr("192.0.2.1") || info.QueueDrops != 12 {
 		t.Errorf("IPv4: %+v", info)
 	}
 	oob = oob[:0]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldlb/herald/bgpwire/bfd"
@@ -41,6 +42,9 @@ type listener struct {
 	conn RecvConn
 	buf  [1500]byte
 	pkt  bfd.Packet
+	// queueDrops is the kernel's latest count of datagrams it dropped on
+	// this socket for a full buffer.
+	queueDrops atomic.Uint32
 }
 
 func (m *Manager) port(kind listenKind) uint16 {
@@ -93,6 +97,9 @@ func (l *listener) read() {
 			continue
 		}
 		failures = 0
+		if info.QueueDrops != 0 {
+			l.queueDrops.Store(info.QueueDrops)
+		}
 		m.receive(l, l.buf[:n], info)
 	}
 }

@@ -72,7 +72,7 @@ type Stats struct {
 	SendErrors     uint64
 	EchoSendErrors uint64
 	EchoDrops      uint64
-	// DetectDeferrals counts the times a Detection Time expiry waited 1 ms
+	// DetectDeferrals counts the times a Detection Time expiry waited 5 ms
 	// for unread packets in the receive socket (at most 100 ms in all).
 	DetectDeferrals uint64
 	// SourcePort is the session's UDP source port.

@@ -26,6 +26,10 @@ type ManagerStats struct {
 	EchoUnknown uint64
 	// ReadErrors counts failed reads on the receive sockets.
 	ReadErrors uint64
+	// QueueDrops counts datagrams the kernel dropped because a receive
+	// socket's buffer was full (this process did not read fast enough),
+	// as far as the sockets have reported it.
+	QueueDrops uint64
 	// Lateness is how long after its deadline every transmit timer
 	// expiry was stepped: the delay the shell adds to the jittered
 	// schedule (the socket's own is not in it).
@@ -119,6 +123,11 @@ func (m *Manager) Stats() ManagerStats {
 	for i := range m.stats.malformed {
 		st.Malformed[i] = m.stats.malformed[i].Load()
 	}
+	m.mu.RLock()
+	for _, l := range m.listeners {
+		st.QueueDrops += uint64(l.queueDrops.Load())
+	}
+	m.mu.RUnlock()
 	return st
 }
 
