@@ -22,21 +22,30 @@
 //	s.Remove()                     // AdminDown (three times), then the socket closes
 //	m.Close()                      // AdminDown on every session, sockets closed
 //
+// Add, SetProfile, Remove, Stats and Close return at once (no call waits
+// on the network), so an actor may call them from its Receive.
+//
 // onChange receives a Change for every session that comes Up or goes
 // Down: Change.Cause is bfd's DownCause, and Cause.Failure() is false
 // for the peer's (or our own) AdminDown, which a client must not treat
 // as a path failure (RFC 5882 §3.2), and true for a detection timeout,
 // an Echo failure and the peer signalling Down. Notify runs on the
-// Manager's notifier goroutine, one change at a time in order: an actor
-// system hands it on with a non-blocking send. It must not call Close.
+// Manager's notifier goroutine, one change at a time and in order: an
+// actor system hands it on with a non-blocking send. It must not call
+// Close (Close waits for that goroutine).
 //
-// The liveness mesh runs its own Manager on its own port, with multihop
-// sessions (nodes need not share a link; Profile.MinimumTTL says how many
-// routers may be between them, 255 for none), and answers the members
-// that open sessions it did not add through Options.Accept:
+// The liveness mesh runs its own Manager on its own port (LivenessPort)
+// with multihop sessions: nodes need not share a link, and
+// Profile.MinimumTTL says how many routers may be between them (255 for
+// none). It answers the members that open sessions it did not add through
+// Options.Accept, and Removes such a session when it goes Down:
 //
 //	m, err := bfdnet.New(bfdnet.Options{MultihopPort: bfdnet.LivenessPort, Notify: ..., Accept: ...})
-//	m.Listen(true, bfdnet.IPv4) // so that Accept hears peers before we add any session
+//	err = m.Listen(true, bfdnet.IPv4) // so that Accept hears peers before we add any session
+//
+// An accepted session that the mesh later wants as its own is found with
+// Manager.Session(key); Accept should then set Profile.PassiveMode rather
+// than SessionConfig.Passive, so that SetProfile can make it active.
 //
 // # What the Manager promises
 //
@@ -52,21 +61,29 @@
 //   - Received packets go to their session by Your Discriminator, or, when
 //     it is zero, by the sender's address, the address it was sent to and
 //     the interface it came in on (RFC 5881 §3, RFC 5883 §3). A packet
-//     whose Your Discriminator is another peer's or port's is not
-//     delivered.
+//     whose Your Discriminator is ours but whose addresses, interface or
+//     port are not that session's is not delivered.
 //   - Every received datagram is counted once: by the machine
 //     (Stats.PacketsIn, its discards in Stats.Drops and AuthFailures),
 //     or, before it, as a TTL drop or a malformed packet (bfd.Decode's
 //     reasons) on the session its addresses name (Stats.TTLDrops,
 //     Stats.Malformed), or on the Manager (ManagerStats). A malformed
 //     packet never reaches a machine, so it cannot disturb a session.
+//     Datagrams the kernel dropped for a full receive buffer are counted
+//     apart (ManagerStats.QueueDrops); the receive sockets ask for 4 MiB
+//     (SO_RCVBUFFORCE with CAP_NET_ADMIN, else up to net.core.rmem_max).
 //   - Transmission waits for no mailbox: a packet the machine sends in
 //     answer (a Final, a new state) leaves from the goroutine that read
 //     the packet, and periodic packets from the scheduler goroutine, which
 //     sleeps until the earliest deadline of one heap holding every
 //     session's timers. ManagerStats.Lateness records how late each
-//     transmit timer was stepped. The steady state allocates nothing
-//     per packet.
+//     transmit timer was stepped. Receiving and sending a periodic packet
+//     allocate nothing, so the garbage collector has no per-packet work.
+//   - A Detection Time that expires while the receive socket holds unread
+//     datagrams waits for them, 5 ms at a time and at most 100 ms: a
+//     packet that arrived in time, on a node whose CPU was busy, is not a
+//     path failure. The bound keeps a flood from postponing detection for
+//     longer.
 //   - Echo (RFC 5881 §4, IPv4 single hop) runs when the profile's
 //     EchoMode is on, the session has Local and Interface, and the
 //     Network can do Echo (OSNetwork: an AF_PACKET socket, so
@@ -77,7 +94,8 @@
 //     address); they must return with TTL 254. The peer needs
 //     net.ipv4.ip_forward=1 and nothing else; this node needs nothing. The
 //     peer starts Echo only if we advertise a nonzero Required Min Echo
-//     RX, which bfd does only while we run Echo ourselves.
+//     RX, which bfd does only while we run Echo ourselves. Echo is decided
+//     at Add: a session added without EchoMode does not start it later.
 //   - Passive sessions (SessionConfig.Passive or Profile.PassiveMode)
 //     send nothing until the peer's first packet.
 //   - Remove sends AdminDown at once and twice more a transmit interval
@@ -90,12 +108,12 @@
 //   - Give the Manager exclusive use of its ports (a second Manager on the
 //     same ports of the same host fails to listen).
 //   - Run the speaker with CAP_NET_RAW for Echo; nothing else is needed
-//     (BFD's ports are above 1024).
+//     (BFD's ports are above 1024). With many sessions, allow a large
+//     receive buffer (CAP_NET_ADMIN, or net.core.rmem_max of 4 MiB).
 //   - Give a link-local IPv6 peer its Key.Interface (not an address zone).
-//   - Validate profiles before SetProfile (it returns bfd's error for an
-//     invalid one, and the session keeps its profile).
+//   - Make the sockets in the right network namespace: they are made in
+//     the namespace of the calling thread when Add (or Listen) runs.
 //
-// Tests inject a Network (Options.Network) and a clock; OSNetwork is the
-// kernel's. Sockets are made in the network namespace of the goroutine's
-// thread at the time of Add (or Listen).
+// Tests inject a Network (Options.Network) and a clock (Options.Clock);
+// OSNetwork is the kernel's.
 package bfdnet

@@ -279,12 +279,15 @@ func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
+	// addLocked returns s locked, so that a packet the readers find it for
+	// waits for Enable instead of reaching a machine that ignores it.
 	s.step(bfd.Event{Kind: bfd.Enable})
 	s.mu.Unlock()
 	return s, nil
 }
 
+// addLocked builds and indexes the session and returns it with s.mu held;
+// m.mu is held.
 func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
 	if m.closed {
 		return nil, ErrClosed
@@ -342,6 +345,7 @@ func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
 	}
 	s.mc = mc
 	s.discr = discr
+	s.mu.Lock() // nobody else can hold it yet; Add unlocks it after Enable
 	m.byDiscr[discr] = s
 	m.byKey[cfg.Key] = s
 	m.byPeer[cfg.Peer] = append(m.byPeer[cfg.Peer], s)
