@@ -14,8 +14,8 @@ import (
 )
 
 // The lab tests run Managers on the kernel's sockets in two network
-// namespaces joined by a veth pair ("va" in a, "vb" in b): 192.0.2.1/24
-// and 2001:db8::1/64 on a's end, .2 and ::2 on b's. They need root and
+// namespaces joined by a veth pair ("va" in a, "vb" in b): 192.0.2.1/24,
+// 2001:db8::1/64 and fe80::1/64 on a's end, .2, ::2 and fe80::2 on b's. They need root and
 // iproute2, and skip otherwise.
 type lab struct {
 	a, b string // namespace names
@@ -61,6 +61,8 @@ func newLab(t testing.TB) *lab {
 	run(t, "ip", "-n", l.a, "addr", "add", "2001:db8::1/64", "dev", labIfA, "nodad")
 	run(t, "ip", "-n", l.b, "addr", "add", "192.0.2.2/24", "dev", labIfB)
 	run(t, "ip", "-n", l.b, "addr", "add", "2001:db8::2/64", "dev", labIfB, "nodad")
+	run(t, "ip", "-n", l.a, "addr", "add", "fe80::1/64", "dev", labIfA, "nodad")
+	run(t, "ip", "-n", l.b, "addr", "add", "fe80::2/64", "dev", labIfB, "nodad")
 	run(t, "ip", "-n", l.a, "link", "set", labIfA, "up")
 	run(t, "ip", "-n", l.b, "link", "set", labIfB, "up")
 	return l

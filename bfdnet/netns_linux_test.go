@@ -29,6 +29,7 @@ func TestLabSessionsComeUpAndDetectACut(t *testing.T) {
 		{"IPv4 300x3", 300, 3, "192.0.2.1", "192.0.2.2"},
 		{"IPv4 50x3", 50, 3, "192.0.2.1", "192.0.2.2"},
 		{"IPv6 50x3", 50, 3, "2001:db8::1", "2001:db8::2"},
+		{"IPv6 link-local 300x3", 300, 3, "fe80::1", "fe80::2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
