@@ -111,8 +111,10 @@
 //     (BFD's ports are above 1024). With many sessions, allow a large
 //     receive buffer (CAP_NET_ADMIN, or net.core.rmem_max of 4 MiB).
 //   - Give a link-local IPv6 peer its Key.Interface (not an address zone).
-//   - Make the sockets in the right network namespace: they are made in
-//     the namespace of the calling thread when Add (or Listen) runs.
+//   - Make the sockets in the right network namespace: OSNetwork.NetNS
+//     names one; without it they are made in the namespace of the thread
+//     that runs Add (or Listen), and sessions Accept adds in the
+//     process's.
 //
 // Tests inject a Network (Options.Network) and a clock (Options.Clock);
 // OSNetwork is the kernel's.

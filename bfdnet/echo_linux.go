@@ -33,28 +33,37 @@ func (n OSNetwork) OpenEcho(spec EchoSpec) (EchoConn, error) {
 	if !spec.Local.Is4() || !spec.Peer.Is4() {
 		return nil, fmt.Errorf("%w: echo is IPv4 only (RFC 5881 §4)", ErrNoEcho)
 	}
-	ifi, err := net.InterfaceByName(spec.Interface)
+	var (
+		ifi *net.Interface
+		c   *packet.Conn
+		h   *netlink.Handle
+	)
+	err := n.in(func() (err error) {
+		if ifi, err = net.InterfaceByName(spec.Interface); err != nil {
+			return err
+		}
+		if len(ifi.HardwareAddr) != 6 {
+			return fmt.Errorf("interface %s has no Ethernet address", spec.Interface)
+		}
+		filter, err := bpf.Assemble(echoFilter(ifi.Index, spec.Local, spec.Port))
+		if err != nil {
+			return err
+		}
+		// The filter is attached before bind, so nothing unfiltered is
+		// queued.
+		if c, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_IP, &packet.Config{Filter: filter}); err != nil {
+			return fmt.Errorf("packet socket on %s: %w", spec.Interface, err)
+		}
+		// The handle is made in the same namespace, so that later
+		// lookups ask it.
+		if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			_ = c.Close()
+			return fmt.Errorf("netlink: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoEcho, err)
-	}
-	if len(ifi.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("%w: interface %s has no Ethernet address", ErrNoEcho, spec.Interface)
-	}
-	filter, err := bpf.Assemble(echoFilter(ifi.Index, spec.Local, spec.Port))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoEcho, err)
-	}
-	// The filter is attached before bind, so nothing unfiltered is queued.
-	c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_IP, &packet.Config{Filter: filter})
-	if err != nil {
-		return nil, fmt.Errorf("%w: packet socket on %s: %w", ErrNoEcho, spec.Interface, err)
-	}
-	// The handle is made now, in the calling thread's network namespace,
-	// so that later lookups ask the same one.
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("%w: netlink: %w", ErrNoEcho, err)
 	}
 	e := &osEcho{c: c, h: h, ifindex: ifi.Index, peer: spec.Peer}
 	buildEchoHeaders(e.frame[:], [6]byte(ifi.HardwareAddr), spec.Local, spec.Port)

@@ -155,3 +155,52 @@ func TestLabEcho(t *testing.T) {
 		t.Fatalf("a: %+v", c)
 	}
 }
+
+// The liveness mesh's shape on kernel sockets: its own port, multihop
+// sessions, and a speaker that answers a member it did not want through
+// Accept, then drops that session when it goes down. b's Manager is given
+// its namespace (OSNetwork.NetNS): Accept adds sessions on a receive
+// goroutine, whose thread is not in b.
+func TestLabLivenessMesh(t *testing.T) {
+	l := newLab(t)
+	p := profile(100, 3)
+	p.MinimumTTL = 255 // same link
+	ma, la := labManager(t, Options{MultihopPort: LivenessPort})
+	lb := newChangeLog()
+	var mb *Manager
+	mb, err := New(Options{
+		MultihopPort: LivenessPort,
+		Network:      OSNetwork{NetNS: "/var/run/netns/" + l.b},
+		Log:          quietLog,
+		Accept: func(in Incoming) (SessionConfig, bool) {
+			q := p
+			q.PassiveMode = true
+			return SessionConfig{Key: Key{Peer: in.Peer, Local: in.Local, Multihop: true}, Profile: q, Tag: "answered"}, true
+		},
+		Notify: func(c Change) {
+			lb.notify(c)
+			if !c.Up && c.Tag == "answered" {
+				c.Session.Remove()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mb.Close() })
+	if err := mb.Listen(true, IPv4); err != nil {
+		t.Fatal(err)
+	}
+	sa := addIn(t, l.a, ma, SessionConfig{Key: Key{Peer: addrB, Local: addrA, Multihop: true}, Profile: p})
+	if c := waitChange(t, la, "a up", 5*time.Second); !c.Up {
+		t.Fatalf("a: %+v", c)
+	}
+	if c := waitChange(t, lb, "b up", 5*time.Second); !c.Up || c.Tag != "answered" {
+		t.Fatalf("b: %+v", c)
+	}
+	sa.Remove()
+	if c := waitChange(t, lb, "b sees a leave", 5*time.Second); c.Up || c.Cause != bfd.CauseNeighborAdminDown {
+		t.Fatalf("b: %+v", c)
+	}
+	waitFor(t, "b drops the answered session", func() bool { return len(mb.Sessions()) == 0 })
+}

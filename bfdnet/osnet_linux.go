@@ -6,20 +6,60 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"unsafe"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // OSNetwork opens the kernel's sockets. Receive sockets need nothing; a
 // port below 1024 would need CAP_NET_BIND_SERVICE (BFD's are above).
-// Sockets are made in the network namespace of the calling thread.
 type OSNetwork struct {
 	// ListenAddr4 and ListenAddr6 bind the receive sockets to one address
 	// instead of every address (two Managers on one host, as in tests on
 	// the loopback, each listen on their own).
 	ListenAddr4, ListenAddr6 netip.Addr
+	// NetNS is the path of the network namespace to make every socket in
+	// (/run/netns/NAME, /proc/PID/ns/net), which takes CAP_SYS_ADMIN; empty
+	// means the namespace of the thread that calls Add or Listen. Sessions
+	// that Options.Accept adds are made on a receive goroutine, whose
+	// thread is in the process's namespace: a Manager serving another
+	// namespace needs NetNS.
+	NetNS string
+}
+
+// in runs f on a thread in n.NetNS (when set), and returns the thread to
+// its namespace after. A thread that cannot return stays locked, so the
+// runtime retires it with the goroutine.
+func (n OSNetwork) in(f func() error) error {
+	if n.NetNS == "" {
+		return f()
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("bfdnet: current network namespace: %w", err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromPath(n.NetNS)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("bfdnet: network namespace %s: %w", n.NetNS, err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("bfdnet: enter network namespace %s: %w", n.NetNS, err)
+	}
+	ferr := f()
+	if err := netns.Set(orig); err != nil {
+		return errors.Join(ferr, fmt.Errorf("bfdnet: leave network namespace %s: %w", n.NetNS, err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
 }
 
 // Listen opens a UDP socket on port that reports every datagram's TTL or
@@ -56,7 +96,11 @@ func (n OSNetwork) Listen(f Family, port uint16) (RecvConn, error) {
 			return errors.Join(errs...)
 		})
 	}}
-	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(addr, port).String())
+	var pc net.PacketConn
+	err := n.in(func() (err error) {
+		pc, err = lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(addr, port).String())
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +219,11 @@ func (n OSNetwork) OpenSender(spec SenderSpec) (SendConn, error) {
 			return errors.Join(errs...)
 		})
 	}}
-	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(local, spec.Port).String())
+	var pc net.PacketConn
+	err := n.in(func() (err error) {
+		pc, err = lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(local, spec.Port).String())
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, unix.EADDRINUSE) {
 			return nil, fmt.Errorf("%w: %w", ErrPortInUse, err)
@@ -200,7 +248,11 @@ func (s *osSend) Close() error      { return s.c.Close() }
 
 // InterfaceIndex returns the index of the named interface.
 func (n OSNetwork) InterfaceIndex(name string) (int, error) {
-	ifi, err := net.InterfaceByName(name)
+	var ifi *net.Interface
+	err := n.in(func() (err error) {
+		ifi, err = net.InterfaceByName(name)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}

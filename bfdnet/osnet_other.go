@@ -12,6 +12,7 @@ import (
 // Linux's).
 type OSNetwork struct {
 	ListenAddr4, ListenAddr6 netip.Addr
+	NetNS                    string
 }
 
 var errUnsupported = errors.New("bfdnet: kernel sockets are implemented for Linux only")
