@@ -52,7 +52,8 @@
 //   - Single hop: sent to port 3784 with TTL (hop limit) 255; a received
 //     packet whose TTL is not 255 is dropped (RFC 5881 §5), read from
 //     IP_RECVTTL / IPV6_RECVHOPLIMIT. Multihop: port 4784, and received
-//     packets need a TTL of at least Profile.MinimumTTL (RFC 5883 §2).
+//     packets need a TTL of at least Profile.MinimumTTL (RFC 5883 leaves
+//     the value to the implementation; FRR and MetalLB call it minimum TTL).
 //     Both send with DSCP CS6.
 //   - Every session has its own transmit socket bound to a source port
 //     drawn at random in 49152–65535, kept for the session's life (RFC
@@ -60,7 +61,7 @@
 //     random nonzero discriminator no other session of the Manager holds.
 //   - Received packets go to their session by Your Discriminator, or, when
 //     it is zero, by the sender's address, the address it was sent to and
-//     the interface it came in on (RFC 5881 §3, RFC 5883 §3). A packet
+//     the interface it came in on (RFC 5881 §3, RFC 5883). A packet
 //     whose Your Discriminator is ours but whose addresses, interface or
 //     port are not that session's is not delivered.
 //   - Every received datagram is counted once: by the machine

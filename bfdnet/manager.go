@@ -169,7 +169,7 @@ func (m *Manager) addLocked(cfg SessionConfig) (*Session, error) {
 	s.tx = tx
 	echoCapable := false
 	if cfg.Profile.EchoMode && !cfg.Multihop && fam == IPv4 && cfg.Local.IsValid() && cfg.Interface != "" {
-		// RFC 5881 §4: Echo on single-hop IPv4 only (RFC 5883 §3 forbids
+		// RFC 5881 §4: Echo on single-hop IPv4 only (RFC 5883 forbids
 		// it on multihop); it needs this system's address on the link.
 		e, err := m.net.OpenEcho(EchoSpec{Local: cfg.Local, Peer: cfg.Peer, Interface: cfg.Interface, Port: m.opts.EchoPort})
 		if err == nil {

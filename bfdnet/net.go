@@ -48,7 +48,10 @@ type PacketInfo struct {
 
 // RecvConn is a socket that receives the datagrams sent to one UDP port.
 // ReadPacket blocks until a datagram arrives or the socket is closed;
-// Close must unblock it. One goroutine reads at a time.
+// Close must unblock it. One goroutine reads at a time. A RecvConn that
+// also has a method Pending() bool, reporting whether a datagram waits
+// unread, lets a Detection Time expiry wait for it (see the package
+// documentation); OSNetwork's has it.
 type RecvConn interface {
 	ReadPacket(b []byte) (n int, info PacketInfo, err error)
 	Close() error

@@ -105,7 +105,7 @@ func (l *listener) read() {
 }
 
 // receive demultiplexes one datagram (RFC 5880 §6.8.6, RFC 5881 §5, RFC
-// 5883 §4) and steps its session; every discard is counted, on the
+// 5883) and steps its session; every discard is counted, on the
 // session the packet's addresses name when there is one.
 func (m *Manager) receive(l *listener, b []byte, info PacketInfo) {
 	src := info.Src.Addr().Unmap().WithZone("")
