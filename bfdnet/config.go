@@ -60,7 +60,9 @@ type Options struct {
 	// (Your Discriminator 0, no session for its addresses). Returning a
 	// config and true adds that session and hands it the packet; the
 	// liveness mesh answers its members this way (typically passive). It
-	// is called on a receive goroutine and must not block. Nil refuses.
+	// should accept only peers it knows (the mesh's members): every
+	// accepted packet costs a session and a socket. It is called on a
+	// receive goroutine and must not block. Nil refuses.
 	Accept func(Incoming) (SessionConfig, bool)
 	// LingerPackets is how many AdminDown packets Remove sends in all, one
 	// transmit interval apart, before the session's socket closes; zero
