@@ -222,12 +222,14 @@ func benchLateness(b *testing.B, ma, mb *Manager, la, lb *changeLog, sessions in
 	b.StopTimer()
 	mu.Lock()
 	recording = false
-	got := slices.Clone(samples)
 	mu.Unlock()
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
+	mu.Lock()
+	got := slices.Clone(samples) // after the memory statistics: not the Managers' allocation
+	mu.Unlock()
 	packets := sumOut(ma) + sumOut(mb) - outBefore
 	_, downA2 := ups(la)
 	_, downB2 := ups(lb)
