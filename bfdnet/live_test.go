@@ -2,6 +2,7 @@ package bfdnet
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,15 +80,24 @@ func TestLiveManagers(t *testing.T) {
 	if st := a.m.Stats(); st.Lateness.Count == 0 {
 		t.Error("no transmit timer recorded in Lateness")
 	}
-	before := runtime.NumGoroutine()
 	if err := a.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Close stopped the scheduler, notifier and reader goroutines (at
-	// least those three).
-	if after := runtime.NumGoroutine(); after > before-3 {
-		t.Errorf("goroutines: %d before Close, %d after", before, after)
+	if err := b.m.Close(); err != nil {
+		t.Fatal(err)
 	}
+	// Close waited for the scheduler, notifier and reader goroutines; none
+	// is left (they may take a moment to leave the runtime's list).
+	waitFor(t, "the Managers' goroutines to end", func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, fn := range []string{"bfdnet.(*Manager).run", "bfdnet.(*notifier).run", "bfdnet.(*listener).read", "bfdnet.(*Session).readEcho"} {
+			if strings.Contains(stacks, fn) {
+				return false
+			}
+		}
+		return true
+	})
 	if _, err := a.m.Add(SessionConfig{Key: Key{Peer: addrB}, Profile: p}); err == nil {
 		t.Error("Add after Close succeeded")
 	}
