@@ -1,16 +1,20 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // allocatorActor owns the controller's single alloc.Allocator. Allocation
@@ -84,7 +88,8 @@ func (a *allocatorActor) Receive(c actor.Context) {
 	case ensure:
 		switch {
 		case a.ready:
-			a.allocate(c, m.svc, m.created, nil)
+			span := a.e.tracer.Start(tracing.SpanPoolAllocate, m.trace)
+			a.allocate(c, m.svc, m.created, nil, span)
 		case a.invalid != nil:
 			c.Send(a.e.router, forService{key: m.svc.Key, msg: allocResult{pending: a.invalid}})
 		}
@@ -167,7 +172,7 @@ func (a *allocatorActor) restore(c actor.Context, pools []alloc.Pool) {
 		return x.Key.Compare(y.Key)
 	})
 	for _, s := range ours {
-		a.allocate(c, s.Alloc, s.Created, conflicts[s.Key])
+		a.allocate(c, s.Alloc, s.Created, conflicts[s.Key], noSpan)
 	}
 	a.scheduleStats(c)
 }
@@ -186,7 +191,7 @@ func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
 	}
 	for _, r := range rejected {
 		if req, ok := a.known[r.Service]; ok {
-			a.allocate(c, req.svc, req.created, nil)
+			a.allocate(c, req.svc, req.created, nil, noSpan)
 		}
 	}
 	// New or larger pools may serve Services that were waiting.
@@ -195,9 +200,20 @@ func (a *allocatorActor) reconfigure(c actor.Context, pools []alloc.Pool) {
 }
 
 // allocate gives one Service its IPs and tells its actor the outcome.
-func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created time.Time, conflict error) {
+// span, when recording, is ended here with the outcome, and the Service's
+// journey continues from it.
+func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created time.Time, conflict error, span trace.Span) {
 	before, had := a.a.Assignment(svc.Key)
 	asg, err := a.a.Allocate(svc)
+	if span.IsRecording() {
+		span.SetAttributes(tracing.ServiceAttrs(svc.Key.Namespace, svc.Key.Name)...)
+		span.SetAttributes(tracing.AttrPool.String(asg.Pool), tracing.AttrIPs.StringSlice(addrStrings(asg.IPs)))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			span.SetAttributes(tracing.AttrErrorType.String("allocation_failed"))
+		}
+	}
+	span.End()
 	a.known[svc.Key] = request{svc: svc, created: created}
 	if err != nil {
 		a.failed[svc.Key] = err.Error()
@@ -216,7 +232,7 @@ func (a *allocatorActor) allocate(c actor.Context, svc alloc.Service, created ti
 		a.scheduleRetry(c)
 	}
 	a.scheduleStats(c)
-	c.Send(a.e.router, forService{key: svc.Key, msg: allocResult{assignment: asg, err: err, conflict: conflict}})
+	c.Send(a.e.router, forService{key: svc.Key, msg: allocResult{trace: span.SpanContext(), assignment: asg, err: err, conflict: conflict}})
 }
 
 // retry tries every waiting Service again, oldest first. A Service is told
@@ -346,4 +362,17 @@ func (a *allocatorActor) publish(c actor.Context) {
 			delete(a.sent, name)
 		}
 	}
+}
+
+// noSpan stands for a decision no traced request asked for (restore, a
+// new configuration): it records nothing and its SpanContext is invalid.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// addrStrings is ips as strings, for span attributes.
+func addrStrings(ips []netip.Addr) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
 }

@@ -5,10 +5,13 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // ConfigurationStateName is the ConfigurationState the controller writes in
@@ -64,7 +67,17 @@ func (a *configActor) Receive(c actor.Context) {
 }
 
 func (a *configActor) compile(c actor.Context) {
+	span := a.e.tracer.Start(tracing.SpanConfigCompile, trace.SpanContext{})
+	defer span.End()
 	cfg, warnings, err := actors.CompileConfig(a.e.inf)
+	if span.IsRecording() {
+		result := "Valid"
+		if err != nil {
+			result = "Invalid"
+			span.SetStatus(codes.Error, firstLines(err.Error(), 3))
+		}
+		span.SetAttributes(tracing.AttrConfigResult.String(result))
+	}
 	if err != nil {
 		a.e.Log.Error("configuration is invalid; keeping the last valid one", "stale", a.haveValid, "err", err)
 		if a.haveValid {

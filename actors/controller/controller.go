@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -21,6 +22,7 @@ import (
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // Options configure a Controller. Kube, Metallb, Recorder,
@@ -70,6 +72,9 @@ type Options struct {
 	// clock). Tests step a fake one. Leader election keeps client-go's
 	// real clock: the Lease is judged against other replicas' real time.
 	Clock clock.WithDelayedExecution
+	// TracerProvider receives the spans of each Service's journey
+	// (docs/tracing.md); nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Controller is one replica of `herald controller`: informers that always
@@ -323,6 +328,7 @@ func (c *Controller) startTree(term context.Context, n int) (*actor.PID, *actors
 		kube:        c.opts.Kube,
 		mlb:         c.opts.Metallb,
 		inf:         c.inf,
+		tracer:      tracing.NewTracer(c.opts.TracerProvider, "github.com/heraldlb/herald/actors/controller"),
 		recorder:    c.opts.Recorder,
 		metrics:     c.metrics,
 		namespace:   c.opts.Namespace,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // env is what every actor of one leadership term shares. It is filled
@@ -26,6 +28,7 @@ type env struct {
 	inf       *informers.Informers
 	recorder  record.EventRecorder
 	metrics   *Metrics
+	tracer    tracing.Tracer
 	namespace string
 	class     string
 
@@ -71,6 +74,9 @@ type (
 
 	// allocResult is the allocator's decision for one Service.
 	allocResult struct {
+		// trace is the pool.allocate span's, when the decision answers
+		// a traced ensure: the journey goes on from it.
+		trace      trace.SpanContext
 		assignment alloc.Assignment
 		err        error
 		// conflict is set when the Service's existing status IP was
@@ -87,6 +93,7 @@ type (
 	ensure struct {
 		svc     alloc.Service
 		created time.Time
+		trace   trace.SpanContext // the service.reconcile span that asks
 	}
 	// release frees whatever the Service holds.
 	release struct{ key alloc.ServiceKey }

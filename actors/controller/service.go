@@ -9,6 +9,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +21,7 @@ import (
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/servicestatus"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // Event reasons the controller publishes on Services.
@@ -46,6 +50,11 @@ type serviceActor struct {
 
 	bo   *backoff.ExponentialBackOff
 	acts []servicestatus.Action
+
+	// journey is the span the Service's current journey goes on from
+	// (docs/tracing.md): a step that acts starts a service.reconcile span
+	// under it. Invalid when tracing is off.
+	journey trace.SpanContext
 }
 
 // written is the outcome of one status (and annotation) write.
@@ -77,6 +86,9 @@ func (a *serviceActor) Receive(c actor.Context) {
 		case revoked:
 			a.step(c, servicestatus.Event{Kind: servicestatus.Revoke, Reservations: msg.reservations})
 		case allocResult:
+			if msg.trace.IsValid() {
+				a.journey = msg.trace
+			}
 			a.step(c, servicestatus.Event{Kind: servicestatus.Decide, Decision: servicestatus.Decision{
 				Assignment: msg.assignment, Err: msg.err, Conflict: msg.conflict, Pending: msg.pending}})
 		}
@@ -127,10 +139,12 @@ func objectOf(s *corev1.Service) *servicestatus.Object {
 // step runs the machine and carries out its actions, in order.
 func (a *serviceActor) step(c actor.Context, ev servicestatus.Event) {
 	a.acts = a.m.StepAppend(a.acts[:0], ev)
+	span := a.reconcileSpan(ev)
+	defer span.End()
 	for _, act := range a.acts {
 		switch act.Kind {
 		case servicestatus.Ensure:
-			c.Send(a.e.allocator, ensure{svc: act.Request, created: act.Created})
+			c.Send(a.e.allocator, ensure{svc: act.Request, created: act.Created, trace: span.SpanContext()})
 		case servicestatus.Release:
 			c.Send(a.e.allocator, release{key: a.key})
 		case servicestatus.StatusClear:
@@ -141,8 +155,17 @@ func (a *serviceActor) step(c actor.Context, ev servicestatus.Event) {
 			obj := act.Object.Ref.(*corev1.Service).DeepCopy()
 			kube := a.e.kube.CoreV1().Services(a.key.Namespace)
 			ips, pool := act.IPs, act.Pool
+			ws := a.e.tracer.Start(tracing.SpanStatusWrite, span.SpanContext())
+			tp := ""
+			if ws.IsRecording() {
+				ws.SetAttributes(tracing.ServiceAttrs(a.key.Namespace, a.key.Name)...)
+				ws.SetAttributes(tracing.AttrIPs.StringSlice(addrStrings(ips)), tracing.AttrPool.String(pool))
+				tp = tracing.FormatTraceparent(ws.SpanContext())
+			}
 			actors.GoAPI(a.e.Runtime, c.Self(), func(ctx context.Context) written {
-				return writeService(ctx, kube, obj, ips, pool)
+				w := writeService(ctx, kube, obj, ips, pool, tp)
+				endWriteSpan(ws, w)
+				return w
 			})
 		case servicestatus.Publish:
 			a.e.recorder.Event(act.Object.Ref.(*corev1.Service), act.Type, act.Reason, act.Message)
@@ -158,12 +181,91 @@ func (a *serviceActor) step(c actor.Context, ev servicestatus.Event) {
 	}
 }
 
+// reconcileSpan starts the service.reconcile span of a step that does
+// something (asks the allocator, writes, publishes an Event): under the
+// journey a Decide brought, or, for a change the informer saw, under a new
+// informer.event root: one trace per change of the Service. A step that
+// only goes idle (the echo of our own write, a resync) traces nothing, so
+// a quiet cluster makes no traces.
+func (a *serviceActor) reconcileSpan(ev servicestatus.Event) trace.Span {
+	if !a.e.tracer.Enabled() || !acts(a.acts) {
+		return noSpan
+	}
+	attrs := tracing.ServiceAttrs(a.key.Namespace, a.key.Name)
+	if ev.Kind == servicestatus.Observe {
+		root := a.e.tracer.Start(tracing.SpanInformerEvent, trace.SpanContext{})
+		root.SetAttributes(attrs...)
+		root.SetAttributes(tracing.AttrInformerKind.String("Service"))
+		if ev.Object != nil {
+			root.SetAttributes(tracing.AttrResourceVersion.String(ev.Object.ResourceVersion))
+		}
+		root.End()
+		a.journey = root.SpanContext()
+	}
+	span := a.e.tracer.Start(tracing.SpanServiceReconcile, a.journey)
+	span.SetAttributes(attrs...)
+	span.SetAttributes(attrServiceEvent.String(ev.Kind.String()))
+	a.journey = span.SpanContext()
+	return span
+}
+
+// attrServiceEvent is the servicestatus event a reconcile step handled.
+const attrServiceEvent = attribute.Key("herald.service.event")
+
+// acts says whether a step's actions reach outside the actor.
+func acts(as []servicestatus.Action) bool {
+	for _, act := range as {
+		switch act.Kind {
+		case servicestatus.Ensure, servicestatus.Release, servicestatus.Write,
+			servicestatus.StatusClear, servicestatus.Publish:
+			return true
+		}
+	}
+	return false
+}
+
+// endWriteSpan ends a status.write span with the write's outcome.
+func endWriteSpan(span trace.Span, w written) {
+	if span.IsRecording() {
+		switch {
+		case w.err != nil:
+			span.SetStatus(codes.Error, w.err.Error())
+			span.SetAttributes(tracing.AttrErrorType.String("api_error"))
+		case w.conflict:
+			span.SetStatus(codes.Error, "conflict: the Service changed; the write is decided again")
+			span.SetAttributes(tracing.AttrErrorType.String("conflict"))
+		case w.gone:
+			span.SetAttributes(tracing.AttrErrorType.String("gone"))
+		default:
+			span.SetAttributes(tracing.AttrResourceVersion.String(w.obj.ResourceVersion))
+		}
+	}
+	span.End()
+}
+
 // writeService makes status.loadBalancer.ingress say ips and the
 // ip-allocated-from-pool annotation say pool (removed when empty). It runs
 // on its own goroutine. The status goes first: it is what users and
 // speakers read; the annotation only names the pool.
-func writeService(ctx context.Context, client serviceClient, obj *corev1.Service, ips []netip.Addr, pool string) written {
+//
+// traceparent, when tracing is on, goes onto the Service before a status
+// change: a speaker that sees the new status then sees the trace it
+// belongs to in the same version, and continues it (docs/tracing.md).
+func writeService(ctx context.Context, client serviceClient, obj *corev1.Service, ips []netip.Addr, pool, traceparent string) written {
 	before := informers.StatusIPs(obj)
+	if traceparent != "" && !slices.Equal(before, ips) {
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{
+				"resourceVersion": obj.ResourceVersion,
+				"annotations":     map[string]any{tracing.TraceparentAnnotation: traceparent},
+			},
+		})
+		updated, err := client.Patch(ctx, obj.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err != nil {
+			return failedWrite(ctx, client, obj, err)
+		}
+		obj = updated
+	}
 	if !slices.Equal(before, ips) {
 		obj.Status.LoadBalancer.Ingress = ingressFor(ips)
 		updated, err := client.UpdateStatus(ctx, obj, metav1.UpdateOptions{})
