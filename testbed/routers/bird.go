@@ -37,7 +37,7 @@ protocol bfd bfd1 {
 {{end}}
 {{- range $i, $n := .Neighbors}}
 protocol bgp {{peer $i}} {
-	local as {{$.ASN}};
+	local{{if $.ListenPort}} port {{$.ListenPort}}{{end}} as {{$.ASN}};
 	neighbor {{$n.Address}}{{if $n.Port}} port {{$n.Port}}{{end}} as {{$n.ASN}};
 {{- if $n.Multihop}}
 	multihop {{$n.Multihop}};

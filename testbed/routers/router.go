@@ -62,6 +62,9 @@ type Config struct {
 	RouterID netip.Addr
 	// Neighbors are the BGP peers (Herald speakers, GoBGP).
 	Neighbors []Neighbor
+	// ListenPort is the TCP port the router accepts BGP connections on
+	// (default 179), for peers configured with a peerPort.
+	ListenPort uint16
 	// Log receives lifecycle messages; nil discards.
 	Log *slog.Logger
 }
