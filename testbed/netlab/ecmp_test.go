@@ -19,7 +19,7 @@ func TestECMPSpreadsConnections(t *testing.T) {
 	defer cancel()
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	for _, c := range []struct {
-		svc      netip.Addr
+		svc        netip.Addr
 		via1, via2 netip.Addr
 	}{
 		{l.BGPPool4.Addr().Next(), n1.LAN4, n2.LAN4},
