@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
 )
 
 // bgpRouters are the routers every documentation example runs against.
@@ -56,4 +55,3 @@ func (l *speakerLab) reaches(ip netip.Addr) string {
 	})
 	return got
 }
-
