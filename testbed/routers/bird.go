@@ -192,6 +192,19 @@ func (b *BIRD) SessionState(ctx context.Context, neighbor netip.Addr) (string, e
 	return parseBIRDProtocolState(out)
 }
 
+// Received implements Router: the routes the neighbor announced.
+func (b *BIRD) Received(ctx context.Context, neighbor netip.Addr) (Received, error) {
+	name, err := b.peerName(neighbor)
+	if err != nil {
+		return Received{}, err
+	}
+	out, err := b.Exec(ctx, "show protocols all "+name)
+	if err != nil {
+		return Received{}, err
+	}
+	return parseBIRDReceived(out)
+}
+
 // BFDState implements Router.
 func (b *BIRD) BFDState(ctx context.Context, neighbor netip.Addr) (string, error) {
 	if _, err := b.peerName(neighbor); err != nil {

@@ -255,6 +255,15 @@ func (f *FRR) SessionState(ctx context.Context, neighbor netip.Addr) (string, er
 	return parseFRRNeighbor(out, neighbor)
 }
 
+// Received implements Router: the neighbor's UPDATE messages.
+func (f *FRR) Received(ctx context.Context, neighbor netip.Addr) (Received, error) {
+	out, err := f.Exec(ctx, "show bgp neighbors "+neighbor.String()+" json")
+	if err != nil {
+		return Received{}, err
+	}
+	return parseFRRReceived(out, neighbor)
+}
+
 // BFDState implements Router.
 func (f *FRR) BFDState(ctx context.Context, neighbor netip.Addr) (string, error) {
 	out, err := f.Exec(ctx, "show bfd peers json")
