@@ -125,7 +125,7 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		want, _ = a.cfg.Peer(name)
 	}
 	ch := a.children[name]
-	if ch != nil && (want == nil || !reflect.DeepEqual(ch.cfg, want)) {
+	if ch != nil && (want == nil || !sameSession(ch.cfg, want)) {
 		// Stopping says goodbye with Cease/Peer De-configured.
 		c.Stop(ch.pid)
 		delete(a.children, name)
@@ -138,6 +138,17 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		pid := c.Spawn(actors.NewProps(a.e.Log, "peer", func() actor.Actor { return newPeerActor(a.e, p, routes, restarted) }))
 		a.children[name] = &peerChild{pid: pid, cfg: want}
 	}
+}
+
+// sameSession reports whether two compilations of a BGPPeer describe the
+// same session. Which nodes the BGPPeer selects is not part of it: whether
+// this node has the session at all is the planner's decision (a
+// sessionChange), and another node's labels or a reworded selector that
+// still selects this node must not restart a session that is up.
+func sameSession(a, b *config.Peer) bool {
+	x, y := *a, *b
+	x.Nodes, y.Nodes = config.NodeSelection{}, config.NodeSelection{}
+	return reflect.DeepEqual(x, y)
 }
 
 func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {
