@@ -43,7 +43,9 @@ func TestBGPDocBasic(t *testing.T) {
 func (l *speakerLab) reaches(ip netip.Addr) string {
 	l.t.Helper()
 	var got string
-	eventually(l.t, 30*time.Second, "the client reaches "+ip.String()+" through the router", func() (bool, string) {
+	what := "the client reaches " + ip.String() + " through the router"
+	defer l.took(what, time.Now())
+	eventually(l.t, 30*time.Second, what, func() (bool, string) {
 		body, err := l.get(ip)
 		if err != nil {
 			return false, err.Error()

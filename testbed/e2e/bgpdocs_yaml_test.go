@@ -176,3 +176,35 @@ spec:
     - namespace-a
     - namespace-b
 `
+
+// From the blog, the BGPAdvertisement without fields: every pool to every
+// peer.
+const blogEmptyAdvertisement = `apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: empty
+  namespace: metallb-system
+`
+
+// From the platform guide's BGP mode: its pool and its advertisement (its
+// BGPPeer is for another network).
+const (
+	guideDefaultPool = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: default-pool
+  namespace: metallb-system
+spec:
+  addresses:
+  - 192.168.12.100-192.168.12.120
+`
+	guideDefaultAdvertisement = `apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: default
+  namespace: metallb-system
+spec:
+  ipAddressPools:
+  - default-pool
+`
+)

@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/heraldlb/herald/actors/speaker"
+	"github.com/heraldlb/herald/testbed/labtest"
 	"github.com/heraldlb/herald/testbed/netlab"
 	"github.com/heraldlb/herald/testbed/routers"
 )
@@ -159,6 +164,7 @@ func (l *speakerLab) newSvc(name string, o svcOpts) *lbSvc {
 	if o.dualStack {
 		want = 2
 	}
+	defer l.took("Service "+o.ns+"/"+name+" with its IPs and backends", time.Now())
 	eventually(t, 30*time.Second, fmt.Sprintf("Service %s/%s gets %d IPs", o.ns, name, want), func() (bool, string) {
 		got, err := l.admin.CoreV1().Services(o.ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -312,6 +318,7 @@ func (l *speakerLab) routeVia(prefix netip.Prefix, want []netip.Addr) routers.Ro
 	if len(want) == 0 {
 		what = fmt.Sprintf("no route to %s at the router", prefix)
 	}
+	defer l.took(what, time.Now())
 	return l.route(prefix, what, func(r routers.Route, ok bool) bool {
 		if len(want) == 0 {
 			return !ok
@@ -341,4 +348,152 @@ func (l *speakerLab) getFrom(ctx context.Context, ip netip.Addr, timeout time.Du
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return l.lab.HTTPGetFromClient(ctx, netlab.ServiceURL(netip.AddrPortFrom(ip, 80)))
+}
+
+// goBGPOnRouter starts GoBGP in the router's namespace, listening on the
+// router's IPv4 address at port, with every node as a (passive) iBGP
+// neighbour: a second or third router for the tests that need BGPPeers the
+// lab's router cannot be (a BGPPeer is an address and a port). id is its
+// BGP identifier.
+func (l *speakerLab) goBGPOnRouter(port uint16, id string) *routers.GoBGP {
+	t := l.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	g, err := routers.StartGoBGP(ctx, routers.GoBGPConfig{Namespace: l.lab.Router.NS, ASN: bgpModeASN,
+		RouterID: netip.MustParseAddr(id), ListenAddresses: []netip.Addr{l.lab.Router.LAN4}, ListenPort: int32(port),
+		Log: labtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gobgp on port %d:\n%s", port, g.Logs())
+		}
+		_ = g.Stop()
+	})
+	for _, n := range l.lab.Nodes {
+		if err := g.AddPeer(ctx, routers.GoBGPPeer{Address: n.LAN4, ASN: bgpModeASN}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// goBGPVia waits until exactly the nodes with addresses want send prefix
+// to g (none: no node does), reading g's Adj-RIB-In of each node.
+func (l *speakerLab) goBGPVia(g *routers.GoBGP, prefix netip.Prefix, want []netip.Addr) {
+	l.t.Helper()
+	eventually(l.t, 30*time.Second, fmt.Sprintf("GoBGP %s receives %s from %v", g.Namespace(), prefix, want), func() (bool, string) {
+		var got []netip.Addr
+		for _, n := range l.lab.Nodes {
+			rs, err := g.Received(l.t.Context(), n.LAN4)
+			if err != nil {
+				return false, err.Error()
+			}
+			if _, ok := routers.FindRoute(rs, prefix); ok {
+				got = append(got, n.LAN4)
+			}
+		}
+		return slices.Equal(got, want), fmt.Sprint(got)
+	})
+}
+
+// prober is a client sending one request every interval to a service IP
+// through the router, each on a new connection, counting who answered and
+// what failed.
+type prober struct {
+	ip   netip.Addr
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	answered map[string]int
+	failures []string
+	total    int
+}
+
+// probe starts a prober from the client namespace; stopProbe ends it.
+func (l *speakerLab) probe(ip netip.Addr, every time.Duration) *prober {
+	p := &prober{ip: ip, stop: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
+	url := netlab.ServiceURL(netip.AddrPortFrom(ip, 80))
+	client := netlab.HTTPClient(l.lab.Client.NS, 2*time.Second)
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			start := time.Now()
+			body, err := httpGet(client, url)
+			p.mu.Lock()
+			p.total++
+			if err != nil {
+				p.failures = append(p.failures, fmt.Sprintf("%s (+%s): %v", start.Format("15:04:05.000"), time.Since(start).Round(time.Millisecond), err))
+			} else {
+				p.answered[body]++
+			}
+			p.mu.Unlock()
+		}
+	}()
+	l.t.Cleanup(p.end)
+	return p
+}
+
+// end stops the prober and waits for its last request.
+func (p *prober) end() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+// counts returns the number of requests so far, who answered them and the
+// failures.
+func (p *prober) counts() (total int, answered map[string]int, failures []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total, maps.Clone(p.answered), slices.Clone(p.failures)
+}
+
+// report ends the prober, logs what it saw, and fails t for every failed
+// request.
+func (p *prober) report(t *testing.T, what string) {
+	t.Helper()
+	p.end()
+	total, answered, failures := p.counts()
+	t.Logf("%s: %d requests to %s, answered by %v, %d failed", what, total, p.ip, answered, len(failures))
+	if total == 0 {
+		t.Errorf("%s: the client sent no request", what)
+	}
+	if len(failures) > 0 {
+		t.Errorf("%s: %d of %d requests to %s failed, want none:\n%s", what, len(failures), total, p.ip, strings.Join(failures, "\n"))
+	}
+}
+
+func httpGet(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %s", resp.Status)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// took logs how long a wait lasted, so a slow run says where its time went.
+func (l *speakerLab) took(what string, since time.Time) {
+	l.t.Logf("%s: %s", what, time.Since(since).Round(time.Millisecond))
 }
