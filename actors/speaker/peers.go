@@ -125,6 +125,12 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		want, _ = a.cfg.Peer(name)
 	}
 	ch := a.children[name]
+	if ch != nil && want != nil && sameSession(ch.cfg, want) && !reflect.DeepEqual(ch.cfg.BFD, want.BFD) {
+		// Only the BFD profile changed: the BFD session renegotiates
+		// (a Poll Sequence) and the BGP session stays up.
+		c.Send(ch.pid, setBFD{profile: want.BFD})
+		ch.cfg = want
+	}
 	if ch != nil && (want == nil || !sameSession(ch.cfg, want)) {
 		// Stopping says goodbye with Cease/Peer De-configured.
 		c.Stop(ch.pid)
@@ -141,14 +147,17 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 }
 
 // sameSession reports whether two compilations of a BGPPeer describe the
-// same session. Which nodes the BGPPeer selects is not part of it: whether
-// this node has the session at all is the planner's decision (a
-// sessionChange), and another node's labels or a reworded selector that
-// still selects this node must not restart a session that is up.
+// same BGP session, their BFD profiles aside (a profile change renegotiates
+// BFD without restarting BGP). Which nodes the BGPPeer selects is not part
+// of it either: whether this node has the session at all is the planner's
+// decision (a sessionChange), and another node's labels or a reworded
+// selector that still selects this node must not restart a session that is
+// up.
 func sameSession(a, b *config.Peer) bool {
 	x, y := *a, *b
 	x.Nodes, y.Nodes = config.NodeSelection{}, config.NodeSelection{}
-	return reflect.DeepEqual(x, y)
+	x.BFD, y.BFD = nil, nil
+	return reflect.DeepEqual(&x, &y)
 }
 
 func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {

@@ -39,7 +39,8 @@ func TestSameSession(t *testing.T) {
 		{"hold time", func(p *config.Peer) { p.HoldTime = 9 * time.Second }, false},
 		{"password", func(p *config.Peer) { p.Password = "s3cret" }, false},
 		{"graceful restart", func(p *config.Peer) { p.EnableGracefulRestart = true }, false},
-		{"BFD", func(p *config.Peer) { p.BFD = &config.BFDProfile{Name: "fast"} }, false},
+		// A BFD profile change renegotiates BFD, not BGP.
+		{"BFD", func(p *config.Peer) { p.BFD = &config.BFDProfile{Name: "fast"} }, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := base()

@@ -96,9 +96,9 @@ func TestBGPLocalTrafficMoves(t *testing.T) {
 			via("node2")
 			l.answeredOnlyBy(s, "node2")
 
-			var probes []*prober
+			var probes []*bgpProber
 			for _, ip := range s.ips {
-				probes = append(probes, l.probe(ip, 10*time.Millisecond))
+				probes = append(probes, l.probeEvery(ip, 10*time.Millisecond))
 			}
 			l.startBackends(s, "node3")
 			l.setEndpoints(s, "node2", "node3")

@@ -264,13 +264,6 @@ func (l *speakerLab) labelNode(node string, labels map[string]*string) {
 	l.patchNode(node, patch)
 }
 
-// cordon sets or clears a Node's spec.unschedulable, as kubectl cordon
-// and uncordon do.
-func (l *speakerLab) cordon(node string, on bool) {
-	l.t.Helper()
-	l.patchNode(node, map[string]any{"spec": map[string]any{"unschedulable": on}})
-}
-
 func (l *speakerLab) patchNode(node string, patch map[string]any) {
 	l.t.Helper()
 	data, err := json.Marshal(patch)
@@ -399,10 +392,10 @@ func (l *speakerLab) goBGPVia(g *routers.GoBGP, prefix netip.Prefix, want []neti
 	})
 }
 
-// prober is a client sending one request every interval to a service IP
+// bgpProber is a client sending one request every interval to a service IP
 // through the router, each on a new connection, counting who answered and
 // what failed.
-type prober struct {
+type bgpProber struct {
 	ip   netip.Addr
 	stop chan struct{}
 	done chan struct{}
@@ -413,9 +406,9 @@ type prober struct {
 	total    int
 }
 
-// probe starts a prober from the client namespace; stopProbe ends it.
-func (l *speakerLab) probe(ip netip.Addr, every time.Duration) *prober {
-	p := &prober{ip: ip, stop: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
+// probeEvery starts a bgpProber from the client namespace; end stops it.
+func (l *speakerLab) probeEvery(ip netip.Addr, every time.Duration) *bgpProber {
+	p := &bgpProber{ip: ip, stop: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
 	url := netlab.ServiceURL(netip.AddrPortFrom(ip, 80))
 	client := netlab.HTTPClient(l.lab.Client.NS, 2*time.Second)
 	go func() {
@@ -444,8 +437,8 @@ func (l *speakerLab) probe(ip netip.Addr, every time.Duration) *prober {
 	return p
 }
 
-// end stops the prober and waits for its last request.
-func (p *prober) end() {
+// end stops the bgpProber and waits for its last request.
+func (p *bgpProber) end() {
 	select {
 	case <-p.stop:
 	default:
@@ -456,15 +449,15 @@ func (p *prober) end() {
 
 // counts returns the number of requests so far, who answered them and the
 // failures.
-func (p *prober) counts() (total int, answered map[string]int, failures []string) {
+func (p *bgpProber) counts() (total int, answered map[string]int, failures []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.total, maps.Clone(p.answered), slices.Clone(p.failures)
 }
 
-// report ends the prober, logs what it saw, and fails t for every failed
+// report ends the bgpProber, logs what it saw, and fails t for every failed
 // request.
-func (p *prober) report(t *testing.T, what string) {
+func (p *bgpProber) report(t *testing.T, what string) {
 	t.Helper()
 	p.end()
 	total, answered, failures := p.counts()

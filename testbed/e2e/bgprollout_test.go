@@ -56,7 +56,7 @@ func TestBGPRollout(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				l, s := rolloutLab(t, router, gr)
 				host := netip.PrefixFrom(s.ip4(), 32)
-				p := l.probe(s.ip4(), 10*time.Millisecond)
+				p := l.probeEvery(s.ip4(), 10*time.Millisecond)
 				for _, n := range l.lab.Nodes {
 					start := time.Now()
 					l.speakers[n.Name].stop(10 * time.Second)
@@ -122,7 +122,7 @@ func testBGPDrain(t *testing.T, router string, frozen bool, wait time.Duration) 
 		}
 		t.Cleanup(func() { _ = sp.cmd.Process.Signal(syscall.SIGCONT) })
 	}
-	p := l.probe(s.ip4(), 10*time.Millisecond)
+	p := l.probeEvery(s.ip4(), 10*time.Millisecond)
 	time.Sleep(500 * time.Millisecond) // some requests before
 	start := time.Now()
 	l.cordon("node1", true)
