@@ -38,7 +38,8 @@ spec:
 // router's port 1790) from three speakers: all of them converge, every
 // route at FRR through all three nodes and in GoBGP's Adj-RIB-In from each
 // node. Under HERALD_SOAK, 10,000 Services (logging the time to converge
-// and each speaker's peak RSS for docs/BENCHMARKS.md); in make test, 30.
+// and each speaker's peak RSS for docs/BENCHMARKS.md); in make test, 30;
+// HERALD_SCALE_SERVICES sets another count.
 func TestBGPScale(t *testing.T) {
 	n := 30
 	if soak() {
