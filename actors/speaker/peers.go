@@ -125,13 +125,13 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		want, _ = a.cfg.Peer(name)
 	}
 	ch := a.children[name]
-	if ch != nil && want != nil && sameButBFD(ch.cfg, want) && !reflect.DeepEqual(ch.cfg.BFD, want.BFD) {
+	if ch != nil && want != nil && sameSession(ch.cfg, want) && !reflect.DeepEqual(ch.cfg.BFD, want.BFD) {
 		// Only the BFD profile changed: the BFD session renegotiates
 		// (a Poll Sequence) and the BGP session stays up.
 		c.Send(ch.pid, setBFD{profile: want.BFD})
 		ch.cfg = want
 	}
-	if ch != nil && (want == nil || !reflect.DeepEqual(ch.cfg, want)) {
+	if ch != nil && (want == nil || !sameSession(ch.cfg, want)) {
 		// Stopping says goodbye with Cease/Peer De-configured.
 		c.Stop(ch.pid)
 		delete(a.children, name)
@@ -146,10 +146,16 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 	}
 }
 
-// sameButBFD reports whether two compilations of a BGPPeer differ in
-// their BFD profile at most.
-func sameButBFD(a, b *config.Peer) bool {
+// sameSession reports whether two compilations of a BGPPeer describe the
+// same BGP session, their BFD profiles aside (a profile change renegotiates
+// BFD without restarting BGP). Which nodes the BGPPeer selects is not part
+// of it either: whether this node has the session at all is the planner's
+// decision (a sessionChange), and another node's labels or a reworded
+// selector that still selects this node must not restart a session that is
+// up.
+func sameSession(a, b *config.Peer) bool {
 	x, y := *a, *b
+	x.Nodes, y.Nodes = config.NodeSelection{}, config.NodeSelection{}
 	x.BFD, y.BFD = nil, nil
 	return reflect.DeepEqual(&x, &y)
 }

@@ -60,13 +60,17 @@ type speakerLabOptions struct {
 	neighbors func(*netlab.Lab) []routers.Neighbor
 	// speakerArgs are added to every speaker's command line.
 	speakerArgs []string
+	// routerListenPort is where the router accepts sessions (default 179).
+	routerListenPort uint16
+	// apiServerArgs are added to kube-apiserver's flags.
+	apiServerArgs []string
 }
 
 func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	t.Helper()
 	bin := buildHerald(t)
 	env := labtest.Start(t, labtest.Options{Nodes: o.nodes, Router: o.router, RouterASN: o.routerASN,
-		Neighbors: o.neighbors, ControlPlane: true})
+		Neighbors: o.neighbors, ControlPlane: true, RouterListenPort: o.routerListenPort, APIServerArgs: o.apiServerArgs})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
 		speakers: map[string]*heraldProc{}}
 	ctx := t.Context()

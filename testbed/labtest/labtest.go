@@ -38,12 +38,18 @@ type Options struct {
 	RouterASN uint32
 	// Neighbors returns the router's BGP neighbors once the lab exists.
 	Neighbors func(*netlab.Lab) []routers.Neighbor
+	// RouterListenPort is the port the router accepts BGP sessions on
+	// (default 179).
+	RouterListenPort uint16
 	// RouterLater leaves the router to Env.StartRouter: FRR and BIRD back
 	// off for seconds after a refused connection, so passive peers (GoBGP)
 	// should listen before the router starts.
 	RouterLater bool
 	// ControlPlane starts a kube-apiserver with Herald's CRDs.
 	ControlPlane bool
+	// APIServerArgs are added to kube-apiserver's flags (e.g. a dual-stack
+	// --service-cluster-ip-range).
+	APIServerArgs []string
 	// Collector starts an OpenTelemetry collector.
 	Collector bool
 }
@@ -101,7 +107,7 @@ func Start(t testing.TB, opts Options) *Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := kube.Start(ctx, kube.Options{CRDDir: dir, Logf: t.Logf})
+		cp, err := kube.Start(ctx, kube.Options{CRDDir: dir, Logf: t.Logf, ExtraAPIServerArgs: opts.APIServerArgs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +134,7 @@ func (e *Env) StartRouter() routers.Router {
 	t, opts := e.t, e.opts
 	t.Helper()
 	cfg := routers.Config{Name: "router", Namespace: e.Lab.Router.NS, Dir: filepath.Join(e.Lab.Dir, "router"),
-		ASN: opts.RouterASN, RouterID: e.Lab.Router.LAN4, Log: Logger(t)}
+		ASN: opts.RouterASN, RouterID: e.Lab.Router.LAN4, ListenPort: opts.RouterListenPort, Log: Logger(t)}
 	if opts.Neighbors != nil {
 		cfg.Neighbors = opts.Neighbors(e.Lab)
 	}

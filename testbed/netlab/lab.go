@@ -238,7 +238,11 @@ func (l *Lab) build(ctx context.Context, opts Options) error {
 			kv = append(kv, "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
 				"net.ipv4.conf.default.arp_ignore=1", "net.ipv4.conf.default.arp_announce=2")
 		case h.Name == "router":
-			kv = append(kv, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+			// ECMP hashes on ports too (policy 1), as routers commonly do:
+			// one client's connections to one service IP spread over the
+			// nodes that announce it, instead of all taking one path.
+			kv = append(kv, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+				"net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.fib_multipath_hash_policy=1")
 		}
 		if err := sysctls(ctx, h.NS, kv...); err != nil {
 			return fmt.Errorf("netlab: sysctls in %s: %w", h.NS, err)

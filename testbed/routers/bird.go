@@ -37,7 +37,7 @@ protocol bfd bfd1 {
 {{end}}
 {{- range $i, $n := .Neighbors}}
 protocol bgp {{peer $i}} {
-	local as {{$.ASN}};
+	local{{if $.ListenPort}} port {{$.ListenPort}}{{end}} as {{$.ASN}};
 	neighbor {{$n.Address}}{{if $n.Port}} port {{$n.Port}}{{end}} as {{$n.ASN}};
 {{- if $n.Multihop}}
 	multihop {{$n.Multihop}};
@@ -190,6 +190,19 @@ func (b *BIRD) SessionState(ctx context.Context, neighbor netip.Addr) (string, e
 		return "", err
 	}
 	return parseBIRDProtocolState(out)
+}
+
+// Received implements Router: the routes the neighbor announced.
+func (b *BIRD) Received(ctx context.Context, neighbor netip.Addr) (Received, error) {
+	name, err := b.peerName(neighbor)
+	if err != nil {
+		return Received{}, err
+	}
+	out, err := b.Exec(ctx, "show protocols all "+name)
+	if err != nil {
+		return Received{}, err
+	}
+	return parseBIRDReceived(out)
 }
 
 // BFDState implements Router.

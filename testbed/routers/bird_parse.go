@@ -18,6 +18,32 @@ func parseBIRDProtocolState(out string) (string, error) {
 	return "", fmt.Errorf("routers: no BGP state in bird output: %s", strings.TrimSpace(out))
 }
 
+// parseBIRDReceived reads `show protocols all NAME` for the import updates
+// received, summed over the channels.
+func parseBIRDReceived(out string) (Received, error) {
+	r, found := Received{Messages: -1}, false
+	for _, line := range strings.Split(out, "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "Import updates:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			return Received{}, fmt.Errorf("routers: bird import updates line without counts: %q", line)
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			return Received{}, fmt.Errorf("routers: bird import updates received %q: %w", f[0], err)
+		}
+		r.Routes += n
+		found = true
+	}
+	if !found {
+		return Received{}, fmt.Errorf("routers: no import updates in bird output: %s", strings.TrimSpace(out))
+	}
+	return r, nil
+}
+
 // parseBIRDBFD reads `show bfd sessions`: a table per BFD protocol with
 // columns IP address, Interface, State, Since, Interval, Timeout.
 func parseBIRDBFD(out string, neighbor netip.Addr) (string, error) {

@@ -209,7 +209,11 @@ func (f *FRR) Start(ctx context.Context) error {
 	if err := waitFor(ctx, &f.procs, filepath.Join(d, "zserv.api"), filepath.Join(d, "zebra.vty")); err != nil {
 		return fail(err)
 	}
-	if err := start("bgpd", "-p", "179"); err != nil {
+	port := "179"
+	if f.cfg.ListenPort != 0 {
+		port = strconv.Itoa(int(f.cfg.ListenPort))
+	}
+	if err := start("bgpd", "-p", port); err != nil {
 		return fail(err)
 	}
 	if err := start("bfdd", "--bfdctl", filepath.Join(d, "bfdd.sock")); err != nil {
@@ -249,6 +253,15 @@ func (f *FRR) SessionState(ctx context.Context, neighbor netip.Addr) (string, er
 		return "", err
 	}
 	return parseFRRNeighbor(out, neighbor)
+}
+
+// Received implements Router: the neighbor's UPDATE messages.
+func (f *FRR) Received(ctx context.Context, neighbor netip.Addr) (Received, error) {
+	out, err := f.Exec(ctx, "show bgp neighbors "+neighbor.String()+" json")
+	if err != nil {
+		return Received{}, err
+	}
+	return parseFRRReceived(out, neighbor)
 }
 
 // BFDState implements Router.

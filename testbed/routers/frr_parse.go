@@ -29,6 +29,24 @@ func parseFRRNeighbor(out string, neighbor netip.Addr) (string, error) {
 	return n.BGPState, nil
 }
 
+// parseFRRReceived reads `show bgp neighbors ADDR json` for the UPDATE
+// messages received.
+func parseFRRReceived(out string, neighbor netip.Addr) (Received, error) {
+	var m map[string]struct {
+		MessageStats *struct {
+			UpdatesRecv int `json:"updatesRecv"`
+		} `json:"messageStats"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		return Received{}, fmt.Errorf("routers: parse frr neighbor json: %w: %s", err, out)
+	}
+	n, ok := m[neighbor.String()]
+	if !ok || n.MessageStats == nil {
+		return Received{}, fmt.Errorf("routers: frr has no message counts of neighbor %s: %s", neighbor, strings.TrimSpace(out))
+	}
+	return Received{Messages: n.MessageStats.UpdatesRecv, Routes: -1}, nil
+}
+
 // parseFRRBFD reads `show bfd peers json`.
 func parseFRRBFD(out string, neighbor netip.Addr) (string, error) {
 	var peers []struct {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -77,6 +78,12 @@ func TestParseFRR(t *testing.T) {
 	if _, err := parseFRRNeighbor(fixture(t, "frr-neighbor.json"), n2v4); err == nil {
 		t.Error("state of a neighbor not in the output: no error")
 	}
+	if r, err := parseFRRReceived(fixture(t, "frr-neighbor.json"), n1v4); err != nil || r != (Received{Messages: 1, Routes: -1}) {
+		t.Errorf("received from the neighbor = %+v, %v; want 1 UPDATE message", r, err)
+	}
+	if _, err := parseFRRReceived(fixture(t, "frr-neighbor.json"), n2v4); err == nil {
+		t.Error("counts of a neighbor not in the output: no error")
+	}
 	if s, err := parseFRRBFD(fixture(t, "frr-bfd-peers.json"), clv4); err != nil || s != "up" {
 		t.Errorf("BFD state = %q, %v; want up", s, err)
 	}
@@ -114,6 +121,17 @@ func TestParseBIRD(t *testing.T) {
 
 	if s, err := parseBIRDProtocolState(fixture(t, "bird-protocol.txt")); err != nil || s != "Established" {
 		t.Errorf("protocol state = %q, %v; want Established", s, err)
+	}
+	if r, err := parseBIRDReceived(fixture(t, "bird-protocol.txt")); err != nil || r != (Received{Messages: -1, Routes: 1}) {
+		t.Errorf("received from the neighbor = %+v, %v; want 1 route", r, err)
+	}
+	two := strings.Replace(fixture(t, "bird-protocol.txt"), "Import updates:              1", "Import updates:              3", 1) +
+		"  Channel ipv6\n    Route change stats:     received   rejected   filtered    ignored   accepted\n      Import updates:              4          0          0          0          4\n"
+	if r, err := parseBIRDReceived(two); err != nil || r.Routes != 7 {
+		t.Errorf("received over two channels = %+v, %v; want 3+4 routes", r, err)
+	}
+	if _, err := parseBIRDReceived("BGP state: Established\n"); err == nil {
+		t.Error("counts from output without them: no error")
 	}
 	if s, err := parseBIRDBFD(fixture(t, "bird-bfd.txt"), rtrv4); err != nil || s != "up" {
 		t.Errorf("BFD state = %q, %v; want up", s, err)

@@ -36,6 +36,9 @@ type Router interface {
 	// BFDState is the BFD session state towards neighbor: "up", "down",
 	// "init" or "admindown".
 	BFDState(ctx context.Context, neighbor netip.Addr) (string, error)
+	// Received counts what the router has received from neighbor, for
+	// tests that check how much a speaker sent, not only what arrived.
+	Received(ctx context.Context, neighbor netip.Addr) (Received, error)
 	// Config is the rendered configuration file.
 	Config() string
 	// Logs returns the tail of the daemons' logs (for failure reports).
@@ -62,6 +65,9 @@ type Config struct {
 	RouterID netip.Addr
 	// Neighbors are the BGP peers (Herald speakers, GoBGP).
 	Neighbors []Neighbor
+	// ListenPort is the TCP port the router accepts BGP connections on
+	// (default 179), for peers configured with a peerPort.
+	ListenPort uint16
 	// Log receives lifecycle messages; nil discards.
 	Log *slog.Logger
 }
@@ -112,6 +118,16 @@ func (b BFDProfile) withDefaults() BFDProfile {
 
 // IBGP reports whether the session to n is internal.
 func (c Config) IBGP(n Neighbor) bool { return n.ASN == c.ASN }
+
+// Received is what a router counted of one neighbor's UPDATEs. Each router
+// counts one of them; the other is -1.
+type Received struct {
+	// Messages is the number of UPDATE messages (FRR's updatesRecv).
+	Messages int
+	// Routes is the number of routes announced, repeats included (BIRD's
+	// "Import updates: received", over every channel).
+	Routes int
+}
 
 // Route is one prefix in the router's BGP table with every path to it.
 type Route struct {

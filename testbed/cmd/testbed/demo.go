@@ -25,8 +25,11 @@ import (
 )
 
 // demoConfig is the configuration the demo applies: one pool answered by
-// ARP/NDP on the LAN, one announced to the router over BGP. It is what a
-// MetalLB user would write, with the lab's addresses.
+// ARP/NDP on the LAN, and the BGP example of the documentation MetalLB
+// users read (OpenShift's "Configuring MetalLB with a BGP advertisement
+// and a basic use case": its IPAddressPool and BGPAdvertisement as
+// written), with a BGPPeer towards the lab's router. The client reaches
+// the documentation's addresses through the router like any other.
 var demoConfig = template.Must(template.New("demo").Parse(`apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata:
@@ -49,12 +52,21 @@ spec:
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata:
-  name: lab-bgp
   namespace: metallb-system
+  name: doc-example-bgp-basic
 spec:
   addresses:
-  - {{.BGPPool}}
-  avoidBuggyIPs: true
+    - 203.0.113.200/30
+    - fc00:f853:ccd:e799::/124
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: bgpadvertisement-basic
+  namespace: metallb-system
+spec:
+  ipAddressPools:
+  - doc-example-bgp-basic
 ---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
@@ -65,16 +77,11 @@ spec:
   myASN: {{.HeraldASN}}
   peerASN: {{.RouterASN}}
   peerAddress: {{.Router}}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata:
-  name: lab-bgp
-  namespace: metallb-system
-spec:
-  ipAddressPools: [lab-bgp]
-  communities: [no-export]
 `))
+
+// demoOverlap is a range that overlaps the documentation's pool, which
+// the webhook must refuse.
+const demoOverlap = "203.0.113.192/28"
 
 // demoService is one LoadBalancer Service of the demo, in its own namespace
 // so the pools' namespace rules pick its pool.
@@ -126,7 +133,7 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 
 	if webhookRunning(st) {
 		step("a configuration mistake is refused at apply time, by Herald's validating webhook")
-		bad, err := writeOverlappingPool(st)
+		bad, err := writeOverlappingPool()
 		if err != nil {
 			return err
 		}
@@ -135,7 +142,7 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 			return err
 		}
 		if err := kubectl(ctx, out, st, "apply", "-f", bad); err == nil {
-			return fmt.Errorf("the webhook admitted a pool that overlaps lab-bgp")
+			return fmt.Errorf("the webhook admitted a pool that overlaps doc-example-bgp-basic")
 		}
 	}
 
@@ -245,7 +252,7 @@ func writeDemoConfig(st *labState) (string, error) {
 	}
 	var buf bytes.Buffer
 	if err := demoConfig.Execute(&buf, map[string]any{
-		"L2First": first, "L2Last": last, "BGPPool": st.BGPPool[0],
+		"L2First": first, "L2Last": last,
 		"HeraldASN": st.HeraldASN, "RouterASN": st.Router.ASN, "Router": st.Router.Address4,
 	}); err != nil {
 		return "", err
@@ -265,9 +272,9 @@ func webhookRunning(st *labState) bool {
 	return false
 }
 
-// writeOverlappingPool writes a pool whose addresses overlap lab-bgp's.
-func writeOverlappingPool(st *labState) (string, error) {
-	p := netip.MustParsePrefix(st.BGPPool[0])
+// writeOverlappingPool writes a pool whose addresses overlap
+// doc-example-bgp-basic's.
+func writeOverlappingPool() (string, error) {
 	data := fmt.Sprintf(`apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata:
@@ -275,8 +282,8 @@ metadata:
   namespace: metallb-system
 spec:
   addresses:
-  - %s/28
-`, p.Addr())
+  - %s
+`, demoOverlap)
 	path := filepath.Join(filepath.Dir(stateFile), "overlapping-pool.yaml")
 	return path, os.WriteFile(path, []byte(data), 0o644)
 }

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// scalePool has room for the soak run's 10,000 Services.
+const scalePool = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: scale
+  namespace: metallb-system
+spec:
+  addresses:
+  - 100.64.0.0/18
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: scale
+  namespace: metallb-system
+spec:
+  ipAddressPools: [scale]
+`
+
+// Many Services announced to two peers (the lab's FRR and a GoBGP on the
+// router's port 1790) from three speakers: all of them converge, every
+// route at FRR through all three nodes and in GoBGP's Adj-RIB-In from each
+// node. Under HERALD_SOAK, 10,000 Services (logging the time to converge
+// and each speaker's peak RSS for docs/BENCHMARKS.md); in make test, 30;
+// HERALD_SCALE_SERVICES sets another count.
+func TestBGPScale(t *testing.T) {
+	n := 30
+	if soak() {
+		n = 10000
+	}
+	if v, err := strconv.Atoi(os.Getenv("HERALD_SCALE_SERVICES")); err == nil && v > 0 {
+		n = v
+	}
+	l := bgpModeLab(t, "frr", speakerLabOptions{})
+	g := l.goBGPOnRouter(1790, "192.0.2.2")
+	l.kubectlApply(scalePool)
+	l.kubectlApply(l.labPeers("peer") + fmt.Sprintf(`---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata:
+  name: gobgp
+  namespace: metallb-system
+spec:
+  myASN: %d
+  peerASN: %d
+  peerAddress: %s
+  peerPort: 1790
+`, bgpModeASN, bgpModeASN, l.lab.Router.LAN4))
+
+	start := time.Now()
+	names := make(chan string)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for name := range names {
+				if _, err := l.admin.CoreV1().Services("default").Create(t.Context(), lbService("default", name, nil), metav1.CreateOptions{}); err != nil {
+					t.Errorf("creating Service %s: %v", name, err)
+					continue
+				}
+				if _, err := l.admin.DiscoveryV1().EndpointSlices("default").Create(t.Context(), l.readySlice(name), metav1.CreateOptions{}); err != nil {
+					t.Errorf("creating the EndpointSlice of %s: %v", name, err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		names <- fmt.Sprintf("scale-%05d", i)
+	}
+	close(names)
+	wg.Wait()
+	l.took(fmt.Sprintf("creating %d Services and their EndpointSlices", n), start)
+
+	pool := netip.MustParsePrefix("100.64.0.0/18")
+	eventuallyEvery(t, 30*time.Minute, 2*time.Second, fmt.Sprintf("%d routes at FRR through three nodes each", n), func() (bool, string) {
+		rs, err := l.router.Routes(t.Context())
+		if err != nil {
+			return false, err.Error()
+		}
+		full := 0
+		for _, r := range rs {
+			if pool.Overlaps(r.Prefix) && len(r.Paths) == 3 {
+				full++
+			}
+		}
+		return full == n, fmt.Sprintf("%d of %d", full, n)
+	})
+	l.took("FRR converged", start)
+	eventuallyEvery(t, 30*time.Minute, 2*time.Second, fmt.Sprintf("%d routes from each node at GoBGP", n), func() (bool, string) {
+		var got []string
+		ok := true
+		for _, node := range l.lab.Nodes {
+			rs, err := g.Received(t.Context(), node.LAN4)
+			if err != nil {
+				return false, err.Error()
+			}
+			c := 0
+			for _, r := range rs {
+				if pool.Overlaps(r.Prefix) {
+					c++
+				}
+			}
+			ok = ok && c == n
+			got = append(got, fmt.Sprintf("%s %d", node.Name, c))
+		}
+		return ok, strings.Join(got, ", ")
+	})
+	l.took("both peers converged", start)
+	for _, node := range l.lab.Nodes {
+		t.Logf("speaker on %s: peak RSS %s", node.Name, peakRSS(t, l.speakers[node.Name].cmd.Process.Pid))
+	}
+}
+
+// readySlice is an EndpointSlice of the Service in default with one ready
+// endpoint on every node.
+func (l *speakerLab) readySlice(svc string) *discoveryv1.EndpointSlice {
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: svc + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+	}
+	for i, n := range l.lab.Nodes {
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.244.%d.5", i)},
+			NodeName: ptr.To(n.Name), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	return es
+}
+
+// peakRSS reads a process's high-water resident set (VmHWM).
+func peakRSS(t *testing.T, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return ""
+}
