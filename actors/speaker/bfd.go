@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/bgpwire/peer"
@@ -93,8 +94,12 @@ func (a *peerActor) startBFD(c actor.Context) {
 		return
 	}
 	k, err := bfdKey(a.cfg, onLink)
+	var auth bfd.AuthConfig
 	if err == nil {
-		a.bfd, err = a.e.bfd.Add(bfdnet.SessionConfig{Key: k, Profile: bfd.Profile(*a.cfg.BFD),
+		auth, err = bfdAuth(a.cfg.BFDAuth)
+	}
+	if err == nil {
+		a.bfd, err = a.e.bfd.Add(bfdnet.SessionConfig{Key: k, Profile: bfd.Profile(*a.cfg.BFD), Auth: auth,
 			Tag: bfdTag{peer: a.name, pid: c.Self()}})
 	}
 	if err != nil {
@@ -102,7 +107,33 @@ func (a *peerActor) startBFD(c actor.Context) {
 		return
 	}
 	a.bfdState = bfd.Down.String()
-	a.e.Log.Info("BFD session added", "peer", a.name, "key", k.String(), "profile", a.cfg.BFD.Name)
+	a.e.Log.Info("BFD session added", "peer", a.name, "key", k.String(), "profile", a.cfg.BFD.Name,
+		"auth", auth.Type.String())
+}
+
+// bfdAuthTypes maps a BFDProfile's spec.authentication.type to RFC 5880's
+// Auth Type.
+var bfdAuthTypes = map[v1beta1.BFDAuthType]bfd.AuthType{
+	v1beta1.BFDAuthSimplePassword:      bfd.AuthSimplePassword,
+	v1beta1.BFDAuthKeyedMD5:            bfd.AuthKeyedMD5,
+	v1beta1.BFDAuthMeticulousKeyedMD5:  bfd.AuthMeticulousKeyedMD5,
+	v1beta1.BFDAuthKeyedSHA1:           bfd.AuthKeyedSHA1,
+	v1beta1.BFDAuthMeticulousKeyedSHA1: bfd.AuthMeticulousKeyedSHA1,
+}
+
+// errBFDAuthType: config let through a type this table lacks.
+var errBFDAuthType = errors.New("unknown BFD authentication type")
+
+// bfdAuth is the session authentication a BFDProfile asks for; nil is none.
+func bfdAuth(a *config.BFDAuth) (bfd.AuthConfig, error) {
+	if a == nil {
+		return bfd.AuthConfig{Type: bfd.AuthNone}, nil
+	}
+	t, ok := bfdAuthTypes[a.Type]
+	if !ok {
+		return bfd.AuthConfig{}, fmt.Errorf("spec.authentication.type %q: %w", a.Type, errBFDAuthType)
+	}
+	return bfd.AuthConfig{Type: t, KeyID: a.KeyID, Secret: []byte(a.Key)}, nil
 }
 
 // errNoBFD: the speaker could not open its BFD sockets at start.
