@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/heraldlb/herald/testbed/netlab"
+	"github.com/heraldlb/herald/testbed/routers"
+)
+
+// bfdLab is a speakerLab with one node (node1) in eBGP with the router,
+// both ends running BFD, the BGP hold time short (9 s) so the case without
+// BFD stays small.
+type bfdLab struct {
+	*speakerLab
+	node netlab.Host
+}
+
+const bfdHoldTime = 9 * time.Second
+
+func newBFDLab(t *testing.T, router string, prof routers.BFDProfile) *bfdLab {
+	t.Helper()
+	sl := newSpeakerLab(t, speakerLabOptions{nodes: 1, router: router, routerASN: bgpRouterASN,
+		neighbors: func(lab *netlab.Lab) []routers.Neighbor {
+			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: bgpNodeASN, BFD: &prof, HoldTime: bfdHoldTime}}
+		}})
+	return &bfdLab{speakerLab: sl, node: sl.lab.Nodes[0]}
+}
+
+// heraldBFD is Herald's side of the session: a BFDProfile (nil: the
+// BGPPeer has no bfdProfile) and, when auth is set, its authentication
+// with the key in a Secret.
+type heraldBFD struct {
+	rxMs, txMs, mult int
+	authType         string
+	keyID            int
+	key              string
+}
+
+// configure applies the pool, the advertisement, the BFDProfile and the
+// BGPPeer (with bfdProfile when b is not nil).
+func (l *bfdLab) configure(b *heraldBFD) {
+	l.t.Helper()
+	profile, ref := "", ""
+	if b != nil {
+		ref = "  bfdProfile: bfd\n"
+		profile = fmt.Sprintf(`
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: bfd, namespace: metallb-system}
+spec:
+  receiveInterval: %d
+  transmitInterval: %d
+  detectMultiplier: %d
+`, b.rxMs, b.txMs, b.mult)
+		if b.authType != "" {
+			profile = fmt.Sprintf(`
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bfd-key, namespace: metallb-system}
+type: kubernetes.io/basic-auth
+stringData: {password: %q}
+`, b.key) + profile + fmt.Sprintf("  authentication: {type: %s, keyID: %d, secretRef: {name: bfd-key}}\n", b.authType, b.keyID)
+		}
+	}
+	l.apply(fmt.Sprintf(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: bgp, namespace: metallb-system}
+spec: {addresses: [%[1]s]}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: bgp, namespace: metallb-system}
+spec: {ipAddressPools: [bgp]}
+%[5]s
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: router, namespace: metallb-system}
+spec:
+  myASN: %[2]d
+  peerASN: %[3]d
+  peerAddress: %[4]s
+  holdTime: 9s
+  connectTime: 2s
+%[6]s`, l.lab.BGPPool4, bgpNodeASN, bgpRouterASN, l.lab.Router.LAN4, profile, ref))
+}
+
+// heraldBFDState is status.bfdState of node1's BGPSessionState with the
+// router, and its bgpState.
+func (l *bfdLab) heraldBFDState() (bfd, bgp string, err error) {
+	list, err := l.mlb.MetallbV1beta1().BGPSessionStates(herald).List(l.t.Context(), metav1.ListOptions{})
+	if err != nil {
+		return "", "", err
+	}
+	for _, s := range list.Items {
+		if s.Status.Node == l.node.Name && s.Status.Peer == "router" {
+			return s.Status.BFDState, s.Status.BGPState, nil
+		}
+	}
+	return "", "", fmt.Errorf("no BGPSessionState for node %s and peer router among %d", l.node.Name, len(list.Items))
+}
+
+// waitBFD waits until Herald's status shows BFD as herald and the router's
+// CLI shows it as router ("up", "down", ...).
+func (l *bfdLab) waitBFD(herald, router string, timeout time.Duration) {
+	l.t.Helper()
+	eventuallyEvery(l.t, timeout, 100*time.Millisecond, "BFD "+herald+" in Herald's BGPSessionState and "+router+" at the router",
+		func() (bool, string) {
+			h, _, err := l.heraldBFDState()
+			if err != nil {
+				return false, err.Error()
+			}
+			r, err := l.router.BFDState(l.t.Context(), l.node.LAN4)
+			if err != nil {
+				return false, err.Error()
+			}
+			return h == herald && r == router, fmt.Sprintf("Herald %q, router %q", h, r)
+		})
+}
+
+// waitEstablished waits until the router has the BGP session Established.
+func (l *bfdLab) waitEstablished() {
+	l.t.Helper()
+	eventually(l.t, 60*time.Second, "the router's BGP session with node1 Established", func() (bool, string) {
+		s, err := l.router.SessionState(l.t.Context(), l.node.LAN4)
+		return err == nil && s == "Established", fmt.Sprintf("%q %v", s, err)
+	})
+}
+
+// bgpIncarnation identifies the router's current BGP session with node1:
+// FRR's count of sessions established so far, BIRD's "since" time of the
+// protocol. It changes when the session is reset.
+func (l *bfdLab) bgpIncarnation() string {
+	l.t.Helper()
+	ctx := l.t.Context()
+	switch l.router.Kind() {
+	case "frr":
+		out, err := l.router.Exec(ctx, "show bgp neighbors "+l.node.LAN4.String()+" json")
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		var m map[string]struct {
+			State       string `json:"bgpState"`
+			Established int    `json:"connectionsEstablished"`
+			Dropped     int    `json:"connectionsDropped"`
+		}
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			l.t.Fatalf("show bgp neighbors json: %v\n%s", err, out)
+		}
+		n := m[l.node.LAN4.String()]
+		return fmt.Sprintf("%s, established %d times, dropped %d times", n.State, n.Established, n.Dropped)
+	default:
+		out, err := l.router.Exec(ctx, "show protocols peer1")
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 6 && f[0] == "peer1" {
+				return strings.Join(f[1:], " ")
+			}
+		}
+		l.t.Fatalf("no peer1 in show protocols:\n%s", out)
+		return ""
+	}
+}
+
+// routerRemoteRx is the Required Min RX Interval the router last received
+// from Herald, in ms: FRR's remote-receive-interval; for BIRD, the
+// transmit interval it uses (the larger of its own and Herald's).
+func (l *bfdLab) routerRemoteRx() (int, error) {
+	ctx := l.t.Context()
+	if l.router.Kind() == "frr" {
+		out, err := l.router.Exec(ctx, "show bfd peers json")
+		if err != nil {
+			return 0, err
+		}
+		var peers []struct {
+			Peer     string `json:"peer"`
+			RemoteRx int    `json:"remote-receive-interval"`
+		}
+		if err := json.Unmarshal([]byte(out), &peers); err != nil {
+			return 0, err
+		}
+		for _, p := range peers {
+			if p.Peer == l.node.LAN4.String() {
+				return p.RemoteRx, nil
+			}
+		}
+		return 0, fmt.Errorf("no BFD peer %s at FRR", l.node.LAN4)
+	}
+	out, err := l.router.Exec(ctx, "show bfd sessions")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[0] == l.node.LAN4.String() {
+			s, err := strconv.ParseFloat(f[len(f)-2], 64)
+			return int(s*1000 + 0.5), err
+		}
+	}
+	return 0, fmt.Errorf("no BFD session %s at BIRD:\n%s", l.node.LAN4, out)
+}
+
+// vtysh runs FRR commands in one vtysh call (configuration needs several).
+func (l *bfdLab) vtysh(cmds ...string) {
+	l.t.Helper()
+	argv := strings.Fields(l.router.CLI())
+	for _, c := range cmds {
+		argv = append(argv, "-c", c)
+	}
+	if out, err := exec.CommandContext(l.t.Context(), argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		l.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+}
+
+// cut drops every packet in and out of node1's eth0 (nftables in its
+// namespace): a silent failure of the path, with no link event on either
+// side. It returns when the rules are in place.
+func (l *bfdLab) cut() {
+	l.t.Helper()
+	const rules = `add table inet herald_cut; ` +
+		`add chain inet herald_cut in { type filter hook input priority -300; }; ` +
+		`add rule inet herald_cut in iifname "eth0" drop; ` +
+		`add chain inet herald_cut out { type filter hook output priority -300; }; ` +
+		`add rule inet herald_cut out oifname "eth0" drop`
+	if out, err := l.lab.Exec(l.t.Context(), l.node.NS, "nft", rules); err != nil {
+		l.t.Fatalf("nft: %v\n%s", err, out)
+	}
+}
+
+// mend removes the cut.
+func (l *bfdLab) mend() {
+	l.t.Helper()
+	if out, err := l.lab.Exec(l.t.Context(), l.node.NS, "nft", "delete table inet herald_cut"); err != nil {
+		l.t.Fatalf("nft: %v\n%s", err, out)
+	}
+}
+
+// metric sums the samples of a counter on node1's speaker /metrics.
+func (l *bfdLab) metric(name string) (float64, error) {
+	body, err := l.lab.HTTPGet(l.t.Context(), l.node.NS, "http://"+speakerMetricsAddr+"/metrics")
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", line, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// heraldDownAt is the time of the first "BFD session down" line of node1's
+// speaker log after since (the log's JSON time field).
+func (l *bfdLab) heraldDownAt(since time.Time) (time.Time, bool) {
+	f, err := os.Open(l.speakers[l.node.Name].log)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Msg == "BFD session down" && e.Time.After(since) {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// serviceRoute creates a Service on node1 and waits for its route at the
+// router.
+func (l *bfdLab) serviceRoute() netip.Prefix {
+	l.t.Helper()
+	ip := l.service("web", nil, l.node.Name)
+	p := netip.PrefixFrom(ip, 32)
+	l.route(p, "the Service's route at the router", func(_ routers.Route, ok bool) bool { return ok })
+	return p
+}
+
+// routePresent reports whether the router's table has prefix.
+func (l *bfdLab) routePresent(p netip.Prefix) (bool, error) {
+	rs, err := l.router.Routes(l.t.Context())
+	if err != nil {
+		return false, err
+	}
+	_, ok := routers.FindRoute(rs, p)
+	return ok, nil
+}
