@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -84,7 +85,31 @@ func onLink(addr netip.Addr) bool {
 }
 
 // startBFD adds the BFD session the BGPPeer asks for, if any.
-func (a *peerActor) startBFD(c actor.Context) {
+func (a *peerActor) startBFD(c actor.Context) { a.addBFD(c, 0) }
+
+// A BGPPeer changed in more than its BFD profile gets a new peer actor
+// while the old one is still stopping: the old one's BFD session, same
+// key, may not be removed yet. The new one tries again every
+// bfdRetryInterval, bfdRetries times, before it gives up.
+const (
+	bfdRetryInterval = 50 * time.Millisecond
+	bfdRetries       = 100
+)
+
+// retryBFD: try adding the BFD session again (attempt counts the tries).
+type retryBFD struct{ attempt int }
+
+// retryBFD handles a retryBFD: a no-op when the session was added or BFD
+// turned off since.
+func (a *peerActor) retryBFD(c actor.Context, m retryBFD) {
+	if a.bfd != nil || a.cfg.BFD == nil {
+		return
+	}
+	a.addBFD(c, m.attempt)
+	a.publish(c)
+}
+
+func (a *peerActor) addBFD(c actor.Context, attempt int) {
 	if a.cfg.BFD == nil {
 		a.bfdState = ""
 		return
@@ -101,6 +126,16 @@ func (a *peerActor) startBFD(c actor.Context) {
 	if err == nil {
 		a.bfd, err = a.e.bfd.Add(bfdnet.SessionConfig{Key: k, Profile: bfd.Profile(*a.cfg.BFD), Auth: auth,
 			Tag: bfdTag{peer: a.name, pid: c.Self()}})
+	}
+	if errors.Is(err, bfdnet.ErrExists) && attempt < bfdRetries {
+		a.bfdState = bfd.Down.String()
+		self, e := c.Self(), a.e
+		e.Clock.AfterFunc(bfdRetryInterval, func() {
+			if e.Ctx.Err() == nil {
+				e.Root.Send(self, retryBFD{attempt: attempt + 1})
+			}
+		})
+		return
 	}
 	if err != nil {
 		a.bfdFailed(fmt.Errorf("BGPPeer %s: bfdProfile %s: %w", a.name, a.cfg.BFD.Name, err))
