@@ -34,7 +34,20 @@ func newBFDLab(t *testing.T, router string, prof routers.BFDProfile) *bfdLab {
 		neighbors: func(lab *netlab.Lab) []routers.Neighbor {
 			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: bgpNodeASN, BFD: &prof, HoldTime: bfdHoldTime}}
 		}})
-	return &bfdLab{speakerLab: sl, node: sl.lab.Nodes[0]}
+	l := &bfdLab{speakerLab: sl, node: sl.lab.Nodes[0]}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// The speaker's BFD lines, which its debug log's tail buries.
+		data, _ := os.ReadFile(l.speakers[l.node.Name].log)
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, `"msg":"BFD`) {
+				t.Log(line)
+			}
+		}
+	})
+	return l
 }
 
 // heraldBFD is Herald's side of the session: a BFDProfile (nil: the
@@ -304,8 +317,23 @@ func (l *bfdLab) serviceRoute() netip.Prefix {
 	return p
 }
 
-// routePresent reports whether the router's table has prefix.
+// routePresent reports whether the router's table has prefix. On FRR it
+// asks for that one prefix (one vtysh call, so a poll loop sees the
+// withdrawal within tens of ms; Routes makes three).
 func (l *bfdLab) routePresent(p netip.Prefix) (bool, error) {
+	if l.router.Kind() == "frr" {
+		out, err := l.router.Exec(l.t.Context(), "show bgp ipv4 unicast "+p.String()+" json")
+		if err != nil {
+			return false, err
+		}
+		var r struct {
+			Paths []json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			return false, fmt.Errorf("show bgp ipv4 unicast %s json: %w\n%s", p, err, out)
+		}
+		return len(r.Paths) > 0, nil
+	}
 	rs, err := l.router.Routes(l.t.Context())
 	if err != nil {
 		return false, err
