@@ -2,16 +2,20 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heraldlb/herald/testbed/netlab"
@@ -340,4 +344,177 @@ func (l *bfdLab) routePresent(p netip.Prefix) (bool, error) {
 	}
 	_, ok := routers.FindRoute(rs, p)
 	return ok, nil
+}
+
+// metricBy sums a counter on node1's speaker /metrics by the value of one
+// label.
+func (l *bfdLab) metricBy(name, label string) (map[string]float64, error) {
+	body, err := l.lab.HTTPGet(l.t.Context(), l.node.NS, "http://"+speakerMetricsAddr+"/metrics")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		v := ""
+		if i := strings.Index(line, label+`="`); i >= 0 {
+			rest := line[i+len(label)+2:]
+			v = rest[:strings.IndexByte(rest, '"')]
+		}
+		f := strings.Fields(line)
+		n, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", line, err)
+		}
+		out[v] += n
+	}
+	return out, nil
+}
+
+// sendBFD sends each datagram count times from the router's namespace and
+// address to node1's BFD control port (3784) with TTL 255, from a source
+// port of its own.
+func (l *bfdLab) sendBFD(count int, datagrams ...[]byte) {
+	l.t.Helper()
+	err := netlab.RunInNamespace(l.lab.Router.NS, func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: l.lab.Router.LAN4.AsSlice()},
+			&net.UDPAddr{IP: l.node.LAN4.AsSlice(), Port: 3784})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, 255) }); err != nil {
+			return err
+		}
+		if serr != nil {
+			return serr
+		}
+		for range count {
+			for _, d := range datagrams {
+				if _, err := c.Write(d); err != nil {
+					return err
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("sending BFD datagrams from the router's namespace: %v", err)
+	}
+}
+
+// bfdControl builds an RFC 5880 §4.1 Control packet: version 1, state
+// Down, detect multiplier 3, 300 ms intervals, with auth appended (the A
+// bit set) when given. Length is the field's value, set to the true
+// length when 0.
+func bfdControl(version, length byte, myDiscr, yourDiscr uint32, auth []byte) []byte {
+	p := make([]byte, 24, 24+len(auth))
+	p[0] = version << 5
+	p[1] = 1 << 6 // Down
+	if auth != nil {
+		p[1] |= 0x04
+	}
+	p[2] = 3
+	binary.BigEndian.PutUint32(p[4:], myDiscr)
+	binary.BigEndian.PutUint32(p[8:], yourDiscr)
+	binary.BigEndian.PutUint32(p[12:], 300000)
+	binary.BigEndian.PutUint32(p[16:], 300000)
+	p = append(p, auth...)
+	p[3] = length
+	if length == 0 {
+		p[3] = byte(len(p))
+	}
+	return p
+}
+
+// capture is tcpdump on node1's eth0 for BFD and BGP. It sees what the
+// router sends even while the cut drops it (a packet socket reads before
+// netfilter), and what Herald sent until the cut, with kernel timestamps.
+type capture struct {
+	cmd  *exec.Cmd
+	path string
+	done chan struct{}
+}
+
+func (l *bfdLab) startCapture() *capture {
+	l.t.Helper()
+	c := &capture{path: filepath.Join(l.t.TempDir(), "cut.txt")}
+	f, err := os.Create(c.path)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer f.Close()
+	c.cmd = exec.Command("ip", "netns", "exec", l.node.NS, "tcpdump", "-l", "-U", "-tt", "-n", "-v", "-i", "eth0",
+		"udp port 3784 or tcp port 179")
+	c.cmd.Stdout, c.cmd.Stderr = f, f
+	if err := c.cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	c.done = done
+	l.t.Cleanup(func() { _ = c.cmd.Process.Kill(); <-done })
+	// tcpdump says "listening on eth0" once its socket is open.
+	eventuallyEvery(l.t, 10*time.Second, 20*time.Millisecond, "tcpdump listening", func() (bool, string) {
+		data, _ := os.ReadFile(c.path)
+		return strings.Contains(string(data), "listening on"), string(data)
+	})
+	return c
+}
+
+// packet is one captured packet: its time and its decoded text.
+type packet struct {
+	at   time.Time
+	text string
+}
+
+// stop ends the capture and returns its packets.
+func (c *capture) stop(t *testing.T) []packet {
+	t.Helper()
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	<-c.done
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []packet
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+			if sec, err := strconv.ParseFloat(f[0], 64); err == nil {
+				out = append(out, packet{at: time.Unix(0, int64(sec*1e9)), text: line})
+				continue
+			}
+		}
+		if len(out) > 0 {
+			out[len(out)-1].text += "\n" + line
+		}
+	}
+	return out
+}
+
+// firstAfter is the time of the first packet after since whose text has
+// every one of want.
+func firstAfter(ps []packet, since time.Time, want ...string) (time.Time, bool) {
+	for _, p := range ps {
+		if p.at.Before(since) {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(p.text, w)
+		}
+		if ok {
+			return p.at, true
+		}
+	}
+	return time.Time{}, false
 }

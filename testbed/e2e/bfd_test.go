@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,33 +111,55 @@ func TestBFDPathCut(t *testing.T) {
 	for i := range trials {
 		l.waitBFD("Up", "up", 60*time.Second)
 		l.route(prefix, "the Service's route at the router", func(_ routers.Route, ok bool) bool { return ok })
-		// The drop rules take effect somewhere within the nft call; the
-		// times are counted from its middle (± half its duration, logged).
+		capt := l.startCapture()
 		begin := time.Now()
 		l.cut()
 		cutTook := time.Since(begin)
-		start := begin.Add(cutTook / 2)
-		// The router's BFD first, then its route (BGP withdraws on BFD
-		// down), each polled as fast as its CLI answers.
-		var rDown, rGone time.Duration
+		// The router's BFD, then its route (BGP withdraws on BFD down),
+		// polled at its CLI; the times come from the capture, as a poll
+		// on a loaded machine lags by hundreds of ms.
+		var rPolled, gonePolled time.Duration
 		eventuallyEvery(t, 15*time.Second, 0, "the router's BFD down", func() (bool, string) {
 			s, err := l.router.BFDState(t.Context(), l.node.LAN4)
-			rDown = time.Since(start)
+			rPolled = time.Since(begin)
 			return err == nil && s == "down", fmt.Sprintf("%q %v", s, err)
 		})
 		eventuallyEvery(t, 15*time.Second, 0, "the route withdrawn", func() (bool, string) {
 			ok, err := l.routePresent(prefix)
-			rGone = time.Since(start)
+			gonePolled = time.Since(begin)
 			return err == nil && !ok, fmt.Sprintf("present %v (%v)", ok, err)
 		})
-		var hDown time.Duration
+		var hAt time.Time
 		eventually(t, 10*time.Second, "Herald's log line \"BFD session down\"", func() (bool, string) {
-			at, ok := l.heraldDownAt(start)
-			hDown = at.Sub(start)
+			at, ok := l.heraldDownAt(begin)
+			hAt = at
 			return ok, "none yet"
 		})
-		t.Logf("trial %d: cut in %v (times ± half of it); Herald detected after %v, FRR bfdd after %v, route withdrawn after %v",
-			i+1, cutTook.Round(time.Millisecond), hDown.Round(time.Millisecond), rDown.Round(time.Millisecond), rGone.Round(time.Millisecond))
+		ps := capt.stop(t)
+		// The drop rules took effect within the nft call, after Herald's
+		// last packet that left: the cut is counted from the middle of
+		// that interval (± half of it, logged).
+		lo, hi := begin, begin.Add(cutTook)
+		for _, p := range ps {
+			if p.at.Before(hi) && p.at.After(lo) && strings.Contains(p.text, l.node.LAN4.String()+".") &&
+				strings.Contains(p.text, "> "+l.lab.Router.LAN4.String()+".3784") {
+				lo = p.at
+			}
+		}
+		start := lo.Add(hi.Sub(lo) / 2)
+		frrAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "> "+l.node.LAN4.String()+".3784", "State Down")
+		if !ok {
+			t.Fatalf("trial %d: no BFD State Down from the router in the capture", i+1)
+		}
+		notifyAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "Notification")
+		if !ok {
+			t.Fatalf("trial %d: no BGP NOTIFICATION from the router in the capture", i+1)
+		}
+		hDown, rDown, rGone := hAt.Sub(start), frrAt.Sub(start), notifyAt.Sub(start)
+		t.Logf("trial %d: cut at ±%v; Herald detected after %v, FRR bfdd after %v, FRR bgpd closed (route withdrawn) after %v; "+
+			"polled at FRR's CLI: BFD down after %v, route gone after %v", i+1, (hi.Sub(lo) / 2).Round(time.Millisecond),
+			hDown.Round(time.Millisecond), rDown.Round(time.Millisecond), rGone.Round(time.Millisecond),
+			rPolled.Round(time.Millisecond), gonePolled.Round(time.Millisecond))
 		if hDown > bound {
 			t.Errorf("trial %d: Herald detected the cut after %v, want within %v", i+1, hDown, bound)
 		}
@@ -144,7 +167,7 @@ func TestBFDPathCut(t *testing.T) {
 			t.Errorf("trial %d: FRR detected Herald's loss after %v, want within %v", i+1, rDown, bound)
 		}
 		if rGone >= time.Second {
-			t.Errorf("trial %d: the route was withdrawn after %v, want under 1 s", i+1, rGone)
+			t.Errorf("trial %d: the router withdrew the route after %v, want under 1 s", i+1, rGone)
 		}
 		heraldDet, routerDet, withdrawn = append(heraldDet, hDown), append(routerDet, rDown), append(withdrawn, rGone)
 		l.mend()
@@ -201,6 +224,53 @@ func TestBFDAuthentication(t *testing.T) {
 		l.stayUp(2 * time.Second)
 		if n, err := l.metric("herald_bfd_auth_failures_total"); err != nil || n != 0 {
 			t.Errorf("herald_bfd_auth_failures_total %v (%v), want 0 with the right key", n, err)
+		}
+	})
+	t.Run("malformed and badly signed packets are dropped and counted, the session stays Up", func(t *testing.T) {
+		before, err := l.metricBy("herald_bfd_packets_dropped_total", "reason")
+		if err != nil {
+			t.Fatal(err)
+		}
+		authBefore, err := l.metric("herald_bfd_auth_failures_total")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A keyed SHA1 section (§4.4) whose digest is not the key's.
+		badAuth := append([]byte{4, 28, 3, 0, 0, 0, 0, 1}, make([]byte, 20)...)
+		const n = 5
+		l.sendBFD(n,
+			bfdControl(0, 0, 0x1234, 0, nil),       // version 0
+			bfdControl(1, 24, 0x1234, 0, nil)[:20], // 20 bytes, length field 24
+			bfdControl(1, 0, 0, 0, nil),            // My Discriminator 0
+			bfdControl(1, 0, 0x1234, 0, badAuth),   // State Down, signed with the wrong key
+		)
+		// Had the last one been accepted, its State Down would have
+		// taken the session down.
+		l.stayUp(2 * time.Second)
+		after, err := l.metricBy("herald_bfd_packets_dropped_total", "reason")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, reason := range []string{"BadVersion", "BadLength", "ZeroMyDiscriminator"} {
+			if d := after[reason] - before[reason]; d < n {
+				t.Errorf("herald_bfd_packets_dropped_total{reason=%q} grew by %v, want at least %d (before %v, after %v)",
+					reason, d, n, before, after)
+			}
+		}
+		// The signed packet fails on its sequence number (outside BIRD's
+		// window) or its digest, whichever the check meets first.
+		authDrops := 0.0
+		for reason, v := range after {
+			if strings.HasPrefix(reason, "Auth") {
+				authDrops += v - before[reason]
+			}
+		}
+		if authDrops < n {
+			t.Errorf("herald_bfd_packets_dropped_total{reason=~\"Auth.*\"} grew by %v, want at least %d (before %v, after %v)",
+				authDrops, n, before, after)
+		}
+		if a, err := l.metric("herald_bfd_auth_failures_total"); err != nil || a-authBefore < n {
+			t.Errorf("herald_bfd_auth_failures_total grew from %v to %v (%v), want by at least %d", authBefore, a, err, n)
 		}
 	})
 	t.Run("a wrong key stays Down and is counted", func(t *testing.T) {
