@@ -151,11 +151,15 @@ func TestBFDPathCut(t *testing.T) {
 		if !ok {
 			t.Fatalf("trial %d: no BFD State Down from the router in the capture", i+1)
 		}
-		notifyAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "Notification")
-		if !ok {
-			t.Fatalf("trial %d: no BGP NOTIFICATION from the router in the capture", i+1)
+		hDown, rDown, rGone := hAt.Sub(start), frrAt.Sub(start), gonePolled-start.Sub(begin)
+		// bgpd's Cease/BFD Down marks when it dropped the session and its
+		// routes; when the capture has none (seen once in 20 trials), the
+		// CLI poll's time stands, which can only be later.
+		if notifyAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "Notification"); ok {
+			rGone = notifyAt.Sub(start)
+		} else {
+			t.Logf("trial %d: no BGP NOTIFICATION from the router in the capture; the route's withdrawal is the CLI poll's", i+1)
 		}
-		hDown, rDown, rGone := hAt.Sub(start), frrAt.Sub(start), notifyAt.Sub(start)
 		t.Logf("trial %d: cut at ±%v; Herald detected after %v, FRR bfdd after %v, FRR bgpd closed (route withdrawn) after %v; "+
 			"polled at FRR's CLI: BFD down after %v, route gone after %v", i+1, (hi.Sub(lo) / 2).Round(time.Millisecond),
 			hDown.Round(time.Millisecond), rDown.Round(time.Millisecond), rGone.Round(time.Millisecond),
