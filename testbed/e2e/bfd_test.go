@@ -153,7 +153,7 @@ func TestBFDPathCut(t *testing.T) {
 		}
 		hDown, rDown, rGone := hAt.Sub(start), frrAt.Sub(start), gonePolled-start.Sub(begin)
 		// bgpd's Cease/BFD Down marks when it dropped the session and its
-		// routes; when the capture has none (seen once in 20 trials), the
+		// routes; when the capture has none (seen in some trials), the
 		// CLI poll's time stands, which can only be later.
 		if notifyAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "Notification"); ok {
 			rGone = notifyAt.Sub(start)
