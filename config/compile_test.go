@@ -269,6 +269,41 @@ spec:
 				EchoInterval: 50, EchoMode: true, MinimumTTL: 254},
 			EnableGracefulRestart: true, EBGPMultiHop: true, VRF: "red", DisableMP: true, DualStackAddressFamily: true},
 	}, {
+		name: "BFD authentication resolves its key and reaches the peer beside the profile",
+		yaml: docs(`
+apiVersion: v1
+kind: Secret
+metadata: {name: bfd-key}
+type: kubernetes.io/basic-auth
+stringData: {password: twenty-bytes-of-key!}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: signed}
+spec:
+  authentication: {type: meticulous-keyed-sha1, keyID: 7, secretRef: {name: bfd-key}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: plain}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: a}
+spec: {myASN: 1, peerASN: 2, peerAddress: 10.0.0.1, bfdProfile: signed}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: b}
+spec: {myASN: 1, peerASN: 2, peerAddress: 10.0.0.2, bfdProfile: plain}
+`),
+		get: func(c *config.Config) any {
+			return []any{c.Peers[0].BFD.Name, c.Peers[0].BFDAuth, c.Peers[1].BFD.Name, c.Peers[1].BFDAuth, c.BFDAuth}
+		},
+		want: []any{"signed", &config.BFDAuth{Type: "meticulous-keyed-sha1", KeyID: 7, Key: "twenty-bytes-of-key!", Secret: "bfd-key"},
+			"plain", (*config.BFDAuth)(nil),
+			map[string]*config.BFDAuth{"signed": {Type: "meticulous-keyed-sha1", KeyID: 7, Key: "twenty-bytes-of-key!", Secret: "bfd-key"}}},
+	}, {
 		name: "hold time 0 turns keepalives off; password in clear and from stringData",
 		yaml: docs(`
 apiVersion: v1

@@ -43,6 +43,9 @@ type Config struct {
 	BGPAdvertisements []*BGPAdvertisement
 	Peers             []*Peer
 	BFDProfiles       []*BFDProfile
+	// BFDAuth is the authentication of each BFDProfile that has one, by
+	// profile name.
+	BFDAuth map[string]*BFDAuth
 	// Communities are the aliases defined by Community objects.
 	Communities map[string]Community
 	// Warnings are the non-fatal remarks made while compiling.
@@ -218,7 +221,11 @@ type Peer struct {
 	// referenced Secret; empty for none.
 	Password string
 	// BFD is the resolved profile; nil when BFD is off.
-	BFD                   *BFDProfile
+	BFD *BFDProfile
+	// BFDAuth is the profile's authentication; nil for none. It is kept
+	// apart from BFDProfile, which mirrors bgpwire/bfd.Profile field for
+	// field so that one converts to the other.
+	BFDAuth               *BFDAuth
 	EnableGracefulRestart bool
 	EBGPMultiHop          bool
 	// TTLSecurity: GTSM (RFC 5082) on a directly connected eBGP session.
@@ -258,6 +265,19 @@ type BFDProfile struct {
 	MinimumTTL       uint32
 }
 
+// BFDAuth is a BFDProfile's spec.authentication (a Herald extension; MetalLB
+// has none): the RFC 5880 authentication of every session that uses the
+// profile.
+type BFDAuth struct {
+	Type  v1beta1.BFDAuthType
+	KeyID uint8
+	// Key is the password or key from the Secret's "password" key, 1 to 16
+	// bytes (1 to 20 for the SHA1 types).
+	Key string
+	// Secret names the Secret the key came from.
+	Secret string
+}
+
 // Result is everything Analyze found: a Config when there is no error.
 type Result struct {
 	Config   *Config
@@ -285,8 +305,9 @@ func Analyze(in Input) Result {
 
 	peers := convertPeers(in, d)
 	c.Communities = compileCommunityAliases(in.Communities, d)
-	bfd := compileBFDProfiles(in.BFDProfiles, d)
-	c.BFDProfiles = sortedValues(bfd)
+	bfd := compileBFDProfiles(in.BFDProfiles, in.Secrets, d)
+	c.BFDProfiles = sortedValues(bfd.profiles)
+	c.BFDAuth = bfd.auth
 	c.Pools = compilePools(in, d)
 	for _, p := range c.Pools {
 		c.pools[p.Name] = p

@@ -24,7 +24,7 @@ func convertPeers(in Input, d *diagnostics) []v1beta2.BGPPeer {
 	return peers
 }
 
-func compilePeers(objs []v1beta2.BGPPeer, in Input, bfd map[string]*BFDProfile, d *diagnostics) []*Peer {
+func compilePeers(objs []v1beta2.BGPPeer, in Input, bfd bfdProfiles, d *diagnostics) []*Peer {
 	seen := map[string]bool{}
 	var out []*Peer
 	for _, obj := range objs {
@@ -38,7 +38,7 @@ func compilePeers(objs []v1beta2.BGPPeer, in Input, bfd map[string]*BFDProfile, 
 	return out
 }
 
-func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd map[string]*BFDProfile, d *diagnostics) *Peer {
+func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd bfdProfiles, d *diagnostics) *Peer {
 	p := &Peer{
 		Name: r.Name, Namespace: r.Namespace,
 		MyASN: s.MyASN, ASN: s.ASN, DynamicASN: s.DynamicASN, LocalASN: s.LocalASN,
@@ -105,9 +105,10 @@ func compilePeer(r ref, s v1beta2.BGPPeerSpec, in Input, bfd map[string]*BFDProf
 	p.Nodes = compileNodeSelection(r, "spec.nodeSelectors", s.NodeSelectors, in.Nodes, d)
 	p.Password = compilePassword(r, s, in.Secrets, d)
 	if s.BFDProfile != "" {
-		if p.BFD = bfd[s.BFDProfile]; p.BFD == nil {
+		if p.BFD = bfd.profiles[s.BFDProfile]; p.BFD == nil {
 			d.errorf(r, "spec.bfdProfile", "%q: %w", s.BFDProfile, ErrUnknownBFDProfile)
 		}
+		p.BFDAuth = bfd.auth[s.BFDProfile]
 	}
 	return p
 }
@@ -178,31 +179,38 @@ func compilePassword(r ref, s v1beta2.BGPPeerSpec, secrets []corev1.Secret, d *d
 		return ""
 	}
 	ns := cmp.Or(s.PasswordSecret.Namespace, r.Namespace)
-	i := slices.IndexFunc(secrets, func(sec corev1.Secret) bool { return sec.Name == s.PasswordSecret.Name && sec.Namespace == ns })
+	pw, ok := secretPassword(r, "spec.passwordSecret.name", s.PasswordSecret.Name, ns, secrets, d)
+	if ok && strings.ContainsAny(pw, "\r\n") {
+		d.errorf(r, "spec.passwordSecret.name", "%q: %w: contains a line break", s.PasswordSecret.Name, ErrInvalidPassword)
+	}
+	return pw
+}
+
+// secretPassword reads the "password" key of the kubernetes.io/basic-auth
+// Secret ns/name, which field of r refers to. ok is false, and an error
+// recorded, when there is no such Secret or key.
+func secretPassword(r ref, field, name, ns string, secrets []corev1.Secret, d *diagnostics) (pw string, ok bool) {
+	i := slices.IndexFunc(secrets, func(sec corev1.Secret) bool { return sec.Name == name && sec.Namespace == ns })
 	if i < 0 {
-		d.errorf(r, "spec.passwordSecret.name", "%q: %w in namespace %q", s.PasswordSecret.Name, ErrUnknownSecret, ns)
-		return ""
+		d.errorf(r, field, "%q: %w in namespace %q", name, ErrUnknownSecret, ns)
+		return "", false
 	}
 	sec := secrets[i]
 	if sec.Type != corev1.SecretTypeBasicAuth {
-		d.errorf(r, "spec.passwordSecret.name", "%q: %w: type is %q, want %q", sec.Name, ErrSecretType,
+		d.errorf(r, field, "%q: %w: type is %q, want %q", sec.Name, ErrSecretType,
 			sec.Type, corev1.SecretTypeBasicAuth)
-		return ""
+		return "", false
 	}
 	// stringData is what a manifest usually holds; the API server folds it
 	// into data, and files reach us unfolded.
-	pw, ok := string(sec.Data[corev1.BasicAuthPasswordKey]), sec.Data[corev1.BasicAuthPasswordKey] != nil
+	pw, ok = string(sec.Data[corev1.BasicAuthPasswordKey]), sec.Data[corev1.BasicAuthPasswordKey] != nil
 	if v, found := sec.StringData[corev1.BasicAuthPasswordKey]; found {
 		pw, ok = v, true
 	}
 	if !ok {
-		d.errorf(r, "spec.passwordSecret.name", "%q: %w", sec.Name, ErrSecretKey)
-		return ""
+		d.errorf(r, field, "%q: %w", sec.Name, ErrSecretKey)
 	}
-	if strings.ContainsAny(pw, "\r\n") {
-		d.errorf(r, "spec.passwordSecret.name", "%q: %w: contains a line break", sec.Name, ErrInvalidPassword)
-	}
-	return pw
+	return pw, ok
 }
 
 // checkPeerSessions applies the rules that span peers. A node runs one BGP

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/bgpwire/peer"
@@ -83,7 +85,31 @@ func onLink(addr netip.Addr) bool {
 }
 
 // startBFD adds the BFD session the BGPPeer asks for, if any.
-func (a *peerActor) startBFD(c actor.Context) {
+func (a *peerActor) startBFD(c actor.Context) { a.addBFD(c, 0) }
+
+// A BGPPeer changed in more than its BFD profile gets a new peer actor
+// while the old one is still stopping: the old one's BFD session, same
+// key, may not be removed yet. The new one tries again every
+// bfdRetryInterval, bfdRetries times, before it gives up.
+const (
+	bfdRetryInterval = 50 * time.Millisecond
+	bfdRetries       = 100
+)
+
+// retryBFD: try adding the BFD session again (attempt counts the tries).
+type retryBFD struct{ attempt int }
+
+// retryBFD handles a retryBFD: a no-op when the session was added or BFD
+// turned off since.
+func (a *peerActor) retryBFD(c actor.Context, m retryBFD) {
+	if a.bfd != nil || a.cfg.BFD == nil {
+		return
+	}
+	a.addBFD(c, m.attempt)
+	a.publish(c)
+}
+
+func (a *peerActor) addBFD(c actor.Context, attempt int) {
 	if a.cfg.BFD == nil {
 		a.bfdState = ""
 		return
@@ -93,16 +119,56 @@ func (a *peerActor) startBFD(c actor.Context) {
 		return
 	}
 	k, err := bfdKey(a.cfg, onLink)
+	var auth bfd.AuthConfig
 	if err == nil {
-		a.bfd, err = a.e.bfd.Add(bfdnet.SessionConfig{Key: k, Profile: bfd.Profile(*a.cfg.BFD),
+		auth, err = bfdAuth(a.cfg.BFDAuth)
+	}
+	if err == nil {
+		a.bfd, err = a.e.bfd.Add(bfdnet.SessionConfig{Key: k, Profile: bfd.Profile(*a.cfg.BFD), Auth: auth,
 			Tag: bfdTag{peer: a.name, pid: c.Self()}})
+	}
+	if errors.Is(err, bfdnet.ErrExists) && attempt < bfdRetries {
+		a.bfdState = bfd.Down.String()
+		self, e := c.Self(), a.e
+		e.Clock.AfterFunc(bfdRetryInterval, func() {
+			if e.Ctx.Err() == nil {
+				e.Root.Send(self, retryBFD{attempt: attempt + 1})
+			}
+		})
+		return
 	}
 	if err != nil {
 		a.bfdFailed(fmt.Errorf("BGPPeer %s: bfdProfile %s: %w", a.name, a.cfg.BFD.Name, err))
 		return
 	}
 	a.bfdState = bfd.Down.String()
-	a.e.Log.Info("BFD session added", "peer", a.name, "key", k.String(), "profile", a.cfg.BFD.Name)
+	a.e.Log.Info("BFD session added", "peer", a.name, "key", k.String(), "profile", a.cfg.BFD.Name,
+		"auth", auth.Type.String())
+}
+
+// bfdAuthTypes maps a BFDProfile's spec.authentication.type to RFC 5880's
+// Auth Type.
+var bfdAuthTypes = map[v1beta1.BFDAuthType]bfd.AuthType{
+	v1beta1.BFDAuthSimplePassword:      bfd.AuthSimplePassword,
+	v1beta1.BFDAuthKeyedMD5:            bfd.AuthKeyedMD5,
+	v1beta1.BFDAuthMeticulousKeyedMD5:  bfd.AuthMeticulousKeyedMD5,
+	v1beta1.BFDAuthKeyedSHA1:           bfd.AuthKeyedSHA1,
+	v1beta1.BFDAuthMeticulousKeyedSHA1: bfd.AuthMeticulousKeyedSHA1,
+}
+
+// errBFDAuthType: config let through a type this table lacks.
+var errBFDAuthType = errors.New("unknown BFD authentication type")
+
+// bfdAuth is the session authentication a BFDProfile asks for; nil is none.
+func bfdAuth(a *config.BFDAuth) (bfd.AuthConfig, error) {
+	if a == nil {
+		return bfd.AuthConfig{Type: bfd.AuthNone}, nil
+	}
+	t, ok := bfdAuthTypes[a.Type]
+	if !ok {
+		return bfd.AuthConfig{}, fmt.Errorf("spec.authentication.type %q: %w", a.Type, errBFDAuthType)
+	}
+	return bfd.AuthConfig{Type: t, KeyID: a.KeyID, Secret: []byte(a.Key)}, nil
 }
 
 // errNoBFD: the speaker could not open its BFD sockets at start.

@@ -167,6 +167,8 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.bfdChange(c, m.ch)
 	case setBFD:
 		a.setBFDProfile(c, m.profile)
+	case retryBFD:
+		a.retryBFD(c, m)
 	case drainPeer:
 		a.startDrain(c, m.reply)
 	case actors.StatusWritten[v1beta1.BGPSessionStateStatus]:

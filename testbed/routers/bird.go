@@ -32,7 +32,11 @@ protocol kernel kernel6 {
 }
 {{if .AnyBFD}}
 protocol bfd bfd1 {
-	interface "*" { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };
+	interface "*" { min rx interval 300 ms; min tx interval 300 ms; multiplier 3;
+{{- with .Auth}}
+		authentication {{birdAuth .Type}};
+		password "{{.Password}}" { id {{.KeyID}}; };
+{{- end}} };
 }
 {{end}}
 {{- range $i, $n := .Neighbors}}
@@ -105,11 +109,16 @@ func RenderBIRD(cfg Config) (string, error) {
 	for _, n := range cfg.Neighbors {
 		anyBFD = anyBFD || n.BFD != nil
 	}
+	auth, err := cfg.bfdAuth()
+	if err != nil {
+		return "", err
+	}
 	var b bytes.Buffer
 	if err := birdTemplate.Execute(&b, struct {
 		Config
 		AnyBFD bool
-	}{cfg, anyBFD}); err != nil {
+		Auth   *BFDAuth
+	}{cfg, anyBFD, auth}); err != nil {
 		return "", fmt.Errorf("routers: render bird.conf: %w", err)
 	}
 	return b.String(), nil

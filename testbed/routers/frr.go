@@ -3,6 +3,7 @@ package routers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -92,10 +93,11 @@ exit
 `))
 
 var tmplFuncs = template.FuncMap{
-	"profile": func(i int) string { return "p" + strconv.Itoa(i+1) },
-	"peer":    birdPeerName,
-	"ms":      func(d time.Duration) int64 { return d.Milliseconds() },
-	"bfd":     func(b *BFDProfile) BFDProfile { return b.withDefaults() },
+	"profile":  func(i int) string { return "p" + strconv.Itoa(i+1) },
+	"peer":     birdPeerName,
+	"ms":       func(d time.Duration) int64 { return d.Milliseconds() },
+	"bfd":      func(b *BFDProfile) BFDProfile { return b.withDefaults() },
+	"birdAuth": func(t string) string { return birdAuthTypes[t] },
 	// secs renders d in seconds, or def/3 when d is zero (keepalive).
 	"secs": func(d, def time.Duration) int64 {
 		if d == 0 {
@@ -133,6 +135,9 @@ func NewFRR(cfg Config) (*FRR, error) {
 
 // RenderFRR renders the frr.conf for cfg.
 func RenderFRR(cfg Config) (string, error) {
+	if auth, err := cfg.bfdAuth(); auth != nil || err != nil {
+		return "", errors.Join(errors.New("routers: FRR's bfdd has no BFD authentication"), err)
+	}
 	var b bytes.Buffer
 	anyGR := false
 	for _, n := range cfg.Neighbors {

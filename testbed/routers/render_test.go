@@ -85,3 +85,38 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBFDAuthRender: BIRD renders BFD authentication in its bfd protocol's
+// interface block with the password's key ID, and bird -p accepts it; FRR,
+// whose bfdd has no authentication, refuses it; two neighbours with
+// different authentication are refused (BIRD sets it per interface).
+func TestBFDAuthRender(t *testing.T) {
+	auth := &BFDAuth{Type: "meticulous-keyed-sha1", KeyID: 7, Password: "s3cret"}
+	cfg := Config{Name: "r1", Namespace: "ns", Dir: t.TempDir(), ASN: 64512, RouterID: netip.MustParseAddr("10.0.0.1"),
+		Neighbors: []Neighbor{{Address: netip.MustParseAddr("10.0.0.2"), ASN: 64513, BFD: &BFDProfile{Auth: auth}}}}
+	conf, err := RenderBIRD(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"authentication meticulous keyed sha1;", `password "s3cret" { id 7; };`} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("bird.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if _, err := exec.LookPath("bird"); err == nil {
+		path := filepath.Join(cfg.Dir, "bird.conf")
+		writeFile(t, path, conf)
+		if out, err := exec.Command("bird", "-p", "-c", path).CombinedOutput(); err != nil {
+			t.Errorf("bird -p rejected bird.conf: %v\n%s\n%s", err, out, conf)
+		}
+	}
+	if _, err := RenderFRR(cfg); err == nil {
+		t.Error("RenderFRR accepted BFD authentication")
+	}
+	other := *auth
+	other.Password = "other"
+	cfg.Neighbors = append(cfg.Neighbors, Neighbor{Address: netip.MustParseAddr("10.0.0.3"), ASN: 64513, BFD: &BFDProfile{Auth: &other}})
+	if _, err := RenderBIRD(cfg); err == nil {
+		t.Error("RenderBIRD accepted two different BFD authentications")
+	}
+}

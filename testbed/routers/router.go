@@ -101,6 +101,28 @@ type BFDProfile struct {
 	TransmitInterval time.Duration // default 300ms
 	DetectMultiplier int           // default 3
 	Passive          bool          // wait for the peer's first packet
+	// Auth authenticates the session (RFC 5880 §6.7); nil for none. Only
+	// BIRD has BFD authentication (FRR's bfdd has none), and BIRD sets it
+	// per interface: every BFD neighbour of one BIRD must use the same.
+	Auth *BFDAuth
+}
+
+// BFDAuth is a BFD session's authentication.
+type BFDAuth struct {
+	// Type is one of simple-password, keyed-md5, meticulous-keyed-md5,
+	// keyed-sha1, meticulous-keyed-sha1 (Herald's BFDProfile names).
+	Type     string
+	KeyID    uint8
+	Password string
+}
+
+// birdAuthTypes are BIRD's words for each authentication type.
+var birdAuthTypes = map[string]string{
+	"simple-password":       "simple",
+	"keyed-md5":             "keyed md5",
+	"meticulous-keyed-md5":  "meticulous keyed md5",
+	"keyed-sha1":            "keyed sha1",
+	"meticulous-keyed-sha1": "meticulous keyed sha1",
 }
 
 func (b BFDProfile) withDefaults() BFDProfile {
@@ -323,6 +345,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("routers: config %q: neighbor %v needs an address and an ASN", c.Name, n.Address)
 		}
 	}
+	if _, err := c.bfdAuth(); err != nil {
+		return err
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -330,4 +355,23 @@ func (c *Config) validate() error {
 		c.Name = filepath.Base(c.Dir)
 	}
 	return nil
+}
+
+// bfdAuth is the BFD authentication of cfg's neighbours, nil for none; an
+// error when two differ or a type is unknown.
+func (c Config) bfdAuth() (*BFDAuth, error) {
+	var auth *BFDAuth
+	for _, n := range c.Neighbors {
+		if n.BFD == nil || n.BFD.Auth == nil {
+			continue
+		}
+		if _, ok := birdAuthTypes[n.BFD.Auth.Type]; !ok {
+			return nil, fmt.Errorf("routers: config %q: neighbor %v: unknown BFD authentication type %q", c.Name, n.Address, n.BFD.Auth.Type)
+		}
+		if auth != nil && *auth != *n.BFD.Auth {
+			return nil, fmt.Errorf("routers: config %q: neighbor %v: BFD authentication differs from another neighbour's (BIRD sets it per interface)", c.Name, n.Address)
+		}
+		auth = n.BFD.Auth
+	}
+	return auth, nil
 }
