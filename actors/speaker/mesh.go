@@ -106,6 +106,7 @@ type meshActor struct {
 	hasIfs   bool
 
 	tickToken  uint64
+	tickAt     time.Duration
 	gossipNext int
 	sent       speakersAlive
 	sentOnce   bool
@@ -141,10 +142,26 @@ func (a *meshActor) Receive(c actor.Context) {
 	case leaveMesh:
 		a.leave(c)
 		c.Respond(meshLeft{})
+	case *actor.Restarting:
+		// A panic: the new actor opens its own sockets and starts a new
+		// epoch; the sessions' AdminDown gives the others a grace period.
+		a.closeSockets()
 	case *actor.Stopping:
 		if !a.left {
 			a.leave(c)
 		}
+	}
+}
+
+func (a *meshActor) closeSockets() {
+	if a.bfd != nil {
+		a.e.metrics.bfd.remove(a.bfd)
+		_ = a.bfd.Close()
+		a.bfd = nil
+	}
+	if a.tr != nil {
+		_ = a.tr.Close()
+		a.tr = nil
 	}
 }
 
@@ -355,8 +372,9 @@ func (a *meshActor) update(c actor.Context) {
 		a.own.Seq = a.ownSeq
 		a.broadcast()
 	}
-	if d, ok := a.view.Deadline(); ok {
+	if d, ok := a.view.Deadline(); ok && (d != a.tickAt || a.tickToken == 0) {
 		a.tickToken++
+		a.tickAt = d
 		a.e.After(max(d-now, 0), c.Self(), meshTick{token: a.tickToken})
 	}
 	a.tellPlanner(c)
@@ -510,11 +528,5 @@ func (a *meshActor) leave(c actor.Context) {
 		}
 	}
 	c.Send(a.e.planner, msg)
-	if a.bfd != nil {
-		a.e.metrics.bfd.remove(a.bfd)
-		_ = a.bfd.Close()
-	}
-	if a.tr != nil {
-		_ = a.tr.Close()
-	}
+	a.closeSockets()
 }

@@ -173,6 +173,11 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.status.Done(c, m)
 	case actors.Retry:
 		a.status.Flush(c)
+	case *actor.Restarting:
+		// A panic: the new actor opens everything afresh, so this one
+		// lets go of its connections, timers and BFD session (whose key
+		// the new one adds again).
+		a.release()
 	case *actor.Stopping:
 		// Removed (the session is no longer planned, or its BGPPeer
 		// changed): say goodbye with Cease/Peer De-configured.
@@ -181,25 +186,31 @@ func (a *peerActor) Receive(c actor.Context) {
 		}
 		// After the Cease: the router hears BFD AdminDown, which is not a
 		// failure, once the BGP session has closed.
-		a.stopBFD()
-		for _, cancel := range a.dials {
-			cancel()
-		}
-		for _, t := range a.timers {
-			t.Stop()
-		}
-		for _, bc := range a.conns {
-			bc.close()
-		}
-		if a.transport != nil {
-			a.transport.Close()
-		}
+		a.release()
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
 		if a.drain == nil {
 			// No longer planned (a stopping speaker keeps its objects:
 			// the next one takes them over).
 			deleteSessionState(a.e, a.name)
 		}
+	}
+}
+
+// release closes what the actor owns: its BFD session, dials, timers,
+// connections and transport.
+func (a *peerActor) release() {
+	a.stopBFD()
+	for _, cancel := range a.dials {
+		cancel()
+	}
+	for _, t := range a.timers {
+		t.Stop()
+	}
+	for _, bc := range a.conns {
+		bc.close()
+	}
+	if a.transport != nil {
+		a.transport.Close()
 	}
 }
 
