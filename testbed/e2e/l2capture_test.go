@@ -14,7 +14,8 @@ import (
 )
 
 // l2Capture is tcpdump on a namespace's eth0, recording ARP and NDP
-// frames, so a test counts every answer a request got (arping and ndisc6
+// frames as they come (--immediate-mode: without it the last second's
+// frames can be lost when it stops), so a test counts every answer a request got (arping and ndisc6
 // stop listening early or fold duplicates; the capture does not).
 type l2Capture struct {
 	cmd  *exec.Cmd
@@ -45,7 +46,7 @@ func (l *speakerLab) captureL2(ns string) *l2Capture {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", "eth0", "-n", "-e", "-t", "-l", "-U", "arp or icmp6")
+	c.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "--immediate-mode", "-i", "eth0", "-n", "-e", "-t", "-l", "-U", "arp or icmp6")
 	c.cmd.Stdout, c.cmd.Stderr = f, f
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -64,6 +65,8 @@ func (c *l2Capture) stop() []l2Frame {
 	select {
 	case <-c.done:
 	default:
+		// Frames just sent may still be on their way to tcpdump.
+		time.Sleep(300 * time.Millisecond)
 		_ = c.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-c.done:
