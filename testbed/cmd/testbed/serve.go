@@ -254,9 +254,6 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 		st.Herald = append(st.Herald, fmt.Sprintf("speaker on %s pid %d", n.Name, proc.Pid))
 		st.HeraldLogs = append(st.HeraldLogs, logPath)
 	}
-	// The speaker runs, reaches the API server and keeps its
-	// ConfigurationState, but announces nothing yet.
-	st.NotBuilt = append(st.NotBuilt, "herald speaker announcements (ARP/NDP answers, BGP routes): the speakers run but announce nothing yet")
 	log.Info("herald started", "processes", strings.Join(st.Herald, "; "))
 	return stop, nil
 }
