@@ -104,7 +104,7 @@ func demoL2(ctx context.Context, out io.Writer, step func(string), c kubernetes.
 		_ = show(ctx, out, "ip", append([]string{"netns", "exec", st.Client.Namespace}, argv...)...)
 		fmt.Fprintf(out, "$ curl %s\n%s\n", url, body)
 	}
-	step("the client's neighbour entries: both IPs at the answering node's MAC")
+	step("the client's neighbour entries: each IP at the MAC of the node answering for it (the election is per IP)")
 	for _, ip := range ips {
 		if err := show(ctx, out, "ip", "netns", "exec", st.Client.Namespace, "ip", "neigh", "show", ip.String()); err != nil {
 			return err
