@@ -76,7 +76,8 @@ soak: deps
 	HERALD_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'TestMesh' ./liveness/
 	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerBinaryKilled|TestControllerChurn' ./e2e/
 
-## demo: the local lab with a Service getting an IP and answering a request.
+## demo: the local lab with Services getting IPs and answering requests over BGP and
+## over L2 (IPv4 and IPv6, a dual-stack Service).
 ## The lab stays up afterwards; bin/testbed status|down inspect and remove it.
 demo: deps build testbed-bin
 	$(BIN)/testbed demo

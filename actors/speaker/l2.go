@@ -38,6 +38,8 @@ type (
 	localInterfaces struct{ names []string }
 	// ifaceOwned are the IPs one interface answers for.
 	ifaceOwned struct{ ips []netip.Addr }
+	// interfacesListed: the watcher's first listing has been handled.
+	interfacesListed struct{}
 )
 
 func newIfacesActor(e *env) actor.Actor { return &ifacesActor{e: e} }
@@ -60,9 +62,18 @@ func (a *ifacesActor) Receive(c actor.Context) {
 			// Without netlink (no privileges) there is no L2 mode on this
 			// node; BGP is unaffected.
 			a.e.Log.Warn("cannot follow network interfaces: this node answers no ARP/NDP", "err", err)
+			return
 		}
+		// The first listing's events are in the mailbox already (Watch
+		// sent them from this goroutine): this comes after them.
+		c.Send(self, interfacesListed{})
 	case linkEvent:
 		a.link(c, m.ev)
+	case interfacesListed:
+		// The planner hears the usable interfaces at least once, even
+		// when there are none (it says so on L2Advertisements naming
+		// interfaces).
+		c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
 	case l2Owned:
 		a.owned = m.ips
 		a.distribute(c)

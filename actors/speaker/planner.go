@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/heraldlb/herald/alloc"
 	"github.com/heraldlb/herald/announce"
@@ -41,6 +43,12 @@ type plannerActor struct {
 	// mesh is the liveness mesh's last word (nil: not heard yet, or the
 	// mesh is off).
 	mesh *speakersAlive
+	// cfg is the configuration in force; ifacesKnown says the interfaces
+	// actor has listed this node's interfaces; ifCheck says when an
+	// L2Advertisement's interfaces are missing here.
+	cfg         *config.Config
+	ifacesKnown bool
+	ifCheck     *interfaceCheck
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -54,15 +62,18 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.ann = newAnnouncements()
 		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
+		a.ifCheck = newInterfaceCheck()
 		if a.e.begun.Load() {
 			c.Send(a.e.config, resendConfig{to: c.Self()})
 		}
 	case configUpdated:
+		a.cfg = m.cfg
 		a.apply(c, a.p.SetConfig(m.cfg))
 		if !a.ready {
 			a.ready = true
 			a.loadAll(c)
 		}
+		a.checkInterfaces()
 	case replan:
 		// The peers actor restarted: every session and route again.
 		for _, name := range a.p.Sessions(a.e.node) {
@@ -80,7 +91,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 			c.Send(a.e.mesh, localInterfaces{names: a.ifaces})
 		}
 	case localInterfaces:
-		a.ifaces = m.names
+		a.ifaces, a.ifacesKnown = m.names, true
 		if a.e.mesh != nil {
 			c.Send(a.e.mesh, m)
 		}
@@ -88,6 +99,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 			a.speakers(c)
 			a.l2Statuses(c, slices.Collect(maps.Keys(a.l2Shown)))
 		}
+		a.checkInterfaces()
 	case informers.Key:
 		if !a.ready {
 			return // loadAll reads everything once the configuration is in
@@ -97,6 +109,9 @@ func (a *plannerActor) Receive(c actor.Context) {
 			a.service(c, alloc.ServiceKey{Namespace: m.Namespace, Name: m.Name})
 		case informers.KindNode:
 			a.node(c, m.Name)
+			if m.Name == a.e.node {
+				a.checkInterfaces() // its labels feed node selectors
+			}
 		}
 	}
 }
@@ -266,4 +281,34 @@ type sessionChange struct {
 type routeChanges struct {
 	peer    string
 	changes announce.RouteChanges
+}
+
+// checkInterfaces puts a Warning Event on each L2Advertisement that
+// selects this node but names none of its usable interfaces (see
+// interfaceCheck), once the configuration and the interfaces are known.
+func (a *plannerActor) checkInterfaces() {
+	if a.cfg == nil || !a.ifacesKnown {
+		return
+	}
+	n, ok := a.e.inf.Node(a.e.node)
+	if !ok {
+		return
+	}
+	warnings := a.ifCheck.check(a.cfg, a.e.node, n.Labels, a.ifaces)
+	if len(warnings) == 0 {
+		return
+	}
+	uids := map[string]types.UID{}
+	if in, err := a.e.inf.ConfigInput(); err == nil {
+		for _, adv := range in.L2Advertisements {
+			uids[adv.Namespace+"/"+adv.Name] = adv.UID
+		}
+	}
+	for _, w := range warnings {
+		a.e.Log.Warn("an L2Advertisement names no interface of this node", "l2advertisement", w.name, "detail", w.message)
+		if a.e.recorder != nil {
+			a.e.recorder.Event(l2AdvertisementRef(w.namespace, w.name, uids[w.namespace+"/"+w.name]),
+				corev1.EventTypeWarning, ReasonInterfaceNotFound, w.message)
+		}
+	}
 }

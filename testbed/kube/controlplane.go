@@ -23,7 +23,11 @@ import (
 )
 
 const (
-	serviceClusterIPRange = "10.96.0.0/16"
+	// serviceClusterIPRange is dual-stack, so the API server admits
+	// Services with ipFamilyPolicy PreferDualStack or RequireDualStack (a
+	// single range makes it answer "this cluster is not configured for
+	// dual-stack services"), as a dual-stack cluster's does.
+	serviceClusterIPRange = "10.96.0.0/16,fd00:10:96::/108"
 	serviceClusterFirstIP = "10.96.0.1"
 	// ServiceAccountIssuer is the issuer (and audience) of minted tokens.
 	ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"

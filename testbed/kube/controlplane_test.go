@@ -102,6 +102,7 @@ func TestControlPlane(t *testing.T) {
 	t.Run("Relay", func(t *testing.T) { testRelay(ctx, t, cp) })
 	t.Run("ApplyYAML", func(t *testing.T) { testApplyYAML(ctx, t, cp) })
 	t.Run("Kubectl", func(t *testing.T) { testKubectl(ctx, t, cp) })
+	t.Run("DualStackServices", func(t *testing.T) { testDualStackServices(ctx, t, admin) })
 
 	// A restart keeps the port, keys, tokens and data.
 	restart := time.Now()
@@ -389,4 +390,36 @@ func testApplyYAML(ctx context.Context, t *testing.T, cp *ControlPlane) {
 		t.Errorf("malformed IPAddressPool: err = %v, want Invalid naming the object", err)
 	}
 	t.Logf("rejected as expected: %v", err)
+}
+
+// testDualStackServices: the API server admits a Service that requires
+// both families and gives it a cluster IP of each, as the dual-stack
+// clusters Herald serves do (`testbed up` and every test use this).
+func testDualStackServices(ctx context.Context, t *testing.T, admin kubernetes.Interface) {
+	policy := corev1.IPFamilyPolicyRequireDualStack
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "dual"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, IPFamilyPolicy: &policy,
+			IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			Ports:      []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}
+	got, err := admin.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating a RequireDualStack Service: %v", err)
+	}
+	var fams []string
+	for _, ip := range got.Spec.ClusterIPs {
+		a := net.ParseIP(ip)
+		switch {
+		case a == nil:
+			t.Errorf("cluster IP %q is not an IP", ip)
+		case a.To4() != nil:
+			fams = append(fams, "IPv4")
+		default:
+			fams = append(fams, "IPv6")
+		}
+	}
+	if strings.Join(fams, ",") != "IPv4,IPv6" {
+		t.Errorf("cluster IPs %v: families %v, want IPv4 then IPv6", got.Spec.ClusterIPs, fams)
+	}
 }

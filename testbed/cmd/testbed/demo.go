@@ -87,6 +87,10 @@ const demoOverlap = "203.0.113.192/28"
 // so the pools' namespace rules pick its pool.
 type demoService struct {
 	Namespace, Name, Mode string
+	// Families, when more than one, makes a dual-stack Service; Pool
+	// names its pool (metallb.io/address-pool).
+	Families []corev1.IPFamily
+	Pool     string
 }
 
 var demoServices = []demoService{
@@ -210,6 +214,9 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "$ curl %s   # %s\n%s\n", url, svc, body)
 	}
+	if err := demoL2(ctx, out, step, c, st); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nThe lab stays up: export KUBECONFIG=%s and look around; `testbed down` removes it.\n", st.Kubeconfig)
 	return nil
 }
@@ -299,6 +306,12 @@ func createDemoService(ctx context.Context, c kubernetes.Interface, st *labState
 			Selector: map[string]string{"app": s.Name},
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(backendPort), Protocol: corev1.ProtocolTCP}},
 		},
+	}
+	if len(s.Families) > 1 {
+		svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = s.Families, ptr.To(corev1.IPFamilyPolicyRequireDualStack)
+	}
+	if s.Pool != "" {
+		svc.Annotations = map[string]string{"metallb.io/address-pool": s.Pool}
 	}
 	if _, err := c.CoreV1().Services(s.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating Service %s/%s: %w", s.Namespace, s.Name, err)
