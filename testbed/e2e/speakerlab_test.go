@@ -45,6 +45,13 @@ type speakerLab struct {
 	speakers map[string]*heraldProc
 }
 
+// startRouter starts the router of a lab made with routerLater.
+func (l *speakerLab) startRouter() routers.Router {
+	l.t.Helper()
+	l.router = l.env.StartRouter()
+	return l.router
+}
+
 // heraldProc is one running herald process.
 type heraldProc struct {
 	cmd  *exec.Cmd
@@ -60,13 +67,16 @@ type speakerLabOptions struct {
 	neighbors func(*netlab.Lab) []routers.Neighbor
 	// speakerArgs are added to every speaker's command line.
 	speakerArgs []string
+	// routerLater leaves the router to l.startRouter, so a test can have
+	// everything in place before the sessions come up.
+	routerLater bool
 }
 
 func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	t.Helper()
 	bin := buildHerald(t)
 	env := labtest.Start(t, labtest.Options{Nodes: o.nodes, Router: o.router, RouterASN: o.routerASN,
-		Neighbors: o.neighbors, ControlPlane: true})
+		Neighbors: o.neighbors, ControlPlane: true, RouterLater: o.routerLater})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
 		speakers: map[string]*heraldProc{}}
 	ctx := t.Context()
