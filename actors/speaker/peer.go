@@ -253,8 +253,15 @@ func (a *peerActor) accept(c actor.Context, nc net.Conn) {
 	}
 }
 
+// dialTimeout bounds a dial below the shortest ConnectRetryTimer the Peer
+// runs (ConnectTime less up to a quarter of jitter). A dial that timer
+// abandons fails without a reason; one that times out on its own says why
+// (bgpnet's timeout names a TCP MD5 or GTSM mismatch as the usual cause),
+// and the Peer keeps that in the session's LastError.
+func dialTimeout(connectTime time.Duration) time.Duration { return connectTime * 7 / 10 }
+
 func (a *peerActor) dial(c actor.Context, id peer.ConnID) {
-	ctx, cancel := context.WithTimeout(a.e.Ctx, a.cfg.ConnectTime)
+	ctx, cancel := context.WithTimeout(a.e.Ctx, dialTimeout(a.cfg.ConnectTime))
 	a.dials[id] = cancel
 	tr, self, root := a.transport, c.Self(), a.e.Root
 	go func() {
