@@ -198,13 +198,17 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 	ev.At = a.e.Clock.Now()
 	ev.Jitter = rand.Float64()
 	a.acts = a.p.StepAppend(a.acts[:0], ev)
-	var accepted peer.ConnID
 	for _, act := range a.acts {
 		switch act.Kind {
 		case peer.Dial:
 			a.dial(c, act.Conn)
 		case peer.Accept:
-			accepted = act.Conn
+			// At once: the OPEN for the connection follows in this
+			// same list of actions.
+			if a.incoming != nil {
+				a.conns[act.Conn] = startConn(act.Conn, a.incoming, a.e.Root, c.Self())
+				a.incoming = nil
+			}
 		case peer.Send:
 			if bc := a.conns[act.Conn]; bc != nil {
 				bc.send(act.Class, act.Bytes)
@@ -233,10 +237,6 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 		case peer.Report:
 			a.report(act.Report)
 		}
-	}
-	if accepted != 0 && a.incoming != nil {
-		a.conns[accepted] = startConn(accepted, a.incoming, a.e.Root, c.Self())
-		a.incoming = nil
 	}
 	a.publish(c)
 }
