@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,4 +195,90 @@ func (l *speakerLab) metric(node netlab.Host, name string, labels ...string) (fl
 		}
 	}
 	return 0, fmt.Errorf("%s: no series %s%v on /metrics", node.Name, name, labels)
+}
+
+// wireMessage is one BGP message seen in a capture.
+type wireMessage struct {
+	Time     time.Time
+	Src, Dst netip.AddrPort
+	// Type is the BGP message type (1 OPEN, 2 UPDATE, 3 NOTIFICATION, 4
+	// KEEPALIVE); Code and Subcode are a NOTIFICATION's.
+	Type, Code, Subcode uint8
+}
+
+// bgpOnWire reassembles each direction of each TCP connection in segs
+// (in capture order, retransmitted bytes dropped by sequence number) and
+// splits it into BGP messages.
+func bgpOnWire(segs []netlab.Segment) []wireMessage {
+	type flow struct{ src, dst netip.AddrPort }
+	type stream struct {
+		next  uint32
+		began bool
+		buf   []byte
+		at    []time.Time // arrival of each byte's segment, by offset of its first byte
+		offs  []int
+	}
+	streams := map[flow]*stream{}
+	var order []flow
+	for _, s := range segs {
+		f := flow{s.Src, s.Dst}
+		st := streams[f]
+		if s.Flags&netlab.TCPSyn != 0 {
+			st = &stream{next: s.Seq + 1, began: true}
+			if streams[f] == nil {
+				order = append(order, f)
+			}
+			streams[f] = st
+			continue
+		}
+		if st == nil || !st.began || len(s.Payload) == 0 {
+			continue
+		}
+		p := s.Payload
+		if d := int32(st.next - s.Seq); d > 0 { // retransmitted bytes
+			if int(d) >= len(p) {
+				continue
+			}
+			p = p[d:]
+		} else if d < 0 {
+			continue // a gap: the capture missed a segment
+		}
+		st.offs = append(st.offs, len(st.buf))
+		st.at = append(st.at, s.Time)
+		st.buf = append(st.buf, p...)
+		st.next += uint32(len(p))
+	}
+	var out []wireMessage
+	for _, f := range order {
+		st := streams[f]
+		for off, seg := 0, 0; off+19 <= len(st.buf); {
+			n := int(st.buf[off+16])<<8 | int(st.buf[off+17])
+			if n < 19 || off+n > len(st.buf) {
+				break
+			}
+			for seg+1 < len(st.offs) && st.offs[seg+1] <= off+n-1 {
+				seg++
+			}
+			m := wireMessage{Time: st.at[seg], Src: f.src, Dst: f.dst, Type: st.buf[off+18]}
+			if m.Type == 3 && n >= 21 {
+				m.Code, m.Subcode = st.buf[off+19], st.buf[off+20]
+			}
+			out = append(out, m)
+			off += n
+		}
+	}
+	slices.SortStableFunc(out, func(a, b wireMessage) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// captureBGP starts a capture of BGP (ports 179 and 1790) on iface in ns
+// for the rest of the test.
+func (l *speakerLab) captureBGP(ns, iface string) *netlab.Capture {
+	l.t.Helper()
+	c, err := l.lab.StartCapture(ns, iface, "tcp port 179 or tcp port 1790", l.t.TempDir())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(c.Stop)
+	return c
 }
