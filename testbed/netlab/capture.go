@@ -30,8 +30,10 @@ type Segment struct {
 	Src, Dst netip.AddrPort
 	// Flags are the TCP flags octet (FIN 0x01, SYN 0x02, RST 0x04, PSH
 	// 0x08, ACK 0x10).
-	Flags   uint8
-	Seq     uint32
+	Flags uint8
+	Seq   uint32
+	// TTL is the IPv4 TTL or IPv6 hop limit it arrived with.
+	TTL     uint8
 	Payload []byte
 }
 
@@ -158,6 +160,7 @@ func ReadPcap(b []byte) ([]Segment, error) {
 func tcpSegment(etherType uint16, ip []byte) (Segment, bool) {
 	var src, dst netip.Addr
 	var tcp []byte
+	var ttl uint8
 	switch etherType {
 	case 0x0800:
 		if len(ip) < 20 || ip[9] != 6 {
@@ -168,7 +171,7 @@ func tcpSegment(etherType uint16, ip []byte) (Segment, bool) {
 			return Segment{}, false
 		}
 		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
-		tcp = ip[ihl:total]
+		tcp, ttl = ip[ihl:total], ip[8]
 	case 0x86dd:
 		if len(ip) < 40 || ip[6] != 6 {
 			return Segment{}, false
@@ -178,7 +181,7 @@ func tcpSegment(etherType uint16, ip []byte) (Segment, bool) {
 			return Segment{}, false
 		}
 		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
-		tcp = ip[40 : 40+plen]
+		tcp, ttl = ip[40:40+plen], ip[7]
 	default:
 		return Segment{}, false
 	}
@@ -194,6 +197,7 @@ func tcpSegment(etherType uint16, ip []byte) (Segment, bool) {
 		Dst:     netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:])),
 		Flags:   tcp[13],
 		Seq:     binary.BigEndian.Uint32(tcp[4:]),
+		TTL:     ttl,
 		Payload: append([]byte(nil), tcp[off:]...),
 	}, true
 }

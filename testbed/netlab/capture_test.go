@@ -61,13 +61,13 @@ func TestReadPcap(t *testing.T) {
 	}
 	want := []Segment{
 		{Time: time.Unix(1000, 5000), Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("10.0.0.2:179"),
-			Flags: TCPAck | 0x08, Seq: 7, Payload: data},
+			Flags: TCPAck | 0x08, Seq: 7, TTL: 64, Payload: data},
 		{Time: time.Unix(1002, 5000), Src: netip.MustParseAddrPort("[fd00::1]:179"), Dst: netip.MustParseAddrPort("[fd00::2]:40001"),
-			Flags: TCPSyn | TCPAck, Seq: 9, Payload: []byte{}},
+			Flags: TCPSyn | TCPAck, Seq: 9, TTL: 255, Payload: []byte{}},
 	}
 	for i, w := range want {
 		g := segs[i]
-		if !g.Time.Equal(w.Time) || g.Src != w.Src || g.Dst != w.Dst || g.Flags != w.Flags || g.Seq != w.Seq || string(g.Payload) != string(w.Payload) {
+		if !g.Time.Equal(w.Time) || g.Src != w.Src || g.Dst != w.Dst || g.Flags != w.Flags || g.Seq != w.Seq || g.TTL != w.TTL || string(g.Payload) != string(w.Payload) {
 			t.Errorf("segment %d: got %+v, want %+v", i, g, w)
 		}
 	}
