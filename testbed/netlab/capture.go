@@ -57,7 +57,7 @@ func (l *Lab) StartCapture(ns, iface, filter, dir string) (*Capture, error) {
 	if c.out, err = os.Create(filepath.Join(dir, "tcpdump.out")); err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-U", "-s", "0", "-n", "-w", c.path, filter)
+	c.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-s", "0", "-n", "-w", c.path, filter)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
 		c.out.Close()
@@ -89,6 +89,18 @@ func (c *Capture) Segments() ([]Segment, error) {
 		return nil, err
 	}
 	return ReadPcap(b)
+}
+
+// Output is what tcpdump printed so far (its start, its end with the
+// packet counts, or why it failed), for a test's failure message.
+func (c *Capture) Output() string {
+	b, _ := os.ReadFile(c.out.Name())
+	select {
+	case <-c.done:
+		return string(b) + "(tcpdump has exited)"
+	default:
+		return string(b) + "(tcpdump is running)"
+	}
 }
 
 // Stop ends the capture. Idempotent.
