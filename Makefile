@@ -73,6 +73,7 @@ bench:
 ## binary SIGKILLed) and 50 clients churning Services for 60 s against a
 ## small pool.
 soak: deps
+	HERALD_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'TestMesh' ./liveness/
 	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerBinaryKilled|TestControllerChurn' ./e2e/
 
 ## demo: the local lab with a Service getting an IP and answering a request.

@@ -3,9 +3,16 @@ package liveness
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 )
+
+// soak is set by HERALD_SOAK=1: TestMeshPartition and
+// TestMeshCorrelatedFailure then run at the sizes design.md quotes (50
+// speakers partitioned, 100 with a quarter failing) instead of the small
+// ones go test uses. Their benchmarks run those sizes too.
+func soak() bool { return os.Getenv("HERALD_SOAK") != "" }
 
 // crashResult is what one crash experiment measured.
 type crashResult struct {
@@ -134,7 +141,7 @@ func BenchmarkMesh(b *testing.B) {
 }
 
 // settled brings n speakers up and seeds the reports (t = 1.5 s).
-func settled(t *testing.T, n int, cfg Config) *meshSim {
+func settled(t testing.TB, n int, cfg Config) *meshSim {
 	t.Helper()
 	s := newMeshSim(7, n, cfg)
 	s.run(time.Second)
@@ -237,19 +244,31 @@ func TestMeshWatchersDisagree(t *testing.T) {
 // in the end each side counts the whole other side dead and carries on.
 // With a ReportTTL the far side's votes also expire, which is faster.
 // Nobody counts anyone on its own side dead, and when the partition ends
-// everyone is back.
+// everyone is back. 16 speakers (50 with HERALD_SOAK, and in
+// BenchmarkMeshPartition).
 func TestMeshPartition(t *testing.T) {
-	for _, c := range []struct {
-		name       string
-		ttl, until time.Duration
-	}{{"no-ttl", 0, 20 * time.Second}, {"ttl-5s", 5 * time.Second, 12 * time.Second}} {
-		t.Run(c.name, func(t *testing.T) { partition(t, 50, c.ttl, c.until) })
+	n := 16
+	if soak() {
+		n = 50
+	}
+	for _, c := range partitionCases {
+		t.Run(c.name, func(t *testing.T) { partition(t, n, c.ttl, c.until) })
 	}
 }
 
+var partitionCases = []struct {
+	name       string
+	ttl, until time.Duration
+}{{"no-ttl", 0, 20 * time.Second}, {"ttl-5s", 5 * time.Second, 12 * time.Second}}
+
+// partitionChecks are the times after the cut at which partition looks.
+var partitionChecks = []time.Duration{time.Second, 6 * time.Second, 12 * time.Second, 20 * time.Second}
+
 // partition cuts n speakers 60/40, checks that by until each side counts
-// the other dead, then ends the partition.
-func partition(t *testing.T, n int, ttl, until time.Duration) {
+// the other dead, then ends the partition. It returns, for each of
+// partitionChecks up to until, the share of the 40% the 60% count dead
+// and the share of the 60% the 40% count dead.
+func partition(t testing.TB, n int, ttl, until time.Duration) [][2]float64 {
 	s := settled(t, n, Config{Neighbors: 2, Grace: 3 * time.Second, ReportTTL: ttl})
 	side := func(i int) bool { return i < n*6/10 }
 	s.linkDown = func(a, b int) bool { return side(a) != side(b) }
@@ -284,11 +303,13 @@ func partition(t *testing.T, n int, ttl, until time.Duration) {
 		return crossDead
 	}
 	var got [2]float64
-	for _, at := range []time.Duration{time.Second, 6 * time.Second, 12 * time.Second, 20 * time.Second} {
+	var out [][2]float64
+	for _, at := range partitionChecks {
 		if at > until {
 			break
 		}
 		got = check(at)
+		out = append(out, got)
 		t.Logf("partition 60/40 of %d, TTL %v, +%v: the 60%% count %.0f%% of the 40%% dead, the 40%% count %.0f%% of the 60%% dead",
 			n, ttl, at, 100*got[0], 100*got[1])
 	}
@@ -304,20 +325,71 @@ func partition(t *testing.T, n int, ttl, until time.Duration) {
 			t.Errorf("after the partition healed %s sees %d alive", nd.name, got)
 		}
 	}
+	return out
+}
+
+// BenchmarkMeshPartition is TestMeshPartition with the 50 speakers of
+// design.md (go test -run '^$' -bench MeshPartition -benchtime 1x); it
+// reports the share of the other side each side counts dead at each check.
+func BenchmarkMeshPartition(b *testing.B) {
+	for _, c := range partitionCases {
+		b.Run(c.name, func(b *testing.B) {
+			var got [][2]float64
+			for b.Loop() {
+				got = partition(b, 50, c.ttl, c.until)
+			}
+			for i, g := range got {
+				at := partitionChecks[i] / time.Second
+				b.ReportMetric(100*g[0], fmt.Sprintf("%%40dead-for-60@%ds", at))
+				b.ReportMetric(100*g[1], fmt.Sprintf("%%60dead-for-40@%ds", at))
+			}
+		})
+	}
 }
 
 // A quarter of the speakers fail at once (a rack, say, spread over the
 // ring by the hash). Speakers with a surviving watcher are found dead
-// within the Detection Time; those whose watchers all died too get new
-// watchers from the healed ring, whose sessions never come up and vote
-// after the grace period. No survivor is counted dead.
+// within the Detection Time; those whose watchers mostly died too get
+// second opinions, whose sessions never come up and vote after the grace
+// period. No survivor is counted dead. 40 speakers (100 with HERALD_SOAK,
+// and in BenchmarkMeshCorrelatedFailure). TestMeshOrphanedSpeaker has a
+// victim none of whose watchers survive.
 func TestMeshCorrelatedFailure(t *testing.T) {
-	const n = 100
+	n := 40
+	if soak() {
+		n = 100
+	}
+	correlated(t, n)
+}
+
+// correlatedChecks are the times after the failure at which correlated
+// looks; by the last every victim must be found.
+var correlatedChecks = []time.Duration{time.Second, 5 * time.Second}
+
+// correlated fails a quarter of n speakers at once and returns, for each
+// of correlatedChecks, the share of (survivor, victim) pairs in which the
+// survivor counts the victim dead. The victims are drawn at random, again
+// until at least one of them lost half of its watchers or more (at 100
+// speakers the first draw does), so that the slow paths are exercised.
+func correlated(t testing.TB, n int) []float64 {
 	s := settled(t, n, Config{Neighbors: 2, Grace: 3 * time.Second})
+	ring := Ring(names(n))
 	rng := rand.New(rand.NewPCG(3, 4))
-	victims := map[int]bool{}
-	for len(victims) < n/4 {
-		victims[rng.IntN(n)] = true
+	var victims map[int]bool
+	for shared := false; !shared; {
+		victims = map[int]bool{}
+		for len(victims) < n/4 {
+			victims[rng.IntN(n)] = true
+		}
+		for v := range victims {
+			ws, dead := Neighbors(ring, s.nodes[v].name, 2), 0
+			for _, w := range ws {
+				if victims[s.byName[w]] {
+					dead++
+				}
+			}
+			shared = shared || 2*dead >= len(ws)
+		}
 	}
 	t0 := s.now
 	for v := range victims {
@@ -341,14 +413,75 @@ func TestMeshCorrelatedFailure(t *testing.T) {
 		return found, falses
 	}
 	pairs := (n - len(victims)) * len(victims)
-	for _, at := range []time.Duration{time.Second, 5 * time.Second} {
+	var out []float64
+	for i, at := range correlatedChecks {
 		found, falses := deadBy(at)
+		out = append(out, float64(found)/float64(pairs))
 		t.Logf("%d of %d fail at once: +%v, %.1f%% of (survivor, victim) pairs see the victim dead, %d survivors counted dead",
 			len(victims), n, at, 100*float64(found)/float64(pairs), falses)
-		if falses != 0 || at == 5*time.Second && found != pairs {
+		if falses != 0 || i == len(correlatedChecks)-1 && found != pairs {
 			t.Errorf("+%v: %d of %d found, %d false", at, found, pairs, falses)
 		}
 	}
+	return out
+}
+
+// BenchmarkMeshCorrelatedFailure is TestMeshCorrelatedFailure with the 100
+// speakers of design.md (go test -run '^$' -bench MeshCorrelated
+// -benchtime 1x); it reports the share of (survivor, victim) pairs that
+// see the victim dead at each check.
+func BenchmarkMeshCorrelatedFailure(b *testing.B) {
+	var got []float64
+	for b.Loop() {
+		got = correlated(b, 100)
+	}
+	for i, g := range got {
+		b.ReportMetric(100*g, fmt.Sprintf("%%found@%ds", correlatedChecks[i]/time.Second))
+	}
+}
+
+// A speaker fails with all of its watchers: five neighbours on the ring
+// (2 × Neighbors + 1) fail at once, and the middle one has no watcher left
+// to see it go. The others' watchers find them dead (with second opinions:
+// each still has stale Up votes from dead watchers); once its watchers are
+// dead the healed ring gives the middle one new watchers, whose sessions
+// never come up and vote Down after the grace period. So every survivor
+// counts all five dead within two grace periods and a Detection Time, and
+// no survivor is counted dead.
+func TestMeshOrphanedSpeaker(t *testing.T) {
+	const n, neighbors = 20, 2
+	cfg := Config{Neighbors: neighbors, Grace: 3 * time.Second}
+	s := settled(t, n, cfg)
+	ring := Ring(names(n))
+	victims := map[int]bool{}
+	for k := range 2*neighbors + 1 {
+		victims[s.byName[ring[k]]] = true
+	}
+	orphan := s.byName[ring[neighbors]]
+	for _, w := range Neighbors(ring, s.nodes[orphan].name, neighbors) {
+		if !victims[s.byName[w]] {
+			t.Fatalf("%s's watcher %s survives", s.nodes[orphan].name, w)
+		}
+	}
+	s.watch = orphan
+	t0 := s.now
+	for v := range victims {
+		s.kill(v)
+	}
+	s.run(t0 + 2*cfg.Grace + time.Second)
+	var ds []time.Duration
+	for i, nd := range s.nodes {
+		if nd.dead {
+			continue
+		}
+		for j, other := range s.nodes {
+			if alive := nd.view.IsAlive(other.name); alive == victims[j] {
+				t.Errorf("%s: %s alive %v", nd.name, other.name, alive)
+			}
+		}
+		ds = append(ds, s.deadAt[i]-t0)
+	}
+	t.Logf("the orphaned speaker counted dead after %v", statsOf(ds))
 }
 
 // A speaker that stops cleanly says so (Leave): the others count it dead

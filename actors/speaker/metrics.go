@@ -1,10 +1,13 @@
 package speaker
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldlb/herald/bgpwire/fsm"
 	"github.com/heraldlb/herald/bgpwire/peer"
+	"github.com/heraldlb/herald/l2"
 )
 
 // Metrics are the speaker's Prometheus series, registered on the registry
@@ -20,6 +23,15 @@ type Metrics struct {
 	sessionUp *prometheus.GaugeVec
 	updates   *prometheus.CounterVec
 	prefixes  *prometheus.GaugeVec
+
+	// l2 reads the ARP/NDP responders' counters when scraped, bfd the
+	// BFD sessions'.
+	l2  *l2Collector
+	bfd *bfdCollector
+
+	// The liveness mesh.
+	meshAlive, meshHeld                                  prometheus.Gauge
+	meshSent, meshSendErrors, meshMalformed, meshForeign prometheus.Counter
 }
 
 // NewMetrics creates the series and registers them on reg.
@@ -53,8 +65,35 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "metallb_bgp_announced_prefixes_total",
 			Help: "Prefixes the Established peer has from this speaker now.",
 		}, []string{"peer", "name"}),
+		l2:  newL2Collector(),
+		bfd: newBFDCollector(),
+		meshAlive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_liveness_speakers_alive",
+			Help: "Speakers alive in this speaker's view of the liveness mesh, itself included.",
+		}),
+		meshHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_liveness_statuses_held",
+			Help: "Other speakers whose liveness status this speaker holds (all members but itself when in sync).",
+		}),
+		meshSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_sent_total",
+			Help: "Liveness statuses and digests sent to other speakers.",
+		}),
+		meshSendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_send_errors_total",
+			Help: "Liveness datagrams the socket refused.",
+		}),
+		meshMalformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_malformed_total",
+			Help: "Liveness datagrams received that did not decode.",
+		}),
+		meshForeign: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_foreign_total",
+			Help: "Liveness datagrams received from an address that is no speaker's node, ignored.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes} {
+	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates,
+		m.prefixes, m.l2, m.bfd, m.meshAlive, m.meshHeld, m.meshSent, m.meshSendErrors, m.meshMalformed, m.meshForeign} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -82,4 +121,59 @@ func (m *Metrics) observePeer(name, addr string, st, prev peer.Status) {
 func (m *Metrics) forgetPeer(name, addr string) {
 	m.sessionUp.DeleteLabelValues(addr, name)
 	m.prefixes.DeleteLabelValues(addr, name)
+}
+
+// l2Collector reports the ARP/NDP responders' per-IP counters, read when
+// Prometheus scrapes (the responders count on their own goroutines), with
+// MetalLB's names.
+type l2Collector struct {
+	mu         sync.Mutex
+	responders map[*l2.Responder]bool
+	requests   *prometheus.Desc
+	responses  *prometheus.Desc
+	gratuitous *prometheus.Desc
+}
+
+func newL2Collector() *l2Collector {
+	labels := []string{"ip", "interface"}
+	return &l2Collector{responders: map[*l2.Responder]bool{},
+		requests:   prometheus.NewDesc("metallb_layer2_requests_received", "ARP requests and Neighbor Solicitations received for an owned IP.", labels, nil),
+		responses:  prometheus.NewDesc("metallb_layer2_responses_sent", "ARP replies and Neighbor Advertisements sent for an owned IP.", labels, nil),
+		gratuitous: prometheus.NewDesc("metallb_layer2_gratuitous_sent", "Gratuitous ARP and unsolicited Neighbor Advertisements sent for an IP.", labels, nil),
+	}
+}
+
+func (c *l2Collector) add(r *l2.Responder) {
+	c.mu.Lock()
+	c.responders[r] = true
+	c.mu.Unlock()
+}
+
+func (c *l2Collector) remove(r *l2.Responder) {
+	c.mu.Lock()
+	delete(c.responders, r)
+	c.mu.Unlock()
+}
+
+func (c *l2Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.requests
+	ch <- c.responses
+	ch <- c.gratuitous
+}
+
+func (c *l2Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	rs := make([]*l2.Responder, 0, len(c.responders))
+	for r := range c.responders {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	for _, r := range rs {
+		for _, n := range r.Counters() {
+			ip := n.IP.String()
+			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(n.Requests), ip, r.Name())
+			ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(n.Replies), ip, r.Name())
+			ch <- prometheus.MustNewConstMetric(c.gratuitous, prometheus.CounterValue, float64(n.Gratuitous), ip, r.Name())
+		}
+	}
 }

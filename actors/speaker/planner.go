@@ -1,6 +1,10 @@
 package speaker
 
 import (
+	"maps"
+	"net/netip"
+	"slices"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/heraldlb/herald/alloc"
@@ -26,6 +30,17 @@ type plannerActor struct {
 	// ann follows which peers each Service is announced to, for its
 	// ServiceBGPStatus and Events.
 	ann *announcements
+	// nodes are the Nodes known; ifaces this node's usable interfaces.
+	nodes  map[string]bool
+	ifaces []string
+	// owned are the IPs this node answers ARP/NDP for, with the
+	// interfaces allowed (nil: any); l2Shown what each Service's
+	// ServiceL2Status was last told.
+	owned   map[netip.Addr][]string
+	l2Shown map[announce.ServiceKey][]string
+	// mesh is the liveness mesh's last word (nil: not heard yet, or the
+	// mesh is off).
+	mesh *speakersAlive
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -37,6 +52,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		// and the config actor re-sends the configuration.
 		a.p = announce.New(a.e.node)
 		a.ann = newAnnouncements()
+		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
 		if a.e.begun.Load() {
 			c.Send(a.e.config, resendConfig{to: c.Self()})
@@ -54,6 +70,24 @@ func (a *plannerActor) Receive(c actor.Context) {
 			c.Send(a.e.peers, routeChanges{peer: name, changes: announce.RouteChanges{
 				Node: a.e.node, Peer: name, Added: a.p.Routes(a.e.node, name)}})
 		}
+	case speakersAlive:
+		a.mesh = &m
+		if a.ready {
+			a.speakers(c)
+		}
+	case resendInterfaces:
+		if a.ifaces != nil {
+			c.Send(a.e.mesh, localInterfaces{names: a.ifaces})
+		}
+	case localInterfaces:
+		a.ifaces = m.names
+		if a.e.mesh != nil {
+			c.Send(a.e.mesh, m)
+		}
+		if a.ready {
+			a.speakers(c)
+			a.l2Statuses(c, slices.Collect(maps.Keys(a.l2Shown)))
+		}
 	case informers.Key:
 		if !a.ready {
 			return // loadAll reads everything once the configuration is in
@@ -69,27 +103,89 @@ func (a *plannerActor) Receive(c actor.Context) {
 
 // loadAll gives the planner every Node and Service the caches hold.
 func (a *plannerActor) loadAll(c actor.Context) {
-	var speakers []announce.Speaker
 	for _, n := range a.e.inf.Nodes() {
+		a.nodes[n.Name] = true
 		a.apply(c, a.p.SetNode(plannedNode(&n)))
-		// Until the liveness mesh says otherwise, every node is taken
-		// to run a live speaker.
-		speakers = append(speakers, announce.Speaker{Node: n.Name})
 	}
-	a.apply(c, a.p.SetSpeakers(speakers))
+	a.speakers(c)
 	for _, s := range a.e.inf.Services() {
 		a.service(c, s.Key)
 	}
 	c.Send(a.e.bgpStatus, planned{})
+	c.Send(a.e.l2Status, planned{})
 }
 
 func (a *plannerActor) node(c actor.Context, name string) {
 	n, ok := a.e.inf.Node(name)
 	if !ok {
+		delete(a.nodes, name)
 		a.apply(c, a.p.DeleteNode(name))
+		a.speakers(c)
 		return
 	}
+	known := a.nodes[name]
+	a.nodes[name] = true
 	a.apply(c, a.p.SetNode(plannedNode(n)))
+	if !known {
+		a.speakers(c)
+	}
+}
+
+// l2Statuses tells the l2Status actor, for each of keys whose answer
+// changed, the interfaces this node answers its IPs on.
+func (a *plannerActor) l2Statuses(c actor.Context, keys []announce.ServiceKey) {
+	for _, k := range keys {
+		set := map[string]bool{}
+		for _, ip := range a.ann.ips[k] {
+			allowed, ok := a.owned[ip]
+			if !ok {
+				continue
+			}
+			for _, name := range a.ifaces {
+				if allowed == nil || slices.Contains(allowed, name) {
+					set[name] = true
+				}
+			}
+		}
+		now := slices.Sorted(maps.Keys(set))
+		if slices.Equal(now, a.l2Shown[k]) {
+			continue
+		}
+		if len(now) == 0 {
+			delete(a.l2Shown, k)
+		} else {
+			a.l2Shown[k] = now
+		}
+		c.Send(a.e.l2Status, serviceAnnounced{key: k, names: now})
+	}
+}
+
+// speakers gives the planner the live speakers and their interfaces: the
+// liveness mesh's alive set (Nodes that exist only), with the interfaces
+// each speaker reported, this node's own for itself. A speaker not heard
+// from yet is taken to have this node's interface names (nodes of a
+// cluster usually share them) until it is. With the mesh off, every Node
+// counts as running a live speaker.
+func (a *plannerActor) speakers(c actor.Context) {
+	var out []announce.Speaker
+	switch {
+	case a.e.mesh == nil:
+		for name := range a.nodes {
+			out = append(out, announce.Speaker{Node: name, Interfaces: a.ifaces})
+		}
+	case a.mesh != nil:
+		for _, name := range a.mesh.nodes {
+			if !a.nodes[name] {
+				continue
+			}
+			ifs, ok := a.mesh.ifaces[name]
+			if name == a.e.node || !ok {
+				ifs = a.ifaces
+			}
+			out = append(out, announce.Speaker{Node: name, Interfaces: ifs})
+		}
+	}
+	a.apply(c, a.p.SetSpeakers(out))
 }
 
 // service plans one Service: a LoadBalancer of the served class with IPs in
@@ -121,8 +217,27 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 		touched = append(touched, a.ann.routes(r)...)
 	}
 	for k, peers := range a.ann.changed(touched) {
-		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, peers: peers})
+		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, names: peers})
 	}
+	if len(ch.L2) > 0 {
+		var l2Touched []announce.ServiceKey
+		for _, l := range ch.L2 {
+			switch {
+			case l.New.Node == a.e.node:
+				a.owned[l.IP] = l.New.Interfaces
+			case l.Old.Node == a.e.node:
+				delete(a.owned, l.IP)
+			default:
+				continue
+			}
+			l2Touched = append(l2Touched, a.ann.byIP[l.IP]...)
+		}
+		if len(l2Touched) > 0 {
+			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
+		}
+		touched = append(touched, l2Touched...)
+	}
+	a.l2Statuses(c, touched)
 	for _, cf := range ch.Conflicts {
 		if cf.Node == a.e.node {
 			a.e.Log.Warn("BGPAdvertisements disagree on a prefix's localPref", "conflict", cf.String())
@@ -145,13 +260,6 @@ type resendConfig struct{ to *actor.PID }
 type sessionChange struct {
 	peer string
 	open bool
-}
-
-// serviceAnnounced: this node now announces the Service to peers (none:
-// no longer).
-type serviceAnnounced struct {
-	key   announce.ServiceKey
-	peers []string
 }
 
 // routeChanges: the difference of one session's routes.

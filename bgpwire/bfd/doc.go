@@ -91,6 +91,11 @@
 //     NeighborSignaledSessionDown; SessionDown's DownCause tells it apart
 //     from a detection timeout, and DownCause.Failure is false for it
 //     (RFC 5882 §3.2: a client must not drop its session for it).
+//     The exception, by the RFC's own table: after a Disable and Enable
+//     quicker than a round trip, the peer's Init answering a Down sent
+//     before the Disable takes the session Up, and the peer's Down (diag
+//     3) answering the AdminDown then takes it Down as NeighborDown, a
+//     failure no lost packet caused (testdata/admin_down.txt).
 //   - Echo (Config.EchoCapable and Profile.EchoMode): Required Min Echo RX
 //     is advertised as the EchoInterval; while Up and the peer advertises
 //     a nonzero one, SendEcho is paced at max(EchoInterval, the peer's)

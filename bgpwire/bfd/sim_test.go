@@ -21,18 +21,46 @@ type sim struct {
 	latency time.Duration
 	ends    [2]*simEnd
 	// cut[i] drops what end i sends (and the echoes it loops back).
-	cut  [2]bool
-	errs []string
-	// trace keeps the last steps, for failure messages.
-	trace []string
+	cut [2]bool
+	// disables are the times of the Disable events stepped on either end.
+	disables []time.Duration
+	errs     []string
+	// trace keeps the last traceLen steps, for failure messages, as a ring
+	// from trace[traced%traceLen]; recent formats them.
+	trace  [traceLen]simStep
+	traced int
 	// stopOnFailure ends the run at the first failure reported for which
 	// it returns true (nil: any).
 	stopOnFailure func(e *simEnd, r simReport) bool
 	stopped       bool
 }
 
-// recent is the trace of the last steps.
-func (s *sim) recent() string { return strings.Join(s.trace, "\n") }
+const traceLen = 80
+
+// simStep is one step of the trace, kept unformatted: formatting every
+// step took most of a property test's time.
+type simStep struct {
+	at   time.Duration
+	end  int
+	ev   Event
+	pkt  Packet // *ev.Packet, which the run does not keep
+	acts []Action
+}
+
+// recent is the trace of the last steps, one line each.
+func (s *sim) recent() string {
+	var b strings.Builder
+	for k := max(0, s.traced-traceLen); k < s.traced; k++ {
+		st := &s.trace[k%traceLen]
+		ev := st.ev
+		if ev.Packet != nil {
+			ev.Packet = &st.pkt
+		}
+		acts := strings.ReplaceAll(strings.TrimSpace(FormatActions(st.acts)), "\n", "; ")
+		fmt.Fprintf(&b, "%v end %d %s: %s\n", st.at, st.end, ev, acts)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 type simEnd struct {
 	m       *Machine
@@ -51,6 +79,9 @@ type simEnd struct {
 type simReport struct {
 	at    time.Duration
 	cause DownCause
+	// remoteDiag is the diagnostic of the peer's last packet, for
+	// SessionDown.
+	remoteDiag Diag
 }
 
 const (
@@ -149,11 +180,12 @@ func (s *sim) step(i int, ev Event) {
 	if err := e.checker.check(s.now, e.m, before, ev, e.buf); err != nil {
 		s.errs = append(s.errs, fmt.Sprintf("%v: end %d: %s in %s: %v\n%s", s.now, i, ev, before.State, err, FormatActions(e.buf)))
 	}
-	line := fmt.Sprintf("%v end %d %s: %s", s.now, i, ev, strings.ReplaceAll(strings.TrimSpace(FormatActions(e.buf)), "\n", "; "))
-	if len(s.trace) == 80 {
-		s.trace = append(s.trace[:0], s.trace[1:]...)
+	st := &s.trace[s.traced%traceLen]
+	s.traced++
+	st.at, st.end, st.ev, st.acts = s.now, i, ev, append(st.acts[:0], e.buf...)
+	if ev.Packet != nil {
+		st.pkt = *ev.Packet
 	}
-	s.trace = append(s.trace, line)
 	other := 1 - i
 	for _, a := range e.buf {
 		switch a.Kind {
@@ -182,7 +214,7 @@ func (s *sim) step(i int, ev Event) {
 		case SessionUp:
 			e.ups = append(e.ups, simReport{at: s.now})
 		case SessionDown:
-			r := simReport{at: s.now, cause: a.Cause}
+			r := simReport{at: s.now, cause: a.Cause, remoteDiag: e.m.Counters().RemoteDiag}
 			e.downs = append(e.downs, r)
 			if s.stopOnFailure != nil && r.cause.Failure() && s.stopOnFailure(e, r) {
 				s.stopped = true
@@ -192,7 +224,12 @@ func (s *sim) step(i int, ev Event) {
 }
 
 // admin steps an administrative or configuration event on end i.
-func (s *sim) admin(i int, ev Event) { s.step(i, ev) }
+func (s *sim) admin(i int, ev Event) {
+	if ev.Kind == Disable {
+		s.disables = append(s.disables, s.now)
+	}
+	s.step(i, ev)
+}
 
 // checker validates each step from its actions and the machine's
 // counters, the way a shell could see them.

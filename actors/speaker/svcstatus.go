@@ -1,0 +1,324 @@
+package speaker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/cenkalti/backoff/v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/announce"
+	"github.com/heraldlb/herald/api/v1beta1"
+)
+
+// Labels of the ServiceBGPStatus and ServiceL2Status objects (MetalLB's).
+const (
+	LabelServiceName      = "metallb.io/service-name"
+	LabelServiceNamespace = "metallb.io/service-namespace"
+)
+
+// Event reasons a speaker publishes on Services.
+const (
+	ReasonAnnouncing        = "Announcing"
+	ReasonStoppedAnnouncing = "StoppedAnnouncing"
+)
+
+// maxStatusWrites bounds the status writes in flight, so a node that starts
+// announcing 10,000 Services does not open 10,000 requests at once.
+const maxStatusWrites = 8
+
+// statusKind is one kind of per-Service status object a speaker keeps:
+// ServiceBGPStatus (the BGPPeers a Service goes to) or ServiceL2Status (the
+// interfaces it is answered on). What it lists is a set of names.
+type statusKind struct {
+	what string // for logs and the API error counter
+	// list reads the objects of this node from the cache: Service and
+	// what each lists.
+	list func(e *env) map[announce.ServiceKey][]string
+	// write makes the object of k say names; none deletes it.
+	write func(ctx context.Context, e *env, k announce.ServiceKey, names []string) error
+	// started and stopped are the Events' messages.
+	started func(node string, names []string) string
+	stopped func(node string) string
+}
+
+// statusActor keeps one status object of its kind per Service this node
+// announces, and says on the Service when the node starts and stops
+// announcing it. What it writes is level-triggered: the newest wish per
+// Service, one write at a time each, at most maxStatusWrites at once.
+type statusActor struct {
+	e    *env
+	kind statusKind
+	// desired are the names each Service lists (absent: none); shown
+	// what the API holds, as far as this actor knows.
+	desired map[announce.ServiceKey][]string
+	shown   map[announce.ServiceKey][]string
+	// planned: the planner has planned every Service once, so an object
+	// of this node nobody wants is stale and goes.
+	planned  bool
+	inflight map[announce.ServiceKey]bool
+	queue    []announce.ServiceKey
+	queued   map[announce.ServiceKey]bool
+	bo       *backoff.ExponentialBackOff
+	retrying bool
+}
+
+// Messages of the statusActor.
+type (
+	// planned: the planner has seen every Service once.
+	planned struct{}
+	// serviceAnnounced: this node now announces the Service, listing
+	// names (none: no longer).
+	serviceAnnounced struct {
+		key   announce.ServiceKey
+		names []string
+	}
+	// statusWrote is the outcome of one status write.
+	statusWrote struct {
+		key   announce.ServiceKey
+		names []string
+		err   error
+	}
+)
+
+func newStatusActor(e *env, kind statusKind) actor.Actor { return &statusActor{e: e, kind: kind} }
+
+func (a *statusActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.desired, a.shown = map[announce.ServiceKey][]string{}, map[announce.ServiceKey][]string{}
+		a.inflight, a.queued = map[announce.ServiceKey]bool{}, map[announce.ServiceKey]bool{}
+		a.bo = a.e.NewBackoff()
+		a.shown = a.kind.list(a.e)
+	case serviceAnnounced:
+		a.want(c, m.key, m.names)
+	case planned:
+		a.planned = true
+		for k := range a.shown {
+			if _, ok := a.desired[k]; !ok {
+				a.enqueue(c, k)
+			}
+		}
+	case statusWrote:
+		delete(a.inflight, m.key)
+		if m.err != nil {
+			a.e.metrics.apiError(strings.ToLower(a.kind.what))
+			a.e.Log.Warn("writing a status object failed; will retry", "kind", a.kind.what, "service", m.key.String(), "err", m.err)
+			a.enqueueLater(c, m.key)
+		} else {
+			a.bo.Reset()
+			a.shown[m.key] = m.names
+			if m.names == nil {
+				delete(a.shown, m.key)
+			}
+			if !slices.Equal(a.shown[m.key], a.desired[m.key]) {
+				a.enqueue(c, m.key)
+			}
+		}
+		a.next(c)
+	case actors.Retry:
+		a.retrying = false
+		a.next(c)
+	}
+}
+
+// want records where a Service is announced now, says so on the Service
+// when it starts or stops, and schedules the write.
+func (a *statusActor) want(c actor.Context, k announce.ServiceKey, names []string) {
+	before := a.desired[k]
+	if len(names) == 0 {
+		delete(a.desired, k)
+	} else {
+		a.desired[k] = names
+	}
+	// Events compare with what the API showed: a restarted speaker that
+	// announces what it announced before says nothing new.
+	was := len(before) > 0 || (before == nil && len(a.shown[k]) > 0)
+	switch {
+	case !was && len(names) > 0:
+		a.event(k, ReasonAnnouncing, a.kind.started(a.e.node, names))
+	case was && len(names) == 0:
+		a.event(k, ReasonStoppedAnnouncing, a.kind.stopped(a.e.node))
+	}
+	a.enqueue(c, k)
+}
+
+func (a *statusActor) event(k announce.ServiceKey, reason, msg string) {
+	if a.e.recorder == nil {
+		return
+	}
+	if obj, ok := a.e.inf.ServiceObject(alloc.ServiceKey{Namespace: k.Namespace, Name: k.Name}); ok {
+		a.e.recorder.Event(obj, corev1.EventTypeNormal, reason, msg)
+	}
+}
+
+func (a *statusActor) enqueue(c actor.Context, k announce.ServiceKey) {
+	if !a.queued[k] {
+		a.queued[k] = true
+		a.queue = append(a.queue, k)
+	}
+	a.next(c)
+}
+
+func (a *statusActor) enqueueLater(c actor.Context, k announce.ServiceKey) {
+	if !a.queued[k] {
+		a.queued[k] = true
+		a.queue = append(a.queue, k)
+	}
+	if !a.retrying {
+		a.retrying = true
+		a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
+	}
+}
+
+// next starts writes while there are free slots, skipping Services whose
+// object already says what is wanted, or that have a write in flight (it
+// comes back through statusWrote).
+func (a *statusActor) next(c actor.Context) {
+	if a.retrying {
+		return
+	}
+	for len(a.inflight) < maxStatusWrites && len(a.queue) > 0 {
+		k := a.queue[0]
+		a.queue = a.queue[1:]
+		delete(a.queued, k)
+		if a.inflight[k] {
+			continue
+		}
+		peers, wanted := a.desired[k]
+		if !wanted && !a.planned {
+			// Not planned yet: the object may be wanted after all.
+			continue
+		}
+		if slices.Equal(peers, a.shown[k]) && (wanted == (a.shown[k] != nil)) {
+			continue
+		}
+		a.inflight[k] = true
+		a.write(c, k, peers)
+	}
+}
+
+func (a *statusActor) write(c actor.Context, k announce.ServiceKey, names []string) {
+	e, kind := a.e, a.kind
+	actors.GoAPI(e.Runtime, c.Self(), func(ctx context.Context) statusWrote {
+		return statusWrote{key: k, names: names, err: kind.write(ctx, e, k, names)}
+	})
+}
+
+// bgpStatusKind is ServiceBGPStatus: the BGPPeers a Service goes to.
+var bgpStatusKind = statusKind{
+	what: "ServiceBGPStatus",
+	list: func(e *env) map[announce.ServiceKey][]string {
+		out := map[announce.ServiceKey][]string{}
+		for _, o := range e.inf.ServiceBGPStatuses(labels.SelectorFromSet(labels.Set{LabelNode: e.node})) {
+			out[announce.ServiceKey{Namespace: o.Status.ServiceNamespace, Name: o.Status.ServiceName}] = o.Status.Peers
+		}
+		return out
+	},
+	write: func(ctx context.Context, e *env, k announce.ServiceKey, peers []string) error {
+		client := e.mlb.MetallbV1beta1().ServiceBGPStatuses(e.namespace)
+		name := serviceStatusName(k, e.node)
+		if len(peers) == 0 {
+			return ignoreNotFound(client.Delete(ctx, name, metav1.DeleteOptions{}))
+		}
+		cur, err := client.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cur, err = client.Create(ctx, &v1beta1.ServiceBGPStatus{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
+		}
+		if err != nil {
+			return err
+		}
+		want := v1beta1.ServiceBGPStatusStatus{Node: e.node, ServiceName: k.Name, ServiceNamespace: k.Namespace, Peers: peers}
+		if cur.Status.Node == want.Node && cur.Status.ServiceName == want.ServiceName &&
+			cur.Status.ServiceNamespace == want.ServiceNamespace && slices.Equal(cur.Status.Peers, peers) {
+			return nil
+		}
+		cur.Status = want
+		_, err = client.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	},
+	started: func(node string, peers []string) string {
+		return fmt.Sprintf("node %s announces it over BGP to %s", node, strings.Join(peers, ", "))
+	},
+	stopped: func(node string) string { return fmt.Sprintf("node %s no longer announces it over BGP", node) },
+}
+
+// l2StatusKind is ServiceL2Status: the interfaces a Service's IPs are
+// answered on ("*" for any).
+var l2StatusKind = statusKind{
+	what: "ServiceL2Status",
+	list: func(e *env) map[announce.ServiceKey][]string {
+		out := map[announce.ServiceKey][]string{}
+		for _, o := range e.inf.ServiceL2Statuses(labels.SelectorFromSet(labels.Set{LabelNode: e.node})) {
+			var names []string
+			for _, i := range o.Status.Interfaces {
+				names = append(names, i.Name)
+			}
+			out[announce.ServiceKey{Namespace: o.Status.ServiceNamespace, Name: o.Status.ServiceName}] = names
+		}
+		return out
+	},
+	write: func(ctx context.Context, e *env, k announce.ServiceKey, ifaces []string) error {
+		client := e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace)
+		name := serviceStatusName(k, e.node)
+		if len(ifaces) == 0 {
+			return ignoreNotFound(client.Delete(ctx, name, metav1.DeleteOptions{}))
+		}
+		cur, err := client.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cur, err = client.Create(ctx, &v1beta1.ServiceL2Status{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
+		}
+		if err != nil {
+			return err
+		}
+		want := v1beta1.ServiceL2StatusStatus{Node: e.node, ServiceName: k.Name, ServiceNamespace: k.Namespace}
+		for _, i := range ifaces {
+			want.Interfaces = append(want.Interfaces, v1beta1.InterfaceInfo{Name: i})
+		}
+		if cur.Status.Node == want.Node && cur.Status.ServiceName == want.ServiceName &&
+			cur.Status.ServiceNamespace == want.ServiceNamespace && slices.Equal(cur.Status.Interfaces, want.Interfaces) {
+			return nil
+		}
+		cur.Status = want
+		_, err = client.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	},
+	started: func(node string, ifaces []string) string {
+		return fmt.Sprintf("node %s answers ARP/NDP for it on %s", node, strings.Join(ifaces, ", "))
+	},
+	stopped: func(node string) string { return fmt.Sprintf("node %s no longer answers ARP/NDP for it", node) },
+}
+
+func statusMeta(e *env, k announce.ServiceKey, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: e.namespace,
+		Labels: map[string]string{LabelNode: e.node, LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}}
+}
+
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// serviceStatusName names a node's status object of a Service. It is
+// readable when it fits a name; a long one keeps its start and ends with a
+// hash of the whole, so two long names never collide.
+func serviceStatusName(k announce.ServiceKey, node string) string {
+	name := k.Namespace + "-" + k.Name + "-" + node
+	if len(name) <= 253 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(k.Namespace + "/" + k.Name + "/" + node))
+	return name[:253-17] + "-" + hex.EncodeToString(sum[:8])
+}
