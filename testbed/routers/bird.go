@@ -174,6 +174,9 @@ func (b *BIRD) Stop() error {
 	return nil
 }
 
+// Signal sends sig to the bird daemon (see FRR.Signal).
+func (b *BIRD) Signal(sig os.Signal) error { return b.procs.signal("bird", sig) }
+
 // Exec implements Router: one birdc command; the banner line is dropped.
 func (b *BIRD) Exec(ctx context.Context, command string) (string, error) {
 	out, err := runOut(ctx, append([]string{"birdc", "-s", b.sock}, strings.Fields(command)...)...)

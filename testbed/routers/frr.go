@@ -246,6 +246,11 @@ func (f *FRR) Stop() error {
 	return nil
 }
 
+// Signal sends sig to one of FRR's daemons (zebra, bgpd, bfdd): SIGSTOP
+// makes a peer that stops sending while its sockets stay open. A stopped
+// daemon must get SIGCONT before Stop can end it.
+func (f *FRR) Signal(daemon string, sig os.Signal) error { return f.procs.signal(daemon, sig) }
+
 // Exec implements Router: one vtysh command.
 func (f *FRR) Exec(ctx context.Context, command string) (string, error) {
 	return runOut(ctx, append(f.vtysh, "-c", command)...)

@@ -251,6 +251,18 @@ func (ps *procs) stopAll() {
 	}
 }
 
+// signal sends sig to the daemon named name.
+func (ps *procs) signal(name string, sig os.Signal) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.list {
+		if p.name == name {
+			return p.cmd.Process.Signal(sig)
+		}
+	}
+	return fmt.Errorf("routers: no daemon %s running", name)
+}
+
 // dead returns an error naming the daemons that have exited.
 func (ps *procs) dead() error {
 	ps.mu.Lock()
