@@ -70,13 +70,24 @@ type speakerLabOptions struct {
 	// routerLater leaves the router to l.startRouter, so a test can have
 	// everything in place before the sessions come up.
 	routerLater bool
+	// dualStack gives the API server an IPv6 service range too, for
+	// IPv6 and dual-stack Services.
+	dualStack bool
+}
+
+// apiServerArgs are the kube-apiserver flags o asks for.
+func apiServerArgs(o speakerLabOptions) []string {
+	if o.dualStack {
+		return []string{"--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/108"}
+	}
+	return nil
 }
 
 func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	t.Helper()
 	bin := buildHerald(t)
 	env := labtest.Start(t, labtest.Options{Nodes: o.nodes, Router: o.router, RouterASN: o.routerASN,
-		Neighbors: o.neighbors, ControlPlane: true, RouterLater: o.routerLater})
+		Neighbors: o.neighbors, ControlPlane: true, RouterLater: o.routerLater, APIServerArgs: apiServerArgs(o)})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
 		speakers: map[string]*heraldProc{}}
 	ctx := t.Context()

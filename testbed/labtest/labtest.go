@@ -44,6 +44,9 @@ type Options struct {
 	RouterLater bool
 	// ControlPlane starts a kube-apiserver with Herald's CRDs.
 	ControlPlane bool
+	// APIServerArgs are added to the kube-apiserver's command line (e.g. a
+	// dual-stack --service-cluster-ip-range for IPv6 Services).
+	APIServerArgs []string
 	// Collector starts an OpenTelemetry collector.
 	Collector bool
 }
@@ -101,7 +104,7 @@ func Start(t testing.TB, opts Options) *Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := kube.Start(ctx, kube.Options{CRDDir: dir, Logf: t.Logf})
+		cp, err := kube.Start(ctx, kube.Options{CRDDir: dir, Logf: t.Logf, ExtraAPIServerArgs: opts.APIServerArgs})
 		if err != nil {
 			t.Fatal(err)
 		}
