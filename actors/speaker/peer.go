@@ -224,13 +224,17 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 	ev.At = a.e.Clock.Now()
 	ev.Jitter = rand.Float64()
 	a.acts = a.p.StepAppend(a.acts[:0], ev)
-	var accepted peer.ConnID
 	for _, act := range a.acts {
 		switch act.Kind {
 		case peer.Dial:
 			a.dial(c, act.Conn)
 		case peer.Accept:
-			accepted = act.Conn
+			// At once: the OPEN for the connection follows in this
+			// same list of actions.
+			if a.incoming != nil {
+				a.conns[act.Conn] = startConn(act.Conn, a.incoming, a.e.Root, c.Self())
+				a.incoming = nil
+			}
 		case peer.Send:
 			if bc := a.conns[act.Conn]; bc != nil {
 				bc.send(act.Class, act.Bytes)
@@ -260,10 +264,6 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 			a.report(act.Report)
 		}
 	}
-	if accepted != 0 && a.incoming != nil {
-		a.conns[accepted] = startConn(accepted, a.incoming, a.e.Root, c.Self())
-		a.incoming = nil
-	}
 	a.publish(c)
 }
 
@@ -279,8 +279,15 @@ func (a *peerActor) accept(c actor.Context, nc net.Conn) {
 	}
 }
 
+// dialTimeout bounds a dial below the shortest ConnectRetryTimer the Peer
+// runs (ConnectTime less up to a quarter of jitter). A dial that timer
+// abandons fails without a reason; one that times out on its own says why
+// (bgpnet's timeout names a TCP MD5 or GTSM mismatch as the usual cause),
+// and the Peer keeps that in the session's LastError.
+func dialTimeout(connectTime time.Duration) time.Duration { return connectTime * 7 / 10 }
+
 func (a *peerActor) dial(c actor.Context, id peer.ConnID) {
-	ctx, cancel := context.WithTimeout(a.e.Ctx, a.cfg.ConnectTime)
+	ctx, cancel := context.WithTimeout(a.e.Ctx, dialTimeout(a.cfg.ConnectTime))
 	a.dials[id] = cancel
 	tr, self, root := a.transport, c.Self(), a.e.Root
 	go func() {

@@ -288,7 +288,7 @@ func TestL2DocExamples(t *testing.T) {
 			sl := l.sub(t)
 			t.Logf("example from %s", ex.source)
 			if ex.labelNode2 != nil {
-				sl.labelNode("node2", ex.labelNode2)
+				sl.labelNodeUntilEnd("node2", ex.labelNode2)
 			}
 			capture := sl.captureL2("client")
 			sl.applyExample(fmt.Sprintf(ex.yaml, addrs...))
@@ -373,8 +373,8 @@ func (l *speakerLab) clientMAC() string {
 	return strings.ToLower(strings.TrimSpace(string(out)))
 }
 
-// labelNode merges labels into a Node's, until the test ends.
-func (l *speakerLab) labelNode(node string, labels map[string]string) {
+// labelNodeUntilEnd merges labels into a Node's, until the test ends.
+func (l *speakerLab) labelNodeUntilEnd(node string, labels map[string]string) {
 	l.t.Helper()
 	patch := func(ctx context.Context, v func(string) string) {
 		var kv []string

@@ -45,6 +45,13 @@ type speakerLab struct {
 	speakers map[string]*heraldProc
 }
 
+// startRouter starts the router of a lab made with routerLater.
+func (l *speakerLab) startRouter() routers.Router {
+	l.t.Helper()
+	l.router = l.env.StartRouter()
+	return l.router
+}
+
 // heraldProc is one running herald process.
 type heraldProc struct {
 	cmd  *exec.Cmd
@@ -63,14 +70,27 @@ type speakerLabOptions struct {
 	// routerListenPort is where the router accepts sessions (default 179).
 	routerListenPort uint16
 	// apiServerArgs are added to kube-apiserver's flags.
-	apiServerArgs []string
+	apiServerArgs []string // routerLater leaves the router to l.startRouter, so a test can have
+	// everything in place before the sessions come up.
+	routerLater bool
+	// dualStack gives the API server an IPv6 service range too, for
+	// IPv6 and dual-stack Services.
+	dualStack bool
+}
+
+// apiServerArgs are the kube-apiserver flags o asks for. The lab's API
+// server is dual-stack already (kube's service range), so dualStack only
+// says what the test relies on.
+func apiServerArgs(o speakerLabOptions) []string {
+	return nil
 }
 
 func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	t.Helper()
 	bin := buildHerald(t)
 	env := labtest.Start(t, labtest.Options{Nodes: o.nodes, Router: o.router, RouterASN: o.routerASN,
-		Neighbors: o.neighbors, ControlPlane: true, RouterListenPort: o.routerListenPort, APIServerArgs: o.apiServerArgs})
+		Neighbors: o.neighbors, ControlPlane: true, RouterListenPort: o.routerListenPort, RouterLater: o.routerLater,
+		APIServerArgs: append(apiServerArgs(o), o.apiServerArgs...)})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
 		speakers: map[string]*heraldProc{}}
 	ctx := t.Context()

@@ -19,6 +19,9 @@
 //     a prefix.
 //   - Backends are HTTP servers in the node namespaces answering with the
 //     node's name; HTTPGetFromClient proves reachability from the client.
+//   - StartCapture records the TCP segments an interface of a namespace
+//     sees (tcpdump); ReadPcap reads them, so a test checks the wire, not
+//     either end's account of it.
 //   - RunInNamespace runs a function on a thread inside a namespace: sockets
 //     it creates belong to that namespace (the routers package uses it to
 //     run GoBGP's listener in a node).

@@ -51,6 +51,9 @@ protocol bgp {{peer $i}} {
 {{- if $n.Password}}
 	password "{{$n.Password}}";
 {{- end}}
+{{- if $n.TTLSecurity}}
+	ttl security yes;
+{{- end}}
 {{- if $n.BFD}}{{with bfd $n.BFD}}
 	bfd { min rx interval {{ms .ReceiveInterval}} ms; min tx interval {{ms .TransmitInterval}} ms; multiplier {{.DetectMultiplier}};{{if .Passive}} passive on;{{end}} };
 {{- end}}{{end}}
@@ -65,9 +68,10 @@ protocol bgp {{peer $i}} {
 	connect delay time 1;
 	connect retry time 1;
 	error wait time 1, 5;
-{{- if $n.Address.Is4}}
+{{- if or $n.Address.Is4 $n.DualStack}}
 	ipv4 { import all; export none;{{if not $n.Multihop}} gateway direct;{{end}} };
-{{- else}}
+{{- end}}
+{{- if or $n.Address.Is6 $n.DualStack}}
 	ipv6 { import all; export none;{{if not $n.Multihop}} gateway direct;{{end}} };
 {{- end}}
 }
@@ -108,6 +112,9 @@ func RenderBIRD(cfg Config) (string, error) {
 	anyBFD := false
 	for _, n := range cfg.Neighbors {
 		anyBFD = anyBFD || n.BFD != nil
+		if n.Interface != "" {
+			return "", fmt.Errorf("routers: bird: unnumbered neighbor on %s: only FRR's configuration has them", n.Interface)
+		}
 	}
 	auth, err := cfg.bfdAuth()
 	if err != nil {
@@ -175,6 +182,9 @@ func (b *BIRD) Stop() error {
 	b.procs.stopAll()
 	return nil
 }
+
+// Signal sends sig to the bird daemon (see FRR.Signal).
+func (b *BIRD) Signal(sig os.Signal) error { return b.procs.signal("bird", sig) }
 
 // Exec implements Router: one birdc command; the banner line is dropped.
 func (b *BIRD) Exec(ctx context.Context, command string) (string, error) {

@@ -32,47 +32,54 @@ router bgp {{.ASN}}
  bgp graceful-restart
 {{- end}}
 {{- range $i, $n := .Neighbors}}
- neighbor {{$n.Address}} remote-as {{$n.ASN}}
- neighbor {{$n.Address}} timers connect 1
- neighbor {{$n.Address}} advertisement-interval 0
+{{- if $n.Interface}}
+ neighbor {{id $n}} interface remote-as {{$n.ASN}}
+{{- else}}
+ neighbor {{id $n}} remote-as {{$n.ASN}}
+{{- end}}
+ neighbor {{id $n}} timers connect 1
+ neighbor {{id $n}} advertisement-interval 0
 {{- if $n.Port}}
- neighbor {{$n.Address}} port {{$n.Port}}
+ neighbor {{id $n}} port {{$n.Port}}
 {{- end}}
 {{- if and $n.Multihop (ne $n.ASN $.ASN)}}
- neighbor {{$n.Address}} ebgp-multihop {{$n.Multihop}}
+ neighbor {{id $n}} ebgp-multihop {{$n.Multihop}}
+{{- end}}
+{{- if $n.TTLSecurity}}
+ neighbor {{id $n}} ttl-security hops 1
 {{- end}}
 {{- if $n.Password}}
- neighbor {{$n.Address}} password {{$n.Password}}
+ neighbor {{id $n}} password {{$n.Password}}
 {{- end}}
 {{- if $n.BFD}}
- neighbor {{$n.Address}} bfd profile {{profile $i}}
+ neighbor {{id $n}} bfd profile {{profile $i}}
 {{- end}}
 {{- if $n.GracefulRestart}}
- neighbor {{$n.Address}} graceful-restart
+ neighbor {{id $n}} graceful-restart
 {{- else}}
- neighbor {{$n.Address}} graceful-restart-disable
+ neighbor {{id $n}} graceful-restart-disable
 {{- end}}
 {{- if $n.Passive}}
- neighbor {{$n.Address}} passive
+ neighbor {{id $n}} passive
 {{- end}}
 {{- if $n.HoldTime}}
- neighbor {{$n.Address}} timers {{secs $n.Keepalive $n.HoldTime}} {{secs $n.HoldTime $n.HoldTime}}
+ neighbor {{id $n}} timers {{secs $n.Keepalive $n.HoldTime}} {{secs $n.HoldTime $n.HoldTime}}
 {{- end}}
 {{- end}}
  !
  address-family ipv4 unicast
   maximum-paths 16
   maximum-paths ibgp 16
-{{- range .Neighbors}}{{if .Address.Is4}}
-  neighbor {{.Address}} activate
+{{- range .Neighbors}}{{if or .Address.Is4 .DualStack .Interface}}
+  neighbor {{id .}} activate
 {{- end}}{{end}}
  exit-address-family
  !
  address-family ipv6 unicast
   maximum-paths 16
   maximum-paths ibgp 16
-{{- range .Neighbors}}{{if .Address.Is6}}
-  neighbor {{.Address}} activate
+{{- range .Neighbors}}{{if or .Address.Is6 .DualStack .Interface}}
+  neighbor {{id .}} activate
 {{- end}}{{end}}
  exit-address-family
 exit
@@ -93,7 +100,15 @@ exit
 `))
 
 var tmplFuncs = template.FuncMap{
-	"profile":  func(i int) string { return "p" + strconv.Itoa(i+1) },
+	"profile": func(i int) string { return "p" + strconv.Itoa(i+1) },
+	// id names a neighbor in FRR's configuration: its interface for an
+	// unnumbered one, else its address.
+	"id": func(n Neighbor) string {
+		if n.Interface != "" {
+			return n.Interface
+		}
+		return n.Address.String()
+	},
 	"peer":     birdPeerName,
 	"ms":       func(d time.Duration) int64 { return d.Milliseconds() },
 	"bfd":      func(b *BFDProfile) BFDProfile { return b.withDefaults() },
@@ -239,6 +254,11 @@ func (f *FRR) Stop() error {
 	f.procs.stopAll()
 	return nil
 }
+
+// Signal sends sig to one of FRR's daemons (zebra, bgpd, bfdd): SIGSTOP
+// makes a peer that stops sending while its sockets stay open. A stopped
+// daemon must get SIGCONT before Stop can end it.
+func (f *FRR) Signal(daemon string, sig os.Signal) error { return f.procs.signal(daemon, sig) }
 
 // Exec implements Router: one vtysh command.
 func (f *FRR) Exec(ctx context.Context, command string) (string, error) {

@@ -152,3 +152,39 @@ func TestBIRDTuples(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFRRNeighborDetail(t *testing.T) {
+	n, err := parseFRRNeighborDetail(fixture(t, "frr-neighbor.json"), "10.240.7.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Raw = ""
+	want := FRRNeighbor{State: "Established", UpdatesReceived: 1, UpdatesSent: 2, KeepalivesReceived: 1,
+		PrefixesAccepted: 1, ConnectionsEstablished: 1, LastResetDueTo: "Waiting for peer OPEN",
+		HoldTimeMsecs: 90000, KeepaliveMsecs: 30000, RemoteAS: 64513}
+	if !reflect.DeepEqual(n, want) {
+		t.Errorf("got  %+v\nwant %+v", n, want)
+	}
+	if _, err := parseFRRNeighborDetail(fixture(t, "frr-neighbor.json"), "10.240.7.99"); err == nil {
+		t.Error("a neighbor FRR does not have: no error")
+	}
+}
+
+func TestParseBIRDProtocol(t *testing.T) {
+	p := parseBIRDProtocol(fixture(t, "bird-protocol.txt"), "peer1")
+	p.Raw = ""
+	want := BIRDProtocol{State: "Established", Info: "Established",
+		LocalCaps:    []string{"Multiprotocol", "Route refresh", "4-octet AS numbers", "Enhanced refresh"},
+		NeighborCaps: []string{"Multiprotocol", "Route refresh", "Extended next hop", "4-octet AS numbers", "Hostname: vm"}}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("got  %+v\nwant %+v", p, want)
+	}
+	if p.ExtendedMessage() {
+		t.Error("extended messages negotiated, but BIRD did not offer them")
+	}
+	failed := "peer2      BGP        ---        start  2026-11-21 21:04:26  Idle          Received: Bad peer AS\n" +
+		"  BGP state:          Idle\n    Neighbor address: 10.240.7.12\n    Last error:       Received: Bad peer AS\n"
+	if p := parseBIRDProtocol(failed, "peer2"); p.State != "Idle" || p.Info != "Idle Received: Bad peer AS" || p.LastError != "Received: Bad peer AS" {
+		t.Errorf("a failed session: %+v", p)
+	}
+}

@@ -12,16 +12,17 @@ import (
 )
 
 // everyOption exercises every template branch: eBGP and iBGP, v4 and v6,
-// multihop, password, BFD (active and passive), graceful restart on and
-// off, passive, timers and a non-standard port.
+// multihop, password, GTSM, dual stack, BFD (active and passive), graceful
+// restart on and off, passive, timers and a non-standard port. (FRR's
+// unnumbered neighbors are added by its test.)
 func everyOption(dir string) Config {
 	bfd := &BFDProfile{ReceiveInterval: 50 * time.Millisecond, TransmitInterval: 60 * time.Millisecond, DetectMultiplier: 5}
 	return Config{
 		Name: "r1", Namespace: "ns", Dir: dir, ASN: 64512, RouterID: netip.MustParseAddr("10.0.0.1"),
 		Neighbors: []Neighbor{
-			{Address: netip.MustParseAddr("10.0.0.2"), ASN: 64513, BFD: bfd, GracefulRestart: true, Password: "pw1"},
+			{Address: netip.MustParseAddr("10.0.0.2"), ASN: 64513, BFD: bfd, GracefulRestart: true, Password: "pw1", TTLSecurity: true},
 			{Address: netip.MustParseAddr("10.0.9.2"), ASN: 64514, Multihop: 4, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second},
-			{Address: netip.MustParseAddr("10.0.0.3"), ASN: 64512, Passive: true, BFD: &BFDProfile{Passive: true}},
+			{Address: netip.MustParseAddr("10.0.0.3"), ASN: 64512, Passive: true, BFD: &BFDProfile{Passive: true}, DualStack: true},
 			{Address: netip.MustParseAddr("10.0.9.3"), ASN: 64512, Multihop: 2, Port: 1790},
 			{Address: netip.MustParseAddr("fd00::2"), ASN: 64513, GracefulRestart: true, HoldTime: 3 * time.Second},
 		},
@@ -38,15 +39,25 @@ func TestRenderedConfigsParse(t *testing.T) {
 			t.Skip("vtysh not installed")
 		}
 		dir := t.TempDir()
-		conf, err := RenderFRR(everyOption(dir))
+		cfg := everyOption(dir)
+		cfg.Neighbors = append(cfg.Neighbors, Neighbor{Interface: "eth1", ASN: 64515})
+		conf, err := RenderFRR(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"ebgp-multihop 4", "password pw1", "bfd profile p1", "passive-mode",
 			"receive-interval 50", "transmit-interval 60", "detect-multiplier 5", "graceful-restart-disable",
-			"timers 3 9", "port 1790", "neighbor fd00::2 activate", "no bgp ebgp-requires-policy"} {
+			"timers 3 9", "port 1790", "neighbor fd00::2 activate", "no bgp ebgp-requires-policy",
+			"neighbor 10.0.0.2 ttl-security hops 1", "neighbor eth1 interface remote-as 64515", "neighbor eth1 timers connect 1"} {
 			if !strings.Contains(conf, want) {
 				t.Errorf("frr.conf lacks %q:\n%s", want, conf)
+			}
+		}
+		// Both families for the dual-stack and the unnumbered neighbor.
+		_, v6, _ := strings.Cut(conf, "address-family ipv6 unicast")
+		for _, n := range []string{"10.0.0.3", "eth1"} {
+			if strings.Count(conf, "neighbor "+n+" activate") != 2 || !strings.Contains(v6, "neighbor "+n+" activate") {
+				t.Errorf("frr.conf does not activate %s in both families:\n%s", n, conf)
 			}
 		}
 		writeFile(t, filepath.Join(dir, "frr.conf"), conf)
@@ -66,10 +77,18 @@ func TestRenderedConfigsParse(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"multihop 4;", `password "pw1";`, "min rx interval 50 ms", "passive on;",
-			"graceful restart off;", "hold time 9;", "keepalive time 3;", "port 1790", "ipv6 { import all;"} {
+			"graceful restart off;", "hold time 9;", "keepalive time 3;", "port 1790", "ipv6 { import all;", "ttl security yes;"} {
 			if !strings.Contains(conf, want) {
 				t.Errorf("bird.conf lacks %q:\n%s", want, conf)
 			}
+		}
+		if n := strings.Count(conf, "ipv6 { import all;"); n != 2 {
+			t.Errorf("bird.conf has %d IPv6 channels, want 2 (fd00::2 and the dual-stack 10.0.0.3):\n%s", n, conf)
+		}
+		unnumbered := everyOption(dir)
+		unnumbered.Neighbors = append(unnumbered.Neighbors, Neighbor{Interface: "eth1", ASN: 64515})
+		if _, err := RenderBIRD(unnumbered); err == nil {
+			t.Error("BIRD rendered an unnumbered neighbor")
 		}
 		path := filepath.Join(dir, "bird.conf")
 		writeFile(t, path, conf)

@@ -74,7 +74,12 @@ type Config struct {
 
 // Neighbor is one BGP peer of the router.
 type Neighbor struct {
+	// Address is the peer's address; unset for an unnumbered neighbor.
 	Address netip.Addr
+	// Interface makes an unnumbered neighbor (FRR only: `neighbor IFNAME
+	// interface`): the peer is whoever FRR finds on the interface by IPv6
+	// Router Advertisements, and both families are activated.
+	Interface string
 	// ASN of the peer; equal to the router's ASN for iBGP.
 	ASN uint32
 	// Multihop is the TTL for a multihop session; 0 means directly
@@ -93,6 +98,13 @@ type Neighbor struct {
 	HoldTime, Keepalive time.Duration
 	// Port is the peer's TCP port when not 179.
 	Port uint16
+	// TTLSecurity turns on GTSM (RFC 5082) for a directly connected
+	// peer: send with TTL 255, accept nothing below 254 (FRR ttl-security
+	// hops 1, BIRD ttl security).
+	TTLSecurity bool
+	// DualStack activates both IPv4 and IPv6 unicast on the session,
+	// whatever the family of Address.
+	DualStack bool
 }
 
 // BFDProfile holds BFD timers.
@@ -277,6 +289,18 @@ func (ps *procs) stopAll() {
 	}
 }
 
+// signal sends sig to the daemon named name.
+func (ps *procs) signal(name string, sig os.Signal) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.list {
+		if p.name == name {
+			return p.cmd.Process.Signal(sig)
+		}
+	}
+	return fmt.Errorf("routers: no daemon %s running", name)
+}
+
 // dead returns an error naming the daemons that have exited.
 func (ps *procs) dead() error {
 	ps.mu.Lock()
@@ -341,8 +365,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("routers: config %q needs Namespace, Dir, ASN and an IPv4 RouterID", c.Name)
 	}
 	for _, n := range c.Neighbors {
-		if !n.Address.IsValid() || n.ASN == 0 {
-			return fmt.Errorf("routers: config %q: neighbor %v needs an address and an ASN", c.Name, n.Address)
+		if (!n.Address.IsValid() && n.Interface == "") || n.ASN == 0 {
+			return fmt.Errorf("routers: config %q: neighbor %v needs an address (or an interface) and an ASN", c.Name, n.Address)
+		}
+		if n.Address.IsValid() && n.Interface != "" {
+			return fmt.Errorf("routers: config %q: neighbor %v: an address or an interface, not both", c.Name, n.Address)
 		}
 	}
 	if _, err := c.bfdAuth(); err != nil {
