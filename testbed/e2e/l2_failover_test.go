@@ -140,6 +140,21 @@ func (l *speakerLab) exactlyOneAnswers(ip netip.Addr, node string) {
 	})
 }
 
+// owner asks the Service which node serves it.
+func (l *speakerLab) owner(ip netip.Addr) string {
+	l.t.Helper()
+	var body string
+	eventually(l.t, 30*time.Second, "the client reaches the Service over L2", func() (bool, string) {
+		var err error
+		body, err = l.get(ip)
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.HasPrefix(body, "node"), body
+	})
+	return body
+}
+
 func (l *speakerLab) cordon(node string, on bool) {
 	l.t.Helper()
 	patch := fmt.Sprintf(`{"spec":{"unschedulable":%v}}`, on)
