@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/heraldlb/herald/alloc"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // The Service annotations Herald reads and writes. Each metallb.io name has a
@@ -52,6 +53,10 @@ type Service struct {
 	StatusIPs []netip.Addr
 	// AllocatedFromPool is the metallb.io/ip-allocated-from-pool annotation.
 	AllocatedFromPool string
+	// Traceparent is the W3C traceparent the controller recorded with the
+	// last status change (tracing.TraceparentAnnotation), unparsed; empty
+	// when tracing is off. A speaker continues that trace.
+	Traceparent string
 	// Deprecated lists the metallb.universe.tf/* annotations in use, sorted.
 	Deprecated []string
 	// Invalid is set when an input cannot be read (an unparsable IP, both
@@ -96,6 +101,7 @@ func ParseService(svc *corev1.Service) Service {
 		out.Class = *svc.Spec.LoadBalancerClass
 	}
 	out.AllocatedFromPool = svc.Annotations[AnnotationAllocatedFromPool]
+	out.Traceparent = svc.Annotations[tracing.TraceparentAnnotation]
 	out.StatusIPs = StatusIPs(svc)
 
 	a := alloc.Service{Key: out.Key}

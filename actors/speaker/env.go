@@ -3,6 +3,8 @@ package speaker
 import (
 	"sync/atomic"
 
+	"github.com/heraldlb/herald/tracing"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/client-go/tools/record"
 
@@ -20,6 +22,7 @@ type env struct {
 	mlb       versioned.Interface
 	inf       *informers.Informers
 	metrics   *Metrics
+	tracer    tracing.Tracer
 	namespace string
 	node      string
 	// class is the spec.loadBalancerClass served ("": Services without one).

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/heraldlb/herald/actors"
@@ -25,6 +27,9 @@ type ifacesActor struct {
 	// owned is what this node answers for: IP -> the interfaces allowed
 	// (nil: any usable one).
 	owned map[netip.Addr][]string
+	// traces are the plan spans of the ownership changes not yet handed
+	// to an interface actor.
+	traces map[netip.Addr]trace.SpanContext
 }
 
 // Messages of the L2 actors.
@@ -33,11 +38,19 @@ type (
 	linkEvent struct{ ev l2.Event }
 	// l2Owned is every IP this node owns, with the interfaces it may
 	// answer on (nil: any).
-	l2Owned struct{ ips map[netip.Addr][]string }
+	// traces are the speaker.plan spans of the IPs whose ownership the
+	// planner's last step changed.
+	l2Owned struct {
+		ips    map[netip.Addr][]string
+		traces map[netip.Addr]trace.SpanContext
+	}
 	// localInterfaces are this node's usable interfaces, sorted.
 	localInterfaces struct{ names []string }
 	// ifaceOwned are the IPs one interface answers for.
-	ifaceOwned struct{ ips []netip.Addr }
+	ifaceOwned struct {
+		ips    []netip.Addr
+		traces map[netip.Addr]trace.SpanContext
+	}
 	// interfacesListed: the watcher's first listing has been handled.
 	interfacesListed struct{}
 )
@@ -76,7 +89,9 @@ func (a *ifacesActor) Receive(c actor.Context) {
 		c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
 	case l2Owned:
 		a.owned = m.ips
+		a.traces = m.traces
 		a.distribute(c)
+		a.traces = nil
 	case *actor.Stopping, *actor.Restarting:
 		if a.watcher != nil {
 			a.watcher.Close()
@@ -130,7 +145,7 @@ func (a *ifacesActor) distribute(c actor.Context) {
 	for name, pid := range a.actors {
 		ips := per[name]
 		slices.SortFunc(ips, netip.Addr.Compare)
-		c.Send(pid, ifaceOwned{ips: ips})
+		c.Send(pid, ifaceOwned{ips: ips, traces: a.traces})
 	}
 }
 
@@ -165,11 +180,11 @@ func (a *ifaceActor) Receive(c actor.Context) {
 			root.Send(self, responderDied{err: r.Err()})
 		}()
 		if a.last != nil {
-			a.set(a.last)
+			a.set(a.last, nil)
 		}
 	case ifaceOwned:
 		a.last = m.ips
-		a.set(m.ips)
+		a.set(m.ips, m.traces)
 	case responderDied:
 		if m.err != nil {
 			// The supervisor restarts the actor, which opens new sockets.
@@ -185,7 +200,7 @@ func (a *ifaceActor) Receive(c actor.Context) {
 	}
 }
 
-func (a *ifaceActor) set(ips []netip.Addr) {
+func (a *ifaceActor) set(ips []netip.Addr, traces map[netip.Addr]trace.SpanContext) {
 	if a.r == nil {
 		return
 	}
@@ -195,8 +210,10 @@ func (a *ifaceActor) set(ips []netip.Addr) {
 	}
 	for _, ip := range ch.Added {
 		a.e.Log.Info("answering ARP/NDP", "ip", ip, "interface", a.link.Name)
+		a.traceOwner(ip, true, traces[ip])
 	}
 	for _, ip := range ch.Removed {
 		a.e.Log.Info("no longer answering ARP/NDP", "ip", ip, "interface", a.link.Name)
+		a.traceOwner(ip, false, traces[ip])
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/utils/clock"
 
@@ -33,10 +35,13 @@ type peerActor struct {
 
 	p         *peer.Peer
 	transport sessionTransport
-	acts      []peer.Action
-	conns     map[peer.ConnID]*bgpConn
-	dials     map[peer.ConnID]context.CancelFunc
-	timers    map[peer.Timer]clock.Timer
+	// journeys are the bgp.peer.update spans whose routes have not yet
+	// gone out in an UPDATE (see traceSend).
+	journeys []trace.SpanContext
+	acts     []peer.Action
+	conns    map[peer.ConnID]*bgpConn
+	dials    map[peer.ConnID]context.CancelFunc
+	timers   map[peer.Timer]clock.Timer
 	// last is the Status published last, lastBFD the BFD state with it.
 	last    peer.Status
 	lastBFD string
@@ -70,6 +75,7 @@ type (
 	setRoutes struct{ routes []peer.Route }
 	// changeRoutes adds or replaces routes and withdraws prefixes.
 	changeRoutes struct {
+		trace    trace.SpanContext // the speaker.plan span that made them
 		routes   []peer.Route
 		withdraw []netip.Prefix
 	}
@@ -125,6 +131,7 @@ func (a *peerActor) Receive(c actor.Context) {
 	case setRoutes:
 		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: m.routes})
 	case changeRoutes:
+		a.traceRoutes(m)
 		a.step(c, peer.Event{Kind: peer.ChangeRoutes, Routes: m.routes, Withdraw: m.withdraw})
 	case dialed:
 		delete(a.dials, m.conn)
@@ -237,6 +244,9 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 			}
 		case peer.Send:
 			if bc := a.conns[act.Conn]; bc != nil {
+				if act.Class == peer.Bulk {
+					a.traceSend(act.Bytes)
+				}
 				bc.send(act.Class, act.Bytes)
 			}
 		case peer.Close:

@@ -4,8 +4,10 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/heraldlb/herald/announce"
 	"github.com/heraldlb/herald/config"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // plannerActor owns this node's announce.Planner. It feeds it every change
@@ -49,6 +52,9 @@ type plannerActor struct {
 	cfg         *config.Config
 	ifacesKnown bool
 	ifCheck     *interfaceCheck
+	// plan is the speaker.plan span of the step being applied (invalid
+	// when nothing is traced): the messages apply sends carry it.
+	plan trace.SpanContext
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -212,7 +218,49 @@ func (a *plannerActor) service(c actor.Context, k alloc.ServiceKey) {
 		a.apply(c, a.p.DeleteService(key), a.ann.setService(key, nil)...)
 		return
 	}
-	a.apply(c, a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k))), a.ann.setService(key, s.StatusIPs)...)
+	var began time.Time
+	if a.e.tracer.Enabled() {
+		began = a.e.Clock.Now()
+	}
+	ch := a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k)))
+	touched := a.ann.setService(key, s.StatusIPs)
+	span := a.planSpan(ch, s, began)
+	a.plan = span.SpanContext()
+	a.apply(c, ch, touched...)
+	a.plan = trace.SpanContext{}
+	span.End()
+}
+
+// planSpan starts the speaker.plan span of a Service's step when the step
+// changes what this node announces: a child of the traceparent the
+// controller wrote with the status, so the journey goes on in this
+// process. A step that changes nothing here (another node's business, an
+// echo) traces nothing.
+func (a *plannerActor) planSpan(ch announce.Changes, s informers.Service, began time.Time) trace.Span {
+	if !a.e.tracer.Enabled() || !changesNode(ch, a.e.node) {
+		return noSpan
+	}
+	parent, _ := tracing.ParseTraceparent(s.Traceparent) // invalid: a new trace
+	span := a.e.tracer.StartWith(tracing.SpanPlan, parent, tracing.SpanOptions{Time: began})
+	span.SetAttributes(tracing.ServiceAttrs(s.Key.Namespace, s.Key.Name)...)
+	span.SetAttributes(tracing.AttrIPs.StringSlice(addrStrings(s.StatusIPs)))
+	return span
+}
+
+// changesNode says whether a planner step changes routes or L2 ownership on
+// node.
+func changesNode(ch announce.Changes, node string) bool {
+	for _, r := range ch.Routes {
+		if r.Node == node {
+			return true
+		}
+	}
+	for _, l := range ch.L2 {
+		if l.New.Node == node || l.Old.Node == node {
+			return true
+		}
+	}
+	return false
 }
 
 // apply hands a step's changes on; touched are Services whose IPs changed
@@ -228,7 +276,7 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 		if r.Node != a.e.node {
 			continue
 		}
-		c.Send(a.e.peers, routeChanges{peer: r.Peer, changes: r})
+		c.Send(a.e.peers, routeChanges{trace: a.plan, peer: r.Peer, changes: r})
 		touched = append(touched, a.ann.routes(r)...)
 	}
 	for k, peers := range a.ann.changed(touched) {
@@ -236,6 +284,7 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 	}
 	if len(ch.L2) > 0 {
 		var l2Touched []announce.ServiceKey
+		var traces map[netip.Addr]trace.SpanContext
 		for _, l := range ch.L2 {
 			switch {
 			case l.New.Node == a.e.node:
@@ -246,9 +295,15 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 				continue
 			}
 			l2Touched = append(l2Touched, a.ann.byIP[l.IP]...)
+			if a.plan.IsValid() {
+				if traces == nil {
+					traces = map[netip.Addr]trace.SpanContext{}
+				}
+				traces[l.IP] = a.plan
+			}
 		}
 		if len(l2Touched) > 0 {
-			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
+			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned), traces: traces})
 		}
 		touched = append(touched, l2Touched...)
 	}
@@ -279,6 +334,7 @@ type sessionChange struct {
 
 // routeChanges: the difference of one session's routes.
 type routeChanges struct {
+	trace   trace.SpanContext // the speaker.plan span that made them
 	peer    string
 	changes announce.RouteChanges
 }

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldlb/herald/tracing"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
@@ -64,6 +67,9 @@ type Options struct {
 	// bfdnet.LivenessPort, 4785); its statuses use the next port. -1
 	// turns the mesh off: every speaker then counts as alive.
 	LivenessPort int
+	// TracerProvider receives the spans that continue each Service's
+	// journey on this node (docs/tracing.md); nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// LivenessProfile is the mesh's BFD profile (default
 	// DefaultLivenessProfile, 100 ms × 3).
 	LivenessProfile *bfd.Profile
@@ -214,6 +220,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 			APIError: s.metrics.apiError,
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
+		tracer:    tracing.NewTracer(s.opts.TracerProvider, "github.com/heraldlb/herald/actors/speaker"),
 		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net, bfd: bfdm,
 		recorder: s.opts.Recorder, l2Exclude: s.opts.L2Exclude, noL2: s.opts.NoL2,
 		ifaces:    s.system.NewLocalPID("speaker/ifaces"),
