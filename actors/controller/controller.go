@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -70,6 +71,8 @@ type Options struct {
 	// clock). Tests step a fake one. Leader election keeps client-go's
 	// real clock: the Lease is judged against other replicas' real time.
 	Clock clock.WithDelayedExecution
+	// TracerProvider starts the tree's spans (nil: tracing off).
+	TracerProvider trace.TracerProvider
 }
 
 // Controller is one replica of `herald controller`: informers that always

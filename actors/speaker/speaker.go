@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -52,6 +53,8 @@ type Options struct {
 	L2Exclude []string
 	// NoL2 answers no ARP/NDP on this node (tests of BGP alone).
 	NoL2 bool
+	// TracerProvider starts the tree's spans (nil: tracing off).
+	TracerProvider trace.TracerProvider
 }
 
 // Speaker is `herald speaker` on one node: informers for what the node

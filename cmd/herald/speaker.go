@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
@@ -24,9 +22,11 @@ type speakerFlags struct {
 	namespace   string
 	nodeName    string
 	metricsAddr string
+	metricsTLS  metricsTLS
 	class       string
 	listenPort  uint16
 	logLevel    string
+	logFormat   string
 	qps         float32
 	burst       int
 }
@@ -40,7 +40,11 @@ func newSpeakerCommand() *cobra.Command {
 Services, their EndpointSlices, the Nodes and the metallb.io configuration,
 decides what its node announces, and announces it. It keeps its own
 ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
-/readyz are served on --metrics-addr.`,
+/readyz are served on --metrics-addr (HTTPS with --metrics-tls-cert and
+--metrics-tls-key).
+
+Traces are exported over OTLP when the standard OTEL_* environment variables
+configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -55,15 +59,18 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.Uint16Var(&f.listenPort, "bgp-listen-port", 0, "TCP port where BGP sessions also accept the peers' connections (179 needs CAP_NET_BIND_SERVICE); 0: only dial")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	addObservabilityFlags(fl, &f.metricsTLS, &f.logLevel, &f.logFormat)
 	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
 	fl.IntVar(&f.burst, "kube-api-burst", 100, "client-side burst for API requests")
 	return cmd
 }
 
 func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
-	log, err := newLogger(f.logLevel, stderr)
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
+		return err
+	}
+	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}
 	node := f.nodeName
@@ -92,16 +99,21 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		return err
 	}
 	defer stopEvents()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	traces, stopTracing, err := startTracing(ctx, "herald-speaker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // deferred before the metrics server's, so it runs after
+	reg := newRegistry()
 	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
-		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class,
+		TracerProvider: traces.TracerProvider(),
+		NodeName:       node, Namespace: f.namespace, LoadBalancerClass: f.class,
 		Net: speaker.NewBGPNet(f.listenPort, log)})
 	if err != nil {
 		return err
 	}
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, reg, sp.Ready, log)
+		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, reg, sp.Ready, log)
 		if err != nil {
 			return err
 		}
