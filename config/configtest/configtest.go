@@ -4,6 +4,9 @@
 //
 //	# is: ErrKeepaliveTime
 //	# expect: BGPPeer metallb-system/p: spec.keepaliveTime: "9s": ...
+//
+// Its place in the whole: test support for the functional core, in
+// docs/architecture.md.
 package configtest
 
 import (

@@ -2,6 +2,9 @@
 // and prints it only if the test fails, so a failure that shows only under
 // the whole suite's load comes with its story. HERALD_TEST_DEBUG=1 prints
 // the log as it happens instead.
+//
+// Its place in the whole: test support for the actor shell, in
+// docs/architecture.md.
 package testlog
 
 import (

@@ -139,17 +139,29 @@ func (l *whLab) waitForWebhook(t *testing.T) {
 		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"no-such-pool"}},
 	}
 	var last error
+	admitted := false // a probe the API server let in is still there
 	for ctx.Err() == nil {
-		_, err := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace).Create(ctx, probe, metav1.CreateOptions{})
+		l2s := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace)
+		if admitted {
+			// The webhook also reviews DELETE, so while the API server has
+			// the new configuration but not yet a working caBundle (the
+			// certificate pass repairs it within a resync), taking the probe
+			// back fails too: keep trying, as a user would.
+			if err := l2s.Delete(ctx, probe.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				last = fmt.Errorf("removing the admitted probe: %w", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			admitted = false
+		}
+		_, err := l2s.Create(ctx, probe, metav1.CreateOptions{})
 		if err == nil {
 			// The API server loads webhook configurations from its own
 			// informer, so one created a moment ago may not be called
 			// yet: take the probe back and ask again. A webhook that is
 			// never called ends in the Fatalf below.
 			last = errors.New("probe admitted: the webhook is not called (yet)")
-			if err := l.metallb.MetallbV1beta1().L2Advertisements(whNamespace).Delete(ctx, probe.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				t.Fatalf("removing the admitted probe: %v", err)
-			}
+			admitted = true
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
