@@ -9,7 +9,8 @@
 // because of its replace directives, a tool dependency of a separate module
 // resolves) and cached as <cache>/jaeger-<Version>/jaeger, where <cache> is
 // the lab's cache directory (kube.CacheDir). The first build takes about 5
-// minutes on 2 cores; builds are serialised by a file lock and the binary
+// minutes on 2 idle cores (22 minutes measured on this shared machine under
+// load); builds are serialised by a file lock and the binary
 // appears by atomic rename, so parallel tests and processes share it.
 //
 // Start binds nothing itself: it picks free loopback ports unless Options
