@@ -3,8 +3,6 @@ package speaker
 import (
 	"sync/atomic"
 
-	"github.com/heraldlb/herald/tracing"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/client-go/tools/record"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/informers"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // env is what every actor of the speaker's tree shares. It is filled before

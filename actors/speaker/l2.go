@@ -5,9 +5,8 @@ import (
 	"net/netip"
 	"slices"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/l2"

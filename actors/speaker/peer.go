@@ -7,9 +7,8 @@ import (
 	"net/netip"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/utils/clock"
 
 	"github.com/heraldlb/herald/actors"

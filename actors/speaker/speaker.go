@@ -9,11 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/heraldlb/herald/tracing"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -24,6 +22,7 @@ import (
 	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/l2"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // Options configure a Speaker. Kube, Metallb, Registry and NodeName are

@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -37,8 +31,10 @@ type controllerFlags struct {
 	leaseName     string
 	class         string
 	metricsAddr   string
+	metricsTLS    metricsTLS
 	identity      string
 	logLevel      string
+	logFormat     string
 	qps           float32
 	burst         int
 	leaseDuration time.Duration
@@ -62,7 +58,10 @@ LoadBalancer IPs from the IPAddressPools and writes status.loadBalancer,
 pool status, Events and the ConfigurationState. Run two replicas: they elect
 a leader on a Lease and only the leader writes; the standby keeps its caches
 warm and takes over when the Lease expires. /metrics and /healthz are served
-on --metrics-addr.
+on --metrics-addr (HTTPS with --metrics-tls-cert and --metrics-tls-key).
+
+Traces are exported over OTLP when the standard OTEL_* environment variables
+configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.
 
 Every replica, leader or not, also serves the validating webhook on
 --webhook-addr (HTTPS): it keeps the webhook's CA and serving certificate in
@@ -82,7 +81,7 @@ ValidatingWebhookConfiguration named by --webhook-configuration.`,
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics and /healthz; empty disables")
 	fl.StringVar(&f.identity, "identity", "", "this replica's name in the Lease (default: $POD_NAME, else the hostname)")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	addObservabilityFlags(fl, &f.metricsTLS, &f.logLevel, &f.logFormat)
 	fl.Float32Var(&f.qps, "kube-api-qps", 100, "client-side rate limit for API requests")
 	fl.IntVar(&f.burst, "kube-api-burst", 200, "client-side burst for API requests")
 	fl.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal")
@@ -97,8 +96,11 @@ ValidatingWebhookConfiguration named by --webhook-configuration.`,
 }
 
 func runController(ctx context.Context, f controllerFlags, stderr io.Writer) error {
-	log, err := newLogger(f.logLevel, stderr)
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
+		return err
+	}
+	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}
 
@@ -140,11 +142,19 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 	defer stopEvents()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	traces, stopTracing, err := startTracing(ctx, "herald-controller", log)
+	if err != nil {
+		return err
+	}
+	// Run returns once the tree has stopped; deferred before the servers'
+	// shutdowns, this flushes after them what the tree's spans left.
+	defer stopTracing()
+
+	reg := newRegistry()
 	ctrl, err := controller.New(controller.Options{
 		Kube: kube, Metallb: mlb, ElectionKube: election, Recorder: recorder, Registry: reg, Logger: log,
-		Namespace: f.namespace, LoadBalancerClass: f.class, LeaseName: f.leaseName, Identity: identity,
+		TracerProvider: traces.TracerProvider(),
+		Namespace:      f.namespace, LoadBalancerClass: f.class, LeaseName: f.leaseName, Identity: identity,
 		LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
 	})
 	if err != nil {
@@ -152,7 +162,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, reg, ctrl.Synced, log)
+		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, reg, ctrl.Synced, log)
 		if err != nil {
 			return err
 		}
@@ -213,14 +223,6 @@ func newRecorder(ctx context.Context, cfg *rest.Config, component, host string) 
 	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component, Host: host}), broadcaster.Shutdown, nil
 }
 
-func newLogger(level string, stderr io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
 // restConfig prefers an explicit kubeconfig, then the in-cluster config,
 // then the usual kubeconfig loading rules ($KUBECONFIG, ~/.kube/config).
 func restConfig(path string) (*rest.Config, error) {
@@ -232,32 +234,4 @@ func restConfig(path string) (*rest.Config, error) {
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
-}
-
-// serveMetrics serves /metrics, /healthz (the process is alive) and
-// /readyz (ready says so: for the controller, the caches have synced, and a
-// standby is ready too, since it must be able to take over; for a speaker,
-// its tree runs).
-func serveMetrics(addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready: informer caches not synced", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
-		}
-	}()
-	return srv, nil
 }

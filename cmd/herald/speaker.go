@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
@@ -27,9 +25,11 @@ type speakerFlags struct {
 	namespace   string
 	nodeName    string
 	metricsAddr string
+	metricsTLS  metricsTLS
 	class       string
 	listenPort  uint16
 	logLevel    string
+	logFormat   string
 	qps         float32
 	burst       int
 
@@ -48,7 +48,11 @@ func newSpeakerCommand() *cobra.Command {
 Services, their EndpointSlices, the Nodes and the metallb.io configuration,
 decides what its node announces, and announces it. It keeps its own
 ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
-/readyz are served on --metrics-addr.`,
+/readyz are served on --metrics-addr (HTTPS with --metrics-tls-cert and
+--metrics-tls-key).
+
+Traces are exported over OTLP when the standard OTEL_* environment variables
+configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -63,7 +67,7 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.Uint16Var(&f.listenPort, "bgp-listen-port", 0, "TCP port where BGP sessions also accept the peers' connections (179 needs CAP_NET_BIND_SERVICE); 0: only dial")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	addObservabilityFlags(fl, &f.metricsTLS, &f.logLevel, &f.logFormat)
 	fl.IntVar(&f.livenessPort, "liveness-port", bfdnet.LivenessPort, "UDP port of the speakers' liveness mesh (BFD between speakers); its statuses use the next port; 0 turns the mesh off (every speaker then counts as alive)")
 	fl.DurationVar(&f.livenessInterval, "liveness-interval", 100*time.Millisecond, "BFD transmit and receive interval of the liveness mesh")
 	fl.Uint32Var(&f.livenessMult, "liveness-multiplier", 3, "BFD detect multiplier of the liveness mesh: a speaker is dead after this many intervals without a packet")
@@ -74,8 +78,11 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 }
 
 func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
-	log, err := newLogger(f.logLevel, stderr)
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
+		return err
+	}
+	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}
 	node := f.nodeName
@@ -104,8 +111,12 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		return err
 	}
 	defer stopEvents()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	traces, stopTracing, err := startTracing(ctx, "herald-speaker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // deferred before the metrics server's, so it runs after
+	reg := newRegistry()
 	profile := speaker.DefaultLivenessProfile
 	ms := f.livenessInterval.Milliseconds()
 	if ms < 10 || ms > 60000 || f.livenessInterval%time.Millisecond != 0 {
@@ -117,14 +128,15 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		port = -1
 	}
 	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
-		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class,
+		TracerProvider: traces.TracerProvider(),
+		NodeName:       node, Namespace: f.namespace, LoadBalancerClass: f.class,
 		Net:          speaker.NewBGPNet(f.listenPort, log),
 		LivenessPort: port, LivenessProfile: &profile, L2Exclude: f.l2Exclude})
 	if err != nil {
 		return err
 	}
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, reg, sp.Ready, log)
+		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, reg, sp.Ready, log)
 		if err != nil {
 			return err
 		}
