@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/testbed/jaeger"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/labtest"
 	"github.com/heraldlb/herald/testbed/netlab"
@@ -43,6 +45,7 @@ type speakerLab struct {
 	bin    string
 
 	speakers map[string]*heraldProc
+	jaeger   *jaeger.Jaeger
 }
 
 // startRouter starts the router of a lab made with routerLater.
@@ -76,6 +79,9 @@ type speakerLabOptions struct {
 	// dualStack gives the API server an IPv6 service range too, for
 	// IPv6 and dual-stack Services.
 	dualStack bool
+	// jaeger, when set, receives every Herald process's spans (OTLP over
+	// HTTP; speakers reach it through a relay in their namespace).
+	jaeger *jaeger.Jaeger
 }
 
 // apiServerArgs are the kube-apiserver flags o asks for. The lab's API
@@ -92,7 +98,7 @@ func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 		Neighbors: o.neighbors, ControlPlane: true, RouterListenPort: o.routerListenPort, RouterLater: o.routerLater,
 		APIServerArgs: append(apiServerArgs(o), o.apiServerArgs...)})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
-		speakers: map[string]*heraldProc{}}
+		speakers: map[string]*heraldProc{}, jaeger: o.jaeger}
 	ctx := t.Context()
 	rbac, err := os.ReadFile(repoFile(t, "charts/herald/templates/rbac.yaml"))
 	if err != nil {
@@ -128,6 +134,7 @@ func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 }
 
 const (
+	speakerOTLPAddr    = "127.0.0.1:4318"
 	speakerRelayAddr   = "127.0.0.1:6443"
 	speakerMetricsAddr = "127.0.0.1:7472"
 )
@@ -142,6 +149,13 @@ func (l *speakerLab) startSpeaker(n netlab.Host, args ...string) *heraldProc {
 	if err := netlab.RunInNamespace(n.NS, func() (err error) { ln, err = net.Listen("tcp", speakerRelayAddr); return err }); err == nil {
 		t.Cleanup(l.cp.Relay(ln))
 	} // else: a restarted speaker finds its relay still there
+	if l.jaeger != nil {
+		var otlp net.Listener
+		if err := netlab.RunInNamespace(n.NS, func() (err error) { otlp, err = net.Listen("tcp", speakerOTLPAddr); return err }); err == nil {
+			go relayTo(otlp, l.jaeger.OTLPHTTPEndpoint())
+			t.Cleanup(func() { otlp.Close() })
+		}
+	}
 	kc, err := l.cp.KubeconfigAt(ctx, herald, "herald-speaker", "https://"+speakerRelayAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +185,13 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, l.bin}, argv...)...)
 	}
 	cmd.Stdout, cmd.Stderr = f, f
+	if l.jaeger != nil {
+		cmd.Env = append(os.Environ(), l.jaeger.Env("http/protobuf")...)
+		if ns != "" {
+			// The speaker's own loopback has the relay to Jaeger.
+			cmd.Env = append(cmd.Env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+speakerOTLPAddr, "NODE_NAME="+strings.TrimPrefix(name, "speaker-"))
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -304,4 +325,26 @@ func (l *speakerLab) get(ip netip.Addr) (string, error) {
 	defer cancel()
 	body, err := l.lab.HTTPGetFromClient(ctx, netlab.ServiceURL(netip.AddrPortFrom(ip, 80)))
 	return strings.TrimSpace(body), err
+}
+
+// relayTo copies every connection ln accepts to and from target until ln
+// closes: a process in a node namespace reaching a service on the host's
+// loopback.
+func relayTo(ln net.Listener, target string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			go func() { _, _ = io.Copy(u, c); u.(*net.TCPConn).CloseWrite() }()
+			_, _ = io.Copy(c, u)
+		}()
+	}
 }
