@@ -88,8 +88,8 @@ generate: tools
 	./hack/generate.sh
 
 verify-generate: generate
-	@if [ -n "$$(git status --porcelain -- api charts/herald/crds 2>/dev/null)" ]; then \
-	  echo "make generate changed committed files:"; git status --short -- api charts/herald/crds; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api charts/herald/crds charts/herald/templates/_crds.tpl 2>/dev/null)" ]; then \
+	  echo "make generate changed committed files:"; git status --short -- api charts/herald/crds charts/herald/templates/_crds.tpl; exit 1; fi
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
