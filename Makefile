@@ -13,9 +13,17 @@ STATICCHECK_VERSION    := v0.8.2
 CONTROLLER_GEN_VERSION := v0.23.0
 CODE_GENERATOR_VERSION := v0.37.2
 KUBECONFORM_VERSION    := v0.7.0
+HELM_VERSION           := v3.22.0
+# The Kubernetes version the chart is rendered and validated for: the lab's
+# (testbed/kube's KubernetesVersion), whose OpenAPI document the schemas are
+# made from.
+CHART_KUBE_VERSION     := 1.37.1
 # Core kinds that examples/ may hold next to metallb.io objects; kubeconform
 # skips them because only schemas made from Herald's CRDs are available.
 KUBECONFORM_SKIP       := Namespace,Node,Secret,Service,ConfigMap
+CHART_KUBECONFORM      := -strict -summary \
+  -schema-location '$(BIN)/kube-schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+  -schema-location '$(BIN)/crd-schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'
 
 # Debian packages the lab and the L2 tests need (routers, namespaces,
 # captures, clients; arping and ndisc6 are the kernel's own ARP and NDP
@@ -105,8 +113,28 @@ lint: tools
 	kubeconform -strict -summary -skip $(KUBECONFORM_SKIP) \
 	  -schema-location '$(BIN)/crd-schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' \
 	  charts/herald/crds examples
+	@# The Helm chart: helm lint, then the chart rendered with each value set
+	@# of charts/herald/ci (the defaults; every option on) through
+	@# kubeconform, strictly, against the Kubernetes API of the lab's version
+	@# (schemas made offline from the k8s.io/kubernetes module's OpenAPI
+	@# document) and the CRDs (Herald's, and the Prometheus Operator's for the
+	@# monitoring objects).
+	rm -rf $(BIN)/kube-schemas $(BIN)/monitoring-crds
+	cd testbed && $(GO) run ./cmd/kubeschemas -out $(BIN)/kube-schemas -monitoring-crds $(BIN)/monitoring-crds
+	cd testbed && $(GO) run ./crdcheck/crdschemas -crds $(BIN)/monitoring-crds -out $(BIN)/crd-schemas
+	@set -eo pipefail; for v in charts/herald/ci/*-values.yaml; do \
+	  echo "chart with $$v:"; \
+	  helm lint --strict --kube-version $(CHART_KUBE_VERSION) -f $$v charts/herald; \
+	  helm template herald charts/herald -n metallb-system --kube-version $(CHART_KUBE_VERSION) -f $$v \
+	    | kubeconform $(CHART_KUBECONFORM) -; \
+	done
+	@# The check must be able to fail: one misspelt field in the rendered
+	@# Deployment is refused.
+	@set -o pipefail; if helm template herald charts/herald -n metallb-system --kube-version $(CHART_KUBE_VERSION) \
+	    | sed 's/^  replicas: /  replica: /' | kubeconform $(CHART_KUBECONFORM) - >/dev/null; then \
+	  echo "kubeconform accepted a Deployment with a misspelt field"; exit 1; fi
 
-tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)
+tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)-$(HELM_VERSION)
 
 $(TOOLS_BIN)/.stamp-%:
 	mkdir -p $(TOOLS_BIN)
@@ -117,6 +145,8 @@ $(TOOLS_BIN)/.stamp-%:
 	  k8s.io/code-generator/cmd/informer-gen@$(CODE_GENERATOR_VERSION) \
 	  k8s.io/code-generator/cmd/register-gen@$(CODE_GENERATOR_VERSION)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" \
+	  helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	touch $@
 
 ## deps: Debian packages for the lab (root only; a no-op when present).
