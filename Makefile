@@ -34,7 +34,7 @@ FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: build testbed-bin test unit e2e fuzz bench soak demo generate verify-generate lint tools deps clean
+.PHONY: build testbed-bin test unit e2e fuzz bench soak demo generate verify-generate lint tools deps clean image image-test
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -48,7 +48,7 @@ build:
 ## tests with -race (fuzz seed corpora run as ordinary tests), then every test
 ## of the lab in testbed/ (the ones that need network namespaces skip, saying
 ## so, when not run as root).
-test: deps tools lint verify-generate unit e2e
+test: deps tools lint verify-generate unit image-test e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -89,6 +89,31 @@ soak: deps
 demo: deps build testbed-bin
 	$(BIN)/testbed demo
 
+## image: the container image, without a Docker daemon: herald built static
+## (CGO_ENABLED=0) for each of IMAGE_PLATFORMS, packed by hack/image (its own
+## module, github.com/google/go-containerregistry) into one OCI archive,
+## $(IMAGE_TAR), then read back and checked. Push it with e.g.
+## `skopeo copy --all oci-archive:bin/herald-image.tar docker://REGISTRY/herald:TAG`.
+## The Dockerfile builds the same image with Docker.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_TAR       ?= $(BIN)/herald-image.tar
+IMAGE_CA_CERTS  ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+IMAGE_CREATED   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image:
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+	  echo "herald for $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" \
+	    -o $(BIN)/$${p%/*}-$${p#*/}/herald ./cmd/herald; \
+	done
+	cd hack/image && $(GO) run . -out $(IMAGE_TAR) -version $(VERSION) -revision $(COMMIT) -created $(IMAGE_CREATED) \
+	  $(if $(IMAGE_CA_CERTS),-ca-certs $(IMAGE_CA_CERTS)) \
+	  $(foreach p,$(IMAGE_PLATFORMS),-binary $(p)=$(BIN)/$(subst /,-,$(p))/herald)
+	cd hack/image && $(GO) run . -inspect $(IMAGE_TAR)
+
+## image-test: hack/image's own tests (a module of its own, outside ./...).
+image-test:
+	cd hack/image && $(GO) test -count=1 ./...
+
 testbed-bin:
 	cd testbed && $(GO) build -o $(BIN)/testbed ./cmd/testbed
 
@@ -105,6 +130,7 @@ lint: tools
 	$(GO) vet ./...
 	staticcheck ./...
 	cd testbed && $(GO) vet ./... && staticcheck ./...
+	cd hack/image && $(GO) vet ./... && staticcheck ./...
 	@# Structural check of the CRDs and of every example with kubeconform,
 	@# against JSON Schemas made from the CRDs themselves (no network). The
 	@# core kinds examples use as supporting objects have no schema here.
