@@ -80,6 +80,8 @@
 //     session's timers. ManagerStats.Lateness records how late each
 //     transmit timer was stepped. Receiving and sending a periodic packet
 //     allocate nothing, so the garbage collector has no per-packet work.
+//     A send never waits: when a socket's buffer is full the packet is
+//     dropped (Stats.SendErrors) rather than stalling every session.
 //   - A Detection Time that expires while the receive socket holds unread
 //     datagrams waits for them, 5 ms at a time and at most 100 ms: a
 //     packet that arrived in time, on a node whose CPU was busy, is not a

@@ -102,3 +102,16 @@ func TestLiveManagers(t *testing.T) {
 		t.Error("Add after Close succeeded")
 	}
 }
+
+// waitFor polls cond until it holds or 10 s pass (a generous bound: the
+// cores are shared, and what is tested is that it happens).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -55,9 +55,15 @@ func TestLabSessionsComeUpAndDetectACut(t *testing.T) {
 			cut := time.Now()
 			run(t, "ip", "-n", l.b, "link", "set", labIfB, "down")
 			c := waitChange(t, la, "detection", 5*time.Second)
-			took := time.Since(cut)
+			// Change.At is when the Manager stepped the expiry: what the
+			// margin covers is its scheduler's lateness on this shared
+			// 2-core machine (BenchmarkTransmitLateness: p99.9 under 10 ms
+			// when quiet, up to 200 ms at a load average of 6; a load of 12
+			// has taken it past 300 ms). The exact bound is
+			// TestDetectionOnCut's, in simulated time.
+			took := c.At.Sub(cut)
 			detect := time.Duration(tc.mult*tc.ms) * time.Millisecond
-			margin := max(100*time.Millisecond, time.Duration(tc.ms)*time.Millisecond)
+			margin := 250 * time.Millisecond
 			t.Logf("cut detected after %s (detection time %s)", took.Round(time.Millisecond), detect)
 			if c.Up || c.Cause != bfd.CauseDetectionTimeExpired {
 				t.Fatalf("a after the cut: %+v", c)

@@ -230,17 +230,73 @@ func (n OSNetwork) OpenSender(spec SenderSpec) (SendConn, error) {
 		}
 		return nil, err
 	}
-	return &osSend{c: pc.(*net.UDPConn), port: spec.Port}, nil
+	c := pc.(*net.UDPConn)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	snd := &osSend{c: c, rc: rc, port: spec.Port}
+	if spec.Interface != "" {
+		if snd.ifindex, err = n.InterfaceIndex(spec.Interface); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	snd.writeFn = snd.write
+	return snd, nil
 }
 
+// osSend sends without ever waiting: a full socket buffer drops the
+// packet (and WritePacket says EAGAIN) rather than parking the goroutine,
+// which may be the scheduler every session's timers depend on. The
+// destination's sockaddr is kept between packets, and the write function
+// is made once, so a send allocates nothing.
 type osSend struct {
-	c    *net.UDPConn
-	port uint16
+	c       *net.UDPConn
+	rc      syscall.RawConn
+	port    uint16
+	ifindex int
+	// Set for the duration of one WritePacket (calls are one at a time).
+	dst     netip.AddrPort
+	sa      unix.Sockaddr
+	b       []byte
+	err     error
+	writeFn func(fd uintptr) bool
 }
 
 func (s *osSend) WritePacket(b []byte, dst netip.AddrPort) error {
-	_, err := s.c.WriteToUDPAddrPort(b, dst)
+	if dst != s.dst || s.sa == nil {
+		s.dst, s.sa = dst, sockaddr(dst, s.ifindex)
+	}
+	s.b = b
+	if err := s.rc.Write(s.writeFn); err != nil {
+		return err
+	}
+	err := s.err
+	s.b, s.err = nil, nil
 	return err
+}
+
+// write is called by RawConn.Write; returning true means done, whatever
+// the outcome, so Go's poller never waits for the socket to drain.
+func (s *osSend) write(fd uintptr) bool {
+	s.err = unix.Sendto(int(fd), s.b, unix.MSG_DONTWAIT, s.sa)
+	return true
+}
+
+// sockaddr converts a destination; a link-local IPv6 one takes the
+// session's interface as its scope.
+func sockaddr(dst netip.AddrPort, ifindex int) unix.Sockaddr {
+	a := dst.Addr()
+	if a.Is4() || a.Is4In6() {
+		return &unix.SockaddrInet4{Port: int(dst.Port()), Addr: a.Unmap().As4()}
+	}
+	sa := &unix.SockaddrInet6{Port: int(dst.Port()), Addr: a.As16()}
+	if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
+		sa.ZoneId = uint32(ifindex)
+	}
+	return sa
 }
 
 func (s *osSend) LocalPort() uint16 { return s.port }

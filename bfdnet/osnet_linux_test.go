@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/heraldlb/herald/bgpwire/bfd"
@@ -51,19 +50,6 @@ func sendWithTTL(t testing.TB, from netip.Addr, to netip.AddrPort, ttl int, b []
 	defer pc.Close()
 	if _, err := pc.(*net.UDPConn).WriteToUDPAddrPort(b, to); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls cond until it holds or 10 s pass (a generous bound: the
-// cores are shared, and what is tested is that it happens).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -196,3 +182,45 @@ func TestEchoFrame(t *testing.T) {
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// The kernel sockets send and receive without allocating: from the bound
+// port, with TTL 255, and the receive side reports TTL and destination.
+func TestOSSocketsDoNotAllocate(t *testing.T) {
+	n := OSNetwork{}
+	recv, err := n.Listen(IPv4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	port := uint16(recv.(*osRecv).c.LocalAddr().(*net.UDPAddr).Port)
+	var snd SendConn
+	for p := uint16(SourcePortMin + 1000); snd == nil; p++ {
+		if snd, err = n.OpenSender(SenderSpec{Family: IPv4, Local: lo1, Port: p}); err != nil && !errors.Is(err, ErrPortInUse) {
+			t.Fatal(err)
+		}
+	}
+	defer snd.Close()
+	dst := netip.AddrPortFrom(lo1, port)
+	payload := []byte("bfd")
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := snd.WritePacket(payload, dst); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("%v allocations per send", allocs)
+	}
+	b := make([]byte, 64)
+	m, info, err := recv.ReadPacket(b)
+	if err != nil || string(b[:m]) != "bfd" || info.Src != netip.AddrPortFrom(lo1, snd.LocalPort()) || info.TTL != 255 || info.Dst != lo1 {
+		t.Errorf("received %q from %v to %v TTL %d: %v", b[:m], info.Src, info.Dst, info.TTL, err)
+	}
+	// Reading (with the control messages) allocates nothing either; 100
+	// of the 101 packets sent are still queued.
+	if allocs := testing.AllocsPerRun(99, func() {
+		if _, _, err := recv.ReadPacket(b); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("%v allocations per receive", allocs)
+	}
+}

@@ -218,9 +218,9 @@ type Peer struct {
 	// referenced Secret; empty for none.
 	Password string
 	// BFD is the resolved profile; nil when BFD is off.
-	BFD                    *BFDProfile
-	EnableGracefulRestart  bool
-	EBGPMultiHop           bool
+	BFD                   *BFDProfile
+	EnableGracefulRestart bool
+	EBGPMultiHop          bool
 	// TTLSecurity: GTSM (RFC 5082) on a directly connected eBGP session.
 	TTLSecurity            bool
 	VRF                    string

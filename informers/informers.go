@@ -42,6 +42,9 @@ const (
 	// KindServiceStatus: a ServiceL2Status or ServiceBGPStatus Key.Name in
 	// Herald's namespace was added or deleted.
 	KindServiceStatus
+	// KindConfigurationState: a ConfigurationState Key.Name in Herald's
+	// namespace was added or deleted (a speaker came or went).
+	KindConfigurationState
 )
 
 func (k Kind) String() string {
@@ -58,6 +61,8 @@ func (k Kind) String() string {
 		return "Endpoints"
 	case KindServiceStatus:
 		return "ServiceStatus"
+	case KindConfigurationState:
+		return "ConfigurationState"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -93,6 +98,9 @@ const (
 	Communities
 	ServiceL2Statuses
 	ServiceBGPStatuses
+	// ConfigurationStates: the controller's and the speakers' reports;
+	// a speaker's (speaker-<node>) says a speaker runs on that node.
+	ConfigurationStates
 	numResources
 )
 
@@ -256,7 +264,7 @@ func DefaultRelevant(r Resource) func(old, obj any) bool {
 		return nodeChanged
 	case Secrets:
 		return func(old, obj any) bool { return !sameVersion(old, obj) }
-	case ServiceL2Statuses, ServiceBGPStatuses:
+	case ServiceL2Statuses, ServiceBGPStatuses, ConfigurationStates:
 		// The speaker writes them itself; only their coming and going
 		// (someone deleted one) needs a look.
 		return func(any, any) bool { return false }

@@ -38,6 +38,7 @@ type listers struct {
 	communities mlblisters.CommunityLister
 	l2Statuses  mlblisters.ServiceL2StatusLister
 	bgpStatuses mlblisters.ServiceBGPStatusLister
+	confStates  mlblisters.ConfigurationStateLister
 }
 
 var resourceNames = [numResources]string{
@@ -45,6 +46,7 @@ var resourceNames = [numResources]string{
 	EndpointSlices: "EndpointSlices", IPAddressPools: "IPAddressPools", L2Advertisements: "L2Advertisements",
 	BGPAdvertisements: "BGPAdvertisements", BGPPeers: "BGPPeers", BFDProfiles: "BFDProfiles",
 	Communities: "Communities", ServiceL2Statuses: "ServiceL2Statuses", ServiceBGPStatuses: "ServiceBGPStatuses",
+	ConfigurationStates: "ConfigurationStates",
 }
 
 func (r Resource) String() string {
@@ -115,6 +117,10 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 		inf := i.mlb.Metallb().V1beta1().ServiceBGPStatuses()
 		i.listers.bgpStatuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
 		reg.list = listOf(mv1.ServiceBGPStatuses(ns).List)
+	case ConfigurationStates:
+		inf := i.mlb.Metallb().V1beta1().ConfigurationStates()
+		i.listers.confStates, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindConfigurationState
+		reg.list = listOf(mv1.ConfigurationStates(ns).List)
 	}
 	return reg
 }
@@ -375,6 +381,23 @@ func (i *Informers) ServiceL2Statuses(sel labels.Selector) []*v1beta1.ServiceL2S
 	out := make([]*v1beta1.ServiceL2Status, 0, len(objs))
 	for _, o := range sortByName(objs) {
 		out = append(out, o.DeepCopy())
+	}
+	return out
+}
+
+// ConfigurationStateNames returns the names of the cached
+// ConfigurationStates, sorted.
+func (i *Informers) ConfigurationStateNames() []string {
+	if i.listers.confStates == nil {
+		return nil
+	}
+	objs, err := i.listers.confStates.ConfigurationStates(i.opts.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(objs))
+	for _, o := range sortByName(objs) {
+		out = append(out, o.Name)
 	}
 	return out
 }

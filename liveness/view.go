@@ -52,6 +52,8 @@ const (
 	// SessionWithdrawn: it went Down because the peer disabled it
 	// (AdminDown). Not a vote: the peer stopped wanting the session (its
 	// ring changed), and a stopping speaker says so with a Leaving report.
+	// The session starts a new grace period: one that does not come back
+	// Up within it votes Down, in case the leaving report was lost.
 	SessionWithdrawn
 )
 
@@ -157,6 +159,15 @@ func (v *View) SetSession(now time.Duration, peer string, s SessionState) {
 	v.refresh()
 	ss := v.sessions[peer]
 	switch {
+	case ss != nil && s == SessionWithdrawn:
+		// The peer disabled a session this speaker wants. A peer that
+		// merely stopped wanting it answers again (passively) and the
+		// session comes back Up; one that stopped says so in a leaving
+		// report. If neither happens within the grace period — the
+		// leaving report was lost — the session counts as Down, as a
+		// new session that never came up would.
+		ss.state, ss.since = 0, now
+		v.at(now)
 	case ss != nil && ss.state != s:
 		ss.state = s
 		v.at(now)

@@ -121,11 +121,29 @@ func TestGraceTurnsASilentSessionIntoADownVote(t *testing.T) {
 	if len(obs) != 2 || !slices.Contains(obs, Observation{Node: ring[9]}) {
 		t.Fatalf("after the grace: %v", obs)
 	}
-	// A withdrawn session (the peer's AdminDown) does not vote.
+	// A withdrawn session (the peer's AdminDown) does not vote for a
+	// grace period: the peer may only have stopped wanting it, and then
+	// answers again.
 	v.SetSession(5*time.Second, ring[9], SessionWithdrawn)
 	v.SetSession(5*time.Second, ring[1], SessionFailed)
 	if obs := v.Observations(); len(obs) != 1 || obs[0] != (Observation{Node: ring[1]}) {
 		t.Fatalf("observations %v", obs)
+	}
+	if d, ok := v.Deadline(); !ok || d != 8*time.Second {
+		t.Fatalf("deadline %v %v, want the new grace end at 8s", d, ok)
+	}
+	// One that stays down past it (the peer stopped, and its leaving
+	// report was lost) votes Down.
+	v.Tick(8 * time.Second)
+	if obs := v.Observations(); len(obs) != 2 || !slices.Contains(obs, Observation{Node: ring[9]}) {
+		t.Fatalf("after the new grace: %v", obs)
+	}
+	// One that comes back Up votes Up.
+	v.SetSession(9*time.Second, ring[9], SessionWithdrawn)
+	v.SetSession(9500*time.Millisecond, ring[9], SessionUp)
+	v.Tick(13 * time.Second)
+	if obs := v.Observations(); len(obs) != 2 || !slices.Contains(obs, Observation{Node: ring[9], Up: true}) {
+		t.Fatalf("back up: %v", obs)
 	}
 }
 

@@ -61,7 +61,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 			Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"65535:65282"}}},
 	)
 	rec := &events{}
-	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true,
+	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true, LivenessPort: -1,
 		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)

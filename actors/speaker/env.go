@@ -8,6 +8,8 @@ import (
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/informers"
 )
 
@@ -24,6 +26,15 @@ type env struct {
 	class string
 	// net opens BGP connections.
 	net sessionNet
+	// bfd runs the BGP peers' BFD sessions (nil: BFD could not start).
+	bfd *bfdnet.Manager
+	// The liveness mesh: its BFD port (its datagrams use the next one),
+	// profile, and the networks its sockets are made on. mesh is nil when
+	// the mesh is off.
+	meshPort    uint16
+	meshProfile bfd.Profile
+	meshNet     MeshNet
+	meshBFDNet  bfdnet.Network
 	// recorder publishes Events on Services (nil: none).
 	recorder record.EventRecorder
 	// l2Exclude are the interface name patterns never used for L2;
@@ -32,7 +43,7 @@ type env struct {
 	noL2      bool
 
 	// pids of the tree's fixed actors, known before any is spawned.
-	config, planner, peers, bgpStatus, l2Status, ifaces *actor.PID
+	config, planner, peers, bgpStatus, l2Status, ifaces, mesh *actor.PID
 	// begun is set once every fixed actor exists: a message sent to one
 	// not spawned yet would be lost, so the config actor waits for it
 	// before its first compilation (see topActor).

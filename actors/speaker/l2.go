@@ -66,9 +66,10 @@ func (a *ifacesActor) Receive(c actor.Context) {
 	case l2Owned:
 		a.owned = m.ips
 		a.distribute(c)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
 		if a.watcher != nil {
 			a.watcher.Close()
+			a.watcher = nil
 		}
 	}
 }
@@ -163,10 +164,12 @@ func (a *ifaceActor) Receive(c actor.Context) {
 			// The supervisor restarts the actor, which opens new sockets.
 			panic("ARP/NDP responder on " + a.link.Name + " failed: " + m.err.Error())
 		}
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// Restarting too: the new actor opens its own sockets.
 		if a.r != nil {
 			a.e.metrics.l2.remove(a.r)
 			a.r.Close()
+			a.r = nil
 		}
 	}
 }

@@ -24,8 +24,14 @@ type Metrics struct {
 	updates   *prometheus.CounterVec
 	prefixes  *prometheus.GaugeVec
 
-	// l2 reads the ARP/NDP responders' counters when scraped.
-	l2 *l2Collector
+	// l2 reads the ARP/NDP responders' counters when scraped, bfd the
+	// BFD sessions'.
+	l2  *l2Collector
+	bfd *bfdCollector
+
+	// The liveness mesh.
+	meshAlive, meshHeld                                  prometheus.Gauge
+	meshSent, meshSendErrors, meshMalformed, meshForeign prometheus.Counter
 }
 
 // NewMetrics creates the series and registers them on reg.
@@ -59,9 +65,35 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "metallb_bgp_announced_prefixes_total",
 			Help: "Prefixes the Established peer has from this speaker now.",
 		}, []string{"peer", "name"}),
-		l2: newL2Collector(),
+		l2:  newL2Collector(),
+		bfd: newBFDCollector(),
+		meshAlive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_liveness_speakers_alive",
+			Help: "Speakers alive in this speaker's view of the liveness mesh, itself included.",
+		}),
+		meshHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_liveness_statuses_held",
+			Help: "Other speakers whose liveness status this speaker holds (all members but itself when in sync).",
+		}),
+		meshSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_sent_total",
+			Help: "Liveness statuses and digests sent to other speakers.",
+		}),
+		meshSendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_send_errors_total",
+			Help: "Liveness datagrams the socket refused.",
+		}),
+		meshMalformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_malformed_total",
+			Help: "Liveness datagrams received that did not decode.",
+		}),
+		meshForeign: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_liveness_datagrams_foreign_total",
+			Help: "Liveness datagrams received from an address that is no speaker's node, ignored.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes, m.l2} {
+	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates,
+		m.prefixes, m.l2, m.bfd, m.meshAlive, m.meshHeld, m.meshSent, m.meshSendErrors, m.meshMalformed, m.meshForeign} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/config"
 )
@@ -36,9 +37,10 @@ type peerActor struct {
 	conns     map[peer.ConnID]*bgpConn
 	dials     map[peer.ConnID]context.CancelFunc
 	timers    map[peer.Timer]clock.Timer
-	// last is the Status published last.
-	last   peer.Status
-	status *actors.StatusWriter[v1beta1.BGPSessionStateStatus]
+	// last is the Status published last, lastBFD the BFD state with it.
+	last    peer.Status
+	lastBFD string
+	status  *actors.StatusWriter[v1beta1.BGPSessionStateStatus]
 
 	// incoming is a connection the listener accepted, while the Peer
 	// decides whether to keep it.
@@ -47,6 +49,13 @@ type peerActor struct {
 	// drain is set while the speaker stops: the withdrawals are being
 	// sent; drained answers it.
 	drain *drainSession
+
+	// bfd is the BFD session the BGPPeer's bfdProfile asks for (nil:
+	// none); bfdState its state for the BGPSessionState, and bfdErr why
+	// it could not start.
+	bfd      *bfdnet.Session
+	bfdState string
+	bfdErr   error
 }
 
 type drainSession struct {
@@ -83,8 +92,6 @@ type (
 	// time), say goodbye, and answer drained to reply.
 	drainPeer struct{ reply *actor.PID }
 	drained   struct{ peer string }
-	// bfdDown: BFD declared the path to the peer down.
-	bfdDown struct{}
 )
 
 func newPeerActor(e *env, cfg *config.Peer, routes []peer.Route, restarted bool) actor.Actor {
@@ -112,6 +119,7 @@ func (a *peerActor) Receive(c actor.Context) {
 			a.e.Log.Error("BGP peer cannot be configured", "peer", a.name, "err", err)
 			return
 		}
+		a.startBFD(c)
 		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: a.routes})
 		a.step(c, peer.Event{Kind: peer.Start})
 	case setRoutes:
@@ -155,38 +163,54 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.drainedConn(c, m.conn)
 	case peerTimer:
 		a.step(c, peer.Event{Kind: peer.TimerExpired, Timer: m.timer, Token: m.token})
-	case bfdDown:
-		a.step(c, peer.Event{Kind: peer.BFDDown})
+	case bfdChanged:
+		a.bfdChange(c, m.ch)
+	case setBFD:
+		a.setBFDProfile(c, m.profile)
 	case drainPeer:
 		a.startDrain(c, m.reply)
 	case actors.StatusWritten[v1beta1.BGPSessionStateStatus]:
 		a.status.Done(c, m)
 	case actors.Retry:
 		a.status.Flush(c)
+	case *actor.Restarting:
+		// A panic: the new actor opens everything afresh, so this one
+		// lets go of its connections, timers and BFD session (whose key
+		// the new one adds again).
+		a.release()
 	case *actor.Stopping:
 		// Removed (the session is no longer planned, or its BGPPeer
 		// changed): say goodbye with Cease/Peer De-configured.
 		if a.p != nil && a.drain == nil {
 			a.step(c, peer.Event{Kind: peer.Deconfigure})
 		}
-		for _, cancel := range a.dials {
-			cancel()
-		}
-		for _, t := range a.timers {
-			t.Stop()
-		}
-		for _, bc := range a.conns {
-			bc.close()
-		}
-		if a.transport != nil {
-			a.transport.Close()
-		}
+		// After the Cease: the router hears BFD AdminDown, which is not a
+		// failure, once the BGP session has closed.
+		a.release()
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
 		if a.drain == nil {
 			// No longer planned (a stopping speaker keeps its objects:
 			// the next one takes them over).
 			deleteSessionState(a.e, a.name)
 		}
+	}
+}
+
+// release closes what the actor owns: its BFD session, dials, timers,
+// connections and transport.
+func (a *peerActor) release() {
+	a.stopBFD()
+	for _, cancel := range a.dials {
+		cancel()
+	}
+	for _, t := range a.timers {
+		t.Stop()
+	}
+	for _, bc := range a.conns {
+		bc.close()
+	}
+	if a.transport != nil {
+		a.transport.Close()
 	}
 }
 
@@ -299,13 +323,21 @@ func (a *peerActor) report(r peer.ReportInfo) {
 // publish hands the Peer's status on when it changed: the metrics and the
 // session's BGPSessionState.
 func (a *peerActor) publish(c actor.Context) {
+	if a.p == nil {
+		return
+	}
 	st := a.p.Status()
-	if st.Events == a.last.Events {
+	if st.Events == a.last.Events && a.bfdState == a.lastBFD {
 		return
 	}
 	a.e.metrics.observePeer(a.name, peerAddr(a.cfg), st, a.last)
-	a.last = st
-	a.status.Set(c, sessionStatus(a.e.node, a.name, peerAddr(a.cfg), st))
+	a.last, a.lastBFD = st, a.bfdState
+	out := sessionStatus(a.e.node, a.name, peerAddr(a.cfg), st)
+	out.BFDState = a.bfdState
+	if a.bfdErr != nil && out.LastError == "" {
+		out.LastError = a.bfdErr.Error()
+	}
+	a.status.Set(c, out)
 }
 
 // startDrain is how a stopping speaker leaves a session: with graceful

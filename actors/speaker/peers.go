@@ -125,6 +125,12 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		want, _ = a.cfg.Peer(name)
 	}
 	ch := a.children[name]
+	if ch != nil && want != nil && sameButBFD(ch.cfg, want) && !reflect.DeepEqual(ch.cfg.BFD, want.BFD) {
+		// Only the BFD profile changed: the BFD session renegotiates
+		// (a Poll Sequence) and the BGP session stays up.
+		c.Send(ch.pid, setBFD{profile: want.BFD})
+		ch.cfg = want
+	}
 	if ch != nil && (want == nil || !reflect.DeepEqual(ch.cfg, want)) {
 		// Stopping says goodbye with Cease/Peer De-configured.
 		c.Stop(ch.pid)
@@ -138,6 +144,14 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		pid := c.Spawn(actors.NewProps(a.e.Log, "peer", func() actor.Actor { return newPeerActor(a.e, p, routes, restarted) }))
 		a.children[name] = &peerChild{pid: pid, cfg: want}
 	}
+}
+
+// sameButBFD reports whether two compilations of a BGPPeer differ in
+// their BFD profile at most.
+func sameButBFD(a, b *config.Peer) bool {
+	x, y := *a, *b
+	x.BFD, y.BFD = nil, nil
+	return reflect.DeepEqual(&x, &y)
 }
 
 func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {

@@ -38,6 +38,9 @@ type plannerActor struct {
 	// ServiceL2Status was last told.
 	owned   map[netip.Addr][]string
 	l2Shown map[announce.ServiceKey][]string
+	// mesh is the liveness mesh's last word (nil: not heard yet, or the
+	// mesh is off).
+	mesh *speakersAlive
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -67,8 +70,20 @@ func (a *plannerActor) Receive(c actor.Context) {
 			c.Send(a.e.peers, routeChanges{peer: name, changes: announce.RouteChanges{
 				Node: a.e.node, Peer: name, Added: a.p.Routes(a.e.node, name)}})
 		}
+	case speakersAlive:
+		a.mesh = &m
+		if a.ready {
+			a.speakers(c)
+		}
+	case resendInterfaces:
+		if a.ifaces != nil {
+			c.Send(a.e.mesh, localInterfaces{names: a.ifaces})
+		}
 	case localInterfaces:
 		a.ifaces = m.names
+		if a.e.mesh != nil {
+			c.Send(a.e.mesh, m)
+		}
 		if a.ready {
 			a.speakers(c)
 			a.l2Statuses(c, slices.Collect(maps.Keys(a.l2Shown)))
@@ -145,15 +160,30 @@ func (a *plannerActor) l2Statuses(c actor.Context, keys []announce.ServiceKey) {
 	}
 }
 
-// speakers gives the planner the live speakers and their interfaces.
-// Until the liveness mesh reports them, every Node counts as running a
-// live speaker, with this node's usable interfaces for its own and, for
-// the others, the same names (nodes of a cluster usually share their
-// interface names).
+// speakers gives the planner the live speakers and their interfaces: the
+// liveness mesh's alive set (Nodes that exist only), with the interfaces
+// each speaker reported, this node's own for itself. A speaker not heard
+// from yet is taken to have this node's interface names (nodes of a
+// cluster usually share them) until it is. With the mesh off, every Node
+// counts as running a live speaker.
 func (a *plannerActor) speakers(c actor.Context) {
 	var out []announce.Speaker
-	for name := range a.nodes {
-		out = append(out, announce.Speaker{Node: name, Interfaces: a.ifaces})
+	switch {
+	case a.e.mesh == nil:
+		for name := range a.nodes {
+			out = append(out, announce.Speaker{Node: name, Interfaces: a.ifaces})
+		}
+	case a.mesh != nil:
+		for _, name := range a.mesh.nodes {
+			if !a.nodes[name] {
+				continue
+			}
+			ifs, ok := a.mesh.ifaces[name]
+			if name == a.e.node || !ok {
+				ifs = a.ifaces
+			}
+			out = append(out, announce.Speaker{Node: name, Interfaces: ifs})
+		}
 	}
 	a.apply(c, a.p.SetSpeakers(out))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/bgpwire/bfd"
 	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/l2"
 )
@@ -52,6 +55,22 @@ type Options struct {
 	L2Exclude []string
 	// NoL2 answers no ARP/NDP on this node (tests of BGP alone).
 	NoL2 bool
+	// BFDNetwork makes the BFD sockets (default: the kernel's,
+	// bfdnet.OSNetwork); BFDPorts are the router-facing single-hop,
+	// multihop and echo ports (zero: 3784, 4784, 3785).
+	BFDNetwork bfdnet.Network
+	BFDPorts   [3]uint16
+	// LivenessPort is the liveness mesh's BFD port (default
+	// bfdnet.LivenessPort, 4785); its statuses use the next port. -1
+	// turns the mesh off: every speaker then counts as alive.
+	LivenessPort int
+	// LivenessProfile is the mesh's BFD profile (default
+	// DefaultLivenessProfile, 100 ms × 3).
+	LivenessProfile *bfd.Profile
+	// MeshNet and MeshBFDNetwork make the mesh's sockets (defaults: the
+	// kernel's, on every address).
+	MeshNet        MeshNet
+	MeshBFDNetwork bfdnet.Network
 }
 
 // Speaker is `herald speaker` on one node: informers for what the node
@@ -81,6 +100,7 @@ func Watches() []informers.Watch {
 		{Resource: informers.ServiceL2Statuses},
 		{Resource: informers.ServiceBGPStatuses},
 	}
+	w = append(w, informers.Watch{Resource: informers.ConfigurationStates})
 	for _, r := range informers.ConfigResources {
 		w = append(w, informers.Watch{Resource: r})
 	}
@@ -119,6 +139,22 @@ func New(opts Options) (*Speaker, error) {
 	}
 	if opts.L2Exclude == nil {
 		opts.L2Exclude = l2.DefaultExclude
+	}
+	if opts.LivenessPort == 0 {
+		opts.LivenessPort = bfdnet.LivenessPort
+	}
+	if opts.LivenessPort > 65533 {
+		return nil, fmt.Errorf("speaker: liveness port %d: must leave room for the status port after it", opts.LivenessPort)
+	}
+	if opts.LivenessProfile == nil {
+		p := DefaultLivenessProfile
+		opts.LivenessProfile = &p
+	}
+	if err := opts.LivenessProfile.Validate(); err != nil {
+		return nil, fmt.Errorf("speaker: liveness profile: %w", err)
+	}
+	if opts.MeshNet == nil {
+		opts.MeshNet = UDPMeshNet(netip.Addr{})
 	}
 	m, err := NewMetrics(opts.Registry)
 	if err != nil {
@@ -159,21 +195,38 @@ func (s *Speaker) Run(ctx context.Context) error {
 	// and timer of the tree stops with it.
 	treeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	e := &env{
+	e := &env{}
+	bfdm, err := bfdnet.New(bfdnet.Options{
+		SingleHopPort: s.opts.BFDPorts[0], MultihopPort: s.opts.BFDPorts[1], EchoPort: s.opts.BFDPorts[2],
+		Network: s.opts.BFDNetwork, Log: s.log.With("bfd", "peers"), Notify: e.routeBFDChange,
+	})
+	if err != nil {
+		// BGP runs without BFD; each peer that asks for it says so.
+		s.log.Error("BFD unavailable: BGPPeers with a bfdProfile run without it", "err", err)
+	} else {
+		s.metrics.bfd.add(bfdm)
+		defer func() { s.metrics.bfd.remove(bfdm); _ = bfdm.Close() }()
+	}
+	*e = env{
 		Runtime: &actors.Runtime{
 			Log: s.log, Ctx: treeCtx, Root: s.system.Root, Clock: s.opts.Clock,
 			BackoffInitial: s.opts.BackoffInitial, BackoffMax: s.opts.BackoffMax,
 			APIError: s.metrics.apiError,
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
-		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net,
+		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net, bfd: bfdm,
 		recorder: s.opts.Recorder, l2Exclude: s.opts.L2Exclude, noL2: s.opts.NoL2,
 		ifaces:    s.system.NewLocalPID("speaker/ifaces"),
 		l2Status:  s.system.NewLocalPID("speaker/l2status"),
 		bgpStatus: s.system.NewLocalPID("speaker/bgpstatus"),
 		config:    s.system.NewLocalPID("speaker/config"),
-		planner:   s.system.NewLocalPID("speaker/planner"),
-		peers:     s.system.NewLocalPID("speaker/peers"),
+		meshPort:  uint16(max(s.opts.LivenessPort, 0)), meshProfile: *s.opts.LivenessProfile,
+		meshNet: s.opts.MeshNet, meshBFDNet: s.opts.MeshBFDNetwork,
+		planner: s.system.NewLocalPID("speaker/planner"),
+		peers:   s.system.NewLocalPID("speaker/peers"),
+	}
+	if s.opts.LivenessPort > 0 {
+		e.mesh = s.system.NewLocalPID("speaker/mesh")
 	}
 	top, err := s.system.Root.SpawnNamed(actors.NewProps(s.log, "speaker", func() actor.Actor { return &topActor{e: e} }), "speaker")
 	if err != nil {
@@ -188,8 +241,15 @@ func (s *Speaker) Run(ctx context.Context) error {
 	s.ready.Store(false)
 	s.metrics.ready.Set(0)
 	s.top.Store(nil)
-	// Say goodbye first: every BGP session withdraws its routes (or keeps
-	// them at the peer through graceful restart) and closes with Cease.
+	// Say goodbye first. The other speakers hear that this one leaves
+	// and take its L2 addresses over at once; every BGP session withdraws
+	// its routes (or keeps them at the peer through graceful restart) and
+	// closes with Cease.
+	if e.mesh != nil {
+		if _, err := s.system.Root.RequestFuture(e.mesh, leaveMesh{}, time.Second).Result(); err != nil {
+			s.log.Warn("the liveness mesh did not hear this speaker leave", "err", err)
+		}
+	}
 	if _, err := s.system.Root.RequestFuture(e.peers, drainPeers{}, drainTimeout+time.Second).Result(); err != nil {
 		s.log.Warn("BGP sessions did not all say goodbye", "err", err)
 	}
@@ -223,8 +283,12 @@ func (t *topActor) Receive(c actor.Context) {
 			{"ifaces", t.e.ifaces, func() actor.Actor { return newIfacesActor(t.e) }},
 			{"peers", t.e.peers, func() actor.Actor { return newPeersActor(t.e) }},
 			{"planner", t.e.planner, func() actor.Actor { return newPlannerActor(t.e) }},
+			{"mesh", t.e.mesh, func() actor.Actor { return newMeshActor(t.e) }},
 			{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
 		} {
+			if ch.want == nil {
+				continue // off
+			}
 			pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, ch.name, ch.make), ch.name)
 			if err != nil || pid.Id != ch.want.Id {
 				panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
@@ -239,9 +303,16 @@ func (t *topActor) Receive(c actor.Context) {
 			c.Send(t.e.config, configChanged{})
 		case informers.KindNode:
 			// Node labels feed node selectors (configuration) and the
-			// node's own state feeds the plan.
+			// node's own state feeds the plan; its addresses the mesh.
 			c.Send(t.e.config, configChanged{})
 			c.Send(t.e.planner, m)
+			if t.e.mesh != nil {
+				c.Send(t.e.mesh, meshMembers{})
+			}
+		case informers.KindConfigurationState:
+			if t.e.mesh != nil {
+				c.Send(t.e.mesh, meshMembers{})
+			}
 		case informers.KindService, informers.KindEndpoints:
 			c.Send(t.e.planner, m)
 		}

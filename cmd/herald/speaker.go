@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/heraldlb/herald/actors/speaker"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/l2"
 )
 
 // speakerFlags are `herald speaker`'s settings.
@@ -29,6 +32,11 @@ type speakerFlags struct {
 	logLevel    string
 	qps         float32
 	burst       int
+
+	livenessPort     int
+	livenessInterval time.Duration
+	livenessMult     uint32
+	l2Exclude        []string
 }
 
 func newSpeakerCommand() *cobra.Command {
@@ -56,6 +64,10 @@ ConfigurationState, speaker-<node>, in --namespace. /metrics, /healthz and
 	fl.Uint16Var(&f.listenPort, "bgp-listen-port", 0, "TCP port where BGP sessions also accept the peers' connections (179 needs CAP_NET_BIND_SERVICE); 0: only dial")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.IntVar(&f.livenessPort, "liveness-port", bfdnet.LivenessPort, "UDP port of the speakers' liveness mesh (BFD between speakers); its statuses use the next port; 0 turns the mesh off (every speaker then counts as alive)")
+	fl.DurationVar(&f.livenessInterval, "liveness-interval", 100*time.Millisecond, "BFD transmit and receive interval of the liveness mesh")
+	fl.Uint32Var(&f.livenessMult, "liveness-multiplier", 3, "BFD detect multiplier of the liveness mesh: a speaker is dead after this many intervals without a packet")
+	fl.StringSliceVar(&f.l2Exclude, "l2-exclude", l2.DefaultExclude, "interface name patterns (path.Match globs) never used to answer ARP/NDP")
 	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
 	fl.IntVar(&f.burst, "kube-api-burst", 100, "client-side burst for API requests")
 	return cmd
@@ -94,9 +106,20 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	defer stopEvents()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	profile := speaker.DefaultLivenessProfile
+	ms := f.livenessInterval.Milliseconds()
+	if ms < 10 || ms > 60000 || f.livenessInterval%time.Millisecond != 0 {
+		return fmt.Errorf("--liveness-interval %s: must be whole milliseconds from 10ms to 60s", f.livenessInterval)
+	}
+	profile.ReceiveInterval, profile.TransmitInterval, profile.DetectMultiplier = uint32(ms), uint32(ms), f.livenessMult
+	port := f.livenessPort
+	if port == 0 {
+		port = -1
+	}
 	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
 		NodeName: node, Namespace: f.namespace, LoadBalancerClass: f.class,
-		Net: speaker.NewBGPNet(f.listenPort, log)})
+		Net:          speaker.NewBGPNet(f.listenPort, log),
+		LivenessPort: port, LivenessProfile: &profile, L2Exclude: f.l2Exclude})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,211 @@
+package speaker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
+	"github.com/heraldlb/herald/bfdnet"
+)
+
+// meshNode is one in-process speaker of a mesh test: its own loopback
+// address, sharing the API with the others.
+type meshNode struct {
+	s      *Speaker
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	// drop, while set, loses every liveness datagram this speaker sends.
+	drop atomic.Bool
+}
+
+type droppingNet struct {
+	meshTransport
+	n *meshNode
+}
+
+func (d droppingNet) Send(to netip.AddrPort, b []byte) error {
+	if d.n.drop.Load() {
+		return nil
+	}
+	return d.meshTransport.Send(to, b)
+}
+
+// startMesh runs n speakers on 127.0.0.1..n, their liveness mesh on
+// port and port+1 of their own addresses (no root needed).
+func startMesh(t *testing.T, n int, port int, dropping ...int) []*meshNode {
+	t.Helper()
+	kube := kubefake.NewClientset()
+	mlb := mlbfake.NewSimpleClientset()
+	for i := 1; i <= n; i++ {
+		if _, err := kube.CoreV1().Nodes().Create(context.Background(), &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%d", i)},
+			Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.0.0.%d", i)}}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	level := slog.LevelWarn
+	if os.Getenv("HERALD_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	var nodes []*meshNode
+	for i := 1; i <= n; i++ {
+		addr := netip.AddrFrom4([4]byte{127, 0, 0, byte(i)})
+		mn := &meshNode{reg: prometheus.NewRegistry(), done: make(chan error, 1)}
+		mn.drop.Store(slices.Contains(dropping, i))
+		udp := UDPMeshNet(addr)
+		s, err := New(Options{Kube: kube, Metallb: mlb, Registry: mn.reg, NodeName: fmt.Sprintf("n%d", i), NoL2: true,
+			Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+			LivenessPort: port, MeshBFDNetwork: bfdnet.OSNetwork{ListenAddr4: addr},
+			MeshNet: func(p uint16, deliver func(netip.AddrPort, []byte)) (meshTransport, error) {
+				tr, err := udp(p, deliver)
+				if err != nil {
+					return nil, err
+				}
+				return droppingNet{tr, mn}, nil
+			},
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("test", t.Name())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mn.s = s
+		ctx, cancel := context.WithCancel(context.Background())
+		mn.cancel = cancel
+		go func() { mn.done <- s.Run(ctx) }()
+		nodes = append(nodes, mn)
+	}
+	t.Cleanup(func() {
+		for _, mn := range nodes {
+			mn.stop(t)
+		}
+	})
+	return nodes
+}
+
+func (mn *meshNode) stop(t *testing.T) {
+	mn.once.Do(func() {
+		mn.cancel()
+		select {
+		case <-mn.done:
+		case <-time.After(10 * time.Second):
+			t.Error("a speaker did not stop")
+		}
+	})
+}
+
+func gauge(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
+}
+
+func (mn *meshNode) alive() float64 { return gauge(mn.s.metrics.meshAlive) }
+
+// bfdUp counts this speaker's mesh BFD sessions that are Up.
+func (mn *meshNode) bfdUp(t *testing.T) int {
+	mfs, err := mn.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "herald_bfd_session_up" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == "mesh" && m.GetGauge().GetValue() == 1 {
+					up++
+				}
+			}
+		}
+	}
+	return up
+}
+
+// Three speakers find each other through the API, run BFD with each other
+// and agree that all three are alive; one that stops cleanly is out of the
+// others' alive set at once.
+func TestMeshAgreesAndHearsALeave(t *testing.T) {
+	nodes := startMesh(t, 3, 24785)
+	for i, mn := range nodes {
+		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
+			return mn.alive() == 3 && mn.bfdUp(t) == 2
+		})
+	}
+	nodes[2].stop(t)
+	// Through its leaving status, not the grace period a silent session
+	// gets (3 s; TestMeshFindsASpeakerWhoseLeaveWasLost): the bound tells
+	// the two ways apart with a wide margin, it does not measure speed.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for i, mn := range nodes[:2] {
+		for mn.alive() != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("n%d did not hear n3 leave", i+1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// A speaker whose leaving status is lost is still found dead: its
+// AdminDown starts a grace period after which its silent sessions vote
+// Down.
+func TestMeshFindsASpeakerWhoseLeaveWasLost(t *testing.T) {
+	nodes := startMesh(t, 3, 24795)
+	for i, mn := range nodes {
+		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive", i+1), func() bool { return mn.alive() == 3 && mn.bfdUp(t) == 2 })
+	}
+	// n3 leaves, but its leaving status is lost: only AdminDown (not a
+	// vote) and the digests tell the others.
+	nodes[2].drop.Store(true)
+	nodes[2].stop(t)
+	for i, mn := range nodes[:2] {
+		eventually(t, fmt.Sprintf("n%d sees n3 dead", i+1), func() bool { return mn.alive() == 2 })
+	}
+}
+
+// Statuses lost on the way are repaired by the digests: every status n3
+// sends while the mesh forms is lost, and the others learn n3's last one
+// from the gossip alone (n3's observations no longer change).
+func TestMeshRepairsLostStatuses(t *testing.T) {
+	nodes := startMesh(t, 3, 24805, 3)
+	for i, mn := range nodes {
+		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
+			return mn.alive() == 3 && mn.bfdUp(t) == 2
+		})
+	}
+	for i, mn := range nodes[:2] {
+		if held := gauge(mn.s.metrics.meshHeld); held != 1 {
+			t.Fatalf("n%d holds %v statuses while n3's are lost, want 1 (n2's or n1's)", i+1, held)
+		}
+	}
+	nodes[2].drop.Store(false)
+	for i, mn := range nodes[:2] {
+		deadline := time.Now().Add(4*gossipInterval + 2*time.Second)
+		for gauge(mn.s.metrics.meshHeld) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("n%d did not get n3's status from the digests", i+1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
