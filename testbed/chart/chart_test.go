@@ -14,6 +14,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -225,34 +226,98 @@ func TestSpeakerPod(t *testing.T) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// The flags the speaker is gaining are passed only when their values are
-// set: today's binary refuses a flag it does not know.
-func TestSpeakerFlagsToCome(t *testing.T) {
-	args := func(values map[string]any) []string {
+// The liveness mesh's flags are always passed (the chart's defaults are
+// the speaker's: port 4785, 100ms, 3) and its two UDP ports, the BFD port
+// and the next one for the statuses, are the container's; port 0 turns the
+// mesh off and declares no port. --l2-exclude is passed only when set, as
+// its list replaces the speaker's own. Flags the speaker does not have yet
+// (graceful restart time, metrics TLS) are passed only when set: the
+// binary refuses a flag it does not know.
+func TestSpeakerLivenessAndFlagsToCome(t *testing.T) {
+	speaker := func(values map[string]any) ([]string, []corev1.ContainerPort) {
 		r := render(t, Options{Values: values})
 		a, err := ContainerArgs(r.Find("DaemonSet", "herald-speaker"), "speaker")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a
+		ds := convert[appsv1.DaemonSet](t, r.Find("DaemonSet", "herald-speaker"))
+		return a, ds.Spec.Template.Spec.Containers[0].Ports
 	}
-	for _, a := range args(nil) {
-		for _, flag := range []string{"--liveness-port", "--liveness-profile", "--l2-exclude", "--graceful-restart-time", "--metrics-tls"} {
+	udp := func(ports []corev1.ContainerPort) []int32 {
+		var got []int32
+		for _, p := range ports {
+			if p.Protocol == corev1.ProtocolUDP {
+				got = append(got, p.ContainerPort)
+			}
+		}
+		return got
+	}
+	args, ports := speaker(nil)
+	for _, want := range []string{"--liveness-port=4785", "--liveness-interval=100ms", "--liveness-multiplier=3"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("default args %q lack %s", args, want)
+		}
+	}
+	for _, a := range args {
+		for _, flag := range []string{"--l2-exclude", "--graceful-restart-time", "--metrics-tls"} {
 			if strings.HasPrefix(a, flag) {
 				t.Errorf("default args pass %s", a)
 			}
 		}
 	}
-	got := args(map[string]any{"speaker": map[string]any{
-		"liveness": map[string]any{"port": 3790, "profile": "50ms*3"},
+	if got := udp(ports); !slices.Equal(got, []int32{4785, 4786}) {
+		t.Errorf("default UDP ports %v, want the mesh's 4785 and 4786", got)
+	}
+	args, ports = speaker(map[string]any{"speaker": map[string]any{
+		"liveness": map[string]any{"port": 0},
+	}})
+	if !slices.Contains(args, "--liveness-port=0") || len(udp(ports)) != 0 {
+		t.Errorf("mesh off: args %q, UDP ports %v; want --liveness-port=0 and none", args, udp(ports))
+	}
+	args, ports = speaker(map[string]any{"speaker": map[string]any{
+		"liveness": map[string]any{"port": 3790, "interval": "50ms", "multiplier": 5},
 		"l2":       map[string]any{"exclude": []any{"cali*", "veth*"}},
 		"bgp":      map[string]any{"gracefulRestart": map[string]any{"restartTime": "90s"}},
 	}})
-	for _, want := range []string{"--liveness-port=3790", "--liveness-profile=50ms*3", "--l2-exclude=cali*", "--l2-exclude=veth*",
-		"--graceful-restart-time=90s"} {
-		if !slices.Contains(got, want) {
-			t.Errorf("args %q lack %s", got, want)
+	for _, want := range []string{"--liveness-port=3790", "--liveness-interval=50ms", "--liveness-multiplier=5",
+		"--l2-exclude=cali*", "--l2-exclude=veth*", "--graceful-restart-time=90s"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("args %q lack %s", args, want)
 		}
+	}
+	if got := udp(ports); !slices.Equal(got, []int32{3790, 3791}) {
+		t.Errorf("UDP ports %v, want 3790 and 3791", got)
+	}
+}
+
+// The speakers' NetworkPolicy, when asked for, admits both ports of the
+// liveness mesh (from livenessFrom) and BFD; it is off by default, also
+// when the controller's is on.
+func TestSpeakerNetworkPolicy(t *testing.T) {
+	if np := render(t, Options{Values: map[string]any{"networkPolicy": map[string]any{"enabled": true}}}).Find("NetworkPolicy", "herald-speaker"); np != nil {
+		t.Fatal("the speakers' NetworkPolicy is rendered without networkPolicy.speaker.enabled")
+	}
+	from := []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.0/24"}}}
+	r := render(t, Options{Values: map[string]any{
+		"networkPolicy": map[string]any{"speaker": map[string]any{"enabled": true, "livenessFrom": from}},
+		"speaker":       map[string]any{"liveness": map[string]any{"port": 4800}},
+	}})
+	np := convert[networkingv1.NetworkPolicy](t, r.Find("NetworkPolicy", "herald-speaker"))
+	admitted := map[int32][]networkingv1.NetworkPolicyPeer{}
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			if p.Protocol != nil && *p.Protocol == corev1.ProtocolUDP && p.Port != nil {
+				admitted[p.Port.IntVal] = rule.From
+			}
+		}
+	}
+	for _, port := range []int32{4800, 4801, 3784, 3785, 4784} {
+		if _, ok := admitted[port]; !ok {
+			t.Errorf("UDP %d not admitted: %v", port, admitted)
+		}
+	}
+	if f := admitted[4801]; len(f) != 1 || f[0].IPBlock == nil || f[0].IPBlock.CIDR != "192.0.2.0/24" {
+		t.Errorf("the statuses' port admits %v, want livenessFrom", f)
 	}
 }
 
@@ -285,6 +350,7 @@ func TestRBACRules(t *testing.T) {
 		{"ClusterRole", "herald-speaker", "", "services/status", "update", false},
 		{"ClusterRole", "herald-speaker", "", "secrets", "get", false},
 		{"Role", "herald-speaker", "", "secrets", "get", true},
+		{"Role", "herald-speaker", "metallb.io", "configurationstates", "watch", true}, // the liveness mesh's members
 		{"ClusterRole", "herald-controller", "", "services/status", "update", true},
 		{"ClusterRole", "herald-controller", "", "services", "patch", true},
 		{"ClusterRole", "herald-controller", "discovery.k8s.io", "endpointslices", "create", false},
@@ -407,7 +473,8 @@ func TestValuesRefused(t *testing.T) {
 		"misspelt key":               {"speaker": map[string]any{"bgp": map[string]any{"listenport": 179}}},
 		"port out of range":          {"speaker": map[string]any{"metrics": map[string]any{"port": 70000}}},
 		"not an OTEL variable":       {"otel": map[string]any{"env": map[string]any{"HTTP_PROXY": "x"}}},
-		"bad liveness profile":       {"speaker": map[string]any{"liveness": map[string]any{"profile": "fast"}}},
+		"bad liveness interval":      {"speaker": map[string]any{"liveness": map[string]any{"interval": "fast"}}},
+		"liveness port 65535":        {"speaker": map[string]any{"liveness": map[string]any{"port": 65535}}},
 		"bad log level":              {"logLevel": "verbose"},
 		"TLS without a Secret":       {"controller": map[string]any{"metrics": map[string]any{"tls": map[string]any{"enabled": true}}}},
 		"ServiceMonitor w/o Service": {"metrics": map[string]any{"services": map[string]any{"enabled": false}, "serviceMonitor": map[string]any{"enabled": true}}},
