@@ -13,9 +13,17 @@ STATICCHECK_VERSION    := v0.8.2
 CONTROLLER_GEN_VERSION := v0.23.0
 CODE_GENERATOR_VERSION := v0.37.2
 KUBECONFORM_VERSION    := v0.7.0
+HELM_VERSION           := v3.22.0
+# The Kubernetes version the chart is rendered and validated for: the lab's
+# (testbed/kube's KubernetesVersion), whose OpenAPI document the schemas are
+# made from.
+CHART_KUBE_VERSION     := 1.37.1
 # Core kinds that examples/ may hold next to metallb.io objects; kubeconform
 # skips them because only schemas made from Herald's CRDs are available.
 KUBECONFORM_SKIP       := Namespace,Node,Secret,Service,ConfigMap
+CHART_KUBECONFORM      := -strict -summary \
+  -schema-location '$(BIN)/kube-schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+  -schema-location '$(BIN)/crd-schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'
 
 # Debian packages the lab and the L2 tests need (routers, namespaces,
 # captures, clients; arping and ndisc6 are the kernel's own ARP and NDP
@@ -26,7 +34,7 @@ FUZZTIME ?= 5m
 BENCHTIME ?= 1s
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: build testbed-bin test unit e2e fuzz bench soak demo generate verify-generate lint tools deps clean
+.PHONY: build testbed-bin test unit e2e fuzz bench soak demo generate verify-generate lint tools deps clean image image-test
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -40,7 +48,7 @@ build:
 ## tests with -race (fuzz seed corpora run as ordinary tests), then every test
 ## of the lab in testbed/ (the ones that need network namespaces skip, saying
 ## so, when not run as root).
-test: deps tools lint verify-generate unit e2e
+test: deps tools lint verify-generate unit image-test e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -82,6 +90,31 @@ soak: deps
 demo: deps build testbed-bin
 	$(BIN)/testbed demo
 
+## image: the container image, without a Docker daemon: herald built static
+## (CGO_ENABLED=0) for each of IMAGE_PLATFORMS, packed by hack/image (its own
+## module, github.com/google/go-containerregistry) into one OCI archive,
+## $(IMAGE_TAR), then read back and checked. Push it with e.g.
+## `skopeo copy --all oci-archive:bin/herald-image.tar docker://REGISTRY/herald:TAG`.
+## The Dockerfile builds the same image with Docker.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_TAR       ?= $(BIN)/herald-image.tar
+IMAGE_CA_CERTS  ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+IMAGE_CREATED   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image:
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+	  echo "herald for $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" \
+	    -o $(BIN)/$${p%/*}-$${p#*/}/herald ./cmd/herald; \
+	done
+	cd hack/image && $(GO) run . -out $(IMAGE_TAR) -version $(VERSION) -revision $(COMMIT) -created $(IMAGE_CREATED) \
+	  $(if $(IMAGE_CA_CERTS),-ca-certs $(IMAGE_CA_CERTS)) \
+	  $(foreach p,$(IMAGE_PLATFORMS),-binary $(p)=$(BIN)/$(subst /,-,$(p))/herald)
+	cd hack/image && $(GO) run . -inspect $(IMAGE_TAR)
+
+## image-test: hack/image's own tests (a module of its own, outside ./...).
+image-test:
+	cd hack/image && $(GO) test -count=1 ./...
+
 testbed-bin:
 	cd testbed && $(GO) build -o $(BIN)/testbed ./cmd/testbed
 
@@ -89,8 +122,8 @@ generate: tools
 	./hack/generate.sh
 
 verify-generate: generate
-	@if [ -n "$$(git status --porcelain -- api charts/herald/crds 2>/dev/null)" ]; then \
-	  echo "make generate changed committed files:"; git status --short -- api charts/herald/crds; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api charts/herald/crds charts/herald/templates/_crds.tpl 2>/dev/null)" ]; then \
+	  echo "make generate changed committed files:"; git status --short -- api charts/herald/crds charts/herald/templates/_crds.tpl; exit 1; fi
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -98,6 +131,7 @@ lint: tools
 	$(GO) vet ./...
 	staticcheck ./...
 	cd testbed && $(GO) vet ./... && staticcheck ./...
+	cd hack/image && $(GO) vet ./... && staticcheck ./...
 	@# Structural check of the CRDs and of every example with kubeconform,
 	@# against JSON Schemas made from the CRDs themselves (no network). The
 	@# core kinds examples use as supporting objects have no schema here.
@@ -106,8 +140,28 @@ lint: tools
 	kubeconform -strict -summary -skip $(KUBECONFORM_SKIP) \
 	  -schema-location '$(BIN)/crd-schemas/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' \
 	  charts/herald/crds examples
+	@# The Helm chart: helm lint, then the chart rendered with each value set
+	@# of charts/herald/ci (the defaults; every option on) through
+	@# kubeconform, strictly, against the Kubernetes API of the lab's version
+	@# (schemas made offline from the k8s.io/kubernetes module's OpenAPI
+	@# document) and the CRDs (Herald's, and the Prometheus Operator's for the
+	@# monitoring objects).
+	rm -rf $(BIN)/kube-schemas $(BIN)/monitoring-crds
+	cd testbed && $(GO) run ./cmd/kubeschemas -out $(BIN)/kube-schemas -monitoring-crds $(BIN)/monitoring-crds
+	cd testbed && $(GO) run ./crdcheck/crdschemas -crds $(BIN)/monitoring-crds -out $(BIN)/crd-schemas
+	@set -eo pipefail; for v in charts/herald/ci/*-values.yaml; do \
+	  echo "chart with $$v:"; \
+	  helm lint --strict --kube-version $(CHART_KUBE_VERSION) -f $$v charts/herald; \
+	  helm template herald charts/herald -n metallb-system --kube-version $(CHART_KUBE_VERSION) -f $$v \
+	    | kubeconform $(CHART_KUBECONFORM) -; \
+	done
+	@# The check must be able to fail: one misspelt field in the rendered
+	@# Deployment is refused.
+	@set -o pipefail; if helm template herald charts/herald -n metallb-system --kube-version $(CHART_KUBE_VERSION) \
+	    | sed 's/^  replicas: /  replica: /' | kubeconform $(CHART_KUBECONFORM) - >/dev/null; then \
+	  echo "kubeconform accepted a Deployment with a misspelt field"; exit 1; fi
 
-tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)
+tools: $(TOOLS_BIN)/.stamp-$(STATICCHECK_VERSION)-$(CONTROLLER_GEN_VERSION)-$(CODE_GENERATOR_VERSION)-$(KUBECONFORM_VERSION)-$(HELM_VERSION)
 
 $(TOOLS_BIN)/.stamp-%:
 	mkdir -p $(TOOLS_BIN)
@@ -118,6 +172,8 @@ $(TOOLS_BIN)/.stamp-%:
 	  k8s.io/code-generator/cmd/informer-gen@$(CODE_GENERATOR_VERSION) \
 	  k8s.io/code-generator/cmd/register-gen@$(CODE_GENERATOR_VERSION)
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	GOBIN=$(TOOLS_BIN) $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" \
+	  helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	touch $@
 
 ## deps: Debian packages for the lab (root only; a no-op when present).

@@ -69,11 +69,8 @@ func newLab(t *testing.T) *lab {
 		ExtraAPIServerArgs: []string{"--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/108"},
 	})
 	ctx := t.Context()
-	rbac, err := os.ReadFile(repoFile(t, "charts/herald/templates/rbac.yaml"))
+	_, err = cp.ApplyYAML(ctx, chartRBAC(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cp.ApplyYAML(ctx, rbac); err != nil {
 		t.Fatalf("applying the chart's RBAC: %v", err)
 	}
 	adminCfg := rest.CopyConfig(cp.AdminRESTConfig())

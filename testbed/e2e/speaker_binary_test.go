@@ -29,11 +29,8 @@ func TestSpeakerBinary(t *testing.T) {
 	env := labtest.Start(t, labtest.Options{Nodes: 1, ControlPlane: true})
 	cp, node := env.ControlPlane, env.Lab.Nodes[0]
 	ctx := t.Context()
-	rbac, err := os.ReadFile(repoFile(t, "charts/herald/templates/rbac.yaml"))
+	_, err := cp.ApplyYAML(ctx, chartRBAC(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cp.ApplyYAML(ctx, rbac); err != nil {
 		t.Fatalf("applying the chart's RBAC: %v", err)
 	}
 	admin, err := versioned.NewForConfig(cp.AdminRESTConfig())

@@ -100,11 +100,8 @@ func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
 		speakers: map[string]*heraldProc{}, jaeger: o.jaeger}
 	ctx := t.Context()
-	rbac, err := os.ReadFile(repoFile(t, "charts/herald/templates/rbac.yaml"))
+	_, err := l.cp.ApplyYAML(ctx, chartRBAC(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.cp.ApplyYAML(ctx, rbac); err != nil {
 		t.Fatalf("applying the chart's RBAC: %v", err)
 	}
 	if l.admin, err = kubernetes.NewForConfig(l.cp.AdminRESTConfig()); err != nil {

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/heraldlb/herald/testbed/chart"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/netlab"
 	"github.com/heraldlb/herald/testbed/routers"
@@ -72,7 +73,7 @@ func serve(ctx context.Context, opts upOptions, log *slog.Logger) (err error) {
 	}
 	undo = append(undo, cp.Stop)
 
-	rbac, err := os.ReadFile(filepath.Join(filepath.Dir(crdDir), "templates", "rbac.yaml"))
+	rbac, err := chart.RBACYAML(nil)
 	if err != nil {
 		return fmt.Errorf("the chart's RBAC: %w", err)
 	}
