@@ -217,6 +217,8 @@ func (a *peerActor) bfdChange(c actor.Context, ch bfdnet.Change) {
 	if a.bfd == nil || ch.Session != a.bfd {
 		return // a session removed since
 	}
+	prev := a.bfdState
+	defer func() { a.traceBFD(prev, ch) }()
 	if ch.Up {
 		a.bfdState = bfd.Up.String()
 		a.e.Log.Info("BFD session up", "peer", a.name)

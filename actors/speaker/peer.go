@@ -16,6 +16,7 @@ import (
 	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/config"
+	"github.com/heraldlb/herald/tracing"
 )
 
 // peerActor carries out one BGP session's peer.Peer: it owns the TCP
@@ -265,9 +266,11 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 				delete(a.timers, act.Timer)
 			}
 		case peer.SessionUp:
+			a.traceSession("Established", a.cfg)
 			a.e.Log.Info("BGP session established", "peer", a.name, "peerAS", act.Session.PeerAS,
 				"peerID", act.Session.PeerID, "hold", act.Session.HoldTime, "gracefulRestart", act.Session.GracefulRestart)
 		case peer.SessionDown:
+			a.traceSession("Idle", a.cfg, tracing.AttrErrorType.String(act.Down.Reason.String()))
 			a.e.Log.Info("BGP session down", "peer", a.name, "reason", act.Down.Reason.String(), "notification", act.Down.Notification.String())
 		case peer.Report:
 			a.report(act.Report)

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire"
 	"github.com/heraldlb/herald/config"
 	"github.com/heraldlb/herald/tracing"
@@ -128,6 +129,38 @@ func (a *ifaceActor) traceOwner(ip netip.Addr, owned bool, parent trace.SpanCont
 		g.SetAttributes(tracing.AttrIPs.StringSlice([]string{ip.String()}), tracing.AttrInterface.String(a.link.Name),
 			tracing.AttrL2Protocol.String(proto))
 		g.End()
+	}
+	span.End()
+}
+
+// traceSession records a BGP session reaching Established or leaving it:
+// a trace of its own, since no Service's change caused it.
+func (a *peerActor) traceSession(state string, cfg *config.Peer, attrs ...attribute.KeyValue) {
+	if !a.e.tracer.Enabled() {
+		return
+	}
+	prev := "Established"
+	if state == "Established" {
+		prev = "OpenConfirm"
+	}
+	span := a.e.tracer.Start(tracing.SpanSessionStateChange, trace.SpanContext{})
+	peerSpan(span, cfg)
+	span.SetAttributes(tracing.AttrBGPState.String(state), tracing.AttrBGPPreviousState.String(prev))
+	span.SetAttributes(attrs...)
+	span.End()
+}
+
+// traceBFD records the BGP peer's BFD session changing state (after
+// bfdChange set a.bfdState).
+func (a *peerActor) traceBFD(prev string, ch bfdnet.Change) {
+	if !a.e.tracer.Enabled() || prev == a.bfdState {
+		return
+	}
+	span := a.e.tracer.Start(tracing.SpanBFDStateChange, trace.SpanContext{})
+	peerSpan(span, a.cfg)
+	span.SetAttributes(tracing.AttrBFDState.String(a.bfdState), tracing.AttrBFDPreviousState.String(prev))
+	if !ch.Up {
+		span.SetAttributes(tracing.AttrBFDDiagnostic.String(ch.LocalDiag.String()))
 	}
 	span.End()
 }

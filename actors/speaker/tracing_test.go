@@ -92,6 +92,17 @@ func TestSpeakerContinuesTheServiceTrace(t *testing.T) {
 		t.Errorf("bgp.update.send attributes %v", sent.Attributes())
 	}
 
+	// The session coming up is a trace of its own.
+	var up []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == tracing.SpanSessionStateChange && spanHas(s, tracing.AttrBGPState.String("Established")) {
+			up = append(up, s)
+		}
+	}
+	if len(up) != 1 || up[0].Parent().IsValid() || !spanHas(up[0], tracing.AttrBGPPeer.String("r")) {
+		t.Errorf("%d bgp.session.state.change spans to Established, want 1, a root, naming peer r", len(up))
+	}
+
 	// Two Services at once, with no traceparent: each starts its own
 	// trace; an UPDATE that carries both links to the other.
 	for _, name := range []string{"a", "b"} {
