@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"k8s.io/client-go/tools/record"
@@ -18,12 +19,15 @@ import (
 // the first actor starts and never changed afterwards.
 type env struct {
 	*actors.Runtime
-	mlb       versioned.Interface
-	inf       *informers.Informers
-	metrics   *Metrics
-	tracer    tracing.Tracer
-	namespace string
-	node      string
+	mlb     versioned.Interface
+	inf     *informers.Informers
+	metrics *Metrics
+	tracer  tracing.Tracer
+	// restartTime is advertised to graceful-restart peers (0: the
+	// default).
+	restartTime time.Duration
+	namespace   string
+	node        string
 	// class is the spec.loadBalancerClass served ("": Services without one).
 	class string
 	// net opens BGP connections.

@@ -30,6 +30,7 @@ func (e *env) peerConfig(p *config.Peer, restarted bool) (peer.Config, error) {
 		Multihop:        p.EBGPMultiHop,
 		GracefulRestart: p.EnableGracefulRestart,
 		Restarted:       restarted && p.EnableGracefulRestart,
+		RestartTime:     e.restartTime,
 	}
 	if p.HoldTime != 0 {
 		c.KeepaliveTime = p.KeepaliveTime

@@ -66,6 +66,9 @@ type Options struct {
 	// bfdnet.LivenessPort, 4785); its statuses use the next port. -1
 	// turns the mesh off: every speaker then counts as alive.
 	LivenessPort int
+	// GracefulRestartTime is the restart time advertised to peers with
+	// graceful restart enabled (default 120s; whole seconds up to 4095s).
+	GracefulRestartTime time.Duration
 	// TracerProvider receives the spans that continue each Service's
 	// journey on this node (docs/tracing.md); nil traces nothing.
 	TracerProvider trace.TracerProvider
@@ -219,8 +222,9 @@ func (s *Speaker) Run(ctx context.Context) error {
 			APIError: s.metrics.apiError,
 		},
 		mlb: s.opts.Metallb, inf: s.inf, metrics: s.metrics,
-		tracer:    tracing.NewTracer(s.opts.TracerProvider, "github.com/heraldlb/herald/actors/speaker"),
-		namespace: s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net, bfd: bfdm,
+		restartTime: s.opts.GracefulRestartTime,
+		tracer:      tracing.NewTracer(s.opts.TracerProvider, "github.com/heraldlb/herald/actors/speaker"),
+		namespace:   s.opts.Namespace, node: s.opts.NodeName, class: s.opts.LoadBalancerClass, net: s.opts.Net, bfd: bfdm,
 		recorder: s.opts.Recorder, l2Exclude: s.opts.L2Exclude, noL2: s.opts.NoL2,
 		ifaces:    s.system.NewLocalPID("speaker/ifaces"),
 		l2Status:  s.system.NewLocalPID("speaker/l2status"),

@@ -37,6 +37,7 @@ type speakerFlags struct {
 	livenessInterval time.Duration
 	livenessMult     uint32
 	l2Exclude        []string
+	restartTime      time.Duration
 }
 
 func newSpeakerCommand() *cobra.Command {
@@ -71,6 +72,7 @@ configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.`,
 	fl.IntVar(&f.livenessPort, "liveness-port", bfdnet.LivenessPort, "UDP port of the speakers' liveness mesh (BFD between speakers); its statuses use the next port; 0 turns the mesh off (every speaker then counts as alive)")
 	fl.DurationVar(&f.livenessInterval, "liveness-interval", 100*time.Millisecond, "BFD transmit and receive interval of the liveness mesh")
 	fl.Uint32Var(&f.livenessMult, "liveness-multiplier", 3, "BFD detect multiplier of the liveness mesh: a speaker is dead after this many intervals without a packet")
+	fl.DurationVar(&f.restartTime, "graceful-restart-time", 120*time.Second, "restart time advertised to BGPPeers that enable graceful restart (RFC 4724): how long they keep this node's routes while it restarts; whole seconds up to 4095s")
 	fl.StringSliceVar(&f.l2Exclude, "l2-exclude", l2.DefaultExclude, "interface name patterns (path.Match globs) never used to answer ARP/NDP")
 	fl.Float32Var(&f.qps, "kube-api-qps", 50, "client-side rate limit for API requests")
 	fl.IntVar(&f.burst, "kube-api-burst", 100, "client-side burst for API requests")
@@ -122,6 +124,9 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	if ms < 10 || ms > 60000 || f.livenessInterval%time.Millisecond != 0 {
 		return fmt.Errorf("--liveness-interval %s: must be whole milliseconds from 10ms to 60s", f.livenessInterval)
 	}
+	if f.restartTime < time.Second || f.restartTime > 4095*time.Second || f.restartTime%time.Second != 0 {
+		return fmt.Errorf("--graceful-restart-time %s: must be whole seconds from 1s to 4095s (the OPEN's 12-bit field)", f.restartTime)
+	}
 	profile.ReceiveInterval, profile.TransmitInterval, profile.DetectMultiplier = uint32(ms), uint32(ms), f.livenessMult
 	port := f.livenessPort
 	if port == 0 {
@@ -131,7 +136,7 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		TracerProvider: traces.TracerProvider(),
 		NodeName:       node, Namespace: f.namespace, LoadBalancerClass: f.class,
 		Net:          speaker.NewBGPNet(f.listenPort, log),
-		LivenessPort: port, LivenessProfile: &profile, L2Exclude: f.l2Exclude})
+		LivenessPort: port, LivenessProfile: &profile, L2Exclude: f.l2Exclude, GracefulRestartTime: f.restartTime})
 	if err != nil {
 		return err
 	}

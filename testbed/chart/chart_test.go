@@ -230,10 +230,10 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 // the speaker's: port 4785, 100ms, 3) and its two UDP ports, the BFD port
 // and the next one for the statuses, are the container's; port 0 turns the
 // mesh off and declares no port. --l2-exclude is passed only when set, as
-// its list replaces the speaker's own. Flags the speaker does not have yet
-// (graceful restart time, metrics TLS) are passed only when set: the
-// binary refuses a flag it does not know.
-func TestSpeakerLivenessAndFlagsToCome(t *testing.T) {
+// its list replaces the speaker's own. The graceful restart time and the
+// metrics TLS files are passed only when set, so the binary's defaults
+// stay the chart's.
+func TestSpeakerLivenessAndOptionalFlags(t *testing.T) {
 	speaker := func(values map[string]any) ([]string, []corev1.ContainerPort) {
 		r := render(t, Options{Values: values})
 		a, err := ContainerArgs(r.Find("DaemonSet", "herald-speaker"), "speaker")
