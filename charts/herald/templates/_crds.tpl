@@ -76,6 +76,51 @@ spec:
             description: BFDProfileSpec holds the BFD session parameters a BGPPeer
               refers to.
             properties:
+              authentication:
+                description: |-
+                  Authentication signs or checks every control packet of the session
+                  with a shared key (RFC 5880 §6.7). A Herald extension: MetalLB's
+                  BFDProfile has no such field. Both ends must use the same type, key
+                  ID and key.
+                properties:
+                  keyID:
+                    default: 0
+                    description: |-
+                      KeyID is the Auth Key ID sent in every packet and required in every
+                      packet received.
+                    format: int32
+                    maximum: 255
+                    minimum: 0
+                    type: integer
+                  secretRef:
+                    description: |-
+                      SecretRef names a kubernetes.io/basic-auth Secret in Herald's
+                      namespace (as a BGPPeer's passwordSecret) whose "password" key holds
+                      the password or key: 1 to 16 bytes, or 1 to 20 for the SHA1 types.
+                    properties:
+                      name:
+                        description: Name of the Secret.
+                        minLength: 1
+                        type: string
+                    required:
+                    - name
+                    type: object
+                  type:
+                    description: |-
+                      Type is the authentication type. The meticulous types increase the
+                      sequence number on every packet; the others may repeat it.
+                      simple-password sends the password in clear text.
+                    enum:
+                    - simple-password
+                    - keyed-md5
+                    - meticulous-keyed-md5
+                    - keyed-sha1
+                    - meticulous-keyed-sha1
+                    type: string
+                required:
+                - secretRef
+                - type
+                type: object
               detectMultiplier:
                 default: 3
                 description: |-
