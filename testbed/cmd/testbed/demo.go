@@ -214,6 +214,9 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "$ curl %s   # %s\n%s\n", url, svc, body)
 	}
+	if err := demoTrace(ctx, out, step, c, st, opts.Herald, demoServices[0]); err != nil {
+		return err
+	}
 	if err := demoL2(ctx, out, step, c, st); err != nil {
 		return err
 	}

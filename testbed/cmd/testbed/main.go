@@ -93,6 +93,8 @@ type upOptions struct {
 	Router string
 	IPv6   bool
 	Herald string // path of the herald binary
+	// Tracing runs Jaeger and points Herald's processes at it.
+	Tracing bool
 }
 
 func upFlags(o *upOptions) *flag.FlagSet {
@@ -101,6 +103,7 @@ func upFlags(o *upOptions) *flag.FlagSet {
 	fs.StringVar(&o.Router, "router", "frr", "the router: frr or bird")
 	fs.BoolVar(&o.IPv6, "ipv6", false, "also peer and announce over IPv6")
 	fs.StringVar(&o.Herald, "herald", defaultHeraldPath(), "the herald binary (make build puts it in bin/)")
+	fs.BoolVar(&o.Tracing, "tracing", true, "run Jaeger (query API on 127.0.0.1:16686) and send Herald's traces to it")
 	return fs
 }
 

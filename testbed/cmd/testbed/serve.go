@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/heraldlb/herald/testbed/chart"
+	"github.com/heraldlb/herald/testbed/jaeger"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/netlab"
 	"github.com/heraldlb/herald/testbed/routers"
@@ -38,6 +39,11 @@ const (
 	// the API server, on the same host, calls it there.
 	webhookAddr = "127.0.0.1:9443"
 	backendPort = 80
+	// otlpRelayAddr is where, inside each node namespace, the speakers send
+	// their spans (OTLP over HTTP); a relay carries them to Jaeger.
+	otlpRelayAddr = "127.0.0.1:4318"
+	// jaegerQueryPort is Jaeger's usual query API port, on the host.
+	jaegerQueryPort = 16686
 )
 
 // serve is the owner process: it builds every part of the lab, records it in
@@ -213,23 +219,32 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 	}
 	if !hasSubcommand(opts.Herald, "controller") {
 		st.NotBuilt = append(st.NotBuilt, "herald controller (IP allocation): not built yet")
-	} else {
-		kc, err := cp.KubeconfigFor(ctx, heraldNamespace, "herald-controller")
+		return stop, nil
+	}
+	var controllerEnv, speakerEnv []string
+	if opts.Tracing {
+		stopTracing, cenv, senv, err := startTracing(ctx, lab, st, log)
+		undo = append(undo, stopTracing)
 		if err != nil {
 			return stop, err
 		}
-		logPath := filepath.Join(logDir, "controller.log")
-		proc, err := startLogged(ctx, logPath, opts.Herald, "controller", "--kubeconfig", kc, "--namespace", heraldNamespace,
-			"--webhook-addr", webhookAddr, "--webhook-cert-ip", "127.0.0.1", "--metrics-addr", "127.0.0.1:7472")
-		if err != nil {
-			return stop, err
-		}
-		undo = append(undo, func() { terminate(proc) })
-		st.Herald = append(st.Herald, fmt.Sprintf("controller pid %d (ServiceAccount %s/herald-controller), webhook https://%s", proc.Pid, heraldNamespace, webhookAddr))
-		st.HeraldLogs = append(st.HeraldLogs, logPath)
-		if err := registerWebhook(ctx, cp, log); err != nil {
-			return stop, fmt.Errorf("%w (controller log: %s)", err, logPath)
-		}
+		controllerEnv, speakerEnv = cenv, senv
+	}
+	kc, err := cp.KubeconfigFor(ctx, heraldNamespace, "herald-controller")
+	if err != nil {
+		return stop, err
+	}
+	logPath := filepath.Join(logDir, "controller.log")
+	proc, err := startLogged(logPath, controllerEnv, opts.Herald, "controller", "--kubeconfig", kc, "--namespace", heraldNamespace,
+		"--webhook-addr", webhookAddr, "--webhook-cert-ip", "127.0.0.1", "--metrics-addr", "127.0.0.1:7472")
+	if err != nil {
+		return stop, err
+	}
+	undo = append(undo, func() { terminate(proc) })
+	st.Herald = append(st.Herald, fmt.Sprintf("controller pid %d (ServiceAccount %s/herald-controller), webhook https://%s", proc.Pid, heraldNamespace, webhookAddr))
+	st.HeraldLogs = append(st.HeraldLogs, logPath)
+	if err := registerWebhook(ctx, cp, log); err != nil {
+		return stop, fmt.Errorf("%w (controller log: %s)", err, logPath)
 	}
 	if !hasSubcommand(opts.Herald, "speaker") {
 		st.NotBuilt = append(st.NotBuilt, "herald speaker (ARP/NDP answers, BGP announcements): not built yet")
@@ -246,8 +261,9 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 			return stop, err
 		}
 		logPath := filepath.Join(logDir, "speaker-"+n.Name+".log")
-		proc, err := lab.StartProcess(n.NS, logPath, opts.Herald, "speaker", "--kubeconfig", kc,
+		argv := append(append([]string{"env", "NODE_NAME=" + n.Name}, speakerEnv...), opts.Herald, "speaker", "--kubeconfig", kc,
 			"--namespace", heraldNamespace, "--node-name", n.Name)
+		proc, err := lab.StartProcess(n.NS, logPath, argv...)
 		if err != nil {
 			return stop, err
 		}
@@ -257,6 +273,41 @@ func startHerald(ctx context.Context, opts upOptions, cp *kube.ControlPlane, lab
 	}
 	log.Info("herald started", "processes", strings.Join(st.Herald, "; "))
 	return stop, nil
+}
+
+// startTracing runs Jaeger on the host and a relay to its OTLP receiver in
+// every node namespace, and returns the OTEL_* settings for the controller
+// (on the host) and the speakers (in the namespaces). Herald's traces go to
+// a real tracing backend so the demo can show a Service's journey as one
+// trace. If Jaeger cannot be had, the lab still comes up, with tracing off
+// as it is by default, and says why.
+func startTracing(ctx context.Context, lab *netlab.Lab, st *labState, log *slog.Logger) (stop func(), controllerEnv, speakerEnv []string, err error) {
+	var undo []func()
+	stop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	log.Info("starting Jaeger (the first run builds it: about 5 minutes)")
+	j, jerr := jaeger.Start(ctx, jaeger.Options{Dir: filepath.Join(lab.Dir, "jaeger"), QueryPort: jaegerQueryPort,
+		Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+	if jerr != nil {
+		log.Warn("no tracing backend: Herald runs with tracing off", "err", jerr)
+		st.NotBuilt = append(st.NotBuilt, fmt.Sprintf("Jaeger (the tracing backend): %v", jerr))
+		return stop, nil, nil, nil
+	}
+	undo = append(undo, func() { _ = j.Stop() })
+	for _, n := range lab.Nodes {
+		var ln net.Listener
+		if err := netlab.RunInNamespace(n.NS, func() (err error) { ln, err = net.Listen("tcp", otlpRelayAddr); return err }); err != nil {
+			return stop, nil, nil, fmt.Errorf("OTLP relay in %s: %w", n.NS, err)
+		}
+		undo = append(undo, kube.RelayTo(ln, j.OTLPHTTPEndpoint(), nil))
+	}
+	st.JaegerURL = "http://" + net.JoinHostPort("127.0.0.1", fmt.Sprint(jaegerQueryPort))
+	speakerEnv = []string{"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + otlpRelayAddr, "OTEL_BSP_SCHEDULE_DELAY=100"}
+	return stop, j.Env("grpc"), speakerEnv, nil
 }
 
 // registerWebhook installs the ValidatingWebhookConfiguration the chart
@@ -301,7 +352,7 @@ func hasSubcommand(bin, sub string) bool {
 	return exec.CommandContext(ctx, bin, sub, "--help").Run() == nil
 }
 
-func startLogged(ctx context.Context, logPath, bin string, args ...string) (*os.Process, error) {
+func startLogged(logPath string, env []string, bin string, args ...string) (*os.Process, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -309,6 +360,7 @@ func startLogged(ctx context.Context, logPath, bin string, args ...string) (*os.
 	defer f.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s %s: %w", bin, strings.Join(args, " "), err)
 	}

@@ -46,6 +46,7 @@ type labState struct {
 	Herald          []string    `json:"herald"`     // what of Herald runs, one line each
 	NotBuilt        []string    `json:"notBuilt"`   // what of Herald is not built yet
 	HeraldLogs      []string    `json:"heraldLogs"` // log files of Herald's processes
+	JaegerURL       string      `json:"jaegerURL"`  // Jaeger's query API, when the lab traces
 }
 
 type routerState struct {

@@ -48,6 +48,7 @@ func up(ctx context.Context, opts upOptions, out io.Writer) (*labState, error) {
 	if opts.IPv6 {
 		args = append(args, "--ipv6")
 	}
+	args = append(args, fmt.Sprintf("--tracing=%t", opts.Tracing))
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlive this command and its terminal
@@ -97,6 +98,10 @@ func printSummary(out io.Writer, st *labState) {
 	fmt.Fprintf(out, "  %s\n", routerCommand(st, "routes"))
 	if len(st.Herald) > 0 {
 		fmt.Fprintf(out, "\nHerald: %s\n  logs: %s\n", strings.Join(st.Herald, "; "), strings.Join(st.HeraldLogs, " "))
+	}
+	if st.JaegerURL != "" {
+		fmt.Fprintf(out, "\ntraces: Jaeger's query API %s (curl %s/api/services; kubectl herald trace svc/NAME --jaeger-url %s)\n",
+			st.JaegerURL, st.JaegerURL, st.JaegerURL)
 	}
 	for _, nb := range st.NotBuilt {
 		fmt.Fprintf(out, "\nnot running: %s", nb)
