@@ -63,11 +63,11 @@ func GatherExplain(ctx context.Context, c Clients, heraldNamespace, namespace, n
 		return f, nil, fmt.Errorf("ServiceL2Statuses: %w", err)
 	}
 	f.L2 = l2List.Items
-	sessionsList, err := mlb.BGPSessionStates(heraldNamespace).List(ctx, metav1.ListOptions{})
+	sessionList, err := mlb.BGPSessionStates(heraldNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, nil, fmt.Errorf("BGPSessionStates: %w", err)
 	}
-	f.Sessions = sessionsList.Items
+	f.Sessions = sessionList.Items
 	in, inNotes, err := configInput(ctx, c, heraldNamespace)
 	if err != nil {
 		return f, nil, err
@@ -90,36 +90,36 @@ func configInput(ctx context.Context, c Clients, ns string) (config.Input, []str
 	var in config.Input
 	var err error
 	mlb := c.Metallb.MetallbV1beta1()
-	ipAddressPoolsList, err := mlb.IPAddressPools(ns).List(ctx, metav1.ListOptions{})
+	poolList, err := mlb.IPAddressPools(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, nil, fmt.Errorf("IPAddressPools: %w", err)
 	}
-	in.IPAddressPools = ipAddressPoolsList.Items
-	l2AdvertisementsList, err := mlb.L2Advertisements(ns).List(ctx, metav1.ListOptions{})
+	in.IPAddressPools = poolList.Items
+	l2AdvList, err := mlb.L2Advertisements(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, nil, fmt.Errorf("L2Advertisements: %w", err)
 	}
-	in.L2Advertisements = l2AdvertisementsList.Items
-	bgpAdvertisementsList, err := mlb.BGPAdvertisements(ns).List(ctx, metav1.ListOptions{})
+	in.L2Advertisements = l2AdvList.Items
+	bgpAdvList, err := mlb.BGPAdvertisements(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, nil, fmt.Errorf("BGPAdvertisements: %w", err)
 	}
-	in.BGPAdvertisements = bgpAdvertisementsList.Items
-	bgpPeersList, err := c.Metallb.MetallbV1beta2().BGPPeers(ns).List(ctx, metav1.ListOptions{})
+	in.BGPAdvertisements = bgpAdvList.Items
+	peerList, err := c.Metallb.MetallbV1beta2().BGPPeers(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, nil, fmt.Errorf("BGPPeers: %w", err)
 	}
-	in.BGPPeers = bgpPeersList.Items
-	bFDProfilesList, err := mlb.BFDProfiles(ns).List(ctx, metav1.ListOptions{})
+	in.BGPPeers = peerList.Items
+	bfdProfileList, err := mlb.BFDProfiles(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, nil, fmt.Errorf("BFDProfiles: %w", err)
 	}
-	in.BFDProfiles = bFDProfilesList.Items
-	communitiesList, err := mlb.Communities(ns).List(ctx, metav1.ListOptions{})
+	in.BFDProfiles = bfdProfileList.Items
+	communityList, err := mlb.Communities(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return in, nil, fmt.Errorf("Communities: %w", err)
+		return in, nil, fmt.Errorf("communities: %w", err)
 	}
-	in.Communities = communitiesList.Items
+	in.Communities = communityList.Items
 	for i := range in.BGPPeers {
 		in.BGPPeers[i].Spec.PasswordSecret = corev1.SecretReference{}
 	}
@@ -127,22 +127,22 @@ func configInput(ctx context.Context, c Clients, ns string) (config.Input, []str
 		in.BFDProfiles[i].Spec.Authentication = nil
 	}
 	var notes []string
-	namespacesList, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	namespaceList, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		if !apierrors.IsForbidden(err) {
 			return in, nil, fmt.Errorf("namespaces: %w", err)
 		}
 		notes = append(notes, "cannot list Namespaces, so namespaceSelectors were not resolved: "+err.Error())
 	}
-	in.Namespaces = namespacesList.Items
-	nodesList, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	in.Namespaces = namespaceList.Items
+	nodeList, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		if !apierrors.IsForbidden(err) {
 			return in, nil, fmt.Errorf("nodes: %w", err)
 		}
 		notes = append(notes, "cannot list Nodes, so node selectors were not resolved: "+err.Error())
 	}
-	in.Nodes = nodesList.Items
+	in.Nodes = nodeList.Items
 	return in, notes, nil
 }
 
@@ -151,16 +151,16 @@ func GatherStatus(ctx context.Context, c Clients, heraldNamespace string) (Statu
 	var f StatusFacts
 	var err error
 	mlb := c.Metallb.MetallbV1beta1()
-	poolsList, err := mlb.IPAddressPools(heraldNamespace).List(ctx, metav1.ListOptions{})
+	poolList, err := mlb.IPAddressPools(heraldNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, fmt.Errorf("IPAddressPools: %w", err)
 	}
-	f.Pools = poolsList.Items
-	sessionsList, err := mlb.BGPSessionStates(heraldNamespace).List(ctx, metav1.ListOptions{})
+	f.Pools = poolList.Items
+	sessionList, err := mlb.BGPSessionStates(heraldNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, fmt.Errorf("BGPSessionStates: %w", err)
 	}
-	f.Sessions = sessionsList.Items
+	f.Sessions = sessionList.Items
 	bgpList, err := mlb.ServiceBGPStatuses(heraldNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, fmt.Errorf("ServiceBGPStatuses: %w", err)
@@ -171,15 +171,15 @@ func GatherStatus(ctx context.Context, c Clients, heraldNamespace string) (Statu
 		return f, fmt.Errorf("ServiceL2Statuses: %w", err)
 	}
 	f.L2 = l2List.Items
-	statesList, err := mlb.ConfigurationStates(heraldNamespace).List(ctx, metav1.ListOptions{})
+	stateList, err := mlb.ConfigurationStates(heraldNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, fmt.Errorf("ConfigurationStates: %w", err)
 	}
-	f.States = statesList.Items
-	servicesList, err := c.Kube.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	f.States = stateList.Items
+	serviceList, err := c.Kube.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return f, fmt.Errorf("services: %w", err)
 	}
-	f.Services = servicesList.Items
+	f.Services = serviceList.Items
 	return f, nil
 }
