@@ -36,6 +36,12 @@ var (
 	ErrInvalidPool = errors.New("invalid address pool")
 	// ErrOverlappingPools: two pools share addresses (SetPools).
 	ErrOverlappingPools = errors.New("address pools overlap")
+	// ErrNoValidConfig: no valid configuration has been loaded since the
+	// controller's term began, so nothing is allocated yet. The allocator
+	// never returns it; the controller wraps it in the reason it gives
+	// every waiting Service, so readers of its Events (kubectl herald)
+	// can tell this wait from the allocator's own refusals.
+	ErrNoValidConfig = errors.New("no IP is allocated until the configuration is valid")
 )
 
 // AllocationError is the failure of an automatic allocation: one reason per

@@ -78,8 +78,8 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		if a.ready {
 			return // the last valid configuration stays in force
 		}
-		a.invalid = fmt.Errorf("no IP is allocated until the configuration is valid (see ConfigurationState %s/%s): %s",
-			a.e.namespace, ConfigurationStateName, m.reason)
+		a.invalid = fmt.Errorf("%w (see ConfigurationState %s/%s): %s",
+			alloc.ErrNoValidConfig, a.e.namespace, ConfigurationStateName, m.reason)
 		for _, s := range a.e.inf.Services() {
 			if s.Ours(a.e.class) {
 				c.Send(a.e.router, forService{key: s.Key, msg: allocResult{pending: a.invalid}})

@@ -51,7 +51,7 @@ var Herald = Rules{
 		"config": LayerCore, "config/manifest": LayerCore, "alloc": LayerCore, "announce": LayerCore,
 		"servicestatus": LayerCore, "bgpwire": LayerCore, "bgpwire/": LayerCore, "liveness": LayerCore,
 		"informers": LayerShell, "l2": LayerShell, "tracing": LayerShell, "webhook": LayerShell,
-		"bgpnet": LayerShell, "bfdnet": LayerShell,
+		"bgpnet": LayerShell, "bfdnet": LayerShell, "tracing/timeline": LayerShell, "inspect": LayerShell,
 		"actors": LayerTrees, "actors/": LayerTrees,
 		"cmd/": LayerCmd,
 	},
