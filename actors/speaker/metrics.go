@@ -167,7 +167,8 @@ func (m *Metrics) observePeer(name, addr string, st, prev peer.Status) {
 func (m *Metrics) forgetPeer(name, addr string) {
 	m.sessionUp.DeleteLabelValues(addr, name)
 	m.prefixes.DeleteLabelValues(addr, name)
-	m.updatePrefixes.DeleteLabelValues(addr, name)
+	// updates and updatePrefixes count on, like any counter: a session
+	// restarted for a changed BGPPeer goes on from where it was.
 }
 
 // sameGauges are gauges that say one fact under several names (Herald's
