@@ -82,7 +82,8 @@ spec: {ipAddressPools: [lan]}
 			if err != nil {
 				return false, err.Error()
 			}
-			v, ok, err := seriesValue(body, name, labels...)
+			var ok bool
+			v, ok, err = seriesValue(body, name, labels...)
 			switch {
 			case err != nil:
 				return false, err.Error()
