@@ -34,13 +34,22 @@ type bgpConn struct {
 
 	mu      sync.Mutex
 	wake    *sync.Cond
-	control [][]byte
-	bulk    [][]byte
+	control []outgoing
+	bulk    []outgoing
 	closing bool // write Control, drop Bulk, close
 	closed  bool
 	// watchDrain: tell the actor when the queues are empty (a stopping
 	// session waits for its withdrawals to be sent).
 	watchDrain bool
+}
+
+// outgoing is one batch of whole messages to write, and what to call once
+// the socket took all of it (nil: nothing). The call runs on the writer
+// goroutine: the wire-latency observation, which must not wait for the
+// actor.
+type outgoing struct {
+	b       []byte
+	written func()
 }
 
 // Messages from a connection's goroutines to its peer actor.
@@ -85,17 +94,19 @@ func (bc *bgpConn) read() {
 	}
 }
 
-// send queues whole messages in the queue of their class.
-func (bc *bgpConn) send(class peer.Class, b []byte) {
+// send queues whole messages in the queue of their class; written, when
+// not nil, is called once the socket has taken them all (never if they are
+// dropped).
+func (bc *bgpConn) send(class peer.Class, b []byte, written func()) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if bc.closing || bc.closed {
 		return
 	}
 	if class == peer.Control {
-		bc.control = append(bc.control, b)
+		bc.control = append(bc.control, outgoing{b, written})
 	} else {
-		bc.bulk = append(bc.bulk, b)
+		bc.bulk = append(bc.bulk, outgoing{b, written})
 	}
 	bc.wake.Signal()
 }
@@ -154,22 +165,25 @@ func (bc *bgpConn) write() {
 			bc.mu.Unlock()
 			continue
 		}
-		var b []byte
+		var out outgoing
 		if len(bc.control) > 0 {
-			b, bc.control = bc.control[0], bc.control[1:]
+			out, bc.control = bc.control[0], bc.control[1:]
 		} else {
-			b, bc.bulk = bc.bulk[0], bc.bulk[1:]
+			out, bc.bulk = bc.bulk[0], bc.bulk[1:]
 		}
 		closing := bc.closing
 		bc.mu.Unlock()
 
-		if err := bc.writeAll(b, closing, &blocked); err != nil {
+		if err := bc.writeAll(out.b, closing, &blocked); err != nil {
 			bc.mu.Lock()
 			bc.closed = true
 			bc.mu.Unlock()
 			bc.c.Close()
 			bc.root.Send(bc.pid, connClosed{conn: bc.id, err: err})
 			return
+		}
+		if out.written != nil {
+			out.written()
 		}
 		bc.mu.Lock()
 		empty := len(bc.control) == 0 && len(bc.bulk) == 0

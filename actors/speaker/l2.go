@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.opentelemetry.io/otel/trace"
@@ -27,8 +28,10 @@ type ifacesActor struct {
 	// (nil: any usable one).
 	owned map[netip.Addr][]string
 	// traces are the plan spans of the ownership changes not yet handed
-	// to an interface actor.
+	// to an interface actor, since the informer event times of those a
+	// Service or EndpointSlice event caused.
 	traces map[netip.Addr]trace.SpanContext
+	since  map[netip.Addr]time.Time
 }
 
 // Messages of the L2 actors.
@@ -38,10 +41,12 @@ type (
 	// l2Owned is every IP this node owns, with the interfaces it may
 	// answer on (nil: any).
 	// traces are the speaker.plan spans of the IPs whose ownership the
-	// planner's last step changed.
+	// planner's last step changed; since when the informer event behind
+	// each IP this node gained was received (see serviceEvent).
 	l2Owned struct {
 		ips    map[netip.Addr][]string
 		traces map[netip.Addr]trace.SpanContext
+		since  map[netip.Addr]time.Time
 	}
 	// localInterfaces are this node's usable interfaces, sorted.
 	localInterfaces struct{ names []string }
@@ -49,6 +54,7 @@ type (
 	ifaceOwned struct {
 		ips    []netip.Addr
 		traces map[netip.Addr]trace.SpanContext
+		since  map[netip.Addr]time.Time
 	}
 	// interfacesListed: the watcher's first listing has been handled.
 	interfacesListed struct{}
@@ -88,9 +94,9 @@ func (a *ifacesActor) Receive(c actor.Context) {
 		c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
 	case l2Owned:
 		a.owned = m.ips
-		a.traces = m.traces
+		a.traces, a.since = m.traces, m.since
 		a.distribute(c)
-		a.traces = nil
+		a.traces, a.since = nil, nil
 	case *actor.Stopping, *actor.Restarting:
 		if a.watcher != nil {
 			a.watcher.Close()
@@ -144,7 +150,7 @@ func (a *ifacesActor) distribute(c actor.Context) {
 	for name, pid := range a.actors {
 		ips := per[name]
 		slices.SortFunc(ips, netip.Addr.Compare)
-		c.Send(pid, ifaceOwned{ips: ips, traces: a.traces})
+		c.Send(pid, ifaceOwned{ips: ips, traces: a.traces, since: a.since})
 	}
 }
 
@@ -179,11 +185,11 @@ func (a *ifaceActor) Receive(c actor.Context) {
 			root.Send(self, responderDied{err: r.Err()})
 		}()
 		if a.last != nil {
-			a.set(a.last, nil)
+			a.set(a.last, nil, nil)
 		}
 	case ifaceOwned:
 		a.last = m.ips
-		a.set(m.ips, m.traces)
+		a.set(m.ips, m.traces, m.since)
 	case responderDied:
 		if m.err != nil {
 			// The supervisor restarts the actor, which opens new sockets.
@@ -199,7 +205,7 @@ func (a *ifaceActor) Receive(c actor.Context) {
 	}
 }
 
-func (a *ifaceActor) set(ips []netip.Addr, traces map[netip.Addr]trace.SpanContext) {
+func (a *ifaceActor) set(ips []netip.Addr, traces map[netip.Addr]trace.SpanContext, since map[netip.Addr]time.Time) {
 	if a.r == nil {
 		return
 	}
@@ -207,6 +213,7 @@ func (a *ifaceActor) set(ips []netip.Addr, traces map[netip.Addr]trace.SpanConte
 	if err != nil {
 		a.e.Log.Warn("ARP/NDP responder refused part of its IPs", "interface", a.link.Name, "err", err)
 	}
+	a.l2Started(ch.Added, since)
 	for _, ip := range ch.Added {
 		a.e.Log.Info("answering ARP/NDP", "ip", ip, "interface", a.link.Name)
 		a.traceOwner(ip, true, traces[ip])

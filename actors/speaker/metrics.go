@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +14,9 @@ import (
 // Metrics are the speaker's Prometheus series, registered on the registry
 // the caller injects.
 type Metrics struct {
-	configLoaded prometheus.Gauge
-	configStale  prometheus.Gauge
+	// Herald's and MetalLB's names for the same two facts.
+	configLoaded sameGauges
+	configStale  sameGauges
 	ready        prometheus.Gauge
 	apiErrors    *prometheus.CounterVec
 
@@ -23,6 +25,15 @@ type Metrics struct {
 	sessionUp *prometheus.GaugeVec
 	updates   *prometheus.CounterVec
 	prefixes  *prometheus.GaugeVec
+
+	// Herald's own: how long a Service's change takes from this
+	// speaker's informer to the wire (docs/metrics.md has the exact
+	// definition), how many prefixes each UPDATE carries, and L2
+	// ownership moves.
+	eventToWire    *prometheus.HistogramVec
+	updatePrefixes *prometheus.HistogramVec
+	l2Takeovers    prometheus.Counter
+	l2OwnerChanges *prometheus.CounterVec
 
 	// l2 reads the ARP/NDP responders' counters when scraped, bfd the
 	// BFD sessions'.
@@ -37,14 +48,26 @@ type Metrics struct {
 // NewMetrics creates the series and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		configLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "herald_config_loaded",
-			Help: "1 once this speaker has loaded a valid configuration.",
-		}),
-		configStale: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "herald_config_stale",
-			Help: "1 while the newest configuration is invalid and an older valid one is in use.",
-		}),
+		configLoaded: sameGauges{
+			prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "herald_config_loaded",
+				Help: "1 once this speaker has loaded a valid configuration.",
+			}),
+			prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "metallb_k8s_client_config_loaded_bool",
+				Help: "1 once this speaker has loaded a valid configuration (MetalLB's name for herald_config_loaded).",
+			}),
+		},
+		configStale: sameGauges{
+			prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "herald_config_stale",
+				Help: "1 while the newest configuration is invalid and an older valid one is in use.",
+			}),
+			prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "metallb_k8s_client_config_stale_bool",
+				Help: "1 while the newest configuration is invalid and an older valid one is in use (MetalLB's name for herald_config_stale).",
+			}),
+		},
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_speaker_ready",
 			Help: "1 while the speaker's caches are synced and its actor tree runs.",
@@ -65,6 +88,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "metallb_bgp_announced_prefixes_total",
 			Help: "Prefixes the Established peer has from this speaker now.",
 		}, []string{"peer", "name"}),
+		eventToWire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "herald_event_to_wire_seconds",
+			Help:    "Seconds from this speaker's informer receiving a Service or EndpointSlice event to the UPDATE it caused written to an Established peer (mode bgp) or the gratuitous ARP/NA started on an interface (mode l2).",
+			Buckets: latencyBuckets,
+		}, []string{"mode"}),
+		updatePrefixes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "herald_bgp_update_prefixes",
+			Help:    "Prefixes (announced plus withdrawn) per UPDATE sent to the peer; End-of-RIB markers are not counted.",
+			Buckets: prefixBuckets,
+		}, []string{"peer", "name"}),
+		l2Takeovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_layer2_takeovers_total",
+			Help: "Times this node started answering ARP/NDP for an IP another node answered for (a failover to this node).",
+		}),
+		l2OwnerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_layer2_owner_changes_total",
+			Help: "Times this node became (change=gained) or stopped being (change=lost) the node answering ARP/NDP for an IP.",
+		}, []string{"change"}),
 		l2:  newL2Collector(),
 		bfd: newBFDCollector(),
 		meshAlive: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -92,8 +133,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Liveness datagrams received from an address that is no speaker's node, ignored.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.configLoaded, m.configStale, m.ready, m.apiErrors, m.sessionUp, m.updates,
-		m.prefixes, m.l2, m.bfd, m.meshAlive, m.meshHeld, m.meshSent, m.meshSendErrors, m.meshMalformed, m.meshForeign} {
+	cs := []prometheus.Collector{m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes,
+		m.eventToWire, m.updatePrefixes, m.l2Takeovers, m.l2OwnerChanges,
+		m.l2, m.bfd, m.meshAlive, m.meshHeld, m.meshSent, m.meshSendErrors, m.meshMalformed, m.meshForeign}
+	for _, g := range append(slices.Clone(m.configLoaded), m.configStale...) {
+		cs = append(cs, g)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -121,6 +167,19 @@ func (m *Metrics) observePeer(name, addr string, st, prev peer.Status) {
 func (m *Metrics) forgetPeer(name, addr string) {
 	m.sessionUp.DeleteLabelValues(addr, name)
 	m.prefixes.DeleteLabelValues(addr, name)
+	// updates and updatePrefixes count on, like any counter: a session
+	// restarted for a changed BGPPeer goes on from where it was.
+}
+
+// sameGauges are gauges that say one fact under several names (Herald's
+// and MetalLB's): they are always set together.
+type sameGauges []prometheus.Gauge
+
+// Set sets every gauge to v.
+func (g sameGauges) Set(v float64) {
+	for _, x := range g {
+		x.Set(v)
+	}
 }
 
 // l2Collector reports the ARP/NDP responders' per-IP counters, read when

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/bgpwire"
 	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/config"
 	"github.com/heraldlb/herald/tracing"
@@ -36,12 +37,19 @@ type peerActor struct {
 	p         *peer.Peer
 	transport sessionTransport
 	// journeys are the bgp.peer.update spans whose routes have not yet
-	// gone out in an UPDATE (see traceSend).
+	// gone out in an UPDATE (see traceSend); waiting are the informer
+	// event times of the changes not yet on the wire (see awaitWire).
 	journeys []trace.SpanContext
-	acts     []peer.Action
-	conns    map[peer.ConnID]*bgpConn
-	dials    map[peer.ConnID]context.CancelFunc
-	timers   map[peer.Timer]clock.Timer
+	waiting  []time.Time
+	// sentBulk: the step being carried out queued UPDATEs; blocked: the
+	// connection's writer reported no progress (changes coalesce).
+	sentBulk, blocked bool
+	// decoded is reused to count the prefixes of each UPDATE sent.
+	decoded bgpwire.Update
+	acts    []peer.Action
+	conns   map[peer.ConnID]*bgpConn
+	dials   map[peer.ConnID]context.CancelFunc
+	timers  map[peer.Timer]clock.Timer
 	// last is the Status published last, lastBFD the BFD state with it.
 	last    peer.Status
 	lastBFD string
@@ -75,7 +83,10 @@ type (
 	setRoutes struct{ routes []peer.Route }
 	// changeRoutes adds or replaces routes and withdraws prefixes.
 	changeRoutes struct {
-		trace    trace.SpanContext // the speaker.plan span that made them
+		trace trace.SpanContext // the speaker.plan span that made them
+		// at is when the informer event that caused them was received
+		// (zero: no Service or EndpointSlice event did).
+		at       time.Time
 		routes   []peer.Route
 		withdraw []netip.Prefix
 	}
@@ -132,7 +143,11 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: m.routes})
 	case changeRoutes:
 		a.traceRoutes(m)
+		measured := a.awaitWire(m.at)
 		a.step(c, peer.Event{Kind: peer.ChangeRoutes, Routes: m.routes, Withdraw: m.withdraw})
+		if measured {
+			a.settleWire(a.sentBulk)
+		}
 	case dialed:
 		delete(a.dials, m.conn)
 		if m.err != nil {
@@ -155,6 +170,7 @@ func (a *peerActor) Receive(c actor.Context) {
 	case connData:
 		a.step(c, peer.Event{Kind: peer.Received, Conn: m.conn, Data: m.data})
 	case connClosed:
+		a.blocked = false
 		if _, ok := a.conns[m.conn]; ok {
 			delete(a.conns, m.conn)
 			a.step(c, peer.Event{Kind: peer.Closed, Conn: m.conn, Err: m.err})
@@ -162,6 +178,7 @@ func (a *peerActor) Receive(c actor.Context) {
 		a.drainedConn(c, m.conn)
 	case connBlocked:
 		k := peer.SendProgressed
+		a.blocked = m.blocked
 		if m.blocked {
 			k = peer.SendBlocked
 		}
@@ -230,6 +247,7 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 	}
 	ev.At = a.e.Clock.Now()
 	ev.Jitter = rand.Float64()
+	a.sentBulk = false
 	a.acts = a.p.StepAppend(a.acts[:0], ev)
 	for _, act := range a.acts {
 		switch act.Kind {
@@ -244,10 +262,14 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 			}
 		case peer.Send:
 			if bc := a.conns[act.Conn]; bc != nil {
+				var written func()
 				if act.Class == peer.Bulk {
 					a.traceSend(act.Bytes)
+					a.observeUpdates(act.Bytes)
+					a.sentBulk = true
+					written = a.wireWritten()
 				}
-				bc.send(act.Class, act.Bytes)
+				bc.send(act.Class, act.Bytes, written)
 			}
 		case peer.Close:
 			if bc := a.conns[act.Conn]; bc != nil {
@@ -270,6 +292,9 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 			a.e.Log.Info("BGP session established", "peer", a.name, "peerAS", act.Session.PeerAS,
 				"peerID", act.Session.PeerID, "hold", act.Session.HoldTime, "gracefulRestart", act.Session.GracefulRestart)
 		case peer.SessionDown:
+			// What waited goes out with the next session's whole
+			// table: session set-up, not a change's latency.
+			a.waiting = a.waiting[:0]
 			a.traceSession("Idle", a.cfg, tracing.AttrErrorType.String(act.Down.Reason.String()))
 			a.e.Log.Info("BGP session down", "peer", a.name, "reason", act.Down.Reason.String(), "notification", act.Down.Notification.String())
 		case peer.Report:

@@ -166,7 +166,7 @@ func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {
 		rs = map[netip.Prefix]peer.Route{}
 		a.routes[m.peer] = rs
 	}
-	msg := changeRoutes{trace: m.trace}
+	msg := changeRoutes{trace: m.trace, at: m.at}
 	for _, list := range [][]announce.Route{m.changes.Added, m.changes.Changed} {
 		for _, r := range list {
 			pr := peerRoute(r)

@@ -53,8 +53,11 @@ type plannerActor struct {
 	ifacesKnown bool
 	ifCheck     *interfaceCheck
 	// plan is the speaker.plan span of the step being applied (invalid
-	// when nothing is traced): the messages apply sends carry it.
-	plan trace.SpanContext
+	// when nothing is traced) and since when the Service or EndpointSlice
+	// event it serves was received (zero: no such event): the messages
+	// apply sends carry both.
+	plan  trace.SpanContext
+	since time.Time
 }
 
 func newPlannerActor(e *env) actor.Actor { return &plannerActor{e: e} }
@@ -106,6 +109,12 @@ func (a *plannerActor) Receive(c actor.Context) {
 			a.l2Statuses(c, slices.Collect(maps.Keys(a.l2Shown)))
 		}
 		a.checkInterfaces()
+	case serviceEvent:
+		if a.ready {
+			a.since = m.at
+			a.service(c, alloc.ServiceKey{Namespace: m.key.Namespace, Name: m.key.Name})
+			a.since = time.Time{}
+		}
 	case informers.Key:
 		if !a.ready {
 			return // loadAll reads everything once the configuration is in
@@ -276,15 +285,17 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 		if r.Node != a.e.node {
 			continue
 		}
-		c.Send(a.e.peers, routeChanges{trace: a.plan, peer: r.Peer, changes: r})
+		c.Send(a.e.peers, routeChanges{trace: a.plan, at: a.since, peer: r.Peer, changes: r})
 		touched = append(touched, a.ann.routes(r)...)
 	}
 	for k, peers := range a.ann.changed(touched) {
 		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, names: peers})
 	}
 	if len(ch.L2) > 0 {
+		a.e.metrics.observeL2(ch.L2, a.e.node)
 		var l2Touched []announce.ServiceKey
 		var traces map[netip.Addr]trace.SpanContext
+		var since map[netip.Addr]time.Time
 		for _, l := range ch.L2 {
 			switch {
 			case l.New.Node == a.e.node:
@@ -301,9 +312,15 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 				}
 				traces[l.IP] = a.plan
 			}
+			if !a.since.IsZero() && l.New.Node == a.e.node {
+				if since == nil {
+					since = map[netip.Addr]time.Time{}
+				}
+				since[l.IP] = a.since
+			}
 		}
 		if len(l2Touched) > 0 {
-			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned), traces: traces})
+			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned), traces: traces, since: since})
 		}
 		touched = append(touched, l2Touched...)
 	}
@@ -334,7 +351,10 @@ type sessionChange struct {
 
 // routeChanges: the difference of one session's routes.
 type routeChanges struct {
-	trace   trace.SpanContext // the speaker.plan span that made them
+	trace trace.SpanContext // the speaker.plan span that made them
+	// at is when the informer event that caused them was received (zero:
+	// none did).
+	at      time.Time
 	peer    string
 	changes announce.RouteChanges
 }

@@ -176,7 +176,14 @@ func New(opts Options) (*Speaker, error) {
 		return nil, err
 	}
 	if err := s.inf.AddHandler(func(k informers.Key) {
-		if pid := s.top.Load(); pid != nil {
+		pid := s.top.Load()
+		switch {
+		case pid == nil:
+		case k.Kind == informers.KindService || k.Kind == informers.KindEndpoints:
+			// Stamped here, the first moment this process knows of the
+			// change: the start of herald_event_to_wire_seconds.
+			s.system.Root.Send(pid, serviceEvent{key: k, at: opts.Clock.Now()})
+		default:
 			s.system.Root.Send(pid, k)
 		}
 	}); err != nil {
@@ -324,7 +331,9 @@ func (t *topActor) Receive(c actor.Context) {
 				c.Send(t.e.mesh, meshMembers{})
 			}
 		case informers.KindService, informers.KindEndpoints:
-			c.Send(t.e.planner, m)
+			c.Send(t.e.planner, m) // unstamped: not measured
 		}
+	case serviceEvent:
+		c.Send(t.e.planner, m)
 	}
 }

@@ -85,28 +85,8 @@ const attrUpdates = attribute.Key("herald.bgp.updates")
 // Send action carries them) and the prefixes they announce and withdraw.
 func countUpdates(msgs []byte) (updates, prefixes, withdrawn int, err error) {
 	var u bgpwire.Update
-	for len(msgs) > 0 {
-		h, herr := bgpwire.ParseHeader(msgs, bgpwire.MaxExtendedMessageLen)
-		if herr != nil {
-			return updates, prefixes, withdrawn, herr
-		}
-		msg := msgs[:h.Length]
-		msgs = msgs[h.Length:]
-		if h.Type != bgpwire.TypeUpdate {
-			continue
-		}
-		updates++
-		// Herald's own UPDATEs: four-octet AS is what it always offers;
-		// a session without it is decoded the other way.
-		if derr := u.Decode(msg, bgpwire.Session{FourOctetAS: true, ExtendedMessage: true}); derr != nil {
-			if derr = u.Decode(msg, bgpwire.Session{ExtendedMessage: true}); derr != nil {
-				return updates, prefixes, withdrawn, derr
-			}
-		}
-		prefixes += len(u.NLRI) + len(u.MPReach.NLRI)
-		withdrawn += len(u.Withdrawn) + len(u.MPUnreach.Withdrawn)
-	}
-	return updates, prefixes, withdrawn, nil
+	err = eachUpdate(msgs, &u, func(p, w int) { updates, prefixes, withdrawn = updates+1, prefixes+p, withdrawn+w })
+	return updates, prefixes, withdrawn, err
 }
 
 // traceOwner records this interface starting (owned) or stopping answering

@@ -63,8 +63,13 @@ func registeredMetrics(t *testing.T) map[string]bool {
 			names[m[1]] = true
 		}
 	}
-	if !names["herald_pool_addresses"] || !names["herald_bfd_session_flaps_total"] || !names["go_goroutines"] {
-		t.Fatalf("the collectors' names are incomplete: %v", names)
+	for _, want := range []string{"herald_pool_addresses", "herald_bfd_session_flaps_total", "go_goroutines",
+		"metallb_allocator_addresses_total", "metallb_allocator_addresses_in_use_total",
+		"metallb_k8s_client_config_loaded_bool", "metallb_k8s_client_config_stale_bool",
+		"herald_event_to_wire_seconds", "herald_bgp_update_prefixes", "herald_layer2_takeovers_total"} {
+		if !names[want] {
+			t.Fatalf("the collectors' names lack %s: %v", want, names)
+		}
 	}
 	return names
 }

@@ -171,6 +171,16 @@ func (l *speakerLab) metric(node netlab.Host, name string, labels ...string) (fl
 	if err != nil {
 		return 0, err
 	}
+	v, ok, err := seriesValue(body, name, labels...)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s: no series %s%v on /metrics", node.Name, name, labels)
+	}
+	return v, err
+}
+
+// seriesValue finds the series name{labels} in a /metrics page; labels are
+// "key=value" pairs that must all be on the series.
+func seriesValue(body, name string, labels ...string) (float64, bool, error) {
 	sc := bufio.NewScanner(strings.NewReader(body))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -191,10 +201,11 @@ func (l *speakerLab) metric(node netlab.Host, name string, labels ...string) (fl
 			}
 		}
 		if match {
-			return strconv.ParseFloat(value, 64)
+			v, err := strconv.ParseFloat(value, 64)
+			return v, err == nil, err
 		}
 	}
-	return 0, fmt.Errorf("%s: no series %s%v on /metrics", node.Name, name, labels)
+	return 0, false, sc.Err()
 }
 
 // wireMessage is one BGP message seen in a capture.

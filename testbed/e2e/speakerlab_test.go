@@ -46,6 +46,9 @@ type speakerLab struct {
 
 	speakers map[string]*heraldProc
 	jaeger   *jaeger.Jaeger
+	// controllerMetrics is the controller's metrics address on the host's
+	// loopback ("": not served; see speakerLabOptions.controllerMetrics).
+	controllerMetrics string
 }
 
 // startRouter starts the router of a lab made with routerLater.
@@ -82,6 +85,9 @@ type speakerLabOptions struct {
 	// jaeger, when set, receives every Herald process's spans (OTLP over
 	// HTTP; speakers reach it through a relay in their namespace).
 	jaeger *jaeger.Jaeger
+	// controllerMetrics has the controller serve /metrics on a free port
+	// of the host's loopback (speakerLab.controllerMetrics).
+	controllerMetrics bool
 }
 
 // apiServerArgs are the kube-apiserver flags o asks for. The lab's API
@@ -122,8 +128,11 @@ func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.controllerMetrics {
+		l.controllerMetrics = freeAddr(t)
+	}
 	l.start("controller", "", "controller", "--kubeconfig", kc, "--namespace", herald, "--webhook-addr", "",
-		"--metrics-addr", "", "--identity", "c1", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms")
+		"--metrics-addr", l.controllerMetrics, "--identity", "c1", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms")
 	for _, n := range l.lab.Nodes {
 		l.startSpeaker(n, o.speakerArgs...)
 	}
