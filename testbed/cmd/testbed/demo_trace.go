@@ -34,7 +34,7 @@ func demoTrace(ctx context.Context, out io.Writer, step func(string), c kubernet
 	}
 	sc, err := tracing.FromAnnotations(svc.Annotations)
 	if err != nil || !sc.IsValid() {
-		return fmt.Errorf("Service %s/%s: no trace recorded in its %s annotation (%v)", s.Namespace, s.Name, tracing.TraceparentAnnotation, err)
+		return fmt.Errorf("no trace recorded in the %[3]s annotation of Service %[1]s/%[2]s (%[4]v)", s.Namespace, s.Name, tracing.TraceparentAnnotation, err)
 	}
 	id := sc.TraceID().String()
 
