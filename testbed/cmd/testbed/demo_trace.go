@@ -25,7 +25,7 @@ import (
 func demoTrace(ctx context.Context, out io.Writer, step func(string), c kubernetes.Interface, st *labState, herald string, s demoService) error {
 	step(fmt.Sprintf("the journey of %s/%s as one trace, from the API event to the UPDATE on the wire", s.Namespace, s.Name))
 	if st.JaegerURL == "" {
-		fmt.Fprintln(out, "the lab runs no tracing backend (see `testbed status`), so there is no trace to show")
+		fmt.Fprintf(out, "the lab runs no tracing backend, so there is no trace to show (%s)\n", st.TracingOff)
 		return nil
 	}
 	svc, err := c.CoreV1().Services(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})

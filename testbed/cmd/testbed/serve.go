@@ -289,11 +289,16 @@ func startTracing(ctx context.Context, lab *netlab.Lab, st *labState, log *slog.
 		}
 	}
 	log.Info("starting Jaeger (the first run builds it: about 5 minutes)")
-	j, jerr := jaeger.Start(ctx, jaeger.Options{Dir: filepath.Join(lab.Dir, "jaeger"), QueryPort: jaegerQueryPort,
-		Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+	dir := filepath.Join(lab.Dir, "jaeger")
+	jerr := os.MkdirAll(dir, 0o755)
+	var j *jaeger.Jaeger
+	if jerr == nil {
+		j, jerr = jaeger.Start(ctx, jaeger.Options{Dir: dir, QueryPort: jaegerQueryPort,
+			Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+	}
 	if jerr != nil {
 		log.Warn("no tracing backend: Herald runs with tracing off", "err", jerr)
-		st.NotBuilt = append(st.NotBuilt, fmt.Sprintf("Jaeger (the tracing backend): %v", jerr))
+		st.TracingOff = fmt.Sprintf("Jaeger did not start: %v", jerr)
 		return stop, nil, nil, nil
 	}
 	undo = append(undo, func() { _ = j.Stop() })

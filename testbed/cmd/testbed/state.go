@@ -47,6 +47,7 @@ type labState struct {
 	NotBuilt        []string    `json:"notBuilt"`   // what of Herald is not built yet
 	HeraldLogs      []string    `json:"heraldLogs"` // log files of Herald's processes
 	JaegerURL       string      `json:"jaegerURL"`  // Jaeger's query API, when the lab traces
+	TracingOff      string      `json:"tracingOff"` // why the lab does not trace, when asked to
 }
 
 type routerState struct {

@@ -103,6 +103,9 @@ func printSummary(out io.Writer, st *labState) {
 		fmt.Fprintf(out, "\ntraces: Jaeger's query API %s (curl %s/api/services; kubectl herald trace svc/NAME --jaeger-url %s)\n",
 			st.JaegerURL, st.JaegerURL, st.JaegerURL)
 	}
+	if st.TracingOff != "" {
+		fmt.Fprintf(out, "\ntraces: none, Herald runs with tracing off: %s\n", st.TracingOff)
+	}
 	for _, nb := range st.NotBuilt {
 		fmt.Fprintf(out, "\nnot running: %s", nb)
 	}
