@@ -25,11 +25,14 @@ import (
 // change measured from the informer to the wire. A second Service, from an
 // L2 pool, is announced by gratuitous ARP (counted, and measured from the
 // informer) and answers the client's arping (requests and responses
-// counted). Once FRR stops, the session is down.
+// counted). The session runs BFD with FRR's bfdd: Up, packets both ways,
+// the negotiated detection time. Herald's own names of the configuration,
+// pool and leader gauges agree, and the one speaker sees itself alive in
+// the liveness mesh. Once FRR stops, the session and BFD are down.
 func TestMetricsScrapedFromTheBinaries(t *testing.T) {
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 1, router: "frr", routerASN: bgpRouterASN, controllerMetrics: true,
 		neighbors: func(lab *netlab.Lab) []routers.Neighbor {
-			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: bgpNodeASN}}
+			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: bgpNodeASN, BFD: &routers.BFDProfile{}}}
 		}})
 	node := l.lab.Nodes[0]
 	l.apply(fmt.Sprintf(`
@@ -38,10 +41,15 @@ kind: IPAddressPool
 metadata: {name: bgp, namespace: metallb-system}
 spec: {addresses: [%[1]s]}
 ---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: bfd, namespace: metallb-system}
+spec: {receiveInterval: 300, transmitInterval: 300, detectMultiplier: 3}
+---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
 metadata: {name: frr, namespace: metallb-system}
-spec: {myASN: %[2]d, peerASN: %[3]d, peerAddress: %[4]s}
+spec: {myASN: %[2]d, peerASN: %[3]d, peerAddress: %[4]s, bfdProfile: bfd}
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
@@ -102,6 +110,22 @@ spec: {ipAddressPools: [lan]}
 	speaker("session up", "metallb_bgp_session_up", is(1), peer)
 	speaker("configuration loaded", "metallb_k8s_client_config_loaded_bool", is(1))
 	speaker("configuration not stale", "metallb_k8s_client_config_stale_bool", is(0))
+	speaker("configuration loaded (Herald's name)", "herald_config_loaded", is(1))
+	speaker("configuration not stale (Herald's name)", "herald_config_stale", is(0))
+	speaker("ready", "herald_speaker_ready", is(1))
+	// The liveness mesh of one speaker: itself alive, nobody else's
+	// status held.
+	speaker("itself alive in the mesh", "herald_liveness_speakers_alive", is(1))
+	speaker("no other speaker's status", "herald_liveness_statuses_held", is(0))
+	// BFD with FRR's bfdd, 300 ms both ways and a multiplier of 3: Up,
+	// packets both ways, and the negotiated detection time 3 × 300 ms.
+	bfdPeer := []string{"kind=bgp", "name=frr", "peer=" + l.lab.Router.LAN4.String()}
+	speaker("BFD up", "herald_bfd_session_up", is(1), bfdPeer...)
+	speaker("BFD state Up (3)", "herald_bfd_session_state", is(3), bfdPeer...)
+	speaker("BFD packets received", "herald_bfd_control_packets_received_total", positive, bfdPeer...)
+	speaker("BFD packets sent", "herald_bfd_control_packets_sent_total", positive, bfdPeer...)
+	speaker("BFD detection time", "herald_bfd_detection_time_seconds", is(0.9), bfdPeer...)
+	speaker("no BFD authentication failure", "herald_bfd_auth_failures_total", is(0), bfdPeer...)
 	ip := l.service("web", nil, "node1")
 	l.route(netip.PrefixFrom(ip, 32), "the Service's route at FRR", func(_ routers.Route, ok bool) bool { return ok })
 
@@ -129,6 +153,12 @@ spec: {ipAddressPools: [lan]}
 	})
 	controller("configuration loaded", "metallb_k8s_client_config_loaded_bool", is(1))
 	controller("configuration not stale", "metallb_k8s_client_config_stale_bool", is(0))
+	controller("configuration loaded (Herald's name)", "herald_config_loaded", is(1))
+	controller("configuration not stale (Herald's name)", "herald_config_stale", is(0))
+	controller("one Service allocated", "metallb_allocator_services_allocated_total", is(1), "pool=bgp")
+	controller("one Service allocated (Herald's name)", "herald_pool_services_allocated", is(1), "pool=bgp")
+	controller("one IPv4 address in use (Herald's name)", "herald_pool_addresses_in_use", is(1), "pool=bgp", "family=ipv4")
+	controller("the only replica leads", "herald_controller_leader", is(1))
 
 	// L2: the speaker takes the IP (gained, measured from the informer
 	// event, gratuitous ARP sent) and answers the client's arping.
@@ -151,6 +181,8 @@ spec: {ipAddressPools: [lan]}
 		t.Fatal(err)
 	}
 	speaker("session down once FRR stopped", "metallb_bgp_session_up", is(0), peer)
+	speaker("BFD down once FRR stopped", "herald_bfd_session_up", is(0), bfdPeer...)
+	speaker("BFD Down (1) or AdminDown (0)", "herald_bfd_session_state", func(v float64) bool { return v <= 1 }, bfdPeer...)
 }
 
 // scrape GETs a /metrics page on the host.
