@@ -276,7 +276,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(env.Stderr, "kubectl herald: %v\n", err)
-		if errors.Is(err, ErrUsage) {
+		// cobra's own refusal of an unknown subcommand is a usage error
+		// too; it wraps no sentinel, only its text says so.
+		if errors.Is(err, ErrUsage) || strings.HasPrefix(err.Error(), "unknown command ") {
 			return 2
 		}
 		return 1

@@ -102,13 +102,13 @@ func Explain(f Facts) Explanation {
 		x.Reason = ReasonNotLoadBalancer
 		x.Summary = fmt.Sprintf("type %s, not LoadBalancer: Herald gives it no IP", svc.Spec.Type)
 		return x
-	case parsed.Class != "":
+	case parsed.Class != "" && !heraldsWord(f, parsed):
+		// A class Herald's controller serves only with --lb-class; without
+		// its Events or its pool annotation on the Service, another load
+		// balancer's IPs must not be explained as Herald's.
 		x.Reason = ReasonOtherClass
-		x.Summary = fmt.Sprintf("loadBalancerClass %q: Herald serves it only if its controller runs with that class (--lb-class)", parsed.Class)
-		// It may still be ours; go on if it has IPs.
-		if len(parsed.StatusIPs) == 0 {
-			return x
-		}
+		x.Summary = fmt.Sprintf("loadBalancerClass %q and no word from Herald's controller: another load balancer serves it, or Herald's controller does not run with --lb-class %s", parsed.Class, parsed.Class)
+		return x
 	}
 	x.RequestedBy = requestedBy(svc, parsed)
 	if len(parsed.StatusIPs) > 0 {
@@ -117,6 +117,13 @@ func Explain(f Facts) Explanation {
 	}
 	explainPending(&x, f)
 	return x
+}
+
+// heraldsWord reports whether Herald's controller has dealt with the
+// Service: it recorded the pool its IPs came from, or wrote an allocation
+// Event about this incarnation of it.
+func heraldsWord(f Facts, parsed informers.Service) bool {
+	return parsed.AllocatedFromPool != "" || lastControllerWord(f.Events, string(f.Service.UID)) != nil
 }
 
 // requestedBy says what chose the Service's IP or pool.
@@ -152,9 +159,16 @@ func explainAllocated(x *Explanation, f Facts, parsed informers.Service) {
 		how += fmt.Sprintf(", shareable under key %q", x.SharingKey)
 	}
 	has := fmt.Sprintf("%s from pool %q (%s)", strings.Join(x.IPs, ","), x.Pool, how)
-	if len(x.BGP) > 0 || len(x.L2) > 0 {
+	if len(x.L2) > 0 || establishedNodes(x.BGP) > 0 {
 		x.Reason = ReasonAnnounced
 		x.Summary = has + ", " + announcedBy(x)
+		return
+	}
+	if len(x.BGP) > 0 {
+		// A ServiceBGPStatus lists the peers a speaker means to announce
+		// to, whatever their sessions' state.
+		x.Reason = ReasonSessionsDown
+		x.Summary = fmt.Sprintf("%s; %d node(s) would announce it over BGP, but none of their sessions to those peers is Established: no router has it", has, len(x.BGP))
 		return
 	}
 	if f.Config == nil {
@@ -174,10 +188,22 @@ func explainAllocated(x *Explanation, f Facts, parsed informers.Service) {
 	x.Summary = has + "; an advertisement selects it, but no speaker reports announcing it (are speakers running on the selected nodes?)"
 }
 
+// establishedNodes counts the nodes with at least one Established
+// session among the peers they announce to.
+func establishedNodes(bgp []BGPAnnouncement) int {
+	n := 0
+	for _, a := range bgp {
+		if slices.ContainsFunc(a.Peers, func(p PeerSession) bool { return p.BGPState == "Established" }) {
+			n++
+		}
+	}
+	return n
+}
+
 func announcedBy(x *Explanation) string {
 	var parts []string
-	if len(x.BGP) > 0 {
-		parts = append(parts, fmt.Sprintf("announced over BGP by %d node(s)", len(x.BGP)))
+	if n := establishedNodes(x.BGP); n > 0 {
+		parts = append(parts, fmt.Sprintf("announced over BGP by %d node(s)", n))
 	}
 	if len(x.L2) > 0 {
 		parts = append(parts, "answered on L2 by "+x.L2[0].Node)
@@ -239,7 +265,8 @@ func explainPending(x *Explanation, f Facts) {
 		// No Event (yet, or expired), but the controller says why nothing
 		// is allocated.
 		x.Reason = ReasonConfigInvalid
-		x.Summary = "pending: the configuration is invalid: " + firstLine(f.ControllerState.Status.ErrorSummary)
+		x.Summary = "pending: the newest configuration is invalid (an older valid one, if the controller loaded one, still allocates; no Event about this Service yet): " +
+			firstLine(f.ControllerState.Status.ErrorSummary)
 	default:
 		x.Reason = ReasonNoReport
 		x.Summary = "pending: the controller has said nothing about it (is herald controller running, and does it serve this Service's class?)"

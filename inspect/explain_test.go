@@ -123,7 +123,7 @@ func TestExplain(t *testing.T) {
 			facts: func(*testing.T) Facts {
 				return Facts{Service: service(nil), ControllerState: invalidState}
 			},
-			reason: ReasonConfigInvalid, summary: "pending: the configuration is invalid: IPAddressPool metallb-system/p",
+			reason: ReasonConfigInvalid, summary: "pending: the newest configuration is invalid (an older valid one, if the controller loaded one, still allocates; no Event about this Service yet): IPAddressPool metallb-system/p",
 		},
 		{
 			name: "pending, requested IP taken, requested by annotation",
@@ -137,7 +137,7 @@ func TestExplain(t *testing.T) {
 			requestedBy: "annotation " + informers.AnnotationLoadBalancerIPs,
 		},
 		{
-			name: "announced over BGP by two nodes, with session states, and the trace",
+			name: "announced over BGP by the one node of two whose session is Established, with session states, and the trace",
 			facts: func(*testing.T) Facts {
 				svc := service(withIP("10.0.0.1", "web"))
 				svc.Annotations[tracing.TraceparentAnnotation] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -153,12 +153,42 @@ func TestExplain(t *testing.T) {
 						{Status: v1beta1.BGPSessionStateStatus{Node: "node1", Peer: "spine", BGPState: "Active"}},
 					}}
 			},
-			reason: ReasonAnnounced, summary: `10.0.0.1 from pool "web" (chosen automatically), announced over BGP by 2 node(s)`,
+			reason: ReasonAnnounced, summary: `10.0.0.1 from pool "web" (chosen automatically), announced over BGP by 1 node(s)`,
 			bgp: []BGPAnnouncement{
 				{Node: "node1", Peers: []PeerSession{{Peer: "spine", BGPState: "Active"}, {Peer: "tor", BGPState: "Established", BFDState: "Up"}}},
 				{Node: "node2", Peers: []PeerSession{{Peer: "tor"}}},
 			},
 			traceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		},
+		{
+			name: "meant for BGP peers, but no session is Established",
+			facts: func(*testing.T) Facts {
+				return Facts{Service: service(withIP("10.0.0.1", "web")),
+					BGP: []v1beta1.ServiceBGPStatus{{Status: v1beta1.ServiceBGPStatusStatus{Node: "node1", ServiceName: "web", ServiceNamespace: "shop", Peers: []string{"tor"}}}},
+					Sessions: []v1beta1.BGPSessionState{
+						{Status: v1beta1.BGPSessionStateStatus{Node: "node1", Peer: "tor", BGPState: "Active"}},
+					}}
+			},
+			reason: ReasonSessionsDown, summary: `1 node(s) would announce it over BGP, but none of their sessions to those peers is Established`,
+			bgp: []BGPAnnouncement{{Node: "node1", Peers: []PeerSession{{Peer: "tor", BGPState: "Active"}}}},
+		},
+		{
+			name: "another load balancer's class and IP, no word from Herald",
+			facts: func(*testing.T) Facts {
+				svc := service(withIP("203.0.113.9", ""))
+				delete(svc.Annotations, informers.AnnotationAllocatedFromPool)
+				svc.Spec.LoadBalancerClass = ptrTo("cloud.example.com/lb")
+				return Facts{Service: svc}
+			},
+			reason: ReasonOtherClass, summary: `loadBalancerClass "cloud.example.com/lb" and no word from Herald's controller`,
+		},
+		{
+			name: "Herald's own class (--lb-class), pending: the controller's Event decides",
+			facts: func(*testing.T) Facts {
+				svc := service(func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptrTo("herald") })
+				return Facts{Service: svc, Events: []corev1.Event{event("3", servicestatus.ReasonAllocationFailed, exhausted)}}
+			},
+			reason: ReasonPoolExhausted, summary: "pending: pool exhausted",
 		},
 		{
 			name: "answered on L2, requested by spec.loadBalancerIP",
@@ -263,3 +293,5 @@ func TestServiceName(t *testing.T) {
 		}
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

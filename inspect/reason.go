@@ -22,6 +22,10 @@ const (
 	// BGPAdvertisement selects its pool (or the Service), so nothing
 	// announces it.
 	ReasonNoAdvertisement Reason = "NoAdvertisement"
+	// ReasonSessionsDown: speakers mean to announce it over BGP, but none
+	// of their sessions to the chosen peers is Established, so no router
+	// has it.
+	ReasonSessionsDown Reason = "SessionsDown"
 )
 
 // Reasons for a Service without an IP (pending).

@@ -267,12 +267,12 @@ func (c *Controller) lead(term context.Context) {
 	}
 	c.term++
 	c.leading.Store(true)
-	c.metrics.leader.Set(1)
+	c.metrics.setLeading(true)
 	c.log.Info("leading", "identity", c.opts.Identity, "term", c.term)
 	defer func() {
 		c.metrics.configLoaded.Set(0)
 		c.metrics.configStale.Set(0)
-		c.metrics.leader.Set(0)
+		c.metrics.setLeading(false)
 		c.leading.Store(false)
 		c.log.Info("stopped leading", "identity", c.opts.Identity, "term", c.term)
 	}()

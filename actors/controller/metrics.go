@@ -3,6 +3,7 @@ package controller
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,6 +24,11 @@ type Metrics struct {
 	configStale   sameGauges
 	apiErrors     *prometheus.CounterVec
 	leader        prometheus.Gauge
+	// leading hides the configuration gauges on a standby replica: it
+	// loads no configuration, and a 0 there would fire every "not
+	// loaded" alert (MetalLB's among them, written for one controller)
+	// for as long as the standby runs.
+	leading atomic.Bool
 
 	// MetalLB's allocator series, labelled by pool only: both families
 	// summed, and each family on its own.
@@ -100,15 +106,48 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	cs := []prometheus.Collector{m.poolAddresses, m.poolInUse, m.poolServices, m.apiErrors, m.leader,
 		m.mlbAddresses, m.mlbAddresses4, m.mlbAddresses6, m.mlbInUse, m.mlbInUse4, m.mlbInUse6, m.mlbServices}
+	config := whileLeading{leading: &m.leading}
 	for _, g := range append(slices.Clone(m.configLoaded), m.configStale...) {
-		cs = append(cs, g)
+		config.cs = append(config.cs, g)
 	}
+	cs = append(cs, config)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// setLeading records this replica starting or ending a term.
+func (m *Metrics) setLeading(leading bool) {
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
+	m.leading.Store(leading)
+}
+
+// whileLeading collects its collectors only while this replica leads.
+type whileLeading struct {
+	leading *atomic.Bool
+	cs      []prometheus.Collector
+}
+
+func (w whileLeading) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range w.cs {
+		c.Describe(ch)
+	}
+}
+
+func (w whileLeading) Collect(ch chan<- prometheus.Metric) {
+	if !w.leading.Load() {
+		return
+	}
+	for _, c := range w.cs {
+		c.Collect(ch)
+	}
 }
 
 func (m *Metrics) setPool(s alloc.PoolStats) {

@@ -113,3 +113,38 @@ func gathered(t *testing.T, reg *prometheus.Registry, name, pool string) (float6
 	}
 	return 0, false
 }
+
+// A standby replica loads no configuration, so it exports no
+// configuration gauge under either name: a 0 there would fire every
+// "configuration not loaded" alert for as long as it stands by. The
+// leader's term shows them; its end hides them again.
+func TestConfigurationGaugesOnlyWhileLeading(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"herald_config_loaded", "herald_config_stale",
+		"metallb_k8s_client_config_loaded_bool", "metallb_k8s_client_config_stale_bool"}
+	shown := func(want bool) {
+		t.Helper()
+		for _, n := range names {
+			if _, ok := gathered(t, reg, n, ""); ok != want {
+				t.Errorf("%s exported = %t, want %t", n, ok, want)
+			}
+		}
+		if v, ok := gathered(t, reg, "herald_controller_leader", ""); !ok || (v == 1) != want {
+			t.Errorf("herald_controller_leader = %v (exported %t), want leading %t", v, ok, want)
+		}
+	}
+	shown(false)
+	m.setLeading(true)
+	m.configLoaded.Set(1)
+	shown(true)
+	if v, _ := gathered(t, reg, "metallb_k8s_client_config_loaded_bool", ""); v != 1 {
+		t.Errorf("loaded while leading = %v, want 1", v)
+	}
+	m.configLoaded.Set(0)
+	m.setLeading(false)
+	shown(false)
+}
