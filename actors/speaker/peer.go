@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/utils/clock"
 
@@ -44,8 +45,12 @@ type peerActor struct {
 	// sentBulk: the step being carried out queued UPDATEs; blocked: the
 	// connection's writer reported no progress (changes coalesce).
 	sentBulk, blocked bool
-	// decoded is reused to count the prefixes of each UPDATE sent.
-	decoded bgpwire.Update
+	// decoded is reused to count the prefixes of each UPDATE sent, into
+	// prefixHist, the peer's series of herald_bgp_update_prefixes, looked
+	// up once for prefixHistCfg (its labels come from the configuration).
+	decoded       bgpwire.Update
+	prefixHist    prometheus.Observer
+	prefixHistCfg *config.Peer
 	acts    []peer.Action
 	conns   map[peer.ConnID]*bgpConn
 	dials   map[peer.ConnID]context.CancelFunc

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -16,7 +17,8 @@ import (
 
 // updatePath is what the peer actor does for one Service's route on its way
 // to the wire: take the routes (bgp.peer.update), encode the UPDATE, and
-// record the batch sent (bgp.update.send).
+// record the batch sent (bgp.update.send) and its prefixes
+// (herald_bgp_update_prefixes), as peerActor.step does for a Bulk send.
 type updatePath struct {
 	a      *peerActor
 	msg    changeRoutes
@@ -29,9 +31,13 @@ type updatePath struct {
 func newUpdatePath(tp trace.TracerProvider) *updatePath {
 	parent := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled})
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
 	return &updatePath{
 		a: &peerActor{
-			e:   &env{tracer: tracing.NewTracer(tp, "bench")},
+			e:   &env{tracer: tracing.NewTracer(tp, "bench"), metrics: metrics},
 			cfg: &config.Peer{Name: "router", Address: netip.MustParseAddr("192.0.2.1"), Port: 179},
 		},
 		msg:    changeRoutes{trace: parent},
@@ -49,7 +55,12 @@ func (u *updatePath) run(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As the peer actor's step does for a Bulk send.
 	u.a.traceSend(u.buf)
+	u.a.observeUpdates(u.buf)
+	if w := u.a.wireWritten(); w != nil {
+		tb.Fatal("no change waits for the wire here")
+	}
 }
 
 // TestUpdatePathTracingOffAllocatesNothing: with tracing not configured,

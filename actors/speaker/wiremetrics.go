@@ -84,7 +84,12 @@ func (a *peerActor) wireWritten() func() {
 // decode is Herald's own bug; the Peer's tests own that, so it is only
 // not counted.
 func (a *peerActor) observeUpdates(msgs []byte) {
-	h := a.e.metrics.updatePrefixes.WithLabelValues(peerAddr(a.cfg), a.name)
+	// The series is looked up once per configuration, not per batch:
+	// formatting its labels would allocate on every send.
+	if a.prefixHistCfg != a.cfg {
+		a.prefixHist, a.prefixHistCfg = a.e.metrics.updatePrefixes.WithLabelValues(peerAddr(a.cfg), a.name), a.cfg
+	}
+	h := a.prefixHist
 	_ = eachUpdate(msgs, &a.decoded, func(prefixes, withdrawn int) {
 		if n := prefixes + withdrawn; n > 0 {
 			h.Observe(float64(n))
