@@ -50,25 +50,46 @@ func GatherExplain(ctx context.Context, c Clients, heraldNamespace, namespace, n
 		f.ControllerState = st
 	case apierrors.IsNotFound(err):
 		notes = append(notes, fmt.Sprintf("no ConfigurationState %s/%s: has the controller ever run in this namespace (--herald-namespace)?", heraldNamespace, ControllerStateName))
+	case apierrors.IsForbidden(err):
+		notes = append(notes, notReadable("the controller's ConfigurationState", heraldNamespace))
 	default:
 		return f, nil, fmt.Errorf("ConfigurationState %s/%s: %w", heraldNamespace, ControllerStateName, err)
 	}
+	// A user who may read their own Services and Events but not Herald's
+	// namespace still gets the controller's reason; what is not readable
+	// is left out with a note.
 	bgpList, err := mlb.ServiceBGPStatuses(heraldNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	switch {
+	case err == nil:
+		f.BGP = bgpList.Items
+	case apierrors.IsForbidden(err):
+		notes = append(notes, notReadable("ServiceBGPStatuses (who announces over BGP)", heraldNamespace))
+	default:
 		return f, nil, fmt.Errorf("ServiceBGPStatuses: %w", err)
 	}
-	f.BGP = bgpList.Items
 	l2List, err := mlb.ServiceL2Statuses(heraldNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	switch {
+	case err == nil:
+		f.L2 = l2List.Items
+	case apierrors.IsForbidden(err):
+		notes = append(notes, notReadable("ServiceL2Statuses (who answers ARP/NDP)", heraldNamespace))
+	default:
 		return f, nil, fmt.Errorf("ServiceL2Statuses: %w", err)
 	}
-	f.L2 = l2List.Items
 	sessionList, err := mlb.BGPSessionStates(heraldNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	switch {
+	case err == nil:
+		f.Sessions = sessionList.Items
+	case apierrors.IsForbidden(err):
+		notes = append(notes, notReadable("BGPSessionStates (the sessions' states)", heraldNamespace))
+	default:
 		return f, nil, fmt.Errorf("BGPSessionStates: %w", err)
 	}
-	f.Sessions = sessionList.Items
 	in, inNotes, err := configInput(ctx, c, heraldNamespace)
+	if apierrors.IsForbidden(err) {
+		f.ConfigErr = err
+		return f, append(notes, notReadable("the configuration (pools and advertisements)", heraldNamespace)), nil
+	}
 	if err != nil {
 		return f, nil, err
 	}
@@ -80,6 +101,10 @@ func GatherExplain(ctx context.Context, c Clients, heraldNamespace, namespace, n
 		f.Config = r.Config
 	}
 	return f, notes, nil
+}
+
+func notReadable(what, ns string) string {
+	return fmt.Sprintf("not allowed to read %s in %s: left out", what, ns)
 }
 
 // configInput reads the configuration objects as the controller compiles
