@@ -27,8 +27,9 @@ CHART_KUBECONFORM      := -strict -summary \
 
 # Debian packages the lab and the L2 tests need (routers, namespaces,
 # captures, clients; arping and ndisc6 are the kernel's own ARP and NDP
-# clients the l2 package's tests answer).
-APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping iputils-arping ndisc6
+# clients the l2 package's tests answer; nftables cuts paths in the BFD and
+# split-brain tests).
+APT_PACKAGES := iproute2 frr bird2 curl jq tcpdump iputils-ping iputils-arping ndisc6 nftables
 
 FUZZTIME ?= 5m
 BENCHTIME ?= 1s
