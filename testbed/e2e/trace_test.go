@@ -115,7 +115,10 @@ spec: {ipAddressPools: [l2]}
 type journeyTrace struct{ jaeger.Trace }
 
 // journey reads the traceparent the controller wrote on Service name and
-// waits until Jaeger holds at least minSpans of its trace.
+// waits until Jaeger holds at least minSpans of its trace, every one's
+// parent among them: each process exports its spans when they end, so the
+// speakers' spans can arrive before the controller's status.write, which
+// ends only once the write has returned.
 func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, minSpans int) journeyTrace {
 	t.Helper()
 	var id string
@@ -138,10 +141,29 @@ func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, minSpa
 			return false, err.Error()
 		}
 		tr = journeyTrace{got}
+		if missing := tr.missingParents(); len(missing) > 0 {
+			return false, fmt.Sprintf("parents %v not in Jaeger yet:\n%s", missing, tr.summary())
+		}
 		return len(got.Spans) >= minSpans, tr.summary()
 	})
 	t.Logf("trace %s:\n%s", id, tr.summary())
 	return tr
+}
+
+// missingParents are the parents of the trace's spans that it does not
+// hold.
+func (tr journeyTrace) missingParents() []string {
+	have := map[string]bool{}
+	for _, s := range tr.Spans {
+		have[s.SpanID] = true
+	}
+	var missing []string
+	for _, s := range tr.Spans {
+		if p := s.Parent(); p != "" && !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }
 
 func (tr journeyTrace) node(s jaeger.Span) string {

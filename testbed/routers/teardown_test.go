@@ -48,13 +48,24 @@ func TestLabCloseKillsRouters(t *testing.T) {
 			}
 		}
 	}
+	// A daemon creates its pid file before it writes its pid there (BIRD
+	// once it has forked), so an empty file is read again.
 	var pids []string
 	for _, f := range pidFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+		var pid string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pid = strings.TrimSpace(string(b)); pid != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s stayed empty for 10s", f)
+			}
 		}
-		pids = append(pids, strings.TrimSpace(string(b)))
+		pids = append(pids, pid)
 	}
 	nss := lab.Namespaces()
 	if err := lab.Close(); err != nil {

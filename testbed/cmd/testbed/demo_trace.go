@@ -38,14 +38,16 @@ func demoTrace(ctx context.Context, out io.Writer, step func(string), c kubernet
 	}
 	id := sc.TraceID().String()
 
-	// Spans reach Jaeger a batch interval after they end; wait until every
-	// node's UPDATE is there, or show what arrived after a while.
+	// Spans reach Jaeger a batch interval after they end, each process's
+	// on its own (the controller's status.write ends after the speakers
+	// have begun under it); wait until every node's UPDATE and every
+	// span's parent is there, or show what arrived after a while.
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	client := jaeger.NewClient(st.JaegerURL)
 	for {
 		tr, err := client.Trace(waitCtx, id)
-		if err == nil && countSpans(tr, "bgp.update.send") >= len(st.Nodes) {
+		if err == nil && countSpans(tr, "bgp.update.send") >= len(st.Nodes) && wholeTree(tr) {
 			break
 		}
 		select {
@@ -79,4 +81,18 @@ func countSpans(tr jaeger.Trace, name string) int {
 		}
 	}
 	return n
+}
+
+// wholeTree reports whether every span's parent is in the trace.
+func wholeTree(tr jaeger.Trace) bool {
+	have := map[string]bool{}
+	for _, s := range tr.Spans {
+		have[s.SpanID] = true
+	}
+	for _, s := range tr.Spans {
+		if p := s.Parent(); p != "" && !have[p] {
+			return false
+		}
+	}
+	return true
 }
