@@ -481,6 +481,13 @@ func (c *capture) stop(t *testing.T) []packet {
 	t.Helper()
 	_ = c.cmd.Process.Signal(os.Interrupt)
 	<-c.done
+	return c.read(t)
+}
+
+// read returns the packets captured so far (tcpdump -U writes each one
+// as it comes).
+func (c *capture) read(t *testing.T) []packet {
+	t.Helper()
 	data, err := os.ReadFile(c.path)
 	if err != nil {
 		t.Fatal(err)

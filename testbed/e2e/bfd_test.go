@@ -135,6 +135,14 @@ func TestBFDPathCut(t *testing.T) {
 			hAt = at
 			return ok, "none yet"
 		})
+		// FRR bfdd sends its first State Down up to a slow-rate interval
+		// (1 s) after it declares the session down; on an idle machine
+		// the polls above can all be done before that.
+		routerDown := []string{l.lab.Router.LAN4.String() + ".", "> " + l.node.LAN4.String() + ".3784", "State Down"}
+		eventuallyEvery(t, 5*time.Second, 50*time.Millisecond, "the router's BFD State Down in the capture", func() (bool, string) {
+			_, ok := firstAfter(capt.read(t), begin, routerDown...)
+			return ok, "not yet"
+		})
 		ps := capt.stop(t)
 		// The drop rules took effect within the nft call, after Herald's
 		// last packet that left: the cut is counted from the middle of
@@ -147,7 +155,7 @@ func TestBFDPathCut(t *testing.T) {
 			}
 		}
 		start := lo.Add(hi.Sub(lo) / 2)
-		frrAt, ok := firstAfter(ps, lo, l.lab.Router.LAN4.String()+".", "> "+l.node.LAN4.String()+".3784", "State Down")
+		frrAt, ok := firstAfter(ps, lo, routerDown...)
 		if !ok {
 			t.Fatalf("trial %d: no BFD State Down from the router in the capture", i+1)
 		}
