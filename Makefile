@@ -79,11 +79,14 @@ bench:
 
 ## soak: the long runs of the lab's tests: leader failover with 5,000
 ## Services (in-process, also across an API server restart, and the real
-## binary SIGKILLed) and 50 clients churning Services for 60 s against a
-## small pool.
+## binary SIGKILLed), 50 clients churning Services for 60 s against a small
+## pool, 200 Services timed to the route, 10,000 Services to two peers, a 60 s
+## API server outage, 20 trials each of a BFD path cut and of every L2
+## failover case (docs/BENCHMARKS.md has their figures).
 soak: deps
 	HERALD_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'TestMesh' ./liveness/
 	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 90m -v -run 'TestControllerFailover|TestControllerBinaryKilled|TestControllerChurn' ./e2e/
+	cd testbed && HERALD_SOAK=1 $(GO) test -count=1 -timeout 120m -v -run 'TestBFDPathCut|TestBFDInterop|TestBFDAuthentication|TestL2Failover|TestBGPServiceToRouteLatency|TestBGPAPIServerOutage|TestBGPScale' ./e2e/
 
 ## demo: the local lab with Services getting IPs and answering requests over BGP and
 ## over L2 (IPv4 and IPv6, a dual-stack Service).
