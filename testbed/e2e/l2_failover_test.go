@@ -338,6 +338,34 @@ func (l *speakerLab) clientUses(ip netip.Addr, node string) {
 	})
 }
 
+// takeoverCounted checks the new owner's metrics after a failover: it
+// counted taking the IP over from another node, and its liveness mesh
+// runs (datagrams sent, the other speakers' statuses held, none malformed).
+func (l *speakerLab) takeoverCounted(node string) {
+	l.t.Helper()
+	h, err := l.lab.Host(node)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		ok   func(float64) bool
+	}{
+		{"herald_layer2_takeovers_total", func(v float64) bool { return v >= 1 }},
+		{"herald_liveness_datagrams_sent_total", func(v float64) bool { return v > 0 }},
+		{"herald_liveness_statuses_held", func(v float64) bool { return v >= 1 }},
+		{"herald_liveness_datagrams_malformed_total", func(v float64) bool { return v == 0 }},
+	} {
+		eventually(l.t, 10*time.Second, node+"'s "+c.name, func() (bool, string) {
+			v, err := l.metric(h, c.name)
+			if err != nil {
+				return false, err.Error()
+			}
+			return c.ok(v), fmt.Sprint(c.name, " = ", v)
+		})
+	}
+}
+
 // L2 failover: while the client sends a request every 10 ms, the owner
 // goes away (its speaker SIGKILLed, its link down, its speaker stopped
 // cleanly, the node cordoned). The longest time without a successful
@@ -386,6 +414,7 @@ metadata: {name: l2, namespace: metallb-system}
 				p.servedByOtherThan(t, owner)
 				gap, now, fails := p.finish(at)
 				gaps = append(gaps, gap)
+				l.takeoverCounted(now)
 				t.Logf("trial %d: %s left %s; %s serves after a gap of %v (%d failed requests)", trial, fc.name, owner, now, gap.Round(time.Millisecond), fails)
 				if gap >= fc.limit {
 					t.Errorf("trial %d: %v without a successful response, want under %v", trial, gap.Round(time.Millisecond), fc.limit)
