@@ -51,10 +51,10 @@ type peerActor struct {
 	decoded       bgpwire.Update
 	prefixHist    prometheus.Observer
 	prefixHistCfg *config.Peer
-	acts    []peer.Action
-	conns   map[peer.ConnID]*bgpConn
-	dials   map[peer.ConnID]context.CancelFunc
-	timers  map[peer.Timer]clock.Timer
+	acts          []peer.Action
+	conns         map[peer.ConnID]*bgpConn
+	dials         map[peer.ConnID]context.CancelFunc
+	timers        map[peer.Timer]clock.Timer
 	// last is the Status published last, lastBFD the BFD state with it.
 	last    peer.Status
 	lastBFD string
