@@ -126,6 +126,8 @@ spec: {ipAddressPools: [lan]}
 	speaker("BFD packets sent", "herald_bfd_control_packets_sent_total", positive, bfdPeer...)
 	speaker("BFD detection time", "herald_bfd_detection_time_seconds", is(0.9), bfdPeer...)
 	speaker("no BFD authentication failure", "herald_bfd_auth_failures_total", is(0), bfdPeer...)
+	speaker("no BFD packet without a session", "herald_bfd_packets_unmatched_total", is(0), "kind=bgp")
+	speaker("no BFD datagram lost to a full buffer", "herald_bfd_receive_queue_drops_total", is(0), "kind=bgp")
 	ip := l.service("web", nil, "node1")
 	l.route(netip.PrefixFrom(ip, 32), "the Service's route at FRR", func(_ routers.Route, ok bool) bool { return ok })
 
@@ -159,6 +161,11 @@ spec: {ipAddressPools: [lan]}
 	controller("one Service allocated (Herald's name)", "herald_pool_services_allocated", is(1), "pool=bgp")
 	controller("one IPv4 address in use (Herald's name)", "herald_pool_addresses_in_use", is(1), "pool=bgp", "family=ipv4")
 	controller("the only replica leads", "herald_controller_leader", is(1))
+	controller("MetalLB's IPv4 total", "metallb_allocator_ipv4_addresses_total", is(size), "pool=bgp")
+	controller("MetalLB's IPv6 total: none in an IPv4 pool", "metallb_allocator_ipv6_addresses_total", is(0), "pool=bgp")
+	controller("MetalLB's IPv4 in use", "metallb_allocator_ipv4_addresses_in_use_total", is(1), "pool=bgp")
+	controller("MetalLB's IPv6 in use", "metallb_allocator_ipv6_addresses_in_use_total", is(0), "pool=bgp")
+	controller("the pool's IPv4 addresses (Herald's name)", "herald_pool_addresses", is(size), "pool=bgp", "family=ipv4")
 
 	// L2: the speaker takes the IP (gained, measured from the informer
 	// event, gratuitous ARP sent) and answers the client's arping.
