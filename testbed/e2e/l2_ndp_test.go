@@ -24,6 +24,12 @@ import (
 //     node still serves, so nothing but that NA moves the client).
 func TestL2NDP(t *testing.T) {
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 3})
+	// Steady state first: every speaker sees all three alive. While the
+	// mesh is still forming, the election's candidates grow, and the IP
+	// may move to a speaker that joined late; that handover's unsolicited
+	// NA to ff02::1 would be counted below as a second answer to the DAD
+	// probe.
+	l.meshConverged(3)
 	l.apply(fmt.Sprintf(`
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -117,6 +123,21 @@ metadata: {name: l2v6, namespace: metallb-system}
 		sigkill.restore(sl, owner)
 		sl.clientUses(ip, sl.owner(ip))
 	})
+}
+
+// meshConverged waits until every node's speaker counts n speakers alive
+// in its liveness mesh.
+func (l *speakerLab) meshConverged(n int) {
+	l.t.Helper()
+	for _, h := range l.lab.Nodes {
+		eventually(l.t, 30*time.Second, h.Name+"'s liveness mesh sees all speakers", func() (bool, string) {
+			v, err := l.metric(h, "herald_liveness_speakers_alive")
+			if err != nil {
+				return false, err.Error()
+			}
+			return int(v) == n, fmt.Sprint("herald_liveness_speakers_alive = ", v)
+		})
+	}
 }
 
 // exec runs argv in namespace ns (a host name or namespace) and fails the
