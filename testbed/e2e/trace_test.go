@@ -141,29 +141,13 @@ func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, minSpa
 			return false, err.Error()
 		}
 		tr = journeyTrace{got}
-		if missing := tr.missingParents(); len(missing) > 0 {
+		if missing := tr.MissingParents(); len(missing) > 0 {
 			return false, fmt.Sprintf("parents %v not in Jaeger yet:\n%s", missing, tr.summary())
 		}
 		return len(got.Spans) >= minSpans, tr.summary()
 	})
 	t.Logf("trace %s:\n%s", id, tr.summary())
 	return tr
-}
-
-// missingParents are the parents of the trace's spans that it does not
-// hold.
-func (tr journeyTrace) missingParents() []string {
-	have := map[string]bool{}
-	for _, s := range tr.Spans {
-		have[s.SpanID] = true
-	}
-	var missing []string
-	for _, s := range tr.Spans {
-		if p := s.Parent(); p != "" && !have[p] {
-			missing = append(missing, p)
-		}
-	}
-	return missing
 }
 
 func (tr journeyTrace) node(s jaeger.Span) string {

@@ -92,6 +92,23 @@ func (s Span) Parent() string {
 	return ""
 }
 
+// MissingParents are the parents of t's spans that t does not hold: each
+// process exports its spans when they end, so a trace read early can have
+// children whose parent has not arrived yet.
+func (t Trace) MissingParents() []string {
+	have := map[string]bool{}
+	for _, s := range t.Spans {
+		have[s.SpanID] = true
+	}
+	var missing []string
+	for _, s := range t.Spans {
+		if p := s.Parent(); p != "" && !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
 // Service is the service.name of the process that made s.
 func (t Trace) Service(s Span) string { return t.Processes[s.ProcessID].ServiceName }
 
