@@ -22,10 +22,15 @@ import (
 // Statuses over UDP on the next port, and hands the alive set and every
 // speaker's interfaces to the planner.
 //
-// Members are the nodes with a speaker, as the API lists them: a
-// ConfigurationState named speaker-<node> (each speaker writes its own)
-// and a Node with an InternalIP of this node's family. Datagrams and BFD
-// sessions from other addresses are ignored.
+// Members are the nodes with a speaker: a Node with an InternalIP of this
+// node's family, and either a ConfigurationState named speaker-<node>
+// (each speaker writes its own) or a Status that speaker sent from that
+// address. The API alone is not enough: a speaker's ConfigurationState
+// may reach the others' caches seconds after the speaker started (a slow
+// write, a lagging watch), and two speakers that do not count each other
+// both answer for the same L2 IP. A Status from a Node's own address shows
+// a speaker runs there, so one side knowing the other makes it mutual at
+// once. Datagrams and BFD sessions from other addresses are ignored.
 //
 // Statuses go to every member when they change; every gossipInterval
 // the actor also sends a Digest of the versions it holds to one member,
@@ -94,6 +99,9 @@ type meshActor struct {
 
 	self    netip.Addr
 	members map[string]netip.Addr
+	// heard are the speakers known from a Status of their own rather
+	// than from a ConfigurationState.
+	heard map[string]bool
 	// byAddr maps member addresses to nodes for the Manager's Accept,
 	// which runs on its receive goroutines.
 	byAddr atomic.Pointer[map[netip.Addr]string]
@@ -169,6 +177,7 @@ func (a *meshActor) started(c actor.Context) {
 	a.start = a.e.Clock.Now()
 	a.profile = a.e.meshProfile
 	a.members, a.sessions, a.statuses = map[string]netip.Addr{}, map[string]*bfdnet.Session{}, map[string]liveness.Status{}
+	a.heard = map[string]bool{}
 	empty := map[netip.Addr]string{}
 	a.byAddr.Store(&empty)
 	// The epoch must grow with every start of the speaker: its start
@@ -242,25 +251,23 @@ func (a *meshActor) readMembers(c actor.Context) {
 	}
 	members := map[string]netip.Addr{}
 	for _, name := range a.e.inf.ConfigurationStateNames() {
-		node, ok := strings.CutPrefix(name, "speaker-")
-		if !ok || node == a.e.node {
-			continue
+		if node, ok := strings.CutPrefix(name, "speaker-"); ok {
+			if addr, ok := a.memberAddr(node); ok {
+				members[node] = addr
+			}
 		}
-		n, ok := a.e.inf.Node(node)
-		if !ok {
-			continue
-		}
-		p4, p6 := nodeAddresses(n)
-		switch {
-		case a.self.Is4() && p4.IsValid():
-			members[node] = p4
-		case a.self.Is6() && p6.IsValid():
-			members[node] = p6
+	}
+	for node := range a.heard {
+		if addr, ok := a.memberAddr(node); ok {
+			members[node] = addr
+		} else {
+			delete(a.heard, node) // its Node is gone
 		}
 	}
 	if maps.Equal(members, a.members) {
 		return
 	}
+	old := a.members
 	a.members = members
 	byAddr := map[netip.Addr]string{}
 	for n, addr := range members {
@@ -274,6 +281,40 @@ func (a *meshActor) readMembers(c actor.Context) {
 	}
 	a.e.metrics.meshHeld.Set(float64(len(a.statuses)))
 	a.view.SetMembers(a.now(), slices.Sorted(maps.Keys(members)))
+	// A new member hears this speaker's Status now rather than at its
+	// next change, which may be a BFD slow-rate second away: it counts
+	// this speaker from then on, even if the API has not shown it this
+	// speaker yet.
+	if a.ownSeq > 0 && a.tr != nil {
+		if b, err := liveness.AppendStatus(nil, a.own); err == nil {
+			for n, addr := range members {
+				if old[n] != addr {
+					a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
+				}
+			}
+		}
+	}
+}
+
+// memberAddr is the address node's speaker is reached at: its Node's
+// InternalIP of this node's family. ok is false for this node itself and
+// for a node without one.
+func (a *meshActor) memberAddr(node string) (netip.Addr, bool) {
+	if node == a.e.node {
+		return netip.Addr{}, false
+	}
+	n, ok := a.e.inf.Node(node)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	p4, p6 := nodeAddresses(n)
+	switch {
+	case a.self.Is4() && p4.IsValid():
+		return p4, true
+	case a.self.Is6() && p6.IsValid():
+		return p6, true
+	}
+	return netip.Addr{}, false
 }
 
 func (a *meshActor) bfdChange(c actor.Context, ch bfdnet.Change) {
@@ -298,6 +339,17 @@ func (a *meshActor) bfdChange(c actor.Context, ch bfdnet.Change) {
 }
 
 func (a *meshActor) datagram(c actor.Context, m meshDatagram) {
+	if !a.left && !a.isMember(m.from) && m.msg.Status != nil {
+		// A speaker the API has not listed yet: a member if the Status
+		// comes from its own Node's address.
+		if r := m.msg.Status.Reporter; !a.heard[r] {
+			if addr, ok := a.memberAddr(r); ok && addr == m.from {
+				a.heard[r] = true
+				a.e.Log.Debug("liveness member heard before the API listed it", "member", r)
+				a.readMembers(c)
+			}
+		}
+	}
 	if a.left || !a.isMember(m.from) {
 		a.e.metrics.meshForeign.Inc()
 		return

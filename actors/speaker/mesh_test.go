@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -16,9 +17,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
+	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
 )
 
@@ -50,8 +54,18 @@ func (d droppingNet) Send(to netip.AddrPort, b []byte) error {
 // port and port+1 of their own addresses (no root needed).
 func startMesh(t *testing.T, n int, port int, dropping ...int) []*meshNode {
 	t.Helper()
+	return startMeshAPI(t, n, port, nil, dropping...)
+}
+
+// startMeshAPI is startMesh with setup run on the shared metallb.io API
+// before the speakers start (to add reactors).
+func startMeshAPI(t *testing.T, n int, port int, setup func(*mlbfake.Clientset), dropping ...int) []*meshNode {
+	t.Helper()
 	kube := kubefake.NewClientset()
 	mlb := mlbfake.NewSimpleClientset()
+	if setup != nil {
+		setup(mlb)
+	}
 	for i := 1; i <= n; i++ {
 		if _, err := kube.CoreV1().Nodes().Create(context.Background(), &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%d", i)},
@@ -207,5 +221,31 @@ func TestMeshRepairsLostStatuses(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// A speaker whose ConfigurationState the API never shows (its writes
+// fail) is still a member of the others' mesh: its Status, from its own
+// Node's address, tells them it runs. All three agree on three speakers
+// alive; without that, n1 and n3 would count two and n2 three, and two of
+// them could answer for the same L2 IP.
+func TestMeshCountsASpeakerTheAPIHasNotListed(t *testing.T) {
+	var api *mlbfake.Clientset
+	nodes := startMeshAPI(t, 3, 24815, func(mlb *mlbfake.Clientset) {
+		api = mlb
+		mlb.PrependReactor("create", "configurationstates", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if cs, ok := a.(k8stesting.CreateAction).GetObject().(*v1beta1.ConfigurationState); ok && cs.Name == "speaker-n2" {
+				return true, nil, errors.New("the API is slow today")
+			}
+			return false, nil, nil
+		})
+	})
+	for i, mn := range nodes {
+		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
+			return mn.alive() == 3 && mn.bfdUp(t) == 2
+		})
+	}
+	if _, err := api.MetallbV1beta1().ConfigurationStates(testNS).Get(context.Background(), "speaker-n2", metav1.GetOptions{}); err == nil {
+		t.Fatal("speaker-n2's ConfigurationState exists: the test no longer hides it")
 	}
 }
