@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -385,14 +383,6 @@ kind: L2Advertisement
 metadata: {name: l2, namespace: metallb-system}
 `, l.lab.L2Pool4))
 	ip := l.service("web", nil, "node1", "node2", "node3")
-	if dir := os.Getenv("HERALD_E2E_KEEP_LOGS"); dir != "" {
-		t.Cleanup(func() {
-			for name, p := range l.speakers {
-				b, _ := os.ReadFile(p.log)
-				_ = os.WriteFile(filepath.Join(dir, name+".log"), b, 0o644)
-			}
-		})
-	}
 	trials := 1
 	if soak() {
 		trials = 20

@@ -202,6 +202,17 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 		t.Fatal(err)
 	}
 	f.Close()
+	if dir := os.Getenv("HERALD_E2E_KEEP_LOGS"); dir != "" {
+		// Registered before the stop below, so it runs after it: the
+		// whole log, up to the process's last line.
+		t.Cleanup(func() {
+			d := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+			b, _ := os.ReadFile(logPath)
+			if os.MkdirAll(d, 0o755) == nil {
+				_ = os.WriteFile(filepath.Join(d, name+".log"), b, 0o644)
+			}
+		})
+	}
 	p := &heraldProc{cmd: cmd, done: make(chan struct{}), log: logPath}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop(5 * time.Second) })
