@@ -21,6 +21,7 @@ import (
 
 	"github.com/heraldlb/herald/actors/controller"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/webhook"
 )
 
@@ -110,11 +111,13 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 	cfg.QPS, cfg.Burst = f.qps, f.burst
 	cfg.UserAgent = "herald-controller"
-	kube, err := kubernetes.NewForConfig(cfg)
+	// The informers' reads resume within 2 s of an API server outage's
+	// end rather than after client-go's backoff (informers.ResumeQuickly).
+	kube, err := kubernetes.NewForConfig(informers.ResumeQuickly(cfg))
 	if err != nil {
 		return err
 	}
-	mlb, err := versioned.NewForConfig(cfg)
+	mlb, err := versioned.NewForConfig(informers.ResumeQuickly(cfg))
 	if err != nil {
 		return err
 	}

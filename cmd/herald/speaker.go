@@ -16,6 +16,7 @@ import (
 	"github.com/heraldlb/herald/actors/speaker"
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
 	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/l2"
 )
 
@@ -100,11 +101,13 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	}
 	cfg.QPS, cfg.Burst = f.qps, f.burst
 	cfg.UserAgent = "herald-speaker"
-	kube, err := kubernetes.NewForConfig(cfg)
+	// The informers' reads resume within 2 s of an API server outage's
+	// end rather than after client-go's backoff (informers.ResumeQuickly).
+	kube, err := kubernetes.NewForConfig(informers.ResumeQuickly(cfg))
 	if err != nil {
 		return err
 	}
-	mlb, err := versioned.NewForConfig(cfg)
+	mlb, err := versioned.NewForConfig(informers.ResumeQuickly(cfg))
 	if err != nil {
 		return err
 	}
