@@ -25,6 +25,8 @@ type Metrics struct {
 	sessionUp *prometheus.GaugeVec
 	updates   *prometheus.CounterVec
 	prefixes  *prometheus.GaugeVec
+	// malformed counts the peer's malformed UPDATEs by RFC 7606 outcome.
+	malformed *prometheus.CounterVec
 
 	// Herald's own: how long a Service's change takes from this
 	// speaker's informer to the wire (docs/metrics.md has the exact
@@ -88,6 +90,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "metallb_bgp_announced_prefixes_total",
 			Help: "Prefixes the Established peer has from this speaker now.",
 		}, []string{"peer", "name"}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_bgp_malformed_updates_total",
+			Help: "Malformed UPDATEs received from the peer, by the RFC 7606 outcome (action: attribute-discard, treat-as-withdraw or session-reset).",
+		}, []string{"peer", "name", "action"}),
 		eventToWire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "herald_event_to_wire_seconds",
 			Help:    "Seconds from this speaker's informer receiving a Service or EndpointSlice event to the UPDATE it caused written to an Established peer (mode bgp) or the gratuitous ARP/NA started on an interface (mode l2).",
@@ -133,7 +139,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Liveness datagrams received from an address that is no speaker's node, ignored.",
 		}),
 	}
-	cs := []prometheus.Collector{m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes,
+	cs := []prometheus.Collector{m.ready, m.apiErrors, m.sessionUp, m.updates, m.prefixes, m.malformed,
 		m.eventToWire, m.updatePrefixes, m.l2Takeovers, m.l2OwnerChanges,
 		m.l2, m.bfd, m.meshAlive, m.meshHeld, m.meshSent, m.meshSendErrors, m.meshMalformed, m.meshForeign}
 	for _, g := range append(slices.Clone(m.configLoaded), m.configStale...) {

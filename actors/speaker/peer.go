@@ -363,11 +363,22 @@ func (a *peerActor) report(r peer.ReportInfo) {
 		a.e.Log.Warn("BGP NOTIFICATION received", "peer", a.name, "notification", r.Notification.String())
 	case peer.NotificationSent:
 		a.e.Log.Info("BGP NOTIFICATION sent", "peer", a.name, "notification", r.Notification.String())
+		if r.Notification.Code == bgpwire.CodeUpdateMessage {
+			// An UPDATE so malformed that RFC 7606 resets the session.
+			a.countMalformed(bgpwire.SessionReset)
+		}
 	case peer.MalformedUpdate:
 		a.e.Log.Warn("malformed UPDATE from the peer, handled as RFC 7606 says", "peer", a.name,
 			"action", r.Action.String(), "attribute", r.Attr.String(), "err", r.Err)
+		a.countMalformed(r.Action)
 	default:
 		a.e.Log.Info("BGP peer report", "peer", a.name, "kind", r.Kind.String(), "err", r.Err)
+	}
+}
+
+func (a *peerActor) countMalformed(action bgpwire.Action) {
+	if a.cfg != nil {
+		a.e.metrics.malformed.WithLabelValues(peerAddr(a.cfg), a.name, action.String()).Inc()
 	}
 }
 
