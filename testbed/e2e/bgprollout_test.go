@@ -77,13 +77,7 @@ func TestBGPRollout(t *testing.T) {
 					// its session is up again (with graceful restart the
 					// stale route alone would not say so) and the route
 					// goes through all three nodes.
-					eventually(t, 30*time.Second, n.Name+"'s session Established at the router", func() (bool, string) {
-						st, err := l.router.SessionState(t.Context(), n.LAN4)
-						if err != nil {
-							return false, err.Error()
-						}
-						return st == "Established", st
-					})
+					l.routerSession(t, n, true, 30*time.Second)
 					l.routeVia(host, l.nodeAddrs(true))
 					t.Logf("%s restarted: session up and route through all three nodes again %s after SIGTERM", n.Name, time.Since(start).Round(time.Millisecond))
 				}
@@ -160,4 +154,83 @@ func testBGPDrain(t *testing.T, router string, frozen bool, wait time.Duration) 
 		t.Errorf("with node1's withdrawal on cordon off, no request failed after node1's backend stopped: the drain test could not fail")
 	}
 	return took
+}
+
+// A speaker killed (SIGKILL: no withdrawal, no NOTIFICATION, the kernel
+// closes its connection) and started again, while the client sends a
+// request every 10 ms through FRR. With graceful restart FRR keeps the
+// node's route as stale while the speaker is away and no request fails;
+// without it FRR withdraws the route through the node at once (the node's
+// backend still serves, so requests move to the other two). Either way the
+// restarted speaker's session and route come back.
+func TestBGPSpeakerKilled(t *testing.T) {
+	for _, gr := range []bool{true, false} {
+		name := "graceful-restart"
+		if !gr {
+			name = "withdraw"
+		}
+		t.Run(name, func(t *testing.T) {
+			l, s := rolloutLab(t, "frr", gr)
+			host := netip.PrefixFrom(s.ip4(), 32)
+			n := l.lab.Nodes[0]
+			p := l.probeEvery(s.ip4(), 10*time.Millisecond)
+			sp := l.speakers[n.Name]
+			if err := sp.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-sp.done
+			killed := time.Now()
+			l.routerSession(t, n, false, 10*time.Second)
+			want := l.nodeAddrs(true)
+			if !gr {
+				want = slices.DeleteFunc(slices.Clone(want), func(a netip.Addr) bool { return a == n.LAN4 })
+			}
+			// With graceful restart the stale route must hold for the
+			// whole absence: checked for 3 s, every 100 ms.
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				r, err := l.router.Routes(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := routers.FindRoute(r, host)
+				if gr && !slices.Equal(nextHops(got), want) {
+					t.Fatalf("%s after the kill FRR routes %s via %v, want %v kept (graceful restart)", time.Since(killed).Round(time.Millisecond), host, nextHops(got), want)
+				}
+				if !gr && slices.Equal(nextHops(got), want) {
+					break
+				}
+			}
+			if !gr {
+				l.routeVia(host, want)
+			}
+			l.startSpeaker(n)
+			l.routerSession(t, n, true, 30*time.Second)
+			l.routeVia(host, l.nodeAddrs(true))
+			t.Logf("%s back: session up and route through all three nodes %s after the kill", n.Name, time.Since(killed).Round(time.Millisecond))
+			if gr {
+				p.report(t, "kill and restart with graceful restart")
+				return
+			}
+			p.end()
+			total, answered, failures := p.counts()
+			t.Logf("kill and restart without graceful restart: %d requests, answered by %v, %d failed", total, answered, len(failures))
+		})
+	}
+}
+
+// routerSession waits up to timeout until the router's session with n's
+// IPv4 address is Established (up) or is not (!up).
+func (l *speakerLab) routerSession(t *testing.T, n netlab.Host, up bool, timeout time.Duration) {
+	t.Helper()
+	what := n.Name + "'s session Established at the router"
+	if !up {
+		what = n.Name + "'s session down at the router"
+	}
+	eventually(t, timeout, what, func() (bool, string) {
+		st, err := l.router.SessionState(t.Context(), n.LAN4)
+		if err != nil {
+			return false, err.Error()
+		}
+		return (st == "Established") == up, st
+	})
 }
