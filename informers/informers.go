@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -130,6 +132,12 @@ type Options struct {
 	// Watch lists what this binary watches; nothing else is listed,
 	// watched or cached, and readers of unwatched resources find nothing.
 	Watch []Watch
+	// StatusSelector, if set, is a label selector for the status kinds
+	// (ServiceL2Statuses, ServiceBGPStatuses): only the objects it
+	// matches are listed, watched and cached. A speaker reads only its own
+	// node's, and every speaker writes one per Service, so without it each
+	// speaker would hold every other speaker's too: nodes × Services.
+	StatusSelector string
 }
 
 // Informers owns the informer factories and the listers a binary reads.
@@ -144,6 +152,9 @@ type Informers struct {
 	core   kubeinformers.SharedInformerFactory
 	coreNS kubeinformers.SharedInformerFactory
 	mlb    mlbinformers.SharedInformerFactory
+	// mlbStatus is mlb, or a factory of its own for the status kinds
+	// when Options.StatusSelector narrows them.
+	mlbStatus mlbinformers.SharedInformerFactory
 
 	listers listers
 	regs    []registration
@@ -171,6 +182,15 @@ func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) (*Inf
 		kubeinformers.WithNamespace(opts.Namespace), kubeinformers.WithTransform(Transform))
 	i.mlb = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
 		mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform))
+	i.mlbStatus = i.mlb
+	if opts.StatusSelector != "" {
+		if _, err := labels.Parse(opts.StatusSelector); err != nil {
+			return nil, fmt.Errorf("informers: status selector %q: %w", opts.StatusSelector, err)
+		}
+		i.mlbStatus = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
+			mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform),
+			mlbinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.StatusSelector }))
+	}
 	seen := map[Resource]bool{}
 	for _, w := range opts.Watch {
 		if w.Resource == 0 || w.Resource >= numResources {
@@ -327,6 +347,9 @@ func (i *Informers) Start(ctx context.Context) {
 	i.core.Start(ctx.Done())
 	i.coreNS.Start(ctx.Done())
 	i.mlb.Start(ctx.Done())
+	if i.mlbStatus != i.mlb {
+		i.mlbStatus.Start(ctx.Done())
+	}
 }
 
 // WaitForSync blocks until every cache has its initial list, or ctx ends.
@@ -346,4 +369,7 @@ func (i *Informers) Shutdown() {
 	i.core.Shutdown()
 	i.coreNS.Shutdown()
 	i.mlb.Shutdown()
+	if i.mlbStatus != i.mlb {
+		i.mlbStatus.Shutdown()
+	}
 }

@@ -110,13 +110,13 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 		i.listers.communities, reg.informer = inf.Lister(), inf.Informer()
 		reg.list = listOf(mv1.Communities(ns).List)
 	case ServiceL2Statuses:
-		inf := i.mlb.Metallb().V1beta1().ServiceL2Statuses()
+		inf := i.mlbStatus.Metallb().V1beta1().ServiceL2Statuses()
 		i.listers.l2Statuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
-		reg.list = listOf(mv1.ServiceL2Statuses(ns).List)
+		reg.list = listSelected(mv1.ServiceL2Statuses(ns).List, i.opts.StatusSelector)
 	case ServiceBGPStatuses:
-		inf := i.mlb.Metallb().V1beta1().ServiceBGPStatuses()
+		inf := i.mlbStatus.Metallb().V1beta1().ServiceBGPStatuses()
 		i.listers.bgpStatuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
-		reg.list = listOf(mv1.ServiceBGPStatuses(ns).List)
+		reg.list = listSelected(mv1.ServiceBGPStatuses(ns).List, i.opts.StatusSelector)
 	case ConfigurationStates:
 		inf := i.mlb.Metallb().V1beta1().ConfigurationStates()
 		i.listers.confStates, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindConfigurationState

@@ -98,7 +98,8 @@ type Speaker struct {
 // (externalTrafficPolicy: Local, and whether anything serves at all), the
 // Nodes (labels, cordons, conditions, addresses), Namespaces and the
 // configuration kinds (it compiles the same Config as the controller), and
-// the status kinds it writes (to recreate one someone deleted).
+// the status kinds it writes, its own node's only (to recreate one someone
+// deleted).
 func Watches() []informers.Watch {
 	w := []informers.Watch{
 		{Resource: informers.Services},
@@ -171,6 +172,9 @@ func New(opts Options) (*Speaker, error) {
 	s := &Speaker{opts: opts, log: opts.Logger.With("node", opts.NodeName), metrics: m}
 	s.inf, err = informers.New(opts.Kube, opts.Metallb, informers.Options{
 		Namespace: opts.Namespace, Resync: opts.Resync, Logger: s.log, Watch: Watches(),
+		// Its own status objects only: it writes one per Service, and
+		// so does every other speaker.
+		StatusSelector: LabelNode + "=" + opts.NodeName,
 	})
 	if err != nil {
 		return nil, err
