@@ -88,9 +88,10 @@ func TestBGPRollout(t *testing.T) {
 }
 
 // A drain: node1 is cordoned; once Herald reports that node1 no longer
-// announces the Service (its ServiceBGPStatus goes), node1's backend stops
-// as a drain would stop its pods. The client, sending a request every
-// 10 ms through the router, sees no failure.
+// announces the Service (its ServiceBGPStatus goes; by then the router's
+// BGP RIB must have dropped node1) and the router forwards without node1,
+// node1's backend stops as a drain would stop its pods. The client,
+// sending a request every 10 ms through the router, sees no failure.
 //
 // The control proves the test can fail: the same steps with node1's
 // withdrawal on cordon switched off (node1's speaker is frozen with
@@ -140,6 +141,16 @@ func testBGPDrain(t *testing.T, router string, frozen bool, wait time.Duration) 
 	t.Logf("%s after the cordon the router routes %s via %v", took.Round(time.Millisecond), got.Prefix, nextHops(got))
 	if !frozen && !slices.Equal(nextHops(got), others) {
 		t.Errorf("Herald reported node1 no longer announces, but the router's route is via %v, want %v", nextHops(got), others)
+	}
+	if !frozen {
+		// bgpd's RIB is not yet the router's forwarding: zebra installs
+		// the route in the kernel a moment later (in one full-suite run a
+		// request reached node1 after its backend stopped although bgpd's
+		// RIB had already dropped it). A drain's pods stop seconds after
+		// the cordon; the test stops the backend at the first moment the
+		// router forwards without node1, so that moment is the router's.
+		l.kernelRouteVia(netip.PrefixFrom(s.ip4(), 32), others)
+		t.Logf("%s after the cordon the router's kernel routes without node1", time.Since(start).Round(time.Millisecond))
 	}
 	l.stopBackends(s, "node1")
 	time.Sleep(time.Second) // requests after the backend went
