@@ -257,7 +257,9 @@ func TestStatusSelectorNarrowsTheStatusKinds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer func() { cancel(); inf.Shutdown() }()
 	inf.Start(ctx)
-	if err := inf.WaitForSync(ctx); err != nil {
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := inf.WaitForSync(sctx); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

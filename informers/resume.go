@@ -10,8 +10,8 @@ import (
 
 // ResumeQuickly returns a copy of cfg whose clients keep retrying the
 // informers' reads — watches, and lists at a resourceVersion — while the
-// API server cannot be reached, every 250 ms growing to 2 s, for as long
-// as the request's context lasts.
+// API server cannot be reached, every 250 ms growing to 2 s, for up to 30 s
+// (or the request's context, if shorter).
 //
 // Why: client-go's reflector backs off between failed attempts from
 // 0.8 s up to 30 s with as much again of jitter, and keeps that backoff
@@ -20,7 +20,10 @@ import (
 // cache misses every change: a new leader restores from it and then does
 // not see a new Service, a speaker does not see a cordon. Retrying below
 // the reflector, an outage costs the reflector one failure at most (the
-// watch that broke), not a growing backoff.
+// watch that broke), not a growing backoff. After 30 s the error goes to
+// the reflector, which logs it and backs off as usual: an error that
+// lasts (a wrong CA, a host that does not resolve, a blocked port) must
+// show in the log, not hide behind retries.
 //
 // Retried are GETs without a body that watch or carry a resourceVersion
 // (the reflector's lists), and only when no response came back (refused,
@@ -32,7 +35,7 @@ import (
 func ResumeQuickly(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return &resumeTransport{next: rt, first: 250 * time.Millisecond, max: 2 * time.Second}
+		return &resumeTransport{next: rt, first: 250 * time.Millisecond, max: 2 * time.Second, giveUp: 30 * time.Second}
 	})
 	return c
 }
@@ -40,6 +43,8 @@ func ResumeQuickly(cfg *rest.Config) *rest.Config {
 type resumeTransport struct {
 	next       http.RoundTripper
 	first, max time.Duration
+	// giveUp bounds the retrying of one request.
+	giveUp time.Duration
 }
 
 func (t *resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -47,10 +52,11 @@ func (t *resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.next.RoundTrip(req)
 	}
 	delay := t.first
+	end := time.Now().Add(t.giveUp)
 	for {
 		resp, err := t.next.RoundTrip(req)
-		if err == nil {
-			return resp, nil
+		if err == nil || time.Now().After(end) {
+			return resp, err
 		}
 		// Jittered, so that every client of a cluster does not come back
 		// in the same instant.

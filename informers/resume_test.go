@@ -43,7 +43,7 @@ func TestResumeQuicklyRetriesOnlyTheReflectorsReads(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next := &refusing{n: 3}
-			rt := &resumeTransport{next: next, first: time.Millisecond, max: 2 * time.Millisecond}
+			rt := &resumeTransport{next: next, first: time.Millisecond, max: 2 * time.Millisecond, giveUp: time.Minute}
 			req, err := http.NewRequest(tc.method, "https://127.0.0.1:6443"+tc.url, nil)
 			if tc.body {
 				req, err = http.NewRequest(tc.method, "https://127.0.0.1:6443"+tc.url, strings.NewReader("{}"))
@@ -65,11 +65,11 @@ func TestResumeQuicklyRetriesOnlyTheReflectorsReads(t *testing.T) {
 	}
 }
 
-// A retried read ends with its context: the reflector stopping (or a
-// watch's own timeout) is never held up by the retries.
+// A retried read ends with its context: the reflector stopping is never
+// held up by the retries.
 func TestResumeQuicklyStopsWithTheRequest(t *testing.T) {
 	next := &refusing{n: 1 << 30}
-	rt := &resumeTransport{next: next, first: time.Millisecond, max: 5 * time.Millisecond}
+	rt := &resumeTransport{next: next, first: time.Millisecond, max: 5 * time.Millisecond, giveUp: time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", "https://127.0.0.1:6443/api/v1/services?watch=true", nil)
@@ -101,3 +101,21 @@ func TestResumeQuicklyCopiesTheConfig(t *testing.T) {
 }
 
 func restConfigForTest() *rest.Config { return &rest.Config{Host: "https://127.0.0.1:6443"} }
+
+// An error that lasts reaches the reflector after giveUp, so that it is
+// logged: retries must not hide a wrong CA or an unreachable host forever.
+func TestResumeQuicklyGivesUpOnALastingError(t *testing.T) {
+	next := &refusing{n: 1 << 30}
+	rt := &resumeTransport{next: next, first: time.Millisecond, max: 2 * time.Millisecond, giveUp: 30 * time.Millisecond}
+	req, err := http.NewRequest("GET", "https://127.0.0.1:6443/api/v1/services?watch=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := rt.RoundTrip(req); !errors.Is(err, errRefused) {
+		t.Fatalf("got %v, want the transport error once giveUp passed", err)
+	}
+	if next.calls < 2 || time.Since(start) > 5*time.Second {
+		t.Fatalf("%d calls in %s: want retries, then the error after about giveUp", next.calls, time.Since(start))
+	}
+}

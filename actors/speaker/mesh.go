@@ -255,6 +255,9 @@ func (a *meshActor) readMembers(c actor.Context) {
 			if addr, ok := a.memberAddr(node); ok {
 				members[node] = addr
 			}
+			// Listed now: from here on the API decides, and a
+			// ConfigurationState deleted to retire a speaker retires it.
+			delete(a.heard, node)
 		}
 	}
 	for node := range a.heard {
@@ -339,7 +342,12 @@ func (a *meshActor) bfdChange(c actor.Context, ch bfdnet.Change) {
 }
 
 func (a *meshActor) datagram(c actor.Context, m meshDatagram) {
-	if !a.left && !a.isMember(m.from) && m.msg.Status != nil {
+	if st := m.msg.Status; st != nil && st.Leaving && a.heard[st.Reporter] {
+		// Known only from its own word, and now it says it leaves.
+		delete(a.heard, st.Reporter)
+		a.readMembers(c)
+	}
+	if !a.left && !a.isMember(m.from) && m.msg.Status != nil && !m.msg.Status.Leaving {
 		// A speaker the API has not listed yet: a member if the Status
 		// comes from its own Node's address.
 		if r := m.msg.Status.Reporter; !a.heard[r] {
@@ -514,10 +522,24 @@ func (a *meshActor) send(to netip.AddrPort, b []byte) {
 }
 
 // gossip sends a Digest of what this speaker holds to the next member in
-// ring order.
+// ring order, and this speaker's Status to every member it has never heard
+// from: that member may have dropped the Status as foreign (its caches had
+// not shown this speaker yet), and a member that counts this speaker sends
+// its own Status at once, so silence says it does not. Digests cannot
+// repair that: they go only between members. In the steady state every
+// member has been heard and nothing more is sent.
 func (a *meshActor) gossip() {
 	if a.left || len(a.members) == 0 {
 		return
+	}
+	if a.ownSeq > 0 {
+		if b, err := liveness.AppendStatus(nil, a.own); err == nil {
+			for n, addr := range a.members {
+				if _, heard := a.statuses[n]; !heard {
+					a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
+				}
+			}
+		}
 	}
 	ring := liveness.Ring(slices.Collect(maps.Keys(a.members)))
 	a.gossipNext %= len(ring)

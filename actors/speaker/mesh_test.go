@@ -24,6 +24,7 @@ import (
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
+	"github.com/heraldlb/herald/liveness"
 )
 
 // meshNode is one in-process speaker of a mesh test: its own loopback
@@ -233,12 +234,7 @@ func TestMeshCountsASpeakerTheAPIHasNotListed(t *testing.T) {
 	var api *mlbfake.Clientset
 	nodes := startMeshAPI(t, 3, 24815, func(mlb *mlbfake.Clientset) {
 		api = mlb
-		mlb.PrependReactor("create", "configurationstates", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if cs, ok := a.(k8stesting.CreateAction).GetObject().(*v1beta1.ConfigurationState); ok && cs.Name == "speaker-n2" {
-				return true, nil, errors.New("the API is slow today")
-			}
-			return false, nil, nil
-		})
+		hideConfigurationState(mlb, "speaker-n2")
 	})
 	for i, mn := range nodes {
 		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
@@ -247,5 +243,42 @@ func TestMeshCountsASpeakerTheAPIHasNotListed(t *testing.T) {
 	}
 	if _, err := api.MetallbV1beta1().ConfigurationStates(testNS).Get(context.Background(), "speaker-n2", metav1.GetOptions{}); err == nil {
 		t.Fatal("speaker-n2's ConfigurationState exists: the test no longer hides it")
+	}
+}
+
+// hideConfigurationState makes every create of the named ConfigurationState
+// fail, so the API never lists that speaker.
+func hideConfigurationState(mlb *mlbfake.Clientset, name string) {
+	mlb.PrependReactor("create", "configurationstates", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if cs, ok := a.(k8stesting.CreateAction).GetObject().(*v1beta1.ConfigurationState); ok && cs.Name == name {
+			return true, nil, errors.New("the API is slow today")
+		}
+		return false, nil, nil
+	})
+}
+
+// The same hidden speaker, whose Statuses are also lost until its
+// observations have stopped changing (its sessions, refused by the others,
+// voted Down after the grace period): nothing it sends afterwards is a
+// change, so only the resending of its Status to the members it has never
+// heard from lets the others count it. Without that, n1 and n3 would never
+// count n2.
+func TestMeshResendsToMembersItHasNotHeard(t *testing.T) {
+	nodes := startMeshAPI(t, 3, 24825, func(mlb *mlbfake.Clientset) { hideConfigurationState(mlb, "speaker-n2") }, 2)
+	// n2's sessions to n1 and n3 are refused (n2 is no member of theirs),
+	// so after the 3 s grace n2 counts itself isolated: one alive in its
+	// view, none of whom is itself.
+	// Past the 3 s grace: n2's refused sessions have voted Down and its
+	// last change has been published (and lost). Only the n2 side is
+	// timed; nothing is measured.
+	time.Sleep(liveness.DefaultConfig().Grace + time.Second)
+	if nodes[1].bfdUp(t) != 0 || nodes[0].alive() != 2 {
+		t.Fatalf("before n2's datagrams flow: n2 has %d sessions up, n1 counts %v alive; want 0 and 2 (n2 unknown)", nodes[1].bfdUp(t), nodes[0].alive())
+	}
+	nodes[1].drop.Store(false)
+	for i, mn := range nodes {
+		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
+			return mn.alive() == 3 && mn.bfdUp(t) == 2
+		})
 	}
 }

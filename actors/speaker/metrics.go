@@ -92,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"peer", "name"}),
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_bgp_malformed_updates_total",
-			Help: "Malformed UPDATEs received from the peer, by the RFC 7606 outcome (action: attribute-discard, treat-as-withdraw or session-reset).",
+			Help: "RFC 7606 actions taken on malformed UPDATEs from the peer (action: attribute-discard, treat-as-withdraw or session-reset); one UPDATE with several faults counts once per action reported.",
 		}, []string{"peer", "name", "action"}),
 		eventToWire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "herald_event_to_wire_seconds",

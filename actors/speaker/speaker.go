@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -170,11 +171,19 @@ func New(opts Options) (*Speaker, error) {
 		return nil, fmt.Errorf("speaker: registering metrics: %w", err)
 	}
 	s := &Speaker{opts: opts, log: opts.Logger.With("node", opts.NodeName), metrics: m}
+	// Its own status objects only: it writes one per Service, and so does
+	// every other speaker. A node name can be longer than a label value
+	// may be (253 against 63 bytes): such a speaker caches them all, as
+	// before, rather than not starting.
+	var statusSelector string
+	if len(validation.IsValidLabelValue(opts.NodeName)) == 0 {
+		statusSelector = LabelNode + "=" + opts.NodeName
+	} else {
+		s.log.Warn("node name is not a valid label value: caching every speaker's status objects", "node", opts.NodeName)
+	}
 	s.inf, err = informers.New(opts.Kube, opts.Metallb, informers.Options{
 		Namespace: opts.Namespace, Resync: opts.Resync, Logger: s.log, Watch: Watches(),
-		// Its own status objects only: it writes one per Service, and
-		// so does every other speaker.
-		StatusSelector: LabelNode + "=" + opts.NodeName,
+		StatusSelector: statusSelector,
 	})
 	if err != nil {
 		return nil, err
