@@ -104,3 +104,14 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 		}
 	}
 }
+
+// A Node name may be longer than a label value (253 against 63 bytes). The
+// speaker then cannot narrow its status informers to its own node's
+// objects by label, and must still start: it caches them all instead.
+func TestSpeakerStartsWhenItsNodeNameIsNoLabelValue(t *testing.T) {
+	name := strings.Repeat("n", 64) + ".rack-7.example.com"
+	if _, err := New(Options{Kube: kubefake.NewClientset(), Metallb: mlbfake.NewSimpleClientset(), Registry: prometheus.NewRegistry(),
+		NodeName: name, NoL2: true, Namespace: testNS}); err != nil {
+		t.Fatalf("New with a %d-byte node name: %v", len(name), err)
+	}
+}
