@@ -189,8 +189,13 @@ func bgpHandshake(t *testing.T, f *frr, c *Conn, id string) {
 // FRR's AS.
 func readFRROpen(c *Conn) error {
 	typ, body, err := readMessage(c, 10*time.Second)
-	if err != nil || typ != bgpwire.TypeOpen {
-		return fmt.Errorf("want FRR's OPEN, got type %v (%v)", typ, err)
+	if err != nil {
+		// Wrapped: acceptHandshake tells FRR abandoning a connection
+		// (EOF, reset) from a real failure by it.
+		return fmt.Errorf("want FRR's OPEN: %w", err)
+	}
+	if typ != bgpwire.TypeOpen {
+		return fmt.Errorf("want FRR's OPEN, got type %v", typ)
 	}
 	if len(body) < 3 || body[0] != 4 || binary.BigEndian.Uint16(body[1:3]) != frrAS {
 		return fmt.Errorf("FRR's OPEN % x is not BGP-4 from AS %d", body, frrAS)
