@@ -288,15 +288,7 @@ func (a *meshActor) readMembers(c actor.Context) {
 	// next change, which may be a BFD slow-rate second away: it counts
 	// this speaker from then on, even if the API has not shown it this
 	// speaker yet.
-	if a.ownSeq > 0 && a.tr != nil {
-		if b, err := liveness.AppendStatus(nil, a.own); err == nil {
-			for n, addr := range members {
-				if old[n] != addr {
-					a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
-				}
-			}
-		}
-	}
+	a.sendOwn(func(n string) bool { return old[n] != members[n] })
 }
 
 // memberAddr is the address node's speaker is reached at: its Node's
@@ -479,8 +471,12 @@ func (a *meshActor) syncSessions(now time.Duration) {
 	}
 }
 
-func (a *meshActor) broadcast() {
-	if a.tr == nil {
+func (a *meshActor) broadcast() { a.sendOwn(nil) }
+
+// sendOwn sends this speaker's Status, once it has one, to the members to
+// selects (nil: every member).
+func (a *meshActor) sendOwn(to func(node string) bool) {
+	if a.tr == nil || a.ownSeq == 0 {
 		return
 	}
 	b, err := liveness.AppendStatus(nil, a.own)
@@ -488,8 +484,10 @@ func (a *meshActor) broadcast() {
 		a.e.Log.Error("liveness status not sent", "err", err)
 		return
 	}
-	for _, addr := range a.members {
-		a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
+	for n, addr := range a.members {
+		if to == nil || to(n) {
+			a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
+		}
 	}
 }
 
@@ -532,15 +530,7 @@ func (a *meshActor) gossip() {
 	if a.left || len(a.members) == 0 {
 		return
 	}
-	if a.ownSeq > 0 {
-		if b, err := liveness.AppendStatus(nil, a.own); err == nil {
-			for n, addr := range a.members {
-				if _, heard := a.statuses[n]; !heard {
-					a.send(netip.AddrPortFrom(addr, a.e.meshPort+1), b)
-				}
-			}
-		}
-	}
+	a.sendOwn(func(n string) bool { _, heard := a.statuses[n]; return !heard })
 	ring := liveness.Ring(slices.Collect(maps.Keys(a.members)))
 	a.gossipNext %= len(ring)
 	to := a.members[ring[a.gossipNext]]
