@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -400,15 +402,29 @@ type bgpProber struct {
 	stop chan struct{}
 	done chan struct{}
 
+	hops *nextHopWatch // the router's next hops for ip
+
 	mu       sync.Mutex
 	answered map[string]int
-	failures []string
+	failures []probeFailure
 	total    int
+}
+
+// probeFailure is one failed request: when it started, how long it took.
+type probeFailure struct {
+	start time.Time
+	took  time.Duration
+	err   error
+}
+
+func (f probeFailure) String() string {
+	return fmt.Sprintf("%s (+%s): %v", f.start.Format("15:04:05.000"), f.took.Round(time.Millisecond), f.err)
 }
 
 // probeEvery starts a bgpProber from the client namespace; end stops it.
 func (l *speakerLab) probeEvery(ip netip.Addr, every time.Duration) *bgpProber {
 	p := &bgpProber{ip: ip, stop: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
+	p.hops = l.watchNextHops(netip.PrefixFrom(ip, ip.BitLen()))
 	url := netlab.ServiceURL(netip.AddrPortFrom(ip, 80))
 	client := netlab.HTTPClient(l.lab.Client.NS, 2*time.Second)
 	go func() {
@@ -426,7 +442,7 @@ func (l *speakerLab) probeEvery(ip netip.Addr, every time.Duration) *bgpProber {
 			p.mu.Lock()
 			p.total++
 			if err != nil {
-				p.failures = append(p.failures, fmt.Sprintf("%s (+%s): %v", start.Format("15:04:05.000"), time.Since(start).Round(time.Millisecond), err))
+				p.failures = append(p.failures, probeFailure{start: start, took: time.Since(start), err: err})
 			} else {
 				p.answered[body]++
 			}
@@ -449,24 +465,39 @@ func (p *bgpProber) end() {
 
 // counts returns the number of requests so far, who answered them and the
 // failures.
-func (p *bgpProber) counts() (total int, answered map[string]int, failures []string) {
+func (p *bgpProber) counts() (total int, answered map[string]int, failures []probeFailure) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.total, maps.Clone(p.answered), slices.Clone(p.failures)
 }
 
 // report ends the bgpProber, logs what it saw, and fails t for every failed
-// request.
+// request but one kind: a connection reset while the router changed the
+// next hops of the service IP is its ECMP rehash (see nextHopWatch), which
+// is logged with the change that caused it and does not fail t.
 func (p *bgpProber) report(t *testing.T, what string) {
 	t.Helper()
 	p.end()
 	total, answered, failures := p.counts()
-	t.Logf("%s: %d requests to %s, answered by %v, %d failed", what, total, p.ip, answered, len(failures))
+	changes, errs := p.hops.all()
+	t.Logf("%s: %d requests to %s, answered by %v, %d failed; the router changed its next hops %d times", what, total, p.ip, answered, len(failures), len(changes))
+	for _, err := range errs {
+		t.Errorf("%s: watching the router's routes: %v", what, err)
+	}
 	if total == 0 {
 		t.Errorf("%s: the client sent no request", what)
 	}
-	if len(failures) > 0 {
-		t.Errorf("%s: %d of %d requests to %s failed, want none:\n%s", what, len(failures), total, p.ip, strings.Join(failures, "\n"))
+	var failed []string
+	for _, f := range failures {
+		during := p.hops.during(f.start, f.start.Add(f.took))
+		if errors.Is(f.err, syscall.ECONNRESET) && len(during) > 0 {
+			t.Logf("%s: %v: reset by the router's ECMP rehash, its next hops became %q at %s", what, f, during[0].hops, during[0].at.Format("15:04:05.000"))
+			continue
+		}
+		failed = append(failed, f.String())
+	}
+	if len(failed) > 0 {
+		t.Errorf("%s: %d of %d requests to %s failed, want none:\n%s", what, len(failed), total, p.ip, strings.Join(failed, "\n"))
 	}
 }
 

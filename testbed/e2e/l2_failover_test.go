@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -318,6 +319,43 @@ func (l *speakerLab) arpOwner(ip netip.Addr) string {
 	return owner
 }
 
+// settle waits for the steady state after a node came back: every speaker
+// counts all speakers alive again, exactly one node answers for ip, and
+// the client's requests go to that node. The answering node is asked again
+// on every try because the node that came back may rank first and take the
+// IP back only once the others count it alive: a test that picked the
+// owner before that would wait for the wrong node.
+func (l *speakerLab) settle(ip netip.Addr) {
+	l.t.Helper()
+	l.meshConverged(len(l.lab.Nodes))
+	byMAC := map[string]string{}
+	for _, n := range l.lab.Nodes {
+		byMAC[l.mac(n.Name)] = n.Name
+	}
+	eventually(l.t, 20*time.Second, "one node answers for "+ip.String()+" and the client uses it", func() (bool, string) {
+		var macs []string
+		if ip.Is4() {
+			n, seen := l.arpReplies(ip)
+			if n != 3 || len(seen) != 1 {
+				return false, fmt.Sprintf("%d ARP replies from %v", n, seen)
+			}
+			macs = slices.Collect(maps.Keys(seen))
+		} else if macs = l.ndReplies(ip); len(macs) != 1 {
+			return false, fmt.Sprintf("advertisements from %v", macs)
+		}
+		owner := byMAC[macs[0]]
+		body, err := l.get(ip)
+		if err != nil || body != owner {
+			return false, fmt.Sprintf("%s answers, served by %q (%v)", owner, body, err)
+		}
+		out, err := l.lab.Exec(l.t.Context(), l.lab.Client.NS, "ip", "neigh", "show", ip.String(), "dev", "eth0")
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(strings.ToLower(string(out)), macs[0]), owner + " answers, neighbour entry: " + strings.TrimSpace(string(out))
+	})
+}
+
 // clientUses waits until the client's neighbour entry for ip carries
 // node's MAC and a request from the client is served by node.
 func (l *speakerLab) clientUses(ip netip.Addr, node string) {
@@ -423,7 +461,7 @@ metadata: {name: l2, namespace: metallb-system}
 				// (the old owner again, when it ranks first) answers
 				// alone, and the client follows it.
 				fc.restore(l, owner)
-				l.clientUses(ip, l.arpOwner(ip))
+				l.settle(ip)
 			}
 			if trials > 1 {
 				t.Logf("%s: %d trials, longest gap without a response: %s", fc.name, trials, quantiles(gaps))

@@ -121,7 +121,7 @@ metadata: {name: l2v6, namespace: metallb-system}
 		sl.exactlyOneNDAnswer(ip, now)
 		sl.clientUses(ip, now)
 		sigkill.restore(sl, owner)
-		sl.clientUses(ip, sl.owner(ip))
+		sl.settle(ip)
 	})
 }
 

@@ -123,7 +123,7 @@ metadata: {name: l2, namespace: metallb-system}
 		}
 		t.Logf("%s, isolated, counts %d speakers alive (itself not among them)", owner, sl.speakersAlive(owner))
 		restore()
-		sl.clientUses(ip, sl.arpOwner(ip))
+		sl.settle(ip)
 	})
 }
 
