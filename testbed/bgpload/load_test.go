@@ -1,0 +1,345 @@
+package bgpload
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldlb/herald/testbed/labtest"
+	"github.com/heraldlb/herald/testbed/netlab"
+	"github.com/heraldlb/herald/testbed/routers"
+)
+
+// senders are compared in this order: GoBGP first because it only listens
+// (routers.StartGoBGP), so it must be up before FRR starts and connects;
+// Herald's sender dials.
+var senders = []string{"gobgp", "herald"}
+
+// The size make test runs; the benchmark sends 100,000.
+const testRoutes = 1000
+
+// Each sender in turn sends 1,000 routes with one attribute set to FRR:
+// every route arrives, Herald's UPDATEs are the fewest the routes fit in
+// (counted by Herald and by FRR), and the session stays up with keepalives
+// flowing. BenchmarkHundredThousandRoutes is the same with 100,000.
+func TestSessionLoad(t *testing.T) {
+	for _, r := range loadRun(t, testRoutes) {
+		t.Log(r)
+	}
+}
+
+// BenchmarkHundredThousandRoutes sends 100,000 routes with one attribute
+// set to FRR from Herald's session (bgpwire/peer) and from GoBGP, one
+// after the other in one lab, and reports for each the time from handing
+// the routes over to all of them accepted by FRR, the UPDATEs FRR
+// received and the sender's peak RSS. One iteration is one whole run.
+func BenchmarkHundredThousandRoutes(b *testing.B) {
+	const n = 100000
+	for range b.N {
+		for _, r := range loadRun(b, n) {
+			b.Log(r)
+			b.ReportMetric(r.took.Seconds(), r.kind+"-s")
+			b.ReportMetric(float64(r.peakRSS)/(1<<20), r.kind+"-peak-MiB")
+			b.ReportMetric(float64(r.peakRSS-r.baseRSS)/(1<<20), r.kind+"-growth-MiB")
+			b.ReportMetric(float64(r.frrUpdates), r.kind+"-updates")
+		}
+	}
+}
+
+// loadResult is one sender's run.
+type loadResult struct {
+	kind       string
+	routes     int
+	took       time.Duration // "announce" written → FRR accepted every route
+	handover   time.Duration // "announce" written → the sender's API returned
+	ownUpdates int           // UPDATEs the sender counted
+	frrUpdates int           // UPDATEs FRR counted from it
+	keepalives int           // KEEPALIVEs FRR received from "announce" to the end
+	baseRSS    int64         // bytes, the sender's VmRSS before the routes
+	peakRSS    int64         // bytes, the sender process's VmHWM
+}
+
+func (r loadResult) String() string {
+	return fmt.Sprintf("%s: %d routes accepted by FRR %s after the handover (API returned after %s); UPDATEs: %d counted by the sender, %d by FRR; %d keepalives meanwhile; RSS %.1f MiB before the routes, peak %.1f MiB",
+		r.kind, r.routes, r.took.Round(time.Millisecond), r.handover.Round(time.Millisecond), r.ownUpdates, r.frrUpdates,
+		r.keepalives, float64(r.baseRSS)/(1<<20), float64(r.peakRSS)/(1<<20))
+}
+
+func loadRun(tb testing.TB, n int) []loadResult {
+	tb.Helper()
+	env := labtest.Start(tb, labtest.Options{Nodes: 1, Router: "frr", RouterASN: routerASN, RouterLater: true,
+		Neighbors: func(lab *netlab.Lab) []routers.Neighbor {
+			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: senderASN, HoldTime: holdTime, Keepalive: holdTime / 3}}
+		}})
+	node := env.Lab.Nodes[0]
+	var results []loadResult
+	for _, kind := range senders {
+		s := startSender(tb, kind, env.Lab, n)
+		if env.Router == nil {
+			env.StartRouter()
+		}
+		frr := env.Router.(*routers.FRR)
+		s.waitFor("established", 60*time.Second)
+		results = append(results, s.measure(frr, node.LAN4, n))
+		s.stop()
+		// FRR drops the routes with the session; the next sender starts
+		// from an empty table.
+		eventuallyNeighbor(tb, frr, node.LAN4, 60*time.Second, "no routes from the last sender", func(nb routers.FRRNeighbor) bool {
+			return nb.State != "Established" && nb.PrefixesAccepted == 0
+		})
+		if err := waitEmptyRIB(frr); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return results
+}
+
+// senderProc is a sender running as a child process of the test binary in
+// the node's namespace.
+type senderProc struct {
+	tb    testing.TB
+	kind  string
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	lines chan string
+	done  chan struct{}
+}
+
+func startSender(tb testing.TB, kind string, lab *netlab.Lab, n int) *senderProc {
+	tb.Helper()
+	node := lab.Nodes[0]
+	self, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", node.NS, self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envSender+"="+kind, envNS+"="+node.NS, envLocal+"="+node.LAN4.String(),
+		envRouter+"="+lab.Router.LAN4.String(), envRoutes+"="+strconv.Itoa(n))
+	cmd.Stderr = &tbWriter{tb: tb, prefix: kind + " sender: "}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s := &senderProc{tb: tb, kind: kind, cmd: cmd, in: in, lines: make(chan string, 16), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+	}()
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// waitFor returns the first line of the sender's output that starts with
+// prefix.
+func (s *senderProc) waitFor(prefix string, timeout time.Duration) string {
+	s.tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				s.tb.Fatalf("%s sender exited before saying %q", s.kind, prefix)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-deadline:
+			s.tb.Fatalf("%s sender did not say %q within %s", s.kind, prefix, timeout)
+		}
+	}
+}
+
+func (s *senderProc) ask(line string) {
+	s.tb.Helper()
+	if _, err := fmt.Fprintln(s.in, line); err != nil {
+		s.tb.Fatalf("%s sender: %v", s.kind, err)
+	}
+}
+
+func (s *senderProc) updates() int {
+	s.tb.Helper()
+	s.ask("updates")
+	l := s.waitFor("updates ", 10*time.Second)
+	n, err := strconv.Atoi(strings.TrimPrefix(l, "updates "))
+	if err != nil {
+		s.tb.Fatalf("%s sender: %q: %v", s.kind, l, err)
+	}
+	return n
+}
+
+// memory reads one line of the sender's /proc status (VmRSS, VmHWM) in
+// bytes. ip netns exec execs the test binary, so the child's pid is the
+// sender's.
+func (s *senderProc) memory(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		s.tb.Fatalf("%s sender: %v", s.kind, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	s.tb.Fatalf("%s sender: no %s in /proc/%d/status", s.kind, field, s.cmd.Process.Pid)
+	return 0
+}
+
+// stop closes the sender's input (it then stops its session) and waits.
+func (s *senderProc) stop() {
+	_ = s.in.Close()
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// measure hands the sender its routes and checks what FRR makes of them.
+func (s *senderProc) measure(frr *routers.FRR, from netip.Addr, n int) loadResult {
+	tb := s.tb
+	tb.Helper()
+	r := loadResult{kind: s.kind, routes: n}
+	before := neighbor(tb, frr, from)
+	ownBefore := s.updates()
+	r.baseRSS = s.memory("VmRSS")
+	start := time.Now()
+	s.ask("announce")
+	s.waitFor("announced", 10*time.Minute)
+	r.handover = time.Since(start)
+	eventuallyNeighbor(tb, frr, from, 10*time.Minute, fmt.Sprintf("FRR accepts %d routes from the %s sender", n, s.kind), func(nb routers.FRRNeighbor) bool {
+		return nb.PrefixesAccepted >= n
+	})
+	r.took = time.Since(start)
+	// The session must outlive the load by more than a keepalive interval
+	// and keep sending them.
+	time.Sleep(holdTime/3 + time.Second)
+	after := neighbor(tb, frr, from)
+	r.ownUpdates = s.updates() - ownBefore
+	r.frrUpdates = after.UpdatesReceived - before.UpdatesReceived
+	r.keepalives = after.KeepalivesReceived - before.KeepalivesReceived
+	r.peakRSS = s.memory("VmHWM")
+	if after.State != "Established" || after.ConnectionsDropped != before.ConnectionsDropped {
+		tb.Errorf("%s sender: the session went down under load: %s, dropped %d times (was %d), last reset: %s",
+			s.kind, after.State, after.ConnectionsDropped, before.ConnectionsDropped, after.LastResetDueTo)
+	}
+	if after.PrefixesAccepted != n {
+		tb.Errorf("%s sender: FRR accepted %d routes, want %d", s.kind, after.PrefixesAccepted, n)
+	}
+	if r.keepalives < 1 {
+		tb.Errorf("%s sender: FRR received no KEEPALIVE in the %s after the routes were handed over", s.kind, time.Since(start).Round(time.Millisecond))
+	}
+	if s.kind == "herald" {
+		want := minUpdates(n, after.ExtendedMessage)
+		if r.ownUpdates != want || r.frrUpdates != want {
+			tb.Errorf("herald sender: %d UPDATEs counted by Herald and %d by FRR for %d routes of one attribute set, want the minimum %d (extended messages: %v)",
+				r.ownUpdates, r.frrUpdates, n, want, after.ExtendedMessage)
+		}
+	}
+	return r
+}
+
+// minUpdates is the fewest UPDATEs that carry n IPv4 /32s with one
+// attribute set to an external peer. Each UPDATE holds the 19-byte header,
+// the two 2-byte lengths, the attributes (ORIGIN 4 bytes, AS_PATH with one
+// 4-octet AS 9, NEXT_HOP 7: 20 bytes) and 5 bytes per /32.
+func minUpdates(n int, extended bool) int {
+	size := 4096
+	if extended {
+		size = 65535
+	}
+	per := (size - 19 - 4 - 20) / 5
+	return (n + per - 1) / per
+}
+
+func neighbor(tb testing.TB, frr *routers.FRR, addr netip.Addr) routers.FRRNeighbor {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nb, err := frr.Neighbor(ctx, addr.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nb
+}
+
+func eventuallyNeighbor(tb testing.TB, frr *routers.FRR, addr netip.Addr, timeout time.Duration, what string, ok func(routers.FRRNeighbor) bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	var last routers.FRRNeighbor
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		last, err = frr.Neighbor(ctx, addr.String())
+		cancel()
+		if err == nil && ok(last) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("timed out after %s waiting for %s: last %s, %d routes accepted (%v)", timeout, what, last.State, last.PrefixesAccepted, err)
+}
+
+// waitEmptyRIB waits until FRR's IPv4 BGP table holds no route (its
+// summary's ribCount): FRR clears 100,000 routes of a session that went
+// in the background, and the next sender should not be timed against it.
+func waitEmptyRIB(frr *routers.FRR) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := frr.Exec(ctx, "show bgp ipv4 unicast summary json")
+		cancel()
+		var sum struct {
+			RIBCount *int `json:"ribCount"`
+		}
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &sum)
+		}
+		if err == nil && sum.RIBCount == nil {
+			return fmt.Errorf("FRR's summary has no ribCount: %.300s", out)
+		}
+		if err == nil && *sum.RIBCount == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("FRR's table is not empty 2m after the session went: %v %.300s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tbWriter sends a child's stderr to the test log, line by line.
+type tbWriter struct {
+	tb     testing.TB
+	prefix string
+}
+
+func (w *tbWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.tb.Log(w.prefix + l)
+	}
+	return len(p), nil
+}
