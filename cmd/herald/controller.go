@@ -33,6 +33,7 @@ type controllerFlags struct {
 	class         string
 	metricsAddr   string
 	metricsTLS    metricsTLS
+	profiling     bool
 	identity      string
 	logLevel      string
 	logFormat     string
@@ -82,7 +83,7 @@ ValidatingWebhookConfiguration named by --webhook-configuration.`,
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics and /healthz; empty disables")
 	fl.StringVar(&f.identity, "identity", "", "this replica's name in the Lease (default: $POD_NAME, else the hostname)")
-	addObservabilityFlags(fl, &f.metricsTLS, &f.logLevel, &f.logFormat)
+	addObservabilityFlags(fl, &f.metricsTLS, &f.profiling, &f.logLevel, &f.logFormat)
 	fl.Float32Var(&f.qps, "kube-api-qps", 100, "client-side rate limit for API requests")
 	fl.IntVar(&f.burst, "kube-api-burst", 200, "client-side burst for API requests")
 	fl.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal")
@@ -165,7 +166,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	}
 
 	if f.metricsAddr != "" {
-		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, reg, ctrl.Synced, log)
+		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, f.profiling, reg, ctrl.Synced, log)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -41,9 +42,10 @@ func (m metricsTLS) check() error {
 // serveMetrics serves /metrics, /healthz (the process is alive) and
 // /readyz (ready says so: for the controller, the caches have synced, and a
 // standby is ready too, since it must be able to take over; for a speaker,
-// its tree runs), over HTTPS when tlsFiles names a key pair. It returns
-// the server and the address it listens on.
-func serveMetrics(addr string, tlsFiles metricsTLS, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (*http.Server, net.Addr, error) {
+// its tree runs), over HTTPS when tlsFiles names a key pair, and with
+// profiling Go's /debug/pprof/ too. It returns the server and the address
+// it listens on.
+func serveMetrics(addr string, tlsFiles metricsTLS, profiling bool, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (*http.Server, net.Addr, error) {
 	if err := tlsFiles.check(); err != nil {
 		return nil, nil, err
 	}
@@ -57,6 +59,15 @@ func serveMetrics(addr string, tlsFiles metricsTLS, reg *prometheus.Registry, re
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
+	if profiling {
+		// Registered on this mux only: importing net/http/pprof for its
+		// handlers must not expose them on http.DefaultServeMux.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if tlsFiles.enabled() {
 		certs, err := newCertReloader(tlsFiles.certFile, tlsFiles.keyFile, log)

@@ -127,7 +127,7 @@ func TestMetricsOverHTTPSReloadsTheKeyPair(t *testing.T) {
 	reg.MustRegister(g)
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	srv, addr, err := serveMetrics("127.0.0.1:0", metricsTLS{certFile, keyFile}, reg, func() bool { return true }, log)
+	srv, addr, err := serveMetrics("127.0.0.1:0", metricsTLS{certFile, keyFile}, false, reg, func() bool { return true }, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestMetricsOverHTTPSReloadsTheKeyPair(t *testing.T) {
 
 func TestMetricsOverHTTP(t *testing.T) {
 	var ready atomic.Bool
-	srv, addr, err := serveMetrics("127.0.0.1:0", metricsTLS{}, newRegistry(), ready.Load, slog.New(slog.DiscardHandler))
+	srv, addr, err := serveMetrics("127.0.0.1:0", metricsTLS{}, false, newRegistry(), ready.Load, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +200,27 @@ func TestMetricsOverHTTP(t *testing.T) {
 	}
 }
 
+// Profiles are served only with --profiling.
+func TestProfilingEndpoint(t *testing.T) {
+	for _, profiling := range []bool{false, true} {
+		srv, addr, err := serveMetrics("127.0.0.1:0", metricsTLS{}, profiling, newRegistry(), func() bool { return true }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + addr.String() + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = srv.Shutdown(context.Background())
+		served := resp.StatusCode == 200 && strings.Contains(string(b), "heap profile")
+		if served != profiling {
+			t.Errorf("profiling %v: /debug/pprof/heap answered %d %.100q", profiling, resp.StatusCode, b)
+		}
+	}
+}
+
 func TestMetricsTLSSettings(t *testing.T) {
 	dir := t.TempDir()
 	kp := newKeyPair(t, 3)
@@ -215,7 +236,7 @@ func TestMetricsTLSSettings(t *testing.T) {
 		{metricsTLS{certFile, filepath.Join(dir, "missing.key")}, "missing.key"},
 		{metricsTLS{certFile, keyFile}, "--metrics-tls-key " + keyFile},
 	} {
-		_, _, err := serveMetrics("127.0.0.1:0", tc.tls, newRegistry(), func() bool { return true }, slog.New(slog.DiscardHandler))
+		_, _, err := serveMetrics("127.0.0.1:0", tc.tls, false, newRegistry(), func() bool { return true }, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one saying %q", tc.tls, err, tc.want)
 		}

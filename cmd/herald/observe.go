@@ -82,9 +82,10 @@ func startTracing(ctx context.Context, service string, log *slog.Logger) (*traci
 
 // addObservabilityFlags adds the flags both in-cluster commands share:
 // logging and the metrics endpoint's TLS.
-func addObservabilityFlags(fl *pflag.FlagSet, tlsFiles *metricsTLS, level, format *string) {
+func addObservabilityFlags(fl *pflag.FlagSet, tlsFiles *metricsTLS, profiling *bool, level, format *string) {
 	fl.StringVar(level, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(format, "log-format", logFormatAuto, "json, text, or auto: text when stderr is a terminal, else JSON")
 	fl.StringVar(&tlsFiles.certFile, "metrics-tls-cert", "", "PEM certificate (chain) to serve --metrics-addr over HTTPS; re-read when the file changes")
 	fl.StringVar(&tlsFiles.keyFile, "metrics-tls-key", "", "PEM private key of --metrics-tls-cert")
+	fl.BoolVar(profiling, "profiling", false, "also serve Go's profiles (/debug/pprof/: heap, CPU, goroutines) on --metrics-addr; off by default, since a heap profile shows what the process holds")
 }

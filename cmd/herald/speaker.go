@@ -27,6 +27,7 @@ type speakerFlags struct {
 	nodeName    string
 	metricsAddr string
 	metricsTLS  metricsTLS
+	profiling   bool
 	class       string
 	listenPort  uint16
 	logLevel    string
@@ -69,7 +70,7 @@ configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.`,
 	fl.StringVar(&f.class, "lb-class", "", "spec.loadBalancerClass to serve; empty serves Services without a class")
 	fl.Uint16Var(&f.listenPort, "bgp-listen-port", 0, "TCP port where BGP sessions also accept the peers' connections (179 needs CAP_NET_BIND_SERVICE); 0: only dial")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":7472", "address for /metrics, /healthz and /readyz; empty disables")
-	addObservabilityFlags(fl, &f.metricsTLS, &f.logLevel, &f.logFormat)
+	addObservabilityFlags(fl, &f.metricsTLS, &f.profiling, &f.logLevel, &f.logFormat)
 	fl.IntVar(&f.livenessPort, "liveness-port", bfdnet.LivenessPort, "UDP port of the speakers' liveness mesh (BFD between speakers); its statuses use the next port; 0 turns the mesh off (every speaker then counts as alive)")
 	fl.DurationVar(&f.livenessInterval, "liveness-interval", 100*time.Millisecond, "BFD transmit and receive interval of the liveness mesh")
 	fl.Uint32Var(&f.livenessMult, "liveness-multiplier", 3, "BFD detect multiplier of the liveness mesh: a speaker is dead after this many intervals without a packet")
@@ -144,7 +145,7 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		return err
 	}
 	if f.metricsAddr != "" {
-		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, reg, sp.Ready, log)
+		srv, _, err := serveMetrics(f.metricsAddr, f.metricsTLS, f.profiling, reg, sp.Ready, log)
 		if err != nil {
 			return err
 		}

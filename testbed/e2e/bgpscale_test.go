@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/heraldlb/herald/testbed/netlab"
 )
 
 // scalePool has room for the soak run's 10,000 Services.
@@ -39,7 +43,9 @@ spec:
 // route at FRR through all three nodes and in GoBGP's Adj-RIB-In from each
 // node. Under HERALD_SOAK, 10,000 Services (logging the time to converge
 // and each speaker's peak RSS for docs/BENCHMARKS.md); in make test, 30;
-// HERALD_SCALE_SERVICES sets another count.
+// HERALD_SCALE_SERVICES sets another count. The speakers run with
+// --profiling and each one's heap profile is saved at the end, in
+// HERALD_SCALE_HEAP_DIR when set (go tool pprof reads it).
 func TestBGPScale(t *testing.T) {
 	n := 30
 	if soak() {
@@ -48,7 +54,7 @@ func TestBGPScale(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("HERALD_SCALE_SERVICES")); err == nil && v > 0 {
 		n = v
 	}
-	l := bgpModeLab(t, "frr", speakerLabOptions{})
+	l := bgpModeLab(t, "frr", speakerLabOptions{speakerArgs: []string{"--profiling"}})
 	g := l.goBGPOnRouter(1790, "192.0.2.2")
 	l.kubectlApply(scalePool)
 	l.kubectlApply(l.labPeers("peer") + fmt.Sprintf(`---
@@ -122,9 +128,34 @@ spec:
 		return ok, strings.Join(got, ", ")
 	})
 	l.took("both peers converged", start)
+	dir := os.Getenv("HERALD_SCALE_HEAP_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	for _, node := range l.lab.Nodes {
 		t.Logf("speaker on %s: peak RSS %s", node.Name, peakRSS(t, l.speakers[node.Name].cmd.Process.Pid))
+		saveHeapProfile(t, l, node, filepath.Join(dir, fmt.Sprintf("heap-%s-%d.pb.gz", node.Name, n)))
 	}
+}
+
+// saveHeapProfile writes a speaker's heap profile (served with
+// --profiling) to path.
+func saveHeapProfile(t *testing.T, l *speakerLab, node netlab.Host, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	body, err := l.lab.HTTPGet(ctx, node.NS, "http://"+speakerMetricsAddr+"/debug/pprof/heap")
+	if err != nil {
+		t.Fatalf("%s's heap profile: %v", node.Name, err)
+	}
+	// A profile is gzipped protobuf: anything else is an error page.
+	if !strings.HasPrefix(body, "\x1f\x8b") {
+		t.Fatalf("%s's heap profile is no gzipped profile: %.200q", node.Name, body)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("speaker on %s: heap profile in %s (%d bytes)", node.Name, path, len(body))
 }
 
 // readySlice is an EndpointSlice of the Service in default with one ready
