@@ -60,8 +60,8 @@ func serveMetrics(addr string, tlsFiles metricsTLS, profiling bool, reg *prometh
 		_, _ = w.Write([]byte("ok"))
 	})
 	if profiling {
-		// Registered on this mux only: importing net/http/pprof for its
-		// handlers must not expose them on http.DefaultServeMux.
+		// Registered on this mux by hand: net/http/pprof's init also puts
+		// them on http.DefaultServeMux, which nothing in herald serves.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -13,14 +13,16 @@ import (
 	"github.com/heraldlb/herald/bgpwire/peer"
 )
 
-// heraldSender drives one bgpwire/peer.Peer over a real TCP connection the
-// way the speaker's peer actor does (actors/speaker/peer.go and
+// heraldSender drives one bgpwire/peer.Peer over a real TCP connection in
+// the shape of the speaker's peer actor (actors/speaker/peer.go and
 // bgpconn.go): one loop owns the Peer and steps it with each event, a
 // reader per connection reports the bytes, and a writer per connection
 // always writes the Control queue (OPEN, KEEPALIVE, NOTIFICATION) before
 // the Bulk one (UPDATEs), so a keepalive never waits behind the table.
-// It leaves out what a benchmark of one session does not need: Kubernetes
-// status, metrics, tracing, MD5 and GTSM.
+// It leaves out what a benchmark of one session to a router that keeps up
+// does not need: Kubernetes status, metrics, tracing, MD5 and GTSM, and
+// the actor's blocked-socket detection (SendBlocked, SendProgressed) and
+// write deadlines.
 type heraldSender struct {
 	p      *peer.Peer
 	local  netip.Addr
@@ -32,6 +34,16 @@ type heraldSender struct {
 	up      chan struct{} // closed at the first SessionUp
 	upOnce  sync.Once
 	updates *counter // UPDATE messages written, End-of-RIB included
+	// closing are connections told to Close whose writer may still be
+	// writing the NOTIFICATION before it.
+	closing []*senderConn
+}
+
+// routeSet is a whole desired table; done is closed once the Peer has
+// turned it into UPDATEs (queued for the writer, not yet written).
+type routeSet struct {
+	routes []peer.Route
+	done   chan struct{}
 }
 
 type senderEvent struct {
@@ -60,9 +72,10 @@ func newHeraldSender(cfg peer.Config, local netip.Addr, remote netip.AddrPort) (
 		up: make(chan struct{}), updates: &counter{}}, nil
 }
 
-// run steps the Peer with every event until stopped is closed and the
-// Stop it then steps has closed every connection.
-func (s *heraldSender) run(routes <-chan []peer.Route, stop <-chan struct{}) {
+// run steps the Peer with every event until stop is closed; then it steps
+// Stop and returns once every connection has written its NOTIFICATION and
+// closed (or 5 s passed).
+func (s *heraldSender) run(routes <-chan routeSet, stop <-chan struct{}) {
 	var acts []peer.Action
 	step := func(ev peer.Event) {
 		ev.At, ev.Jitter = time.Now(), rand.Float64()
@@ -80,12 +93,24 @@ func (s *heraldSender) run(routes <-chan []peer.Route, stop <-chan struct{}) {
 			}
 			step(e.ev)
 		case rs := <-routes:
-			step(peer.Event{Kind: peer.SetRoutes, Routes: rs})
+			step(peer.Event{Kind: peer.SetRoutes, Routes: rs.routes})
+			close(rs.done)
 		case <-stop:
 			step(peer.Event{Kind: peer.Stop, Reason: "benchmark done"})
+			for _, t := range s.timers {
+				t.Stop()
+			}
 			for _, c := range s.conns {
 				c.close()
-				<-c.done
+				s.closing = append(s.closing, c)
+			}
+			deadline := time.After(5 * time.Second)
+			for _, c := range s.closing {
+				select {
+				case <-c.done:
+				case <-deadline:
+					return
+				}
 			}
 			return
 		}
@@ -105,6 +130,7 @@ func (s *heraldSender) carryOut(a peer.Action) {
 	case peer.Close:
 		if c := s.conns[a.Conn]; c != nil {
 			c.close()
+			s.closing = append(s.closing, c)
 			delete(s.conns, a.Conn)
 		}
 	case peer.StartTimer:

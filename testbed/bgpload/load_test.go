@@ -137,14 +137,16 @@ func startSender(tb testing.TB, kind string, lab *netlab.Lab, n int) *senderProc
 		tb.Fatal(err)
 	}
 	s := &senderProc{tb: tb, kind: kind, cmd: cmd, in: in, lines: make(chan string, 16), done: make(chan struct{})}
+	// Wait closes the pipe: it must come after the last line was read.
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			s.lines <- sc.Text()
 		}
 		close(s.lines)
+		_ = cmd.Wait()
+		close(s.done)
 	}()
-	go func() { _ = cmd.Wait(); close(s.done) }()
 	tb.Cleanup(s.stop)
 	return s
 }
@@ -223,8 +225,21 @@ func (s *senderProc) measure(frr *routers.FRR, from netip.Addr, n int) loadResul
 	tb := s.tb
 	tb.Helper()
 	r := loadResult{kind: s.kind, routes: n}
-	before := neighbor(tb, frr, from)
-	ownBefore := s.updates()
+	// The End-of-RIB after the (empty) first table may still be on its
+	// way when the sender says established: count from the moment FRR has
+	// received what the sender counts as sent.
+	var before routers.FRRNeighbor
+	var ownBefore int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ownBefore = s.updates()
+		before = neighbor(tb, frr, from)
+		if again := neighbor(tb, frr, from); again.UpdatesReceived == before.UpdatesReceived && s.updates() == ownBefore {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s sender: FRR's count of its UPDATEs did not settle before the load", s.kind)
+		}
+	}
 	r.baseRSS = s.memory("VmRSS")
 	start := time.Now()
 	s.ask("announce")

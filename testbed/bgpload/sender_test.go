@@ -131,7 +131,7 @@ func runSender(kind string) error {
 // heraldProcess is the Herald sender: bgpwire/peer driven by heraldSender.
 type heraldProcess struct {
 	s      *heraldSender
-	routes chan []peer.Route
+	routes chan routeSet
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -143,7 +143,7 @@ func startHerald(local, router netip.Addr) (*heraldProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &heraldProcess{s: s, routes: make(chan []peer.Route), stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heraldProcess{s: s, routes: make(chan routeSet), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() { defer close(h.done); s.run(h.routes, h.stop) }()
 	return h, nil
 }
@@ -158,14 +158,20 @@ func (h *heraldProcess) established(ctx context.Context) error {
 }
 
 // announce is one SetRoutes with the whole table, as the speaker's planner
-// hands a peer its routes.
+// hands a peer its routes; it returns once the Peer has encoded them (as
+// GoBGP's announce returns once every AddPath has).
 func (h *heraldProcess) announce(ctx context.Context, prefixes []netip.Prefix) error {
-	rs := make([]peer.Route, len(prefixes))
+	rs := routeSet{routes: make([]peer.Route, len(prefixes)), done: make(chan struct{})}
 	for i, p := range prefixes {
-		rs[i] = peer.Route{Prefix: p}
+		rs.routes[i] = peer.Route{Prefix: p}
 	}
 	select {
 	case h.routes <- rs:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-rs.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

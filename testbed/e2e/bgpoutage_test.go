@@ -47,7 +47,7 @@ func TestBGPAPIServerOutage(t *testing.T) {
 				t.Fatalf("starting kube-apiserver again: %v", err)
 			}
 			t.Logf("kube-apiserver back after %s", time.Since(stopped).Round(time.Millisecond))
-			p.report(t, "outage")
+			p.report(t, "outage", false)
 
 			back := time.Now()
 			l.cordon("node3", true)

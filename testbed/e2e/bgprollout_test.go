@@ -81,7 +81,7 @@ func TestBGPRollout(t *testing.T) {
 					l.routeVia(host, l.nodeAddrs(true))
 					t.Logf("%s restarted: session up and route through all three nodes again %s after SIGTERM", n.Name, time.Since(start).Round(time.Millisecond))
 				}
-				p.report(t, "rollout")
+				p.report(t, "rollout", !gr)
 			})
 		}
 	}
@@ -155,7 +155,7 @@ func testBGPDrain(t *testing.T, router string, frozen bool, wait time.Duration) 
 	l.stopBackends(s, "node1")
 	time.Sleep(time.Second) // requests after the backend went
 	if !frozen {
-		p.report(t, "drain")
+		p.report(t, "drain", true)
 		return took
 	}
 	p.end()
@@ -219,7 +219,7 @@ func TestBGPSpeakerKilled(t *testing.T) {
 			l.routeVia(host, l.nodeAddrs(true))
 			t.Logf("%s back: session up and route through all three nodes %s after the kill", n.Name, time.Since(killed).Round(time.Millisecond))
 			if gr {
-				p.report(t, "kill and restart with graceful restart")
+				p.report(t, "kill and restart with graceful restart", false)
 				return
 			}
 			p.end()

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -139,23 +142,48 @@ spec:
 }
 
 // saveHeapProfile writes a speaker's heap profile (served with
-// --profiling) to path.
+// --profiling) to path, and reads it back whole: a profile is gzipped
+// protobuf, and an error page or a cut-off copy does not unzip.
 func saveHeapProfile(t *testing.T, l *speakerLab, node netlab.Host, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	body, err := l.lab.HTTPGet(ctx, node.NS, "http://"+speakerMetricsAddr+"/debug/pprof/heap")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+speakerMetricsAddr+"/debug/pprof/heap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := netlab.HTTPClient(node.NS, 30*time.Second).Do(req)
 	if err != nil {
 		t.Fatalf("%s's heap profile: %v", node.Name, err)
 	}
-	// A profile is gzipped protobuf: anything else is an error page.
-	if !strings.HasPrefix(body, "\x1f\x8b") {
-		t.Fatalf("%s's heap profile is no gzipped profile: %.200q", node.Name, body)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s's heap profile: %s", node.Name, resp.Status)
 	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("speaker on %s: heap profile in %s (%d bytes)", node.Name, path, len(body))
+	size, err := io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("%s's heap profile: %v", node.Name, err)
+	}
+	f, err = os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err == nil {
+		_, err = io.Copy(io.Discard, z)
+	}
+	if err != nil {
+		t.Fatalf("%s's heap profile in %s does not unzip: %v", node.Name, path, err)
+	}
+	t.Logf("speaker on %s: heap profile in %s (%d bytes)", node.Name, path, size)
 }
 
 // readySlice is an EndpointSlice of the Service in default with one ready

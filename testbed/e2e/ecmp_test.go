@@ -10,7 +10,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // nextHopWatch records each moment the router's kernel changed the next
@@ -20,13 +19,13 @@ import (
 // connections over the nodes by a hash of each connection (ECMP, hashing
 // on ports). Whenever the set of next hops changes, because a node's route
 // is withdrawn or comes back, the kernel's hash-threshold split moves a
-// share of the connections to another node. A connection in flight at that
+// share of the connections to another node. A connection open at that
 // instant then reaches a node that never saw its handshake, and that node
 // resets it. No BGP speaker can prevent this: it is how a router without
 // resilient hashing forwards, and docs/bgp.md says so. Graceful restart
 // avoids it during a speaker restart because the next hops do not change.
-// Every other failure, and a reset with no change of next hops during the
-// request, still fails a test.
+// Every other failure, and a reset with no change of next hops while the
+// connection was open, still fails a test.
 type nextHopWatch struct {
 	prefix netip.Prefix
 
@@ -37,9 +36,14 @@ type nextHopWatch struct {
 }
 
 type nextHopChange struct {
-	at   time.Time
-	hops string // the new next hops; "" when the route went away
+	at         time.Time
+	from, hops string // the next hops before and after; "" when there is no route
 }
+
+// rehash says whether the change moved connections between nodes that
+// serve: one non-empty set of next hops replaced by another. A route that
+// disappears is no rehash, it is an outage.
+func (c nextHopChange) rehash() bool { return c.from != "" && c.hops != "" }
 
 // watchNextHops starts a nextHopWatch on the router until the test ends.
 func (l *speakerLab) watchNextHops(prefix netip.Prefix) *nextHopWatch {
@@ -49,7 +53,7 @@ func (l *speakerLab) watchNextHops(prefix netip.Prefix) *nextHopWatch {
 		l.t.Fatalf("open the router's namespace: %v", err)
 	}
 	w := &nextHopWatch{prefix: prefix}
-	updates := make(chan netlink.RouteUpdate, 256)
+	updates := make(chan netlink.RouteUpdate, 1024)
 	done := make(chan struct{})
 	err = netlink.RouteSubscribeWithOptions(updates, done, netlink.RouteSubscribeOptions{
 		Namespace: &ns,
@@ -63,9 +67,10 @@ func (l *speakerLab) watchNextHops(prefix netip.Prefix) *nextHopWatch {
 		_ = ns.Close()
 		l.t.Fatalf("watch the router's routes: %v", err)
 	}
-	// A route installed through a kernel nexthop object (FRR's zebra does
-	// so where the kernel has them) carries no gateways in its
-	// notification: those are read from the route table then.
+	// The route table is read after each notification: a notification of
+	// a route installed through a kernel nexthop object (FRR's zebra does
+	// so where the kernel has them) carries no gateways, and an IPv6
+	// multipath route loses its next hops one deletion at a time.
 	lookup := func() string {
 		rt, ok, err := l.lab.RouteTo(context.Background(), l.lab.Router.NS, prefix)
 		if err != nil || !ok {
@@ -78,9 +83,27 @@ func (l *speakerLab) watchNextHops(prefix netip.Prefix) *nextHopWatch {
 		slices.Sort(gws)
 		return strings.Join(gws, " ")
 	}
+	// The state before anything changes, so that a first notification
+	// that only installs the same next hops again is no change.
+	w.last = lookup()
+	// One goroutine stamps each notification as it arrives and nothing
+	// else, so a slow read of the table never delays the next stamp.
+	type stamped struct {
+		at time.Time
+		u  netlink.RouteUpdate
+	}
+	ours := make(chan stamped, 1024)
 	go func() {
+		defer close(ours)
 		for u := range updates {
-			w.record(time.Now(), u, lookup)
+			if w.matches(u) {
+				ours <- stamped{time.Now(), u}
+			}
+		}
+	}()
+	go func() {
+		for s := range ours {
+			w.record(s.at, lookup())
 		}
 	}()
 	l.t.Cleanup(func() {
@@ -90,57 +113,39 @@ func (l *speakerLab) watchNextHops(prefix netip.Prefix) *nextHopWatch {
 	return w
 }
 
-func (w *nextHopWatch) record(at time.Time, u netlink.RouteUpdate, lookup func() string) {
+func (w *nextHopWatch) matches(u netlink.RouteUpdate) bool {
 	if u.Dst == nil {
-		return
+		return false
 	}
 	ones, _ := u.Dst.Mask.Size()
 	addr, ok := netip.AddrFromSlice(u.Dst.IP)
-	if !ok || netip.PrefixFrom(addr.Unmap(), ones) != w.prefix {
-		return
-	}
-	hops := ""
-	if u.Type != unix.RTM_DELROUTE {
-		if hops = routeHops(u.Route); hops == "" {
-			hops = lookup()
-		}
-	}
+	return ok && netip.PrefixFrom(addr.Unmap(), ones) == w.prefix
+}
+
+func (w *nextHopWatch) record(at time.Time, hops string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if hops != w.last {
+		w.changes = append(w.changes, nextHopChange{at: at, from: w.last, hops: hops})
 		w.last = hops
-		w.changes = append(w.changes, nextHopChange{at: at, hops: hops})
 	}
 }
 
-// routeHops names a route's next hops by their gateways.
-func routeHops(r netlink.Route) string {
-	var gws []string
-	if r.Gw != nil {
-		gws = append(gws, r.Gw.String())
-	}
-	for _, p := range r.MultiPath {
-		if p.Gw != nil {
-			gws = append(gws, p.Gw.String())
-		}
-	}
-	slices.Sort(gws)
-	return strings.Join(gws, " ")
-}
-
-// during returns the changes seen from a little before start to a little
-// after end. The margins cover the time between the kernel changing the
-// route and this process reading the notification.
-func (w *nextHopWatch) during(start, end time.Time) []nextHopChange {
+// rehashDuring returns a change of one serving set of next hops to another
+// the router made while a connection was open, from connected to failed.
+// A notification is stamped when read, after the change itself, so a
+// change stamped before connected cannot have moved the connection; the
+// few milliseconds after failed cover the stamp's delay, and no more: a
+// reset well before the router changed anything is some node's own doing.
+func (w *nextHopWatch) rehashDuring(connected, failed time.Time) (nextHopChange, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []nextHopChange
 	for _, c := range w.changes {
-		if !c.at.Before(start.Add(-2*time.Millisecond)) && !c.at.After(end.Add(20*time.Millisecond)) {
-			out = append(out, c)
+		if c.rehash() && !c.at.Before(connected) && !c.at.After(failed.Add(5*time.Millisecond)) {
+			return c, true
 		}
 	}
-	return out
+	return nextHopChange{}, false
 }
 
 func (w *nextHopWatch) all() (changes []nextHopChange, errs []error) {

@@ -320,11 +320,13 @@ func (l *speakerLab) arpOwner(ip netip.Addr) string {
 }
 
 // settle waits for the steady state after a node came back: every speaker
-// counts all speakers alive again, exactly one node answers for ip, and
-// the client's requests go to that node. The answering node is asked again
-// on every try because the node that came back may rank first and take the
-// IP back only once the others count it alive: a test that picked the
-// owner before that would wait for the wrong node.
+// counts all speakers alive again, exactly one node answers for ip, the
+// client's requests go to that node, and all of it holds on two tries in a
+// row (a few seconds apart: each try sends ARP or NDP requests and waits
+// for the answers). The answering node is asked again on every try because
+// the node that came back may rank first and take the IP back only once
+// the others count it alive, or see its Node uncordoned: a test that picked
+// the owner before that would wait for the wrong node.
 func (l *speakerLab) settle(ip netip.Addr) {
 	l.t.Helper()
 	l.meshConverged(len(l.lab.Nodes))
@@ -332,28 +334,41 @@ func (l *speakerLab) settle(ip netip.Addr) {
 	for _, n := range l.lab.Nodes {
 		byMAC[l.mac(n.Name)] = n.Name
 	}
-	eventually(l.t, 20*time.Second, "one node answers for "+ip.String()+" and the client uses it", func() (bool, string) {
-		var macs []string
-		if ip.Is4() {
-			n, seen := l.arpReplies(ip)
-			if n != 3 || len(seen) != 1 {
-				return false, fmt.Sprintf("%d ARP replies from %v", n, seen)
-			}
-			macs = slices.Collect(maps.Keys(seen))
-		} else if macs = l.ndReplies(ip); len(macs) != 1 {
-			return false, fmt.Sprintf("advertisements from %v", macs)
-		}
-		owner := byMAC[macs[0]]
-		body, err := l.get(ip)
-		if err != nil || body != owner {
-			return false, fmt.Sprintf("%s answers, served by %q (%v)", owner, body, err)
-		}
-		out, err := l.lab.Exec(l.t.Context(), l.lab.Client.NS, "ip", "neigh", "show", ip.String(), "dev", "eth0")
-		if err != nil {
-			return false, err.Error()
-		}
-		return strings.Contains(strings.ToLower(string(out)), macs[0]), owner + " answers, neighbour entry: " + strings.TrimSpace(string(out))
+	var before string // the owner the previous try found settled
+	eventually(l.t, 30*time.Second, "one node answers for "+ip.String()+" and the client uses it, twice in a row", func() (bool, string) {
+		owner, why := l.settledOwner(ip, byMAC)
+		ok := owner != "" && owner == before
+		before = owner
+		return ok, why
 	})
+}
+
+// settledOwner is one try of settle: the node that alone answers for ip
+// and serves the client, or "" and why not.
+func (l *speakerLab) settledOwner(ip netip.Addr, byMAC map[string]string) (string, string) {
+	var macs []string
+	if ip.Is4() {
+		n, seen := l.arpReplies(ip)
+		if n != 3 || len(seen) != 1 {
+			return "", fmt.Sprintf("%d ARP replies from %v", n, seen)
+		}
+		macs = slices.Collect(maps.Keys(seen))
+	} else if macs = l.ndReplies(ip); len(macs) != 1 {
+		return "", fmt.Sprintf("advertisements from %v", macs)
+	}
+	owner := byMAC[macs[0]]
+	body, err := l.get(ip)
+	if err != nil || body != owner {
+		return "", fmt.Sprintf("%s answers, served by %q (%v)", owner, body, err)
+	}
+	out, err := l.lab.Exec(l.t.Context(), l.lab.Client.NS, "ip", "neigh", "show", ip.String(), "dev", "eth0")
+	if err != nil {
+		return "", err.Error()
+	}
+	if !strings.Contains(strings.ToLower(string(out)), macs[0]) {
+		return "", owner + " answers, neighbour entry: " + strings.TrimSpace(string(out))
+	}
+	return owner, owner + " answers and serves"
 }
 
 // clientUses waits until the client's neighbour entry for ip carries
