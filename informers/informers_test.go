@@ -2,7 +2,10 @@ package informers
 
 import (
 	"context"
+	"fmt"
+	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/heraldlb/herald/alloc"
@@ -203,6 +207,14 @@ func TestEndpointSlicesBecomeKeysOfTheirService(t *testing.T) {
 		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web-abc",
 			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}},
 		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "orphan"}},
+		// Read through the index by Service: the other Service of the
+		// namespace and the same name in another namespace stay out.
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web-0a",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web2-abc",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "web2"}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "web-abc",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}},
 	)
 	inf, err := New(kube, mlbfake.NewSimpleClientset(), Options{Namespace: "metallb-system",
 		Watch: []Watch{{Resource: EndpointSlices}, {Resource: Nodes}}})
@@ -223,9 +235,28 @@ func TestEndpointSlicesBecomeKeysOfTheirService(t *testing.T) {
 	if sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "orphan"}) || sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "web-abc"}) {
 		t.Errorf("keys name slices, want only the Service: %v", sink.keys)
 	}
-	if got := inf.EndpointSlices(alloc.ServiceKey{Namespace: "app", Name: "web"}); len(got) != 1 || got[0].Name != "web-abc" {
-		t.Errorf("EndpointSlices(app/web) = %v", got)
+	sliceNames := func(ns, svc string) string {
+		var names []string
+		for _, es := range inf.EndpointSlices(alloc.ServiceKey{Namespace: ns, Name: svc}) {
+			names = append(names, es.Namespace+"/"+es.Name)
+		}
+		return strings.Join(names, " ")
 	}
+	if got := sliceNames("app", "web"); got != "app/web-0a app/web-abc" {
+		t.Errorf("EndpointSlices(app/web) = %q, want app/web-0a app/web-abc (sorted)", got)
+	}
+	if got := sliceNames("app", "orphan"); got != "" {
+		t.Errorf("EndpointSlices(app/orphan) = %q, want none (the slice has no Service label)", got)
+	}
+	// A slice relabelled to another Service moves in the index.
+	moved := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web-0a",
+		Labels: map[string]string{discoveryv1.LabelServiceName: "web2"}}}
+	if _, err := kube.DiscoveryV1().EndpointSlices("app").Update(ctx, moved, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the relabelled slice under web2", func() bool {
+		return sliceNames("app", "web2") == "app/web-0a app/web2-abc" && sliceNames("app", "web") == "app/web-abc"
+	})
 	if inf.Watches(Services) {
 		t.Errorf("Services watched without being asked for")
 	}
@@ -284,5 +315,46 @@ func TestStatusSelectorNarrowsTheStatusKinds(t *testing.T) {
 	}
 	if _, err := New(kubefake.NewClientset(), mlb, Options{StatusSelector: "metallb.io/node in (", Watch: []Watch{{Resource: ServiceBGPStatuses}}}); err == nil {
 		t.Error("New accepted a malformed selector")
+	}
+}
+
+// Reading one Service's EndpointSlices costs the same whatever the number
+// of other Services in its namespace: bytes allocated per read, with 10
+// and with 2,000 other Services' slices beside it.
+func TestEndpointSlicesCostOneService(t *testing.T) {
+	perRead := func(others int) uint64 {
+		var objs []runtime.Object
+		for i := range others {
+			name := fmt.Sprintf("svc-%04d", i)
+			objs = append(objs, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: name + "-x",
+				Labels: map[string]string{discoveryv1.LabelServiceName: name}}})
+		}
+		objs = append(objs, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "web-x",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}})
+		inf, err := New(kubefake.NewClientset(objs...), mlbfake.NewSimpleClientset(), Options{Namespace: "metallb-system",
+			Watch: []Watch{{Resource: EndpointSlices}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer func() { cancel(); inf.Shutdown() }()
+		inf.Start(ctx)
+		if err := inf.WaitForSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k := alloc.ServiceKey{Namespace: "app", Name: "web"}
+		eventually(t, "all slices cached", func() bool { return len(inf.EndpointSlices(k)) == 1 })
+		const reads = 200
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		for range reads {
+			inf.EndpointSlices(k)
+		}
+		goruntime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / reads
+	}
+	few, many := perRead(10), perRead(2000)
+	if many > 2*few {
+		t.Errorf("reading one Service's slices allocates %d bytes beside 2,000 other Services, %d beside 10: it should not grow with them", many, few)
 	}
 }
