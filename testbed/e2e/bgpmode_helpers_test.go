@@ -522,10 +522,6 @@ func (p *bgpProber) report(t *testing.T, what string, rehash bool) {
 	}
 }
 
-func httpGet(c *http.Client, url string) (string, error) {
-	return httpGetContext(context.Background(), c, url)
-}
-
 func httpGetContext(ctx context.Context, c *http.Client, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
