@@ -75,7 +75,10 @@ func newHeraldSender(cfg peer.Config, local netip.Addr, remote netip.AddrPort) (
 // run steps the Peer with every event until stop is closed; then it steps
 // Stop and returns once every connection has written its NOTIFICATION and
 // closed (or 5 s passed).
-func (s *heraldSender) run(routes <-chan routeSet, stop <-chan struct{}) {
+//
+// initial, when not nil, is the desired table before the session starts:
+// the Peer sends it as the session's first table.
+func (s *heraldSender) run(initial []peer.Route, routes <-chan routeSet, stop <-chan struct{}) {
 	var acts []peer.Action
 	step := func(ev peer.Event) {
 		ev.At, ev.Jitter = time.Now(), rand.Float64()
@@ -83,6 +86,9 @@ func (s *heraldSender) run(routes <-chan routeSet, stop <-chan struct{}) {
 		for _, a := range acts {
 			s.carryOut(a)
 		}
+	}
+	if initial != nil {
+		step(peer.Event{Kind: peer.SetRoutes, Routes: initial})
 	}
 	step(peer.Event{Kind: peer.Start})
 	for {

@@ -19,16 +19,28 @@ import (
 	"github.com/heraldlb/herald/testbed/routers"
 )
 
-// senders are compared in this order: GoBGP first because it only listens
-// (routers.StartGoBGP), so it must be up before FRR starts and connects;
-// Herald's sender dials.
-var senders = []string{"gobgp", "herald"}
+// runs are the senders and modes compared, in this order; each run has a
+// neighbor address of its own on the node (senderAddr), so FRR's counters
+// of it are that run's alone. GoBGP goes first because it only listens
+// (routers.StartGoBGP): it must be up before FRR starts and connects.
+var runs = []struct{ kind, mode string }{
+	{"gobgp", modeUpdate}, {"herald", modeUpdate}, {"gobgp", modeInitial}, {"herald", modeInitial},
+}
+
+// senderAddr is run i's address on the node's LAN (.41 up: the lab's own
+// hosts use .1, .11 to .13 and .100).
+func senderAddr(lab *netlab.Lab, i int) netip.Addr {
+	a := lab.LAN4.Masked().Addr().As4()
+	a[3] = byte(41 + i)
+	return netip.AddrFrom4(a)
+}
 
 // The size make test runs; the benchmark sends 100,000.
 const testRoutes = 1000
 
-// Each sender in turn sends 1,000 routes with one attribute set to FRR:
-// every route arrives, Herald's UPDATEs are the fewest the routes fit in
+// Each sender in turn sends 1,000 routes with one attribute set to FRR,
+// once to a session that is up and once as a session's first table: every
+// route arrives, Herald's UPDATEs are the fewest the routes fit in
 // (counted by Herald and by FRR), and the session stays up with keepalives
 // flowing. BenchmarkHundredThousandRoutes is the same with 100,000.
 func TestSessionLoad(t *testing.T) {
@@ -38,62 +50,81 @@ func TestSessionLoad(t *testing.T) {
 }
 
 // BenchmarkHundredThousandRoutes sends 100,000 routes with one attribute
-// set to FRR from Herald's session (bgpwire/peer) and from GoBGP, one
-// after the other in one lab, and reports for each the time from handing
-// the routes over to all of them accepted by FRR, the UPDATEs FRR
-// received and the sender's peak RSS. One iteration is one whole run.
+// set to FRR from Herald's session (bgpwire/peer) and from GoBGP, each as
+// updates to an established session and as a session's first table, one
+// after the other in one lab, and reports for each the time until FRR
+// accepted all of them, the UPDATEs FRR received and the sender's peak
+// RSS. One iteration is one whole run.
 func BenchmarkHundredThousandRoutes(b *testing.B) {
 	const n = 100000
 	for range b.N {
 		for _, r := range loadRun(b, n) {
 			b.Log(r)
-			b.ReportMetric(r.took.Seconds(), r.kind+"-s")
-			b.ReportMetric(float64(r.peakRSS)/(1<<20), r.kind+"-peak-MiB")
-			b.ReportMetric(float64(r.peakRSS-r.baseRSS)/(1<<20), r.kind+"-growth-MiB")
-			b.ReportMetric(float64(r.frrUpdates), r.kind+"-updates")
+			name := r.kind + "-" + r.mode
+			b.ReportMetric(r.took.Seconds(), name+"-s")
+			b.ReportMetric(float64(r.peakRSS)/(1<<20), name+"-peak-MiB")
+			b.ReportMetric(float64(r.frrUpdates), name+"-updates")
 		}
 	}
 }
 
 // loadResult is one sender's run.
 type loadResult struct {
-	kind       string
+	kind, mode string
 	routes     int
-	took       time.Duration // "announce" written → FRR accepted every route
-	handover   time.Duration // "announce" written → the sender's API returned
+	// took runs to FRR having accepted every route, from "announce"
+	// written (modeUpdate) or from the sender's session coming up
+	// (modeInitial).
+	took       time.Duration
+	handover   time.Duration // modeUpdate: "announce" written → the sender's API returned
 	ownUpdates int           // UPDATEs the sender counted
 	frrUpdates int           // UPDATEs FRR counted from it
 	keepalives int           // KEEPALIVEs FRR received from "announce" to the end
-	baseRSS    int64         // bytes, the sender's VmRSS before the routes
+	baseRSS    int64         // bytes, the sender's VmRSS before the routes (modeUpdate)
 	peakRSS    int64         // bytes, the sender process's VmHWM
 }
 
 func (r loadResult) String() string {
-	return fmt.Sprintf("%s: %d routes accepted by FRR %s after the handover (API returned after %s); UPDATEs: %d counted by the sender, %d by FRR; %d keepalives meanwhile; RSS %.1f MiB before the routes, peak %.1f MiB",
-		r.kind, r.routes, r.took.Round(time.Millisecond), r.handover.Round(time.Millisecond), r.ownUpdates, r.frrUpdates,
-		r.keepalives, float64(r.baseRSS)/(1<<20), float64(r.peakRSS)/(1<<20))
+	from := fmt.Sprintf("the handover (API returned after %s)", r.handover.Round(time.Millisecond))
+	rss := fmt.Sprintf("RSS %.1f MiB before the routes, peak %.1f MiB", float64(r.baseRSS)/(1<<20), float64(r.peakRSS)/(1<<20))
+	if r.mode == modeInitial {
+		from = "the session came up"
+		rss = fmt.Sprintf("peak RSS %.1f MiB", float64(r.peakRSS)/(1<<20))
+	}
+	return fmt.Sprintf("%s, %s: %d routes accepted by FRR %s after %s; UPDATEs: %d counted by the sender, %d by FRR; %d keepalives meanwhile; %s",
+		r.kind, r.mode, r.routes, r.took.Round(time.Millisecond), from, r.ownUpdates, r.frrUpdates, r.keepalives, rss)
 }
 
 func loadRun(tb testing.TB, n int) []loadResult {
 	tb.Helper()
 	env := labtest.Start(tb, labtest.Options{Nodes: 1, Router: "frr", RouterASN: routerASN, RouterLater: true,
 		Neighbors: func(lab *netlab.Lab) []routers.Neighbor {
-			return []routers.Neighbor{{Address: lab.Nodes[0].LAN4, ASN: senderASN, HoldTime: holdTime, Keepalive: holdTime / 3}}
+			var ns []routers.Neighbor
+			for i := range runs {
+				ns = append(ns, routers.Neighbor{Address: senderAddr(lab, i), ASN: senderASN, HoldTime: holdTime, Keepalive: holdTime / 3})
+			}
+			return ns
 		}})
 	node := env.Lab.Nodes[0]
+	for i := range runs {
+		if _, err := env.Lab.Exec(tb.Context(), node.NS, "ip", "addr", "add", netip.PrefixFrom(senderAddr(env.Lab, i), env.Lab.LAN4.Bits()).String(), "dev", "eth0"); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	var results []loadResult
-	for _, kind := range senders {
-		s := startSender(tb, kind, env.Lab, n)
+	for i, run := range runs {
+		addr := senderAddr(env.Lab, i)
+		s := startSender(tb, run.kind, run.mode, env.Lab, addr, n)
 		if env.Router == nil {
 			env.StartRouter()
 		}
 		frr := env.Router.(*routers.FRR)
 		s.waitFor("established", 60*time.Second)
-		results = append(results, s.measure(frr, node.LAN4, n))
+		results = append(results, s.measure(frr, addr, n, run.mode, time.Now()))
 		s.stop()
 		// FRR drops the routes with the session; the next sender starts
 		// from an empty table.
-		eventuallyNeighbor(tb, frr, node.LAN4, 60*time.Second, "no routes from the last sender", func(nb routers.FRRNeighbor) bool {
+		eventuallyNeighbor(tb, frr, addr, 60*time.Second, "no routes from the last sender", func(nb routers.FRRNeighbor) bool {
 			return nb.State != "Established" && nb.PrefixesAccepted == 0
 		})
 		if err := waitEmptyRIB(frr); err != nil {
@@ -114,7 +145,7 @@ type senderProc struct {
 	done  chan struct{}
 }
 
-func startSender(tb testing.TB, kind string, lab *netlab.Lab, n int) *senderProc {
+func startSender(tb testing.TB, kind, mode string, lab *netlab.Lab, local netip.Addr, n int) *senderProc {
 	tb.Helper()
 	node := lab.Nodes[0]
 	self, err := os.Executable()
@@ -122,7 +153,7 @@ func startSender(tb testing.TB, kind string, lab *netlab.Lab, n int) *senderProc
 		tb.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", node.NS, self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envSender+"="+kind, envNS+"="+node.NS, envLocal+"="+node.LAN4.String(),
+	cmd.Env = append(os.Environ(), envSender+"="+kind, envMode+"="+mode, envNS+"="+node.NS, envLocal+"="+local.String(),
 		envRouter+"="+lab.Router.LAN4.String(), envRoutes+"="+strconv.Itoa(n))
 	cmd.Stderr = &tbWriter{tb: tb, prefix: kind + " sender: "}
 	in, err := cmd.StdinPipe()
@@ -220,35 +251,49 @@ func (s *senderProc) stop() {
 	}
 }
 
-// measure hands the sender its routes and checks what FRR makes of them.
-func (s *senderProc) measure(frr *routers.FRR, from netip.Addr, n int) loadResult {
+// measure times the sender's routes to FRR and checks what FRR makes of
+// them. In modeUpdate it hands the routes over now; in modeInitial they
+// were in before the session, which came up at up.
+func (s *senderProc) measure(frr *routers.FRR, from netip.Addr, n int, mode string, up time.Time) loadResult {
 	tb := s.tb
 	tb.Helper()
-	r := loadResult{kind: s.kind, routes: n}
-	// The End-of-RIB after the (empty) first table may still be on its
-	// way when the sender says established: count from the moment FRR has
-	// received what the sender counts as sent.
+	r := loadResult{kind: s.kind, mode: mode, routes: n}
+	// The counts are FRR's for this run's neighbor, and the sender's, from
+	// its start. In modeUpdate the load is counted from the moment FRR has
+	// received what the sender sent before (the End-of-RIB of the empty
+	// first table may still be on its way when the sender says
+	// established).
 	var before routers.FRRNeighbor
 	var ownBefore int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ownBefore = s.updates()
-		before = neighbor(tb, frr, from)
-		if again := neighbor(tb, frr, from); again.UpdatesReceived == before.UpdatesReceived && s.updates() == ownBefore {
-			break
+	start := up
+	if mode == modeUpdate {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			ownBefore = s.updates()
+			before = neighbor(tb, frr, from)
+			if again := neighbor(tb, frr, from); again.UpdatesReceived == before.UpdatesReceived && s.updates() == ownBefore {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("%s sender: FRR's count of its UPDATEs did not settle before the load", s.kind)
+			}
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s sender: FRR's count of its UPDATEs did not settle before the load", s.kind)
-		}
+		r.baseRSS = s.memory("VmRSS")
+		start = time.Now()
+		s.ask("announce")
+		s.waitFor("announced", 10*time.Minute)
+		r.handover = time.Since(start)
+	} else {
+		r.baseRSS = s.memory("VmRSS")
 	}
-	r.baseRSS = s.memory("VmRSS")
-	start := time.Now()
-	s.ask("announce")
-	s.waitFor("announced", 10*time.Minute)
-	r.handover = time.Since(start)
 	eventuallyNeighbor(tb, frr, from, 10*time.Minute, fmt.Sprintf("FRR accepts %d routes from the %s sender", n, s.kind), func(nb routers.FRRNeighbor) bool {
 		return nb.PrefixesAccepted >= n
 	})
 	r.took = time.Since(start)
+	if mode == modeInitial {
+		// The session's first KEEPALIVE (confirming the OPEN) is not
+		// one of those that must keep flowing under the load.
+		before.KeepalivesReceived = 1
+	}
 	// The session must outlive the load by more than a keepalive interval
 	// and keep sending them.
 	time.Sleep(holdTime/3 + time.Second)
@@ -257,21 +302,24 @@ func (s *senderProc) measure(frr *routers.FRR, from netip.Addr, n int) loadResul
 	r.frrUpdates = after.UpdatesReceived - before.UpdatesReceived
 	r.keepalives = after.KeepalivesReceived - before.KeepalivesReceived
 	r.peakRSS = s.memory("VmHWM")
-	if after.State != "Established" || after.ConnectionsDropped != before.ConnectionsDropped {
-		tb.Errorf("%s sender: the session went down under load: %s, dropped %d times (was %d), last reset: %s",
-			s.kind, after.State, after.ConnectionsDropped, before.ConnectionsDropped, after.LastResetDueTo)
+	if after.State != "Established" || after.ConnectionsDropped != before.ConnectionsDropped || after.ConnectionsEstablished != 1 {
+		tb.Errorf("%s sender, %s: the session did not stay up: %s, established %d times, dropped %d times, last reset: %s",
+			s.kind, mode, after.State, after.ConnectionsEstablished, after.ConnectionsDropped, after.LastResetDueTo)
 	}
 	if after.PrefixesAccepted != n {
-		tb.Errorf("%s sender: FRR accepted %d routes, want %d", s.kind, after.PrefixesAccepted, n)
+		tb.Errorf("%s sender, %s: FRR accepted %d routes, want %d", s.kind, mode, after.PrefixesAccepted, n)
 	}
 	if r.keepalives < 1 {
-		tb.Errorf("%s sender: FRR received no KEEPALIVE in the %s after the routes were handed over", s.kind, time.Since(start).Round(time.Millisecond))
+		tb.Errorf("%s sender, %s: FRR received no KEEPALIVE in the %s after the load began", s.kind, mode, time.Since(start).Round(time.Millisecond))
 	}
 	if s.kind == "herald" {
 		want := minUpdates(n, after.ExtendedMessage)
+		if mode == modeInitial {
+			want++ // the End-of-RIB after the first table
+		}
 		if r.ownUpdates != want || r.frrUpdates != want {
-			tb.Errorf("herald sender: %d UPDATEs counted by Herald and %d by FRR for %d routes of one attribute set, want the minimum %d (extended messages: %v)",
-				r.ownUpdates, r.frrUpdates, n, want, after.ExtendedMessage)
+			tb.Errorf("herald sender, %s: %d UPDATEs counted by Herald and %d by FRR for %d routes of one attribute set, want the minimum %d (extended messages: %v)",
+				mode, r.ownUpdates, r.frrUpdates, n, want, after.ExtendedMessage)
 		}
 	}
 	return r

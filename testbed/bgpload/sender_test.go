@@ -32,6 +32,17 @@ const (
 	envLocal  = "HERALD_BGPLOAD_LOCAL"
 	envRouter = "HERALD_BGPLOAD_ROUTER"
 	envRoutes = "HERALD_BGPLOAD_ROUTES"
+	envMode   = "HERALD_BGPLOAD_MODE" // modeUpdate or modeInitial
+)
+
+// The two ways a sender gets its routes.
+const (
+	// modeUpdate: the session is up (its first table empty) when the
+	// routes are handed over; they go out as updates to it.
+	modeUpdate = "update"
+	// modeInitial: the routes are in before the session starts; they go
+	// out as the session's first table.
+	modeInitial = "initial"
 )
 
 // TestMain runs a sender when the test binary is started as one: each
@@ -87,14 +98,19 @@ func runSender(kind string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", envRoutes, err)
 	}
+	prefixes := routePrefixes(n)
+	var initial []netip.Prefix
+	if os.Getenv(envMode) == modeInitial {
+		initial = prefixes
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var s sender
 	switch kind {
 	case "herald":
-		s, err = startHerald(local, router)
+		s, err = startHerald(local, router, initial)
 	case "gobgp":
-		s, err = startGoBGP(ctx, os.Getenv(envNS), local, router)
+		s, err = startGoBGP(ctx, os.Getenv(envNS), local, router, initial)
 	default:
 		err = fmt.Errorf("unknown sender %q", kind)
 	}
@@ -108,7 +124,6 @@ func runSender(kind string) error {
 		return err
 	}
 	fmt.Println("established")
-	prefixes := routePrefixes(n)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
@@ -136,7 +151,7 @@ type heraldProcess struct {
 	done   chan struct{}
 }
 
-func startHerald(local, router netip.Addr) (*heraldProcess, error) {
+func startHerald(local, router netip.Addr, initial []netip.Prefix) (*heraldProcess, error) {
 	cfg := peer.Config{MyAS: senderASN, PeerAS: routerASN, RouterID: local, HoldTime: holdTime, ConnectTime: time.Second,
 		Backoff: peer.Backoff{Initial: 200 * time.Millisecond}}
 	s, err := newHeraldSender(cfg, local, netip.AddrPortFrom(router, 179))
@@ -144,7 +159,11 @@ func startHerald(local, router netip.Addr) (*heraldProcess, error) {
 		return nil, err
 	}
 	h := &heraldProcess{s: s, routes: make(chan routeSet), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() { defer close(h.done); s.run(h.routes, h.stop) }()
+	var table []peer.Route
+	if initial != nil {
+		table = peerRoutes(initial)
+	}
+	go func() { defer close(h.done); s.run(table, h.routes, h.stop) }()
 	return h, nil
 }
 
@@ -161,10 +180,7 @@ func (h *heraldProcess) established(ctx context.Context) error {
 // hands a peer its routes; it returns once the Peer has encoded them (as
 // GoBGP's announce returns once every AddPath has).
 func (h *heraldProcess) announce(ctx context.Context, prefixes []netip.Prefix) error {
-	rs := routeSet{routes: make([]peer.Route, len(prefixes)), done: make(chan struct{})}
-	for i, p := range prefixes {
-		rs.routes[i] = peer.Route{Prefix: p}
-	}
+	rs := routeSet{routes: peerRoutes(prefixes), done: make(chan struct{})}
 	select {
 	case h.routes <- rs:
 	case <-ctx.Done():
@@ -176,6 +192,14 @@ func (h *heraldProcess) announce(ctx context.Context, prefixes []netip.Prefix) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func peerRoutes(prefixes []netip.Prefix) []peer.Route {
+	rs := make([]peer.Route, len(prefixes))
+	for i, p := range prefixes {
+		rs[i] = peer.Route{Prefix: p}
+	}
+	return rs
 }
 
 func (h *heraldProcess) updatesSent(context.Context) (int, error) { return h.s.updates.get(), nil }
@@ -193,17 +217,23 @@ type gobgpProcess struct {
 	local  netip.Addr
 }
 
-func startGoBGP(ctx context.Context, ns string, local, router netip.Addr) (*gobgpProcess, error) {
+func startGoBGP(ctx context.Context, ns string, local, router netip.Addr, initial []netip.Prefix) (*gobgpProcess, error) {
 	g, err := routers.StartGoBGP(ctx, routers.GoBGPConfig{Namespace: ns, ASN: senderASN, RouterID: local,
 		ListenAddresses: []netip.Addr{local}})
 	if err != nil {
+		return nil, err
+	}
+	p := &gobgpProcess{g: g, router: router, local: local}
+	// Paths added before the neighbor exists go out as its first table.
+	if err := p.announce(ctx, initial); err != nil {
+		_ = g.Stop()
 		return nil, err
 	}
 	if err := g.AddPeer(ctx, routers.GoBGPPeer{Address: router, ASN: routerASN, HoldTime: uint32(holdTime / time.Second)}); err != nil {
 		_ = g.Stop()
 		return nil, err
 	}
-	return &gobgpProcess{g: g, router: router, local: local}, nil
+	return p, nil
 }
 
 func (p *gobgpProcess) established(ctx context.Context) error {
