@@ -413,11 +413,11 @@ type bgpProber struct {
 }
 
 // probeFailure is one failed request: when it started, when its
-// connection was established (zero if never), how long it took.
+// connection's SYN left (zero if it never dialled), how long it took.
 type probeFailure struct {
-	start, connected time.Time
-	took             time.Duration
-	err              error
+	start, dialled time.Time
+	took           time.Duration
+	err            error
 }
 
 func (f probeFailure) String() string {
@@ -441,24 +441,25 @@ func (l *speakerLab) probeEvery(ip netip.Addr, every time.Duration) *bgpProber {
 			case <-tick.C:
 			}
 			start := time.Now()
-			// The transport dials on a goroutine of its own.
-			var connectedAt atomic.Pointer[time.Time]
+			// The transport dials on a goroutine of its own. The
+			// connection can be moved from its SYN on: a change between
+			// the SYN and the handshake's last ACK sends that ACK to a
+			// node that never saw the SYN.
+			var dialledAt atomic.Pointer[time.Time]
 			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-				ConnectDone: func(_, _ string, err error) {
-					if err == nil {
-						now := time.Now()
-						connectedAt.Store(&now)
-					}
+				ConnectStart: func(_, _ string) {
+					now := time.Now()
+					dialledAt.Store(&now)
 				}})
 			body, err := httpGetContext(ctx, client, url)
 			p.mu.Lock()
 			p.total++
 			if err != nil {
-				var connected time.Time
-				if c := connectedAt.Load(); c != nil {
-					connected = *c
+				var dialled time.Time
+				if c := dialledAt.Load(); c != nil {
+					dialled = *c
 				}
-				p.failures = append(p.failures, probeFailure{start: start, connected: connected, took: time.Since(start), err: err})
+				p.failures = append(p.failures, probeFailure{start: start, dialled: dialled, took: time.Since(start), err: err})
 			} else {
 				p.answered[body]++
 			}
@@ -509,8 +510,8 @@ func (p *bgpProber) report(t *testing.T, what string, rehash bool) {
 	}
 	var failed []string
 	for _, f := range failures {
-		if rehash && errors.Is(f.err, syscall.ECONNRESET) && !f.connected.IsZero() {
-			if c, ok := p.hops.rehashDuring(f.connected, f.start.Add(f.took)); ok {
+		if rehash && errors.Is(f.err, syscall.ECONNRESET) && !f.dialled.IsZero() {
+			if c, ok := p.hops.rehashDuring(f.dialled, f.start.Add(f.took)); ok {
 				t.Logf("%s: %v: reset by the router's ECMP rehash: its next hops went from %q to %q at %s", what, f, c.from, c.hops, c.at.Format("15:04:05.000"))
 				continue
 			}
@@ -518,7 +519,12 @@ func (p *bgpProber) report(t *testing.T, what string, rehash bool) {
 		failed = append(failed, f.String())
 	}
 	if len(failed) > 0 {
-		t.Errorf("%s: %d of %d requests to %s failed, want none:\n%s", what, len(failed), total, p.ip, strings.Join(failed, "\n"))
+		var seen []string
+		for _, c := range changes {
+			seen = append(seen, fmt.Sprintf("%s %q -> %q", c.at.Format("15:04:05.000"), c.from, c.hops))
+		}
+		t.Errorf("%s: %d of %d requests to %s failed, want none:\n%s\nthe router's next hops meanwhile:\n%s", what, len(failed), total, p.ip,
+			strings.Join(failed, "\n"), strings.Join(seen, "\n"))
 	}
 }
 

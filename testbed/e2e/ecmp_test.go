@@ -132,16 +132,17 @@ func (w *nextHopWatch) record(at time.Time, hops string) {
 }
 
 // rehashDuring returns a change of one serving set of next hops to another
-// the router made while a connection was open, from connected to failed.
-// A notification is stamped when read, after the change itself, so a
-// change stamped before connected cannot have moved the connection; the
-// few milliseconds after failed cover the stamp's delay, and no more: a
-// reset well before the router changed anything is some node's own doing.
-func (w *nextHopWatch) rehashDuring(connected, failed time.Time) (nextHopChange, bool) {
+// the router made while a connection was open, from its SYN (dialled) to
+// its failure. A notification is stamped when read, after the change
+// itself, so a change stamped before the SYN cannot have moved the
+// connection; the few milliseconds after failed cover the stamp's delay,
+// and no more: a reset well before the router changed anything is some
+// node's own doing.
+func (w *nextHopWatch) rehashDuring(dialled, failed time.Time) (nextHopChange, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, c := range w.changes {
-		if c.rehash() && !c.at.Before(connected) && !c.at.After(failed.Add(5*time.Millisecond)) {
+		if c.rehash() && !c.at.Before(dialled) && !c.at.After(failed.Add(5*time.Millisecond)) {
 			return c, true
 		}
 	}
