@@ -82,12 +82,7 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 	if err := inf.AddHandler(sink.add); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer func() { cancel(); inf.Shutdown() }()
-	inf.Start(ctx)
-	if err := inf.WaitForSync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx := startSynced(t, inf)
 
 	eventually(t, "initial keys", func() bool {
 		return sink.has(Key{Kind: KindService, Namespace: "team-a", Name: "web"}) &&
@@ -225,12 +220,7 @@ func TestEndpointSlicesBecomeKeysOfTheirService(t *testing.T) {
 	if err := inf.AddHandler(sink.add); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer func() { cancel(); inf.Shutdown() }()
-	inf.Start(ctx)
-	if err := inf.WaitForSync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx := startSynced(t, inf)
 	eventually(t, "the Service's key", func() bool { return sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "web"}) })
 	if sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "orphan"}) || sink.has(Key{Kind: KindEndpoints, Namespace: "app", Name: "web-abc"}) {
 		t.Errorf("keys name slices, want only the Service: %v", sink.keys)
@@ -336,12 +326,7 @@ func TestEndpointSlicesCostOneService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer func() { cancel(); inf.Shutdown() }()
-		inf.Start(ctx)
-		if err := inf.WaitForSync(ctx); err != nil {
-			t.Fatal(err)
-		}
+		startSynced(t, inf)
 		k := alloc.ServiceKey{Namespace: "app", Name: "web"}
 		eventually(t, "all slices cached", func() bool { return len(inf.EndpointSlices(k)) == 1 })
 		const reads = 200
@@ -357,4 +342,17 @@ func TestEndpointSlicesCostOneService(t *testing.T) {
 	if many > 2*few {
 		t.Errorf("reading one Service's slices allocates %d bytes beside 2,000 other Services, %d beside 10: it should not grow with them", many, few)
 	}
+}
+
+// startSynced starts inf for the rest of the test and waits until its
+// caches have synced; the context ends with the test.
+func startSynced(t *testing.T, inf *Informers) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(func() { cancel(); inf.Shutdown() })
+	inf.Start(ctx)
+	if err := inf.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
 }
