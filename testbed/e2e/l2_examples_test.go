@@ -277,6 +277,12 @@ func exampleAddrs(pool4, pool6 netip.Prefix) []any {
 // owner's MAC.
 func TestL2DocExamples(t *testing.T) {
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 3})
+	// The examples are about steady state: every speaker sees all three
+	// alive before the first one is applied. Speakers that start together
+	// each count only themselves until they hear of each other (about
+	// 1.5 s in one full run), so the owner asked of the Service meanwhile
+	// may not be the one the election settles on.
+	l.meshConverged(3)
 	addrs := exampleAddrs(l.lab.L2Pool4, l.lab.L2Pool6)
 	clientMAC := l.clientMAC()
 	byMAC := map[string]string{}
