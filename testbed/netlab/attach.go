@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Attach returns the Lab named name (e.g. "hb17") that another process
@@ -67,6 +68,39 @@ func (l *Lab) StartProcess(ns, logPath string, argv ...string) (*os.Process, err
 	}
 	// Reap it if it ends while we run; it is not our child to wait for
 	// once we exit.
-	go func() { _ = cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	// Until ip has entered the namespace the process is not among the
+	// namespace's pids, so a Close right after would not kill it (seen
+	// once under a full test run). Return once it is in.
+	if err := waitInNamespace(cmd.Process.Pid, ns, exited, 5*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("netlab: start %v in %s: %w", argv, ns, err)
+	}
 	return cmd.Process, nil
+}
+
+// waitInNamespace waits until process pid runs in network namespace ns
+// (its /proc/PID/ns/net is the namespace's inode), or it exited.
+func waitInNamespace(pid int, ns string, exited <-chan struct{}, timeout time.Duration) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(netnsDir+"/"+ns, &st); err != nil {
+		return err
+	}
+	want := fmt.Sprintf("net:[%d]", st.Ino)
+	deadline := time.Now().Add(timeout)
+	for {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && link == want {
+			return nil
+		}
+		select {
+		case <-exited:
+			return nil // it ran and ended; nothing is left to kill
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d not in the namespace after %s", pid, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
