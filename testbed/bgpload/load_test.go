@@ -351,19 +351,21 @@ func neighbor(tb testing.TB, frr *routers.FRR, addr netip.Addr) routers.FRRNeigh
 
 func eventuallyNeighbor(tb testing.TB, frr *routers.FRR, addr netip.Addr, timeout time.Duration, what string, ok func(routers.FRRNeighbor) bool) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	var last routers.FRRNeighbor
-	var err error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		last, err = frr.Neighbor(ctx, addr.String())
-		cancel()
-		if err == nil && ok(last) {
-			return
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := netlab.Eventually(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		nb, err := frr.Neighbor(ctx, addr.String())
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		if !ok(nb) {
+			return fmt.Errorf("%s, %d routes accepted", nb.State, nb.PrefixesAccepted)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("waiting for %s: %v", what, err)
 	}
-	tb.Fatalf("timed out after %s waiting for %s: last %s, %d routes accepted (%v)", timeout, what, last.State, last.PrefixesAccepted, err)
 }
 
 // waitEmptyRIB waits until FRR's IPv4 BGP table holds no route (its
