@@ -67,7 +67,12 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.failed = map[alloc.ServiceKey]string{}
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
-		c.Send(a.e.config, resendConfig{})
+		if a.e.begun.Load() {
+			// Restarted alone: the config actor exists. At the start of
+			// a term it does not yet, and sends the configuration from
+			// its own Started.
+			c.Send(a.e.config, resendConfig{})
+		}
 	case configLoaded:
 		if !a.ready {
 			a.restore(c, m.pools)

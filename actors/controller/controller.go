@@ -89,8 +89,10 @@ type Controller struct {
 
 	// runCtx is Run's: when a term ends with it, the replica is stopping
 	// cleanly (not deposed).
-	runCtx  context.Context
-	router  atomic.Pointer[actor.PID]
+	runCtx context.Context
+	// top is the current term's top actor, which routes the informers'
+	// keys (nil: no term).
+	top     atomic.Pointer[actor.PID]
 	leading atomic.Bool
 	synced  atomic.Bool
 	termMu  sync.Mutex
@@ -136,10 +138,10 @@ func New(opts Options) (*Controller, error) {
 		return nil, err
 	}
 	c.inf = inf
-	// The one handler forwards keys to the current term's router, if any:
-	// a standby drops them, and its new router re-reads everything.
+	// The one handler forwards keys to the current term's top actor, if
+	// any: a standby drops them, and its new tree re-reads everything.
 	if err := c.inf.AddHandler(func(k informers.Key) {
-		if pid := c.router.Load(); pid != nil {
+		if pid := c.top.Load(); pid != nil {
 			c.system.Root.Send(pid, k)
 		}
 	}); err != nil {
@@ -298,7 +300,7 @@ func (c *Controller) lead(term context.Context) {
 	}()
 	top, rt := c.startTree(writes, c.term)
 	<-term.Done()
-	c.router.Store(nil)
+	c.top.Store(nil)
 	// Poison the top actor and wait: its children (config, allocator and
 	// pools, router and Services) stop before it does.
 	if err := c.system.Root.PoisonFuture(top).Wait(); err != nil {
@@ -343,20 +345,50 @@ func (c *Controller) startTree(term context.Context, n int) (*actor.PID, *actors
 		// Names are unique per term; a clash is a bug.
 		panic(fmt.Sprintf("spawning %s: %v", name, err))
 	}
-	c.router.Store(e.router)
+	// Keys go to the top actor, which exists in full now; it spawns its
+	// children on begin, and forwards keys only once they all exist. A
+	// key before that is dropped: the router's first pass over the
+	// Services comes after, and reads the caches then.
+	c.top.Store(top)
+	c.system.Root.Send(top, begin{})
 	return top, e.Runtime
 }
 
-// topActor is the root of one term's tree. Its children start in an order
-// where nobody sends to an actor that does not exist yet: the allocator
-// first, the router (which kicks every Service) next, and the config actor
-// (which makes the allocator ready) last.
+// begin tells a term's top actor to spawn its children.
+type begin struct{}
+
+// topActor is the root of one term's tree. It spawns its children and
+// routes the informers' keys to the router.
+//
+// Nobody may send to a child while it is being spawned: protoactor
+// registers a PID before its mailbox can schedule, and a message posted in
+// between can panic the sender and wedge the mailbox (the race detector
+// found it as a data race). A message to a PID not registered yet is only
+// a dead letter. So the children start in an order where nobody sends to
+// a later sibling: the allocator first, the router (which kicks every
+// Service) next, the config actor (which makes the allocator ready) last;
+// the allocator asks the config actor for the configuration only when it
+// restarts (e.begun); and keys reach the router only through this actor,
+// after the spawning.
 type topActor struct{ e *env }
 
 func (t *topActor) Receive(c actor.Context) {
-	if _, ok := c.Message().(*actor.Started); !ok {
-		return
+	switch m := c.Message().(type) {
+	case begin:
+		t.spawn(c)
+	case *actor.Started:
+		if t.e.begun.Load() {
+			t.spawn(c) // restarted: its children were stopped
+		}
+	case informers.Key:
+		if t.e.begun.Load() {
+			c.Send(t.e.router, m)
+		}
 	}
+}
+
+func (t *topActor) spawn(c actor.Context) {
+	t.e.begun.Store(false)
 	for _, ch := range []struct {
 		name string
 		want *actor.PID
@@ -371,4 +403,5 @@ func (t *topActor) Receive(c actor.Context) {
 			panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
 		}
 	}
+	t.e.begun.Store(true)
 }

@@ -43,6 +43,10 @@ type env struct {
 	// pids of the top-level actors, known before any is spawned (their
 	// names are fixed), so no actor waits for another's PID.
 	router, allocator, config *actor.PID
+	// begun is set while every child of the top actor exists (see
+	// topActor): an actor that sends to a later sibling from its Started
+	// checks it first.
+	begun atomic.Bool
 }
 
 // Messages. Unexported: only this package's actors exchange them.

@@ -58,6 +58,9 @@ type (
 	}
 	// interfacesListed: the watcher's first listing has been handled.
 	interfacesListed struct{}
+	// watchInterfaces, from the top actor: the tree exists, start
+	// following the interfaces.
+	watchInterfaces struct{}
 )
 
 func newIfacesActor(e *env) actor.Actor { return &ifacesActor{e: e} }
@@ -66,25 +69,11 @@ func (a *ifacesActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.usable, a.actors, a.owned = map[string]l2.Link{}, map[string]*actor.PID{}, map[netip.Addr][]string{}
-		if a.e.noL2 {
-			return
+		if a.e.begun.Load() {
+			a.watch(c) // restarted alone; at first the top actor says when
 		}
-		filter, err := l2.NewFilter(a.e.l2Exclude)
-		if err != nil {
-			a.e.Log.Error("L2 interface exclusions are invalid; answering on no interface", "err", err)
-			return
-		}
-		self, root := c.Self(), a.e.Root
-		a.watcher, err = l2.Watch(l2.WatchOptions{Filter: filter}, func(ev l2.Event) { root.Send(self, linkEvent{ev}) })
-		if err != nil {
-			// Without netlink (no privileges) there is no L2 mode on this
-			// node; BGP is unaffected.
-			a.e.Log.Warn("cannot follow network interfaces: this node answers no ARP/NDP", "err", err)
-			return
-		}
-		// The first listing's events are in the mailbox already (Watch
-		// sent them from this goroutine): this comes after them.
-		c.Send(self, interfacesListed{})
+	case watchInterfaces:
+		a.watch(c)
 	case linkEvent:
 		a.link(c, m.ev)
 	case interfacesListed:
@@ -103,6 +92,29 @@ func (a *ifacesActor) Receive(c actor.Context) {
 			a.watcher = nil
 		}
 	}
+}
+
+// watch follows this node's interfaces by netlink.
+func (a *ifacesActor) watch(c actor.Context) {
+	if a.e.noL2 || a.watcher != nil {
+		return
+	}
+	filter, err := l2.NewFilter(a.e.l2Exclude)
+	if err != nil {
+		a.e.Log.Error("L2 interface exclusions are invalid; answering on no interface", "err", err)
+		return
+	}
+	self, root := c.Self(), a.e.Root
+	a.watcher, err = l2.Watch(l2.WatchOptions{Filter: filter}, func(ev l2.Event) { root.Send(self, linkEvent{ev}) })
+	if err != nil {
+		// Without netlink (no privileges) there is no L2 mode on this
+		// node; BGP is unaffected.
+		a.e.Log.Warn("cannot follow network interfaces: this node answers no ARP/NDP", "err", err)
+		return
+	}
+	// The first listing's events are in the mailbox already (Watch
+	// sent them from this goroutine): this comes after them.
+	c.Send(self, interfacesListed{})
 }
 
 func (a *ifacesActor) link(c actor.Context, ev l2.Event) {

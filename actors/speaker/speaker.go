@@ -296,13 +296,25 @@ func (s *Speaker) Run(ctx context.Context) error {
 }
 
 // topActor is the root of the speaker's tree. It routes the informers'
-// keys to the actors that re-read what they name. Its children start in an
-// order where nobody sends to an actor that does not exist yet.
+// keys to the actors that re-read what they name (only after its Started
+// has spawned every child: the mailbox keeps that order).
+//
+// Nobody may send to a child while it is being spawned: protoactor
+// registers a PID before its mailbox can schedule, and a message posted in
+// between can panic the sender and wedge the mailbox (the race detector
+// found it in the controller's tree). A message to a PID not registered
+// yet is only a dead letter. So the children start in an order where
+// nobody sends to a later sibling from its Started; what would (the
+// configuration, the interfaces found by netlink, a restarted child's
+// requests, gated by e.begun) waits for the message sent once all exist.
 type topActor struct{ e *env }
 
 func (t *topActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
+		// Also after a restart (its children were stopped): while they
+		// are spawned again, none acts as restarted alone.
+		t.e.begun.Store(false)
 		for _, ch := range []struct {
 			name string
 			want *actor.PID
@@ -324,9 +336,11 @@ func (t *topActor) Receive(c actor.Context) {
 				panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
 			}
 		}
-		// Everyone exists now: the first compilation may go out.
+		// Everyone exists now: the first compilation may go out, and
+		// the interfaces actor may tell the planner what it finds.
 		t.e.begun.Store(true)
 		c.Send(t.e.config, compileNow{})
+		c.Send(t.e.ifaces, watchInterfaces{})
 	case informers.Key:
 		switch m.Kind {
 		case informers.KindConfig, informers.KindNamespace:
