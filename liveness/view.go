@@ -22,11 +22,20 @@ type Config struct {
 	// sends no reports at all; partitions are then resolved by second
 	// opinions and the healed ring (design.md), a little more slowly.
 	ReportTTL time.Duration
+	// StartHold is how long a speaker that knows no other member when it
+	// first learns the member list leaves itself out of its own alive
+	// set. Speakers that start together (a new cluster) each know only
+	// themselves at first and would each answer every L2 IP until they
+	// hear of one another; held, they answer nothing until the member
+	// lists have had time to cross. A speaker that starts into a running
+	// cluster finds the others listed and is not held. Default 3 s;
+	// negative: no hold.
+	StartHold time.Duration
 }
 
 // DefaultConfig is the configuration the zero Config stands for.
 func DefaultConfig() Config {
-	return Config{Neighbors: 2, Grace: 3 * time.Second}
+	return Config{Neighbors: 2, Grace: 3 * time.Second, StartHold: 3 * time.Second}
 }
 
 func (c Config) withDefaults() Config {
@@ -38,6 +47,10 @@ func (c Config) withDefaults() Config {
 		c.Grace = d.Grace
 	}
 	c.ReportTTL = max(c.ReportTTL, 0)
+	if c.StartHold == 0 {
+		c.StartHold = d.StartHold
+	}
+	c.StartHold = max(c.StartHold, 0)
 	return c
 }
 
@@ -103,6 +116,10 @@ type View struct {
 	publishedAt time.Duration
 	hasPub      bool
 	leaving     bool
+	// membersSet: SetMembers has been called; holdUntil is when the start
+	// hold ends (zero: no hold).
+	membersSet bool
+	holdUntil  time.Duration
 }
 
 // NewView starts the view of speaker self; epoch must grow with every
@@ -145,11 +162,22 @@ func (v *View) at(now time.Duration) {
 	v.dirty = true
 }
 
-// SetMembers replaces the member list (the speakers the API lists).
+// SetMembers replaces the member list (the speakers the API lists). The
+// first call decides the start hold (Config.StartHold): a list with no
+// member but Self starts it.
 func (v *View) SetMembers(now time.Duration, names []string) {
 	v.at(now)
+	if !v.membersSet {
+		v.membersSet = true
+		if !slices.ContainsFunc(names, func(n string) bool { return n != v.self }) && v.cfg.StartHold > 0 {
+			v.holdUntil = now + v.cfg.StartHold
+		}
+	}
 	v.setRing(names)
 }
+
+// Holding reports whether the start hold keeps Self out of its alive set.
+func (v *View) Holding() bool { return v.now < v.holdUntil }
 
 // SetSession records what the BFD session to peer says. Sessions to peers
 // the View does not want (the shell answers them, so that the peer's
@@ -224,7 +252,9 @@ func (v *View) Sessions() []string {
 	return slices.Clone(v.wanted)
 }
 
-// Alive is the alive set, in ring order.
+// Alive is the alive set, in ring order. Self is left out while Holding:
+// it is not dead (it votes, publishes and counts in the others' views),
+// but it must not elect itself owner of anything yet.
 func (v *View) Alive() []string {
 	v.refresh()
 	return slices.Clone(v.alive)
@@ -234,7 +264,7 @@ func (v *View) Alive() []string {
 func (v *View) IsAlive(name string) bool {
 	v.refresh()
 	i, ok := v.index[name]
-	return ok && !v.dead[i]
+	return ok && !v.dead[i] && !(name == v.self && v.Holding())
 }
 
 // Observations are this speaker's votes: its wanted sessions that are Up,
@@ -287,8 +317,8 @@ func (v *View) Publish(now time.Duration) (Report, bool) {
 }
 
 // Deadline is the next time at which Tick (and Publish) may change
-// something: a session's grace ending, a report expiring, a refresh
-// falling due.
+// something: the start hold ending, a session's grace ending, a report
+// expiring, a refresh falling due.
 func (v *View) Deadline() (time.Duration, bool) {
 	v.refresh()
 	var d time.Duration
@@ -297,6 +327,9 @@ func (v *View) Deadline() (time.Duration, bool) {
 		if !ok || t < d {
 			d, ok = t, true
 		}
+	}
+	if v.Holding() {
+		at(v.holdUntil)
 	}
 	for _, p := range v.wanted {
 		if s := v.sessions[p]; s.state == 0 && s.since+v.cfg.Grace > v.now {
@@ -341,6 +374,9 @@ func (v *View) refresh() {
 		own := resolve(nil, v.index, si, v.observations())
 		v.dead, v.contested = decide(len(v.ring), si, own, votes, gone, len(v.answered) > 0)
 		v.alive = aliveOf(v.ring, v.dead)
+		if v.Holding() {
+			v.alive = slices.DeleteFunc(v.alive, func(n string) bool { return n == v.self })
+		}
 		if !v.updateSessions() {
 			return
 		}

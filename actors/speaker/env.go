@@ -39,8 +39,10 @@ type env struct {
 	// the mesh is off.
 	meshPort    uint16
 	meshProfile bfd.Profile
-	meshNet     MeshNet
-	meshBFDNet  bfdnet.Network
+	// meshStartHold is liveness.Config.StartHold.
+	meshStartHold time.Duration
+	meshNet       MeshNet
+	meshBFDNet    bfdnet.Network
 	// recorder publishes Events on Services (nil: none).
 	recorder record.EventRecorder
 	// l2Exclude are the interface name patterns never used for L2;

@@ -118,6 +118,8 @@ type meshActor struct {
 	gossipNext int
 	sent       speakersAlive
 	sentOnce   bool
+	// membersSet: the View has been given its first member list.
+	membersSet bool
 	left       bool
 }
 
@@ -183,7 +185,8 @@ func (a *meshActor) started(c actor.Context) {
 	// The epoch must grow with every start of the speaker: its start
 	// time does, on any clock that is not set back by more than the
 	// time a restart takes.
-	a.view = liveness.NewView(liveness.Config{}, a.e.node, uint64(a.start.UnixNano()))
+	a.view = liveness.NewView(liveness.Config{StartHold: a.e.meshStartHold}, a.e.node, uint64(a.start.UnixNano()))
+	a.membersSet = false
 	self, root := c.Self(), a.e.Root
 	passive := a.profile
 	passive.PassiveMode = true
@@ -235,6 +238,13 @@ func (a *meshActor) started(c actor.Context) {
 		c.Send(a.e.planner, resendInterfaces{}) // restarted
 	}
 	a.readMembers(c)
+	if a.view.Holding() {
+		hold := a.e.meshStartHold
+		if hold == 0 {
+			hold = liveness.DefaultConfig().StartHold
+		}
+		a.e.Log.Info("no other speaker is listed yet: answering no L2 IP until the speakers have heard of each other", "hold", hold)
+	}
 	a.update(c)
 	a.e.After(gossipInterval, c.Self(), meshGossip{})
 }
@@ -267,9 +277,12 @@ func (a *meshActor) readMembers(c actor.Context) {
 			delete(a.heard, node) // its Node is gone
 		}
 	}
-	if maps.Equal(members, a.members) {
+	// The first list is given even when empty: it decides the View's
+	// start hold.
+	if maps.Equal(members, a.members) && a.membersSet {
 		return
 	}
+	a.membersSet = true
 	old := a.members
 	a.members = members
 	byAddr := map[netip.Addr]string{}

@@ -62,6 +62,12 @@ func startMesh(t *testing.T, n int, port int, dropping ...int) []*meshNode {
 // before the speakers start (to add reactors).
 func startMeshAPI(t *testing.T, n int, port int, setup func(*mlbfake.Clientset), dropping ...int) []*meshNode {
 	t.Helper()
+	return startMeshWith(t, n, port, setup, nil, dropping...)
+}
+
+// startMeshWith is startMeshAPI with options changed by opts.
+func startMeshWith(t *testing.T, n int, port int, setup func(*mlbfake.Clientset), opts func(*Options), dropping ...int) []*meshNode {
+	t.Helper()
 	kube := kubefake.NewClientset()
 	mlb := mlbfake.NewSimpleClientset()
 	if setup != nil {
@@ -85,7 +91,7 @@ func startMeshAPI(t *testing.T, n int, port int, setup func(*mlbfake.Clientset),
 		mn := &meshNode{reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 		mn.drop.Store(slices.Contains(dropping, i))
 		udp := UDPMeshNet(addr)
-		s, err := New(Options{Kube: kube, Metallb: mlb, Registry: mn.reg, NodeName: fmt.Sprintf("n%d", i), NoL2: true,
+		o := Options{Kube: kube, Metallb: mlb, Registry: mn.reg, NodeName: fmt.Sprintf("n%d", i), NoL2: true,
 			Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 			LivenessPort: port, MeshBFDNetwork: bfdnet.OSNetwork{ListenAddr4: addr},
 			MeshNet: func(p uint16, deliver func(netip.AddrPort, []byte)) (meshTransport, error) {
@@ -95,7 +101,11 @@ func startMeshAPI(t *testing.T, n int, port int, setup func(*mlbfake.Clientset),
 				}
 				return droppingNet{tr, mn}, nil
 			},
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("test", t.Name())})
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("test", t.Name())}
+		if opts != nil {
+			opts(&o)
+		}
+		s, err := New(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,5 +290,21 @@ func TestMeshResendsToMembersItHasNotHeard(t *testing.T) {
 		eventually(t, fmt.Sprintf("n%d sees 3 speakers alive with 2 BFD sessions up", i+1), func() bool {
 			return mn.alive() == 3 && mn.bfdUp(t) == 2
 		})
+	}
+}
+
+// A speaker that finds no other speaker listed when it starts (the first
+// of a new cluster) leaves itself out of its alive set for the start hold,
+// and so answers no L2 IP; then it counts itself. The decision is
+// liveness.View's (TestStartHold); this checks the shell gives the View
+// its first, empty, member list. Only a lower bound is checked: the hold
+// cannot end before it began.
+func TestMeshHoldsASpeakerThatStartsAlone(t *testing.T) {
+	const hold = 1500 * time.Millisecond
+	began := time.Now()
+	nodes := startMeshWith(t, 1, 24835, nil, func(o *Options) { o.LivenessStartHold = hold })
+	eventually(t, "n1 counts itself alive", func() bool { return nodes[0].alive() == 1 })
+	if took := time.Since(began); took < hold {
+		t.Fatalf("n1 counted itself alive %v after it started, before its %v start hold ended", took, hold)
 	}
 }

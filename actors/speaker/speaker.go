@@ -76,6 +76,11 @@ type Options struct {
 	// LivenessProfile is the mesh's BFD profile (default
 	// DefaultLivenessProfile, 100 ms × 3).
 	LivenessProfile *bfd.Profile
+	// LivenessStartHold is how long a speaker that finds no other speaker
+	// listed when it starts answers no L2 IP, so that speakers starting
+	// together do not each claim everything (liveness.Config.StartHold).
+	// Zero: 3 s; negative: no hold.
+	LivenessStartHold time.Duration
 	// MeshNet and MeshBFDNetwork make the mesh's sockets (defaults: the
 	// kernel's, on every address).
 	MeshNet        MeshNet
@@ -251,7 +256,8 @@ func (s *Speaker) Run(ctx context.Context) error {
 		bgpStatus: s.system.NewLocalPID("speaker/bgpstatus"),
 		config:    s.system.NewLocalPID("speaker/config"),
 		meshPort:  uint16(max(s.opts.LivenessPort, 0)), meshProfile: *s.opts.LivenessProfile,
-		meshNet: s.opts.MeshNet, meshBFDNet: s.opts.MeshBFDNetwork,
+		meshStartHold: s.opts.LivenessStartHold,
+		meshNet:       s.opts.MeshNet, meshBFDNet: s.opts.MeshBFDNetwork,
 		planner: s.system.NewLocalPID("speaker/planner"),
 		peers:   s.system.NewLocalPID("speaker/peers"),
 	}

@@ -38,6 +38,7 @@ type speakerFlags struct {
 	livenessPort     int
 	livenessInterval time.Duration
 	livenessMult     uint32
+	livenessHold     time.Duration
 	l2Exclude        []string
 	restartTime      time.Duration
 }
@@ -73,6 +74,7 @@ configure an exporter (see docs/tracing.md); otherwise tracing costs nothing.`,
 	addObservabilityFlags(fl, &f.metricsTLS, &f.profiling, &f.logLevel, &f.logFormat)
 	fl.IntVar(&f.livenessPort, "liveness-port", bfdnet.LivenessPort, "UDP port of the speakers' liveness mesh (BFD between speakers); its statuses use the next port; 0 turns the mesh off (every speaker then counts as alive)")
 	fl.DurationVar(&f.livenessInterval, "liveness-interval", 100*time.Millisecond, "BFD transmit and receive interval of the liveness mesh")
+	fl.DurationVar(&f.livenessHold, "liveness-start-hold", 3*time.Second, "how long a speaker that finds no other speaker listed when it starts (a new cluster, or all restarted after their ConfigurationStates were deleted) answers no L2 IP, so that speakers starting together do not all answer until they hear of each other; 0 turns it off")
 	fl.Uint32Var(&f.livenessMult, "liveness-multiplier", 3, "BFD detect multiplier of the liveness mesh: a speaker is dead after this many intervals without a packet")
 	fl.DurationVar(&f.restartTime, "graceful-restart-time", 120*time.Second, "restart time advertised to BGPPeers that enable graceful restart (RFC 4724): how long they keep this node's routes while it restarts; whole seconds up to 4095s")
 	fl.StringSliceVar(&f.l2Exclude, "l2-exclude", l2.DefaultExclude, "interface name patterns (path.Match globs) never used to answer ARP/NDP")
@@ -136,11 +138,18 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	if port == 0 {
 		port = -1
 	}
+	if f.livenessHold < 0 {
+		return fmt.Errorf("--liveness-start-hold %s: must not be negative", f.livenessHold)
+	}
+	hold := f.livenessHold
+	if hold == 0 {
+		hold = -1 // speaker.Options: negative is no hold, zero the default
+	}
 	sp, err := speaker.New(speaker.Options{Kube: kube, Metallb: mlb, Registry: reg, Logger: log, Recorder: recorder,
 		TracerProvider: traces.TracerProvider(),
 		NodeName:       node, Namespace: f.namespace, LoadBalancerClass: f.class,
 		Net:          speaker.NewBGPNet(f.listenPort, log),
-		LivenessPort: port, LivenessProfile: &profile, L2Exclude: f.l2Exclude, GracefulRestartTime: f.restartTime})
+		LivenessPort: port, LivenessProfile: &profile, LivenessStartHold: hold, L2Exclude: f.l2Exclude, GracefulRestartTime: f.restartTime})
 	if err != nil {
 		return err
 	}

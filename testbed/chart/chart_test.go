@@ -253,7 +253,7 @@ func TestSpeakerLivenessAndOptionalFlags(t *testing.T) {
 		return got
 	}
 	args, ports := speaker(nil)
-	for _, want := range []string{"--liveness-port=4785", "--liveness-interval=100ms", "--liveness-multiplier=3"} {
+	for _, want := range []string{"--liveness-port=4785", "--liveness-interval=100ms", "--liveness-multiplier=3", "--liveness-start-hold=3s"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("default args %q lack %s", args, want)
 		}
@@ -275,11 +275,11 @@ func TestSpeakerLivenessAndOptionalFlags(t *testing.T) {
 		t.Errorf("mesh off: args %q, UDP ports %v; want --liveness-port=0 and none", args, udp(ports))
 	}
 	args, ports = speaker(map[string]any{"speaker": map[string]any{
-		"liveness": map[string]any{"port": 3790, "interval": "50ms", "multiplier": 5},
+		"liveness": map[string]any{"port": 3790, "interval": "50ms", "multiplier": 5, "startHold": "0s"},
 		"l2":       map[string]any{"exclude": []any{"cali*", "veth*"}},
 		"bgp":      map[string]any{"gracefulRestart": map[string]any{"restartTime": "90s"}},
 	}})
-	for _, want := range []string{"--liveness-port=3790", "--liveness-interval=50ms", "--liveness-multiplier=5",
+	for _, want := range []string{"--liveness-port=3790", "--liveness-interval=50ms", "--liveness-multiplier=5", "--liveness-start-hold=0s",
 		"--l2-exclude=cali*", "--l2-exclude=veth*", "--graceful-restart-time=90s"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %q lack %s", args, want)

@@ -148,6 +148,15 @@ const (
 // startSpeaker runs `herald speaker` in n's namespace, reaching the API
 // server through a relay on that namespace's loopback.
 func (l *speakerLab) startSpeaker(n netlab.Host, args ...string) *heraldProc {
+	l.t.Helper()
+	p := l.launchSpeaker(n, args...)
+	l.waitReady(n)
+	return p
+}
+
+// launchSpeaker is startSpeaker without waiting for the speaker to be
+// ready, so that several can start at the same moment.
+func (l *speakerLab) launchSpeaker(n netlab.Host, args ...string) *heraldProc {
 	t := l.t
 	t.Helper()
 	ctx := t.Context()
@@ -170,7 +179,6 @@ func (l *speakerLab) startSpeaker(n netlab.Host, args ...string) *heraldProc {
 		"--metrics-addr", speakerMetricsAddr, "--log-level", "debug"}, args...)
 	p := l.start("speaker-"+n.Name, n.NS, argv...)
 	l.speakers[n.Name] = p
-	l.waitReady(n)
 	return p
 }
 
@@ -209,7 +217,15 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 			d := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
 			b, _ := os.ReadFile(logPath)
 			if os.MkdirAll(d, 0o755) == nil {
-				_ = os.WriteFile(filepath.Join(d, name+".log"), b, 0o644)
+				// A restarted process's log is kept beside the first's.
+				path := filepath.Join(d, name+".log")
+				for i := 2; ; i++ {
+					if _, err := os.Stat(path); err != nil {
+						break
+					}
+					path = filepath.Join(d, fmt.Sprintf("%s.%d.log", name, i))
+				}
+				_ = os.WriteFile(path, b, 0o644)
 			}
 		})
 	}
