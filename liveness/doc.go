@@ -31,7 +31,7 @@
 // # How the shell drives a View
 //
 //	v := liveness.NewView(liveness.Config{}, nodeName, startTime)
-//	v.SetMembers(now, speakerNodes)              // from the API, on every change
+//	v.SetMembers(now, speakerNodes)              // from the API: at start (even if empty), on every change
 //	for _, p := range v.Sessions() { ... }        // run a BFD session to each
 //	v.SetSession(now, peer, liveness.SessionUp)  // on every SessionUp / SessionDown
 //	if r, ok := v.Publish(now); ok { ... }       // send r to every other speaker
@@ -40,6 +40,9 @@
 //	alive := v.Alive()                           // for announce
 //
 // The shell must:
+//   - give the first member list as soon as its caches have synced, even
+//     an empty one: it decides the start hold (Config.StartHold), during
+//     which Alive leaves Self out;
 //   - run a BFD session to each of Sessions() with the liveness profile
 //     (100 ms × 3 in the simulation) on the liveness UDP port; disable
 //     (AdminDown) and drop a session that leaves Sessions();
