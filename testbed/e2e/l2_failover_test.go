@@ -425,16 +425,7 @@ func (l *speakerLab) takeoverCounted(node string) {
 // prints p50 and p99.
 func TestL2Failover(t *testing.T) {
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 3})
-	l.apply(fmt.Sprintf(`
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: l2, namespace: metallb-system}
-spec: {addresses: [%s]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: l2, namespace: metallb-system}
-`, l.lab.L2Pool4))
+	l.l2Pool4()
 	ip := l.service("web", nil, "node1", "node2", "node3")
 	trials := 1
 	if soak() {

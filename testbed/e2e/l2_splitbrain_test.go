@@ -25,16 +25,7 @@ import (
 //     one of them takes over.
 func TestL2SplitBrain(t *testing.T) {
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 3})
-	l.apply(fmt.Sprintf(`
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: l2, namespace: metallb-system}
-spec: {addresses: [%s]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: l2, namespace: metallb-system}
-`, l.lab.L2Pool4))
+	l.l2Pool4()
 	ip := l.service("web", nil, "node1", "node2", "node3")
 	clientMAC := l.clientMAC()
 	byMAC := map[string]string{}

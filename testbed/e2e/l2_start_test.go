@@ -39,16 +39,7 @@ func TestL2StartTogether(t *testing.T) {
 	const hold = 8 * time.Second
 	l := newSpeakerLab(t, speakerLabOptions{nodes: 3})
 	l.meshConverged(3)
-	l.apply(fmt.Sprintf(`
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: l2, namespace: metallb-system}
-spec: {addresses: [%s]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: l2, namespace: metallb-system}
-`, l.lab.L2Pool4))
+	l.l2Pool4()
 	ip := l.service("web", nil, "node1", "node2", "node3")
 	l.owner(ip)
 
@@ -174,6 +165,22 @@ spec:
 	}
 	t.Cleanup(allow)
 	return allow
+}
+
+// l2Pool4 applies the lab's IPv4 L2 pool, named l2, and an
+// L2Advertisement of every pool.
+func (l *speakerLab) l2Pool4() {
+	l.t.Helper()
+	l.apply(fmt.Sprintf(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: l2, namespace: metallb-system}
+spec: {addresses: [%s]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: metallb-system}
+`, l.lab.L2Pool4))
 }
 
 // macsByNode names each node's MAC, for failure messages.

@@ -22,16 +22,7 @@ func TestL2AnswersOnce(t *testing.T) {
 	// test once caught has its own unit test
 	// (TestMeshCountsASpeakerTheAPIHasNotListed).
 	l.meshConverged(3)
-	l.apply(fmt.Sprintf(`
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: l2, namespace: metallb-system}
-spec: {addresses: [%s]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: l2, namespace: metallb-system}
-`, l.lab.L2Pool4))
+	l.l2Pool4()
 	ip := l.service("web", nil, "node1", "node2", "node3")
 	var body string
 	eventually(t, 30*time.Second, "the client reaches the Service over L2", func() (bool, string) {
