@@ -375,9 +375,10 @@ type topActor struct{ e *env }
 func (t *topActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case begin:
+		t.e.begin.Store(true)
 		t.spawn(c)
 	case *actor.Started:
-		if t.e.begun.Load() {
+		if t.e.begin.Load() {
 			t.spawn(c) // restarted: its children were stopped
 		}
 	case informers.Key:

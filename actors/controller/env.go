@@ -47,6 +47,9 @@ type env struct {
 	// topActor): an actor that sends to a later sibling from its Started
 	// checks it first.
 	begun atomic.Bool
+	// begin: the top actor has been told to spawn its children (a
+	// restarted top actor spawns them again).
+	begin atomic.Bool
 }
 
 // Messages. Unexported: only this package's actors exchange them.

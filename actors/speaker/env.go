@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type env struct {
 	// not spawned yet would be lost, so the config actor waits for it
 	// before its first compilation (see topActor).
 	begun atomic.Bool
+	// spawned is closed once the top actor has spawned every child the
+	// first time.
+	spawned     chan struct{}
+	spawnedOnce sync.Once
 }
 
 // Messages. Unexported: only this package's actors exchange them.

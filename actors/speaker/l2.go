@@ -61,6 +61,9 @@ type (
 	// watchInterfaces, from the top actor: the tree exists, start
 	// following the interfaces.
 	watchInterfaces struct{}
+	// resendOwned, to the planner: send l2Owned again (a restarted
+	// interfaces actor).
+	resendOwned struct{}
 )
 
 func newIfacesActor(e *env) actor.Actor { return &ifacesActor{e: e} }
@@ -70,7 +73,10 @@ func (a *ifacesActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.usable, a.actors, a.owned = map[string]l2.Link{}, map[string]*actor.PID{}, map[netip.Addr][]string{}
 		if a.e.begun.Load() {
-			a.watch(c) // restarted alone; at first the top actor says when
+			// Restarted alone: its interface actors are gone with what
+			// they answered for; the planner says it again.
+			a.watch(c)
+			c.Send(a.e.planner, resendOwned{})
 		}
 	case watchInterfaces:
 		a.watch(c)

@@ -91,7 +91,9 @@ func startMeshWith(t *testing.T, n int, port int, setup func(*mlbfake.Clientset)
 		mn := &meshNode{reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 		mn.drop.Store(slices.Contains(dropping, i))
 		udp := UDPMeshNet(addr)
-		o := Options{Kube: kube, Metallb: mlb, Registry: mn.reg, NodeName: fmt.Sprintf("n%d", i), NoL2: true,
+		// No start hold (speakers started together here would each wait
+		// it out) but in the test of it.
+		o := Options{Kube: kube, Metallb: mlb, Registry: mn.reg, NodeName: fmt.Sprintf("n%d", i), NoL2: true, LivenessStartHold: -1,
 			Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 			LivenessPort: port, MeshBFDNetwork: bfdnet.OSNetwork{ListenAddr4: addr},
 			MeshNet: func(p uint16, deliver func(netip.AddrPort, []byte)) (meshTransport, error) {

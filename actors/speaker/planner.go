@@ -95,6 +95,8 @@ func (a *plannerActor) Receive(c actor.Context) {
 		if a.ready {
 			a.speakers(c)
 		}
+	case resendOwned:
+		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 	case resendInterfaces:
 		if a.ifaces != nil {
 			c.Send(a.e.mesh, localInterfaces{names: a.ifaces})

@@ -260,6 +260,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		meshNet:       s.opts.MeshNet, meshBFDNet: s.opts.MeshBFDNetwork,
 		planner: s.system.NewLocalPID("speaker/planner"),
 		peers:   s.system.NewLocalPID("speaker/peers"),
+		spawned: make(chan struct{}),
 	}
 	if s.opts.LivenessPort > 0 {
 		e.mesh = s.system.NewLocalPID("speaker/mesh")
@@ -269,25 +270,26 @@ func (s *Speaker) Run(ctx context.Context) error {
 		return fmt.Errorf("speaker: spawning the tree: %w", err)
 	}
 	s.top.Store(top)
-	s.ready.Store(true)
-	s.metrics.ready.Set(1)
-	s.log.Info("speaker running")
+	// Run itself sends to the mesh and peers actors when it stops: not
+	// while they are being spawned (see topActor). The top actor's
+	// Started spawns them without waiting on anything.
+	select {
+	case <-e.spawned:
+		s.ready.Store(true)
+		s.metrics.ready.Set(1)
+		s.log.Info("speaker running")
+	case <-ctx.Done():
+	}
 
 	<-ctx.Done()
 	s.ready.Store(false)
 	s.metrics.ready.Set(0)
 	s.top.Store(nil)
-	// Say goodbye first. The other speakers hear that this one leaves
-	// and take its L2 addresses over at once; every BGP session withdraws
-	// its routes (or keeps them at the peer through graceful restart) and
-	// closes with Cease.
-	if e.mesh != nil {
-		if _, err := s.system.Root.RequestFuture(e.mesh, leaveMesh{}, time.Second).Result(); err != nil {
-			s.log.Warn("the liveness mesh did not hear this speaker leave", "err", err)
-		}
-	}
-	if _, err := s.system.Root.RequestFuture(e.peers, drainPeers{}, drainTimeout+time.Second).Result(); err != nil {
-		s.log.Warn("BGP sessions did not all say goodbye", "err", err)
+	select {
+	case <-e.spawned:
+		s.goodbye(e)
+	case <-time.After(5 * time.Second):
+		s.log.Error("the actor tree never finished starting: stopping without goodbyes")
 	}
 	// Poison the top actor and wait: its children stop before it does.
 	// What a stopping speaker still has to say (withdrawals, AdminDown)
@@ -299,6 +301,21 @@ func (s *Speaker) Run(ctx context.Context) error {
 	_ = s.opts.Net.Close()
 	s.log.Info("speaker stopped")
 	return nil
+}
+
+// goodbye is a stopping speaker's first step. The other speakers hear
+// that this one leaves and take its L2 addresses over at once; every BGP
+// session withdraws its routes (or keeps them at the peer through
+// graceful restart) and closes with Cease.
+func (s *Speaker) goodbye(e *env) {
+	if e.mesh != nil {
+		if _, err := s.system.Root.RequestFuture(e.mesh, leaveMesh{}, time.Second).Result(); err != nil {
+			s.log.Warn("the liveness mesh did not hear this speaker leave", "err", err)
+		}
+	}
+	if _, err := s.system.Root.RequestFuture(e.peers, drainPeers{}, drainTimeout+time.Second).Result(); err != nil {
+		s.log.Warn("BGP sessions did not all say goodbye", "err", err)
+	}
 }
 
 // topActor is the root of the speaker's tree. It routes the informers'
@@ -345,6 +362,7 @@ func (t *topActor) Receive(c actor.Context) {
 		// Everyone exists now: the first compilation may go out, and
 		// the interfaces actor may tell the planner what it finds.
 		t.e.begun.Store(true)
+		t.e.spawnedOnce.Do(func() { close(t.e.spawned) })
 		c.Send(t.e.config, compileNow{})
 		c.Send(t.e.ifaces, watchInterfaces{})
 	case informers.Key:
