@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -102,6 +103,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(os.Getenv, os.ReadFile, debug.SetMemoryLimit, log)
 	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}

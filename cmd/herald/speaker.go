@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -88,6 +89,7 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(os.Getenv, os.ReadFile, debug.SetMemoryLimit, log)
 	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}
