@@ -49,6 +49,9 @@ spec:
 // HERALD_SCALE_SERVICES sets another count. The speakers run with
 // --profiling and each one's heap profile is saved at the end, in
 // HERALD_SCALE_HEAP_DIR when set (go tool pprof reads it).
+// HERALD_SCALE_GOMEMLIMIT, when set, is the speakers' GOMEMLIMIT: what a
+// container memory limit gives them in a cluster (cmd/herald's
+// setMemoryLimit), for comparing the peak with and without one.
 func TestBGPScale(t *testing.T) {
 	n := 30
 	if soak() {
@@ -57,7 +60,11 @@ func TestBGPScale(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("HERALD_SCALE_SERVICES")); err == nil && v > 0 {
 		n = v
 	}
-	l := bgpModeLab(t, "frr", speakerLabOptions{speakerArgs: []string{"--profiling"}})
+	o := speakerLabOptions{speakerArgs: []string{"--profiling"}}
+	if v := os.Getenv("HERALD_SCALE_GOMEMLIMIT"); v != "" {
+		o.speakerEnv = []string{"GOMEMLIMIT=" + v}
+	}
+	l := bgpModeLab(t, "frr", o)
 	g := l.goBGPOnRouter(1790, "192.0.2.2")
 	l.kubectlApply(scalePool)
 	l.kubectlApply(l.labPeers("peer") + fmt.Sprintf(`---
@@ -136,7 +143,7 @@ spec:
 		dir = t.TempDir()
 	}
 	for _, node := range l.lab.Nodes {
-		t.Logf("speaker on %s: peak RSS %s", node.Name, peakRSS(t, l.speakers[node.Name].cmd.Process.Pid))
+		t.Logf("speaker on %s: peak RSS %s; %s", node.Name, peakRSS(t, l.speakers[node.Name].cmd.Process.Pid), l.runtimeFigures(node))
 		saveHeapProfile(t, l, node, filepath.Join(dir, fmt.Sprintf("heap-%s-%d.pb.gz", node.Name, n)))
 	}
 }
@@ -200,18 +207,49 @@ func (l *speakerLab) readySlice(svc string) *discoveryv1.EndpointSlice {
 	return es
 }
 
-// peakRSS reads a process's high-water resident set (VmHWM).
+// peakRSS reads a process's high-water resident set (VmHWM), and what it
+// holds now: anonymous memory (the Go heap, stacks and the runtime's own)
+// and file pages (mostly the binary's code, shared with any other process
+// running it).
 func peakRSS(t *testing.T, pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	kib := map[string]int{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
-			kb, _ := strconv.Atoi(f[1])
-			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+			kib[strings.TrimSuffix(f[0], ":")], _ = strconv.Atoi(f[1])
 		}
 	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return ""
+	for _, k := range []string{"VmHWM", "VmRSS", "RssAnon", "RssFile"} {
+		if _, ok := kib[k]; !ok {
+			t.Fatalf("no %s in /proc/%d/status", k, pid)
+		}
+	}
+	mib := func(k string) float64 { return float64(kib[k]) / 1024 }
+	return fmt.Sprintf("%.1f MiB (now %.1f MiB: anonymous %.1f, file %.1f)", mib("VmHWM"), mib("VmRSS"), mib("RssAnon"), mib("RssFile"))
+}
+
+// runtimeFigures reads what a speaker's Go runtime says of its memory and
+// of the work spent on it, from its /metrics: the heap in use, the
+// collections run, and the CPU the process has used in all.
+func (l *speakerLab) runtimeFigures(node netlab.Host) string {
+	var parts []string
+	for _, m := range []struct{ name, format string }{
+		{"go_memstats_heap_inuse_bytes", "heap in use %.1f MiB"},
+		{"go_gc_duration_seconds_count", "%.0f collections"},
+		{"process_cpu_seconds_total", "%.1f s of CPU"},
+	} {
+		v, err := l.metric(node, m.name)
+		if err != nil {
+			l.t.Errorf("%s: %v", node.Name, err)
+			continue
+		}
+		if strings.HasSuffix(m.name, "_bytes") {
+			v /= 1 << 20
+		}
+		parts = append(parts, fmt.Sprintf(m.format, v))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -46,6 +46,8 @@ type speakerLab struct {
 
 	speakers map[string]*heraldProc
 	jaeger   *jaeger.Jaeger
+	// speakerEnv is speakerLabOptions.speakerEnv.
+	speakerEnv []string
 	// controllerMetrics is the controller's metrics address on the host's
 	// loopback ("": not served; see speakerLabOptions.controllerMetrics).
 	controllerMetrics string
@@ -73,6 +75,8 @@ type speakerLabOptions struct {
 	neighbors func(*netlab.Lab) []routers.Neighbor
 	// speakerArgs are added to every speaker's command line.
 	speakerArgs []string
+	// speakerEnv ("NAME=value") is added to every speaker's environment.
+	speakerEnv []string
 	// routerListenPort is where the router accepts sessions (default 179).
 	routerListenPort uint16
 	// apiServerArgs are added to kube-apiserver's flags.
@@ -104,7 +108,7 @@ func newSpeakerLab(t *testing.T, o speakerLabOptions) *speakerLab {
 		Neighbors: o.neighbors, ControlPlane: true, RouterListenPort: o.routerListenPort, RouterLater: o.routerLater,
 		APIServerArgs: append(apiServerArgs(o), o.apiServerArgs...)})
 	l := &speakerLab{t: t, env: env, lab: env.Lab, cp: env.ControlPlane, router: env.Router, bin: bin,
-		speakers: map[string]*heraldProc{}, jaeger: o.jaeger}
+		speakers: map[string]*heraldProc{}, jaeger: o.jaeger, speakerEnv: o.speakerEnv}
 	ctx := t.Context()
 	_, err := l.cp.ApplyYAML(ctx, chartRBAC(t))
 	if err != nil {
@@ -199,8 +203,14 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, l.bin}, argv...)...)
 	}
 	cmd.Stdout, cmd.Stderr = f, f
+	if strings.HasPrefix(name, "speaker-") && len(l.speakerEnv) > 0 {
+		cmd.Env = append(os.Environ(), l.speakerEnv...)
+	}
 	if l.jaeger != nil {
-		cmd.Env = append(os.Environ(), l.jaeger.Env("http/protobuf")...)
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, l.jaeger.Env("http/protobuf")...)
 		if ns != "" {
 			// The speaker's own loopback has the relay to Jaeger.
 			cmd.Env = append(cmd.Env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+speakerOTLPAddr, "NODE_NAME="+strings.TrimPrefix(name, "speaker-"))
