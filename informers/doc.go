@@ -15,6 +15,7 @@
 //     there), and metallb.io in Herald's namespace.
 //   - Every cached object passes through a TransformFunc that drops what
 //     Herald never reads (managedFields always; node images and volumes;
+//     an EndpointSlice's addresses, ports, target references and hints;
 //     secret data other than BGP passwords), so the cache stays small at
 //     thousands of Services.
 //   - Event handlers never block and read nothing but metadata: they hand a

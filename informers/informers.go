@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"time"
 
@@ -276,8 +277,10 @@ func keyHandler(r registration, h Handler) cache.ResourceEventHandlerFuncs {
 // condition, the addresses.
 func DefaultRelevant(r Resource) func(old, obj any) bool {
 	switch r {
-	case Services, EndpointSlices:
+	case Services:
 		return Always
+	case EndpointSlices:
+		return endpointsChanged
 	case Namespaces:
 		return LabelsChanged
 	case Nodes:
@@ -294,6 +297,21 @@ func DefaultRelevant(r Resource) func(old, obj any) bool {
 
 // Always counts every update.
 func Always(any, any) bool { return true }
+
+// endpointsChanged counts updates that change what Herald reads of an
+// EndpointSlice once Transform has slimmed it: its endpoints' nodes and
+// conditions, and the Service it belongs to. A pod that restarts with a new
+// address on the same node, and the slice controller's own rewrites, wake
+// no one.
+func endpointsChanged(old, obj any) bool {
+	o, ok1 := old.(*discoveryv1.EndpointSlice)
+	n, ok2 := obj.(*discoveryv1.EndpointSlice)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Labels[discoveryv1.LabelServiceName] != n.Labels[discoveryv1.LabelServiceName] ||
+		!reflect.DeepEqual(o.Endpoints, n.Endpoints)
+}
 
 // LabelsChanged counts updates that change the object's labels.
 func LabelsChanged(old, obj any) bool {

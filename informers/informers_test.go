@@ -156,6 +156,17 @@ func TestDefaultRelevant(t *testing.T) {
 	moved := func(n *corev1.Node) {
 		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.9"}}
 	}
+	// slice is a transformed EndpointSlice of Service svc: one endpoint on
+	// node (ready or not), then one ready endpoint on each of more.
+	slice := func(svc, node string, ready bool, more ...string) *discoveryv1.EndpointSlice {
+		es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "s", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+			Endpoints: []discoveryv1.Endpoint{{NodeName: &node, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}}}
+		for _, m := range more {
+			t := true
+			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{NodeName: &m, Conditions: discoveryv1.EndpointConditions{Ready: &t}})
+		}
+		return es
+	}
 	ns := func(l string) *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"team": l}}}
 	}
@@ -176,6 +187,11 @@ func TestDefaultRelevant(t *testing.T) {
 		{"namespace same labels", Namespaces, ns("a"), ns("a"), false},
 		{"namespace relabelled", Namespaces, ns("a"), ns("b"), true},
 		{"service", Services, &corev1.Service{}, &corev1.Service{}, true},
+		{"slice rewritten alike", EndpointSlices, slice("web", "n1", true), slice("web", "n1", true), false},
+		{"endpoint not ready", EndpointSlices, slice("web", "n1", true), slice("web", "n1", false), true},
+		{"endpoint moved", EndpointSlices, slice("web", "n1", true), slice("web", "n2", true), true},
+		{"endpoint added", EndpointSlices, slice("web", "n1", true), slice("web", "n1", true, "n2"), true},
+		{"slice of another Service", EndpointSlices, slice("web", "n1", true), slice("db", "n1", true), true},
 		{"own status object rewritten", ServiceL2Statuses, &v1beta1.ServiceL2Status{}, &v1beta1.ServiceL2Status{}, false},
 	}
 	for _, tc := range tests {

@@ -2,6 +2,7 @@ package informers
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 )
 
@@ -20,6 +21,16 @@ func Transform(obj any) (any, error) {
 		o.Status.Images = nil
 		o.Status.VolumesInUse = nil
 		o.Status.VolumesAttached = nil
+	case *discoveryv1.EndpointSlice:
+		// The speaker reads where each endpoint is and whether it is ready
+		// or serving (actors/speaker's plannedService), nothing else.
+		// Addresses, target references, hints and ports are most of a
+		// slice, and a cluster has at least one slice per Service.
+		o.Ports = nil
+		for i := range o.Endpoints {
+			e := &o.Endpoints[i]
+			e.Addresses, e.Hostname, e.TargetRef, e.DeprecatedTopology, e.Zone, e.Hints = nil, nil, nil, nil, nil, nil
+		}
 	case *corev1.Secret:
 		// Keep only what a BGP password Secret needs, so unrelated Secrets
 		// in the namespace are not held in memory.
