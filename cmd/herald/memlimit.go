@@ -72,6 +72,7 @@ func setMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, e
 			return 0
 		}
 		if !ok {
+			log.Info("the container has no memory limit; no Go memory limit set", "file", path)
 			return 0
 		}
 		soft := int64(math.Floor(float64(limit) * memoryLimitShare))
@@ -79,5 +80,6 @@ func setMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, e
 		log.Info("Go memory limit set from the container's", "containerLimitBytes", limit, "goMemoryLimitBytes", soft, "file", path)
 		return soft
 	}
+	log.Info("no container memory limit found; no Go memory limit set")
 	return 0
 }

@@ -38,7 +38,11 @@ func (l *lab) kubectlHerald(args ...string) (int, string, string) {
 // want (the controller's Events and the speakers' reports arrive in their
 // own time), then checks the text form's first line starts with the same
 // reason, and returns the JSON explanation and the text.
-func (l *lab) explainUntil(ns, name string, want inspect.Reason) (inspect.Explanation, string) {
+//
+// also, when given, must hold too: an explanation joins several objects
+// (the Service's Events, the controller's ConfigurationState, the speakers'
+// statuses) written at different moments.
+func (l *lab) explainUntil(ns, name string, want inspect.Reason, also ...func(inspect.Explanation) bool) (inspect.Explanation, string) {
 	l.t.Helper()
 	var x inspect.Explanation
 	eventuallyEvery(l.t, 60*time.Second, 200*time.Millisecond, fmt.Sprintf("explain %s/%s says %s", ns, name, want), func() (bool, string) {
@@ -50,7 +54,11 @@ func (l *lab) explainUntil(ns, name string, want inspect.Reason) (inspect.Explan
 		if err := json.Unmarshal([]byte(out), &x); err != nil {
 			l.t.Fatalf("explain -o json is not JSON: %v\n%s", err, out)
 		}
-		return x.Reason == want, out
+		ok := x.Reason == want
+		for _, f := range also {
+			ok = ok && f(x)
+		}
+		return ok, out
 	})
 	code, text, errOut := l.kubectlHerald("-n", ns, "explain", name)
 	if code != 0 {
@@ -97,7 +105,11 @@ func TestKubectlHerald(t *testing.T) {
 	// 1. Configuration invalid: nothing is allocated until it is valid.
 	l.create(lbService("shop", "first", nil))
 	l.waitEvent("shop", "first", "AllocationFailed", alloc.ErrNoValidConfig.Error())
-	x, _ := l.explainUntil("shop", "first", inspect.ReasonConfigInvalid)
+	// The reason comes from the Service's Event, the verdict from the
+	// controller's ConfigurationState; the two writes race.
+	x, _ := l.explainUntil("shop", "first", inspect.ReasonConfigInvalid, func(x inspect.Explanation) bool {
+		return x.Configuration != ""
+	})
 	if !strings.Contains(x.Configuration, "Invalid") {
 		t.Errorf("configuration %q, want the controller's Invalid verdict", x.Configuration)
 	}

@@ -52,12 +52,15 @@ metadata: {name: l2v6, namespace: metallb-system}
 		capture := sl.captureL2("client")
 		// A stale entry with the owner's MAC: the next packet puts it in
 		// DELAY, then PROBE, where the kernel sends unicast NS to the IP
-		// itself; only a solicited NA makes it REACHABLE.
+		// itself; only a solicited NA makes it REACHABLE. The packet is a
+		// ping, not TCP: a TCP handshake's ACK confirms the entry itself
+		// when it comes before the DELAY timer fires, and the kernel then
+		// never probes (a full make test run saw exactly that).
 		sl.exec(client, "sysctl", "-qw", "net.ipv6.neigh.eth0.delay_first_probe_time=0")
 		sl.exec(client, "ip", "-6", "neigh", "replace", ip.String(), "lladdr", mac, "dev", "eth0", "nud", "stale")
-		if _, err := sl.get(ip); err != nil {
-			t.Errorf("HTTP to %s: %v", ip, err)
-		}
+		// Whether the echo is answered does not matter: the request alone
+		// starts the probe.
+		_, _ = l.lab.Exec(t.Context(), client, "ping", "-6", "-c", "1", "-W", "1", ip.String())
 		eventually(t, 5*time.Second, "the client's entry for "+ip.String()+" REACHABLE", func() (bool, string) {
 			out := string(sl.exec(client, "ip", "-6", "neigh", "show", ip.String(), "dev", "eth0"))
 			return strings.Contains(out, "REACHABLE") && strings.Contains(strings.ToLower(out), mac), out
@@ -70,6 +73,9 @@ metadata: {name: l2v6, namespace: metallb-system}
 		}
 		if unicast == 0 {
 			t.Errorf("the capture saw no unicast NS from the client to %s: the entry was not probed", mac)
+		}
+		if _, err := sl.get(ip); err != nil {
+			t.Errorf("HTTP to %s: %v", ip, err)
 		}
 	})
 
