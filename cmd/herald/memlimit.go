@@ -62,11 +62,11 @@ func setMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, e
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			log.Warn("cannot read the container's memory limit; no Go memory limit set", "file", path, "error", err)
-			return 0
+		var limit int64
+		var ok bool
+		if err == nil {
+			limit, ok, err = parseCgroupMemoryLimit(b)
 		}
-		limit, ok, err := parseCgroupMemoryLimit(b)
 		if err != nil {
 			log.Warn("cannot read the container's memory limit; no Go memory limit set", "file", path, "error", err)
 			return 0

@@ -38,6 +38,8 @@ func TestParseCgroupMemoryLimit(t *testing.T) {
 
 func TestSetMemoryLimit(t *testing.T) {
 	const v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	// notReadable as a file's content: reading it fails with EACCES.
+	const notReadable = "\x00not readable"
 	for _, tc := range []struct {
 		name    string
 		env     string
@@ -53,7 +55,10 @@ func TestSetMemoryLimit(t *testing.T) {
 		{name: "no cgroup files", files: map[string]string{}, wantLog: "no container memory limit found"},
 		{name: "GOMEMLIMIT wins", env: "200MiB", files: map[string]string{v2: "268435456\n"}, wantLog: "GOMEMLIMIT=200MiB"},
 		{name: "GOMEMLIMIT off wins", env: "off", files: map[string]string{v2: "268435456\n"}, wantLog: "GOMEMLIMIT=off"},
-		{name: "unreadable limit", files: map[string]string{v2: "garbage"}, wantLog: `memory limit \"garbage\": not a positive number of bytes`},
+		{name: "limit not a number", files: map[string]string{v2: "garbage"}, wantLog: `memory limit \"garbage\": not a positive number of bytes`},
+		// A v2 file that exists but cannot be read says the group is v2:
+		// v1's file, if any, is not the container's.
+		{name: "limit file not readable", files: map[string]string{v2: notReadable, v1: "104857600\n"}, wantLog: "permission denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -67,7 +72,9 @@ func TestSetMemoryLimit(t *testing.T) {
 					return ""
 				},
 				func(path string) ([]byte, error) {
-					if s, ok := tc.files[path]; ok {
+					if s, ok := tc.files[path]; ok && s == notReadable {
+						return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission}
+					} else if ok {
 						return []byte(s), nil
 					}
 					return nil, fs.ErrNotExist
