@@ -16,6 +16,7 @@ func TestStartHold(t *testing.T) {
 		tick    bool
 		alive   []string // in sorted order
 		holding bool
+		left    time.Duration // HoldLeft
 	}
 	for _, tc := range []struct {
 		name  string
@@ -23,17 +24,17 @@ func TestStartHold(t *testing.T) {
 		steps []step
 	}{
 		{"alone at first: held for StartHold, then alive", Config{}, []step{
-			{at: 0, members: []string{}, alive: []string{}, holding: true},
-			{at: hold - time.Millisecond, tick: true, alive: []string{}, holding: true},
+			{at: 0, members: []string{}, alive: []string{}, holding: true, left: hold},
+			{at: hold - time.Millisecond, tick: true, alive: []string{}, holding: true, left: time.Millisecond},
 			{at: hold, tick: true, alive: []string{"a"}},
 		}},
 		{"the list naming only self counts as alone", Config{}, []step{
-			{at: 0, members: []string{"a"}, alive: []string{}, holding: true},
+			{at: 0, members: []string{"a"}, alive: []string{}, holding: true, left: hold},
 			{at: hold, tick: true, alive: []string{"a"}},
 		}},
 		{"others heard of during the hold count at once; self still waits", Config{}, []step{
-			{at: 0, members: []string{}, alive: []string{}, holding: true},
-			{at: time.Second, members: []string{"b", "c"}, alive: []string{"b", "c"}, holding: true},
+			{at: 0, members: []string{}, alive: []string{}, holding: true, left: hold},
+			{at: time.Second, members: []string{"b", "c"}, alive: []string{"b", "c"}, holding: true, left: hold - time.Second},
 			{at: hold, tick: true, alive: []string{"a", "b", "c"}},
 		}},
 		{"others listed at first: no hold", Config{}, []step{
@@ -44,7 +45,7 @@ func TestStartHold(t *testing.T) {
 			{at: 0, members: []string{}, alive: []string{"a"}},
 		}},
 		{"StartHold set", Config{StartHold: 500 * time.Millisecond}, []step{
-			{at: 100 * time.Millisecond, members: []string{}, alive: []string{}, holding: true},
+			{at: 100 * time.Millisecond, members: []string{}, alive: []string{}, holding: true, left: 500 * time.Millisecond},
 			{at: 600 * time.Millisecond, tick: true, alive: []string{"a"}},
 		}},
 	} {
@@ -64,6 +65,9 @@ func TestStartHold(t *testing.T) {
 				}
 				if v.Holding() != s.holding || v.IsAlive("a") == s.holding {
 					t.Fatalf("step %d (t=%v): Holding %v, IsAlive(self) %v, want holding %v", i, s.at, v.Holding(), v.IsAlive("a"), s.holding)
+				}
+				if left := v.HoldLeft(); left != s.left {
+					t.Fatalf("step %d (t=%v): HoldLeft %v, want %v", i, s.at, left, s.left)
 				}
 				if d, ok := v.Deadline(); s.holding && (!ok || d > v.holdUntil) {
 					t.Fatalf("step %d (t=%v): deadline %v %v, want no later than the hold's end %v", i, s.at, d, ok, v.holdUntil)

@@ -179,6 +179,10 @@ func (v *View) SetMembers(now time.Duration, names []string) {
 // Holding reports whether the start hold keeps Self out of its alive set.
 func (v *View) Holding() bool { return v.now < v.holdUntil }
 
+// HoldLeft is how much of the start hold is left at the View's time (zero
+// when it is not holding), for the shell to report.
+func (v *View) HoldLeft() time.Duration { return max(0, v.holdUntil-v.now) }
+
 // SetSession records what the BFD session to peer says. Sessions to peers
 // the View does not want (the shell answers them, so that the peer's
 // session comes up) do not vote, but one that is Up shows this speaker is

@@ -239,11 +239,7 @@ func (a *meshActor) started(c actor.Context) {
 	}
 	a.readMembers(c)
 	if a.view.Holding() {
-		hold := a.e.meshStartHold
-		if hold == 0 {
-			hold = liveness.DefaultConfig().StartHold
-		}
-		a.e.Log.Info("no other speaker is listed yet: answering no L2 IP for the start hold, while the speakers hear of each other", "hold", hold)
+		a.e.Log.Info("no other speaker is listed yet: answering no L2 IP for the start hold, while the speakers hear of each other", "hold", a.view.HoldLeft())
 	}
 	a.update(c)
 	a.e.After(gossipInterval, c.Self(), meshGossip{})
