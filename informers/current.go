@@ -26,14 +26,8 @@ type version struct {
 
 // listOf adapts a typed client's List to liveList.
 func listOf[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error)) liveList {
-	return listSelected(list, "")
-}
-
-// listSelected is listOf for the objects matching a label selector: the
-// same ones the informer caches.
-func listSelected[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error), selector string) liveList {
 	return func(ctx context.Context) (string, []version, error) {
-		l, err := list(ctx, metav1.ListOptions{LabelSelector: selector})
+		l, err := list(ctx, metav1.ListOptions{})
 		if err != nil {
 			return "", nil, err
 		}

@@ -12,8 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -42,9 +40,6 @@ const (
 	// KindEndpoints: an EndpointSlice of the Service Key.Namespace/Key.Name
 	// changed (the slice's kubernetes.io/service-name label names it).
 	KindEndpoints
-	// KindServiceStatus: a ServiceL2Status or ServiceBGPStatus Key.Name in
-	// Herald's namespace was added or deleted.
-	KindServiceStatus
 	// KindConfigurationState: a ConfigurationState Key.Name in Herald's
 	// namespace was added or deleted (a speaker came or went).
 	KindConfigurationState
@@ -62,8 +57,6 @@ func (k Kind) String() string {
 		return "Config"
 	case KindEndpoints:
 		return "Endpoints"
-	case KindServiceStatus:
-		return "ServiceStatus"
 	case KindConfigurationState:
 		return "ConfigurationState"
 	}
@@ -99,8 +92,6 @@ const (
 	BGPPeers
 	BFDProfiles
 	Communities
-	ServiceL2Statuses
-	ServiceBGPStatuses
 	// ConfigurationStates: the controller's and the speakers' reports;
 	// a speaker's (speaker-<node>) says a speaker runs on that node.
 	ConfigurationStates
@@ -123,8 +114,8 @@ type Watch struct {
 
 // Options configure New.
 type Options struct {
-	// Namespace is where the metallb.io objects, BGP password Secrets and
-	// the status kinds live (metallb-system by default in the chart).
+	// Namespace is where the metallb.io objects and BGP password Secrets
+	// live (metallb-system by default in the chart).
 	Namespace string
 	// Resync re-delivers every object this often; 0 disables it. The actors
 	// are level-triggered, so resync only repairs missed work.
@@ -133,12 +124,6 @@ type Options struct {
 	// Watch lists what this binary watches; nothing else is listed,
 	// watched or cached, and readers of unwatched resources find nothing.
 	Watch []Watch
-	// StatusSelector, if set, is a label selector for the status kinds
-	// (ServiceL2Statuses, ServiceBGPStatuses): only the objects it
-	// matches are listed, watched and cached. A speaker reads only its own
-	// node's, and every speaker writes one per Service, so without it each
-	// speaker would hold every other speaker's too: nodes × Services.
-	StatusSelector string
 }
 
 // Informers owns the informer factories and the listers a binary reads.
@@ -153,9 +138,6 @@ type Informers struct {
 	core   kubeinformers.SharedInformerFactory
 	coreNS kubeinformers.SharedInformerFactory
 	mlb    mlbinformers.SharedInformerFactory
-	// mlbStatus is mlb, or a factory of its own for the status kinds
-	// when Options.StatusSelector narrows them.
-	mlbStatus mlbinformers.SharedInformerFactory
 
 	listers listers
 	regs    []registration
@@ -183,15 +165,6 @@ func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) (*Inf
 		kubeinformers.WithNamespace(opts.Namespace), kubeinformers.WithTransform(Transform))
 	i.mlb = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
 		mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform))
-	i.mlbStatus = i.mlb
-	if opts.StatusSelector != "" {
-		if _, err := labels.Parse(opts.StatusSelector); err != nil {
-			return nil, fmt.Errorf("informers: status selector %q: %w", opts.StatusSelector, err)
-		}
-		i.mlbStatus = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
-			mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform),
-			mlbinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.StatusSelector }))
-	}
 	seen := map[Resource]bool{}
 	for _, w := range opts.Watch {
 		if w.Resource == 0 || w.Resource >= numResources {
@@ -287,9 +260,9 @@ func DefaultRelevant(r Resource) func(old, obj any) bool {
 		return nodeChanged
 	case Secrets:
 		return func(old, obj any) bool { return !sameVersion(old, obj) }
-	case ServiceL2Statuses, ServiceBGPStatuses, ConfigurationStates:
-		// The speaker writes them itself; only their coming and going
-		// (someone deleted one) needs a look.
+	case ConfigurationStates:
+		// Their writers update them all the time; only their coming and
+		// going (a speaker started or left) needs a look.
 		return func(any, any) bool { return false }
 	}
 	return SpecChanged
@@ -365,9 +338,6 @@ func (i *Informers) Start(ctx context.Context) {
 	i.core.Start(ctx.Done())
 	i.coreNS.Start(ctx.Done())
 	i.mlb.Start(ctx.Done())
-	if i.mlbStatus != i.mlb {
-		i.mlbStatus.Start(ctx.Done())
-	}
 }
 
 // WaitForSync blocks until every cache has its initial list, or ctx ends.
@@ -387,7 +357,4 @@ func (i *Informers) Shutdown() {
 	i.core.Shutdown()
 	i.coreNS.Shutdown()
 	i.mlb.Shutdown()
-	if i.mlbStatus != i.mlb {
-		i.mlbStatus.Shutdown()
-	}
 }

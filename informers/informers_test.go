@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
@@ -192,7 +190,7 @@ func TestDefaultRelevant(t *testing.T) {
 		{"endpoint moved", EndpointSlices, slice("web", "n1", true), slice("web", "n2", true), true},
 		{"endpoint added", EndpointSlices, slice("web", "n1", true), slice("web", "n1", true, "n2"), true},
 		{"slice of another Service", EndpointSlices, slice("web", "n1", true), slice("db", "n1", true), true},
-		{"own status object rewritten", ServiceL2Statuses, &v1beta1.ServiceL2Status{}, &v1beta1.ServiceL2Status{}, false},
+		{"configuration state rewritten", ConfigurationStates, &v1beta1.ConfigurationState{}, &v1beta1.ConfigurationState{}, false},
 	}
 	for _, tc := range tests {
 		if got := DefaultRelevant(tc.resource)(tc.old, tc.new); got != tc.want {
@@ -268,59 +266,6 @@ func TestEndpointSlicesBecomeKeysOfTheirService(t *testing.T) {
 	}
 	if _, ok := inf.Service(alloc.ServiceKey{Namespace: "app", Name: "web"}); ok {
 		t.Errorf("a Service read from an unwatched resource")
-	}
-}
-
-// With a StatusSelector the status kinds hold only the matching objects:
-// a speaker caches its own node's statuses, not every speaker's; WaitCurrent
-// compares the cache with a list under the same selector (otherwise the
-// other nodes' objects would count as missing and it would never return).
-func TestStatusSelectorNarrowsTheStatusKinds(t *testing.T) {
-	const ns = "metallb-system"
-	status := func(name, node string) *v1beta1.ServiceBGPStatus {
-		return &v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
-			Labels: map[string]string{"metallb.io/node": node}}}
-	}
-	l2 := &v1beta1.ServiceL2Status{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "l2-node2",
-		Labels: map[string]string{"metallb.io/node": "node2"}}}
-	mlb := mlbfake.NewSimpleClientset(status("a-node1", "node1"), status("a-node2", "node2"), status("b-node1", "node1"), l2,
-		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pool",
-			Labels: map[string]string{"metallb.io/node": "node2"}}})
-	inf, err := New(kubefake.NewClientset(), mlb, Options{Namespace: ns, StatusSelector: "metallb.io/node=node1",
-		Watch: []Watch{{Resource: ServiceBGPStatuses}, {Resource: ServiceL2Statuses}, {Resource: IPAddressPools}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer func() { cancel(); inf.Shutdown() }()
-	inf.Start(ctx)
-	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-	defer scancel()
-	if err := inf.WaitForSync(sctx); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range inf.ServiceBGPStatuses(labels.Everything()) {
-		names = append(names, s.Name)
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"a-node1", "b-node1"}) {
-		t.Errorf("cached ServiceBGPStatuses %v, want node1's only", names)
-	}
-	if got := inf.ServiceL2Statuses(labels.Everything()); len(got) != 0 {
-		t.Errorf("cached %d ServiceL2Statuses, want none (the only one is node2's)", len(got))
-	}
-	// Other kinds are not narrowed.
-	if _, ok := inf.PoolObject("pool"); !ok {
-		t.Error("the IPAddressPool labelled for node2 is missing: the selector narrowed a configuration kind")
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-	defer wcancel()
-	if err := inf.WaitCurrent(wctx); err != nil {
-		t.Fatalf("WaitCurrent: %v", err)
-	}
-	if _, err := New(kubefake.NewClientset(), mlb, Options{StatusSelector: "metallb.io/node in (", Watch: []Watch{{Resource: ServiceBGPStatuses}}}); err == nil {
-		t.Error("New accepted a malformed selector")
 	}
 }
 

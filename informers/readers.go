@@ -39,8 +39,6 @@ type listers struct {
 	peers       mlblistersv2.BGPPeerLister
 	bfdProfiles mlblisters.BFDProfileLister
 	communities mlblisters.CommunityLister
-	l2Statuses  mlblisters.ServiceL2StatusLister
-	bgpStatuses mlblisters.ServiceBGPStatusLister
 	confStates  mlblisters.ConfigurationStateLister
 }
 
@@ -48,8 +46,7 @@ var resourceNames = [numResources]string{
 	Services: "Services", Namespaces: "Namespaces", Nodes: "Nodes", Secrets: "Secrets",
 	EndpointSlices: "EndpointSlices", IPAddressPools: "IPAddressPools", L2Advertisements: "L2Advertisements",
 	BGPAdvertisements: "BGPAdvertisements", BGPPeers: "BGPPeers", BFDProfiles: "BFDProfiles",
-	Communities: "Communities", ServiceL2Statuses: "ServiceL2Statuses", ServiceBGPStatuses: "ServiceBGPStatuses",
-	ConfigurationStates: "ConfigurationStates",
+	Communities: "Communities", ConfigurationStates: "ConfigurationStates",
 }
 
 func (r Resource) String() string {
@@ -115,14 +112,6 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 		inf := i.mlb.Metallb().V1beta1().Communities()
 		i.listers.communities, reg.informer = inf.Lister(), inf.Informer()
 		reg.list = listOf(mv1.Communities(ns).List)
-	case ServiceL2Statuses:
-		inf := i.mlbStatus.Metallb().V1beta1().ServiceL2Statuses()
-		i.listers.l2Statuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
-		reg.list = listSelected(mv1.ServiceL2Statuses(ns).List, i.opts.StatusSelector)
-	case ServiceBGPStatuses:
-		inf := i.mlbStatus.Metallb().V1beta1().ServiceBGPStatuses()
-		i.listers.bgpStatuses, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindServiceStatus
-		reg.list = listSelected(mv1.ServiceBGPStatuses(ns).List, i.opts.StatusSelector)
 	case ConfigurationStates:
 		inf := i.mlb.Metallb().V1beta1().ConfigurationStates()
 		i.listers.confStates, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindConfigurationState
@@ -376,40 +365,6 @@ func (i *Informers) PoolObject(name string) (*v1beta1.IPAddressPool, bool) {
 		return nil, false
 	}
 	return obj.DeepCopy(), true
-}
-
-// ServiceBGPStatuses returns deep copies of the cached ServiceBGPStatuses
-// whose labels match sel.
-func (i *Informers) ServiceBGPStatuses(sel labels.Selector) []*v1beta1.ServiceBGPStatus {
-	if i.listers.bgpStatuses == nil {
-		return nil
-	}
-	objs, err := i.listers.bgpStatuses.ServiceBGPStatuses(i.opts.Namespace).List(sel)
-	if err != nil {
-		return nil
-	}
-	out := make([]*v1beta1.ServiceBGPStatus, 0, len(objs))
-	for _, o := range sortByName(objs) {
-		out = append(out, o.DeepCopy())
-	}
-	return out
-}
-
-// ServiceL2Statuses returns deep copies of the cached ServiceL2Statuses
-// whose labels match sel.
-func (i *Informers) ServiceL2Statuses(sel labels.Selector) []*v1beta1.ServiceL2Status {
-	if i.listers.l2Statuses == nil {
-		return nil
-	}
-	objs, err := i.listers.l2Statuses.ServiceL2Statuses(i.opts.Namespace).List(sel)
-	if err != nil {
-		return nil
-	}
-	out := make([]*v1beta1.ServiceL2Status, 0, len(objs))
-	for _, o := range sortByName(objs) {
-		out = append(out, o.DeepCopy())
-	}
-	return out
 }
 
 // ConfigurationStateNames returns the names of the cached

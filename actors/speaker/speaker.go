@@ -104,16 +104,15 @@ type Speaker struct {
 // (externalTrafficPolicy: Local, and whether anything serves at all), the
 // Nodes (labels, cordons, conditions, addresses), Namespaces and the
 // configuration kinds (it compiles the same Config as the controller), and
-// the status kinds it writes, its own node's only (to recreate one someone
-// deleted).
+// the ConfigurationStates (which speakers run). Not the per-Service status
+// objects it writes: their status actors read them once when they start
+// (svcstatus.go).
 func Watches() []informers.Watch {
 	w := []informers.Watch{
 		{Resource: informers.Services},
 		{Resource: informers.EndpointSlices},
 		{Resource: informers.Nodes},
 		{Resource: informers.Namespaces},
-		{Resource: informers.ServiceL2Statuses},
-		{Resource: informers.ServiceBGPStatuses},
 	}
 	w = append(w, informers.Watch{Resource: informers.ConfigurationStates})
 	for _, r := range informers.ConfigResources {
@@ -176,19 +175,14 @@ func New(opts Options) (*Speaker, error) {
 		return nil, fmt.Errorf("speaker: registering metrics: %w", err)
 	}
 	s := &Speaker{opts: opts, log: opts.Logger.With("node", opts.NodeName), metrics: m}
-	// Its own status objects only: it writes one per Service, and so does
-	// every other speaker. A node name can be longer than a label value
-	// may be (253 against 63 bytes): such a speaker caches them all, as
-	// before, rather than not starting.
-	var statusSelector string
-	if len(validation.IsValidLabelValue(opts.NodeName)) == 0 {
-		statusSelector = LabelNode + "=" + opts.NodeName
-	} else {
-		s.log.Warn("node name is not a valid label value: caching every speaker's status objects", "node", opts.NodeName)
+	// A node name can be longer than a label value may be (253 against
+	// 63 bytes). The status objects name their node in a label, so the
+	// API server refuses them; the speaker announces all the same.
+	if len(validation.IsValidLabelValue(opts.NodeName)) != 0 {
+		s.log.Warn("node name is not a valid label value: this node's status objects cannot be written", "node", opts.NodeName)
 	}
 	s.inf, err = informers.New(opts.Kube, opts.Metallb, informers.Options{
 		Namespace: opts.Namespace, Resync: opts.Resync, Logger: s.log, Watch: Watches(),
-		StatusSelector: statusSelector,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -42,9 +43,10 @@ const maxStatusWrites = 8
 // interfaces it is answered on). What it lists is a set of names.
 type statusKind struct {
 	what string // for logs and the API error counter
-	// list reads the objects of this node from the cache: Service and
-	// what each lists.
-	list func(e *env) map[announce.ServiceKey][]string
+	// list reads one page of this node's objects from the API: the
+	// Service and what each lists, and the token of the next page ("" at
+	// the end).
+	list func(ctx context.Context, e *env, opts metav1.ListOptions) (map[announce.ServiceKey][]string, string, error)
 	// write makes the object of k say names; none deletes it.
 	write func(ctx context.Context, e *env, k announce.ServiceKey, names []string) error
 	// started and stopped are the Events' messages.
@@ -56,6 +58,12 @@ type statusKind struct {
 // announces, and says on the Service when the node starts and stops
 // announcing it. What it writes is level-triggered: the newest wish per
 // Service, one write at a time each, at most maxStatusWrites at once.
+//
+// It reads what the API holds once, when it starts, and from then on
+// knows it from its own writes: no other writer touches this node's
+// objects, and a cache of them would hold a decoded object per Service
+// (about a tenth of a speaker's heap at 10,000 Services) to answer a
+// question asked once.
 type statusActor struct {
 	e    *env
 	kind statusKind
@@ -63,6 +71,11 @@ type statusActor struct {
 	// what the API holds, as far as this actor knows.
 	desired map[announce.ServiceKey][]string
 	shown   map[announce.ServiceKey][]string
+	// listed: shown has been read from the API. Until then nothing is
+	// written and no Event said; unsaid are the Services whose wish
+	// changed meanwhile, compared with shown once it is known.
+	listed bool
+	unsaid map[announce.ServiceKey]bool
 	// planned: the planner has planned every Service once, so an object
 	// of this node nobody wants is stale and goes.
 	planned  bool
@@ -89,7 +102,15 @@ type (
 		names []string
 		err   error
 	}
+	// statusListed is what the API holds of this node's objects.
+	statusListed struct {
+		shown map[announce.ServiceKey][]string
+		err   error
+	}
 )
+
+// statusListPage is how many objects one list request asks for.
+const statusListPage = 500
 
 func newStatusActor(e *env, kind statusKind) actor.Actor { return &statusActor{e: e, kind: kind} }
 
@@ -98,17 +119,35 @@ func (a *statusActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.desired, a.shown = map[announce.ServiceKey][]string{}, map[announce.ServiceKey][]string{}
 		a.inflight, a.queued = map[announce.ServiceKey]bool{}, map[announce.ServiceKey]bool{}
+		a.unsaid = map[announce.ServiceKey]bool{}
 		a.bo = a.e.NewBackoff()
-		a.shown = a.kind.list(a.e)
+		a.list(c)
+	case statusListed:
+		if a.listed {
+			// A list this actor's previous term started: what it read
+			// is older than the writes made since.
+			return
+		}
+		if m.err != nil {
+			a.e.metrics.apiError(strings.ToLower(a.kind.what))
+			a.e.Log.Warn("listing this node's status objects failed; will retry", "kind", a.kind.what, "err", m.err)
+			a.retrying = true
+			a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
+			return
+		}
+		a.bo.Reset()
+		a.listed, a.shown = true, m.shown
+		for k := range a.unsaid {
+			a.say(k, len(a.shown[k]) > 0)
+			a.enqueue(c, k)
+		}
+		a.unsaid = nil
+		a.dropStale(c)
 	case serviceAnnounced:
 		a.want(c, m.key, m.names)
 	case planned:
 		a.planned = true
-		for k := range a.shown {
-			if _, ok := a.desired[k]; !ok {
-				a.enqueue(c, k)
-			}
-		}
+		a.dropStale(c)
 	case statusWrote:
 		delete(a.inflight, m.key)
 		if m.err != nil {
@@ -128,29 +167,76 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.next(c)
 	case actors.Retry:
 		a.retrying = false
+		if !a.listed {
+			a.list(c)
+			return
+		}
 		a.next(c)
+	}
+}
+
+// list reads this node's objects, page by page, off the actor.
+func (a *statusActor) list(c actor.Context) {
+	e, kind := a.e, a.kind
+	actors.GoAPI(e.Runtime, c.Self(), func(ctx context.Context) statusListed {
+		shown := map[announce.ServiceKey][]string{}
+		opts := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{LabelNode: e.node}).String(), Limit: statusListPage}
+		for {
+			page, next, err := kind.list(ctx, e, opts)
+			if err != nil {
+				return statusListed{err: err}
+			}
+			maps.Copy(shown, page)
+			if next == "" {
+				return statusListed{shown: shown}
+			}
+			opts.Continue = next
+		}
+	})
+}
+
+// dropStale queues the deletion of this node's objects that no Service
+// wants, once both what the API holds and every Service's plan are known.
+func (a *statusActor) dropStale(c actor.Context) {
+	if !a.listed || !a.planned {
+		return
+	}
+	for k := range a.shown {
+		if _, ok := a.desired[k]; !ok {
+			a.enqueue(c, k)
+		}
 	}
 }
 
 // want records where a Service is announced now, says so on the Service
 // when it starts or stops, and schedules the write.
 func (a *statusActor) want(c actor.Context, k announce.ServiceKey, names []string) {
-	before := a.desired[k]
+	before, had := a.desired[k]
 	if len(names) == 0 {
 		delete(a.desired, k)
 	} else {
 		a.desired[k] = names
 	}
+	if !a.listed {
+		a.unsaid[k] = true
+		return
+	}
 	// Events compare with what the API showed: a restarted speaker that
 	// announces what it announced before says nothing new.
-	was := len(before) > 0 || (before == nil && len(a.shown[k]) > 0)
+	a.say(k, len(before) > 0 || (!had && len(a.shown[k]) > 0))
+	a.enqueue(c, k)
+}
+
+// say publishes the Event of k's change, if it changed: was is whether the
+// Service was announced before, the wish in desired is now.
+func (a *statusActor) say(k announce.ServiceKey, was bool) {
+	names := a.desired[k]
 	switch {
 	case !was && len(names) > 0:
 		a.event(k, ReasonAnnouncing, a.kind.started(a.e.node, names))
 	case was && len(names) == 0:
 		a.event(k, ReasonStoppedAnnouncing, a.kind.stopped(a.e.node))
 	}
-	a.enqueue(c, k)
 }
 
 func (a *statusActor) event(k announce.ServiceKey, reason, msg string) {
@@ -185,7 +271,7 @@ func (a *statusActor) enqueueLater(c actor.Context, k announce.ServiceKey) {
 // object already says what is wanted, or that have a write in flight (it
 // comes back through statusWrote).
 func (a *statusActor) next(c actor.Context) {
-	if a.retrying {
+	if a.retrying || !a.listed {
 		return
 	}
 	for len(a.inflight) < maxStatusWrites && len(a.queue) > 0 {
@@ -218,12 +304,16 @@ func (a *statusActor) write(c actor.Context, k announce.ServiceKey, names []stri
 // bgpStatusKind is ServiceBGPStatus: the BGPPeers a Service goes to.
 var bgpStatusKind = statusKind{
 	what: "ServiceBGPStatus",
-	list: func(e *env) map[announce.ServiceKey][]string {
-		out := map[announce.ServiceKey][]string{}
-		for _, o := range e.inf.ServiceBGPStatuses(labels.SelectorFromSet(labels.Set{LabelNode: e.node})) {
-			out[announce.ServiceKey{Namespace: o.Status.ServiceNamespace, Name: o.Status.ServiceName}] = o.Status.Peers
+	list: func(ctx context.Context, e *env, opts metav1.ListOptions) (map[announce.ServiceKey][]string, string, error) {
+		l, err := e.mlb.MetallbV1beta1().ServiceBGPStatuses(e.namespace).List(ctx, opts)
+		if err != nil {
+			return nil, "", err
 		}
-		return out
+		out := map[announce.ServiceKey][]string{}
+		for _, o := range l.Items {
+			out[statusService(o.ObjectMeta)] = shownNames(o.Status.Peers)
+		}
+		return out, l.Continue, nil
 	},
 	write: func(ctx context.Context, e *env, k announce.ServiceKey, peers []string) error {
 		client := e.mlb.MetallbV1beta1().ServiceBGPStatuses(e.namespace)
@@ -257,16 +347,20 @@ var bgpStatusKind = statusKind{
 // answered on ("*" for any).
 var l2StatusKind = statusKind{
 	what: "ServiceL2Status",
-	list: func(e *env) map[announce.ServiceKey][]string {
+	list: func(ctx context.Context, e *env, opts metav1.ListOptions) (map[announce.ServiceKey][]string, string, error) {
+		l, err := e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace).List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
 		out := map[announce.ServiceKey][]string{}
-		for _, o := range e.inf.ServiceL2Statuses(labels.SelectorFromSet(labels.Set{LabelNode: e.node})) {
+		for _, o := range l.Items {
 			var names []string
 			for _, i := range o.Status.Interfaces {
 				names = append(names, i.Name)
 			}
-			out[announce.ServiceKey{Namespace: o.Status.ServiceNamespace, Name: o.Status.ServiceName}] = names
+			out[statusService(o.ObjectMeta)] = shownNames(names)
 		}
-		return out
+		return out, l.Continue, nil
 	},
 	write: func(ctx context.Context, e *env, k announce.ServiceKey, ifaces []string) error {
 		client := e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace)
@@ -302,6 +396,22 @@ var l2StatusKind = statusKind{
 func statusMeta(e *env, k announce.ServiceKey, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: e.namespace,
 		Labels: map[string]string{LabelNode: e.node, LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}}
+}
+
+// statusService is the Service a status object is about, from the labels
+// it was created with (statusMeta): they are there from its creation, its
+// status fields only once the first status write succeeded.
+func statusService(m metav1.ObjectMeta) announce.ServiceKey {
+	return announce.ServiceKey{Namespace: m.Labels[LabelServiceNamespace], Name: m.Labels[LabelServiceName]}
+}
+
+// shownNames is what an existing object lists, never nil: an object whose
+// status is still empty exists all the same, and goes if nobody wants it.
+func shownNames(names []string) []string {
+	if names == nil {
+		return []string{}
+	}
+	return names
 }
 
 func ignoreNotFound(err error) error {
