@@ -56,10 +56,12 @@ unit:
 
 ## e2e: the lab's tests: the real kube-apiserver, namespaces, FRR, BIRD,
 ## GoBGP, the collector, and Herald against them. The first run builds
-## kube-apiserver and etcd (about 5 minutes), later runs use the cache.
+## etcd, kube-apiserver, kubectl and Jaeger from source (about 20 minutes on
+## 2 cores) before the tests start; later runs use the cache.
 ## No -race here: GoBGP's package globals race when several run in one test
 ## binary (its own issue, not Herald's).
-e2e: deps
+e2e: deps testbed-bin
+	$(BIN)/testbed binaries
 	cd testbed && $(GO) test -count=1 -timeout 40m ./...
 
 ## fuzz: every native fuzz target for FUZZTIME (default 5m) each.

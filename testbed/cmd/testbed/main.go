@@ -23,6 +23,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/heraldlb/herald/testbed/jaeger"
+	"github.com/heraldlb/herald/testbed/kube"
 )
 
 const usage = `usage: testbed <command> [flags]
@@ -32,6 +35,8 @@ commands:
   status   say what is up
   down     remove everything the lab created
   demo     a fresh lab, then a LoadBalancer Service's journey, step by step
+  binaries build what the lab runs from source (etcd, kube-apiserver,
+           kubectl, Jaeger) into the cache, if missing, and say where
 
 flags of up and demo:
 `
@@ -51,7 +56,7 @@ func main() {
 }
 
 func run(ctx context.Context, cmd string, args []string, out io.Writer) error {
-	if os.Geteuid() != 0 && cmd != "help" {
+	if os.Geteuid() != 0 && cmd != "help" && cmd != "binaries" {
 		return errors.New("the lab needs root (network namespaces, routers); run it as root")
 	}
 	var opts upOptions
@@ -78,13 +83,35 @@ func run(ctx context.Context, cmd string, args []string, out io.Writer) error {
 		return down(ctx, out)
 	case "demo":
 		return demo(ctx, opts, out)
+	case "binaries":
+		return binaries(ctx, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		fs.SetOutput(out)
 		fs.PrintDefaults()
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (try up, status, down, demo)", cmd)
+	return fmt.Errorf("unknown command %q (try up, status, down, demo, binaries)", cmd)
+}
+
+// binaries builds the lab's programs into the cache. make e2e runs it before
+// the tests: on a fresh machine the builds take longer than all the tests
+// (about 20 minutes on 2 cores), and inside `go test` they would count
+// against its timeout and slow the tests that run beside them.
+func binaries(ctx context.Context, out io.Writer) error {
+	logf := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	kb, err := kube.EnsureBinaries(ctx, logf)
+	if err != nil {
+		return err
+	}
+	j, err := jaeger.EnsureBinary(ctx, logf)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{kb.Etcd, kb.KubeAPIServer, kb.Kubectl, j} {
+		fmt.Fprintln(out, p)
+	}
+	return nil
 }
 
 // upOptions shape the lab.
