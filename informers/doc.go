@@ -5,9 +5,9 @@
 // Contract:
 //   - Each binary declares what it watches (Options.Watch): the controller
 //     its Services, Namespaces, Nodes and the configuration kinds; the
-//     speaker also EndpointSlices and ConfigurationStates. Nothing else is
-//     listed, watched or cached: not the per-Service status objects the
-//     speaker writes, one per Service and node, which it reads once. A Watch may name which updates
+//     speaker also EndpointSlices and ConfigurationStates. Nothing else
+//     is listed, watched or cached: not the per-Service status objects
+//     the speaker writes, one per Service and node, which it reads once. A Watch may name which updates
 //     count (DefaultRelevant otherwise): a Node's heartbeat never wakes
 //     anyone, a pool's own status write does not recompile the
 //     configuration.

@@ -77,9 +77,8 @@ type Handler func(Key)
 // Resource is one kind of object a binary can watch.
 type Resource uint8
 
-// The resources Herald watches. Secrets, the metallb.io objects and the
-// status kinds are watched in Herald's namespace only; the rest
-// cluster-wide.
+// The resources Herald watches. Secrets and the metallb.io objects are
+// watched in Herald's namespace only; the rest cluster-wide.
 const (
 	Services Resource = iota + 1
 	Namespaces

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/heraldlb/herald/actors"
 	"github.com/heraldlb/herald/alloc"
@@ -73,9 +74,13 @@ type statusActor struct {
 	shown   map[announce.ServiceKey][]string
 	// listed: shown has been read from the API. Until then nothing is
 	// written and no Event said; unsaid are the Services whose wish
-	// changed meanwhile, compared with shown once it is known.
-	listed bool
-	unsaid map[announce.ServiceKey]bool
+	// changed meanwhile, compared with shown once it is known, and early
+	// the writes of this actor's previous term (a restart) that came
+	// back meanwhile: names, or nil for a deletion, laid over the list,
+	// which may have been read before they reached the API.
+	listed, listing bool
+	unsaid          map[announce.ServiceKey]bool
+	early           map[announce.ServiceKey][]string
 	// planned: the planner has planned every Service once, so an object
 	// of this node nobody wants is stale and goes.
 	planned  bool
@@ -119,29 +124,38 @@ func (a *statusActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.desired, a.shown = map[announce.ServiceKey][]string{}, map[announce.ServiceKey][]string{}
 		a.inflight, a.queued = map[announce.ServiceKey]bool{}, map[announce.ServiceKey]bool{}
-		a.unsaid = map[announce.ServiceKey]bool{}
+		a.unsaid, a.early = map[announce.ServiceKey]bool{}, map[announce.ServiceKey][]string{}
 		a.bo = a.e.NewBackoff()
 		a.list(c)
 	case statusListed:
+		a.listing = false
 		if a.listed {
-			// A list this actor's previous term started: what it read
-			// is older than the writes made since.
+			// After a restart the previous term's list may answer too;
+			// the first answer, with the writes laid over it, counts.
 			return
 		}
 		if m.err != nil {
-			a.e.metrics.apiError(strings.ToLower(a.kind.what))
 			a.e.Log.Warn("listing this node's status objects failed; will retry", "kind", a.kind.what, "err", m.err)
-			a.retrying = true
-			a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
+			if !a.retrying {
+				a.retrying = true
+				a.e.After(actors.NextDelay(a.bo), c.Self(), actors.Retry{})
+			}
 			return
 		}
 		a.bo.Reset()
 		a.listed, a.shown = true, m.shown
+		for k, names := range a.early {
+			if names == nil {
+				delete(a.shown, k)
+			} else {
+				a.shown[k] = names
+			}
+		}
 		for k := range a.unsaid {
 			a.say(k, len(a.shown[k]) > 0)
 			a.enqueue(c, k)
 		}
-		a.unsaid = nil
+		a.unsaid, a.early = nil, nil
 		a.dropStale(c)
 	case serviceAnnounced:
 		a.want(c, m.key, m.names)
@@ -150,6 +164,14 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.dropStale(c)
 	case statusWrote:
 		delete(a.inflight, m.key)
+		if !a.listed {
+			// The previous term's write: this term writes nothing
+			// before it has listed. A failed one changed nothing.
+			if m.err == nil {
+				a.early[m.key] = m.names
+			}
+			return
+		}
 		if m.err != nil {
 			a.e.metrics.apiError(strings.ToLower(a.kind.what))
 			a.e.Log.Warn("writing a status object failed; will retry", "kind", a.kind.what, "service", m.key.String(), "err", m.err)
@@ -168,7 +190,9 @@ func (a *statusActor) Receive(c actor.Context) {
 	case actors.Retry:
 		a.retrying = false
 		if !a.listed {
-			a.list(c)
+			if !a.listing {
+				a.list(c)
+			}
 			return
 		}
 		a.next(c)
@@ -178,8 +202,14 @@ func (a *statusActor) Receive(c actor.Context) {
 // list reads this node's objects, page by page, off the actor.
 func (a *statusActor) list(c actor.Context) {
 	e, kind := a.e, a.kind
+	a.listing = true
 	actors.GoAPI(e.Runtime, c.Self(), func(ctx context.Context) statusListed {
 		shown := map[announce.ServiceKey][]string{}
+		if len(validation.IsValidLabelValue(e.node)) != 0 {
+			// No object can name this node in a label (New warned), so
+			// none exists, and a selector with it would be refused.
+			return statusListed{shown: shown}
+		}
 		opts := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{LabelNode: e.node}).String(), Limit: statusListPage}
 		for {
 			page, next, err := kind.list(ctx, e, opts)

@@ -7,14 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/clock"
 
+	"github.com/heraldlb/herald/actors"
+	"github.com/heraldlb/herald/announce"
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/api/v1beta2"
@@ -22,11 +27,11 @@ import (
 )
 
 // A speaker that starts where one ran before reads its node's
-// ServiceBGPStatus objects from the API (not a cache, retrying a failed
-// list): the one it still wants stays and raises no new Announcing Event,
-// the stale ones go (also one whose status was never written), another
-// node's are not its business, and a Service announced afterwards gets
-// its object and its Event as usual.
+// ServiceBGPStatus objects from the API (not a cache; page by page,
+// retrying a failed list): the one it still wants stays and raises no new
+// Announcing Event, the stale ones go (also one whose status was never
+// written, on the second page), another node's are not its business, and
+// a Service announced afterwards gets its object and its Event as usual.
 func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 	router := startTestRouter(t, 64513)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
@@ -46,17 +51,27 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 		&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "r"},
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
-		status("web", "n1", "r"), status("gone", "n1", "r"), status("unwritten", "n1"), status("web", "n2", "r"),
+		status("web", "n1", "r"), status("gone", "n1", "r"), status("unwritten", "n1"), status("gone", "n2", "r"),
 	)
+	// The speaker's lists: the first fails, then two pages, the second
+	// holding the object without a status.
 	var lists atomic.Int32
 	mlb.PrependReactor("list", "servicebgpstatuses", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.(k8stesting.ListAction).GetListRestrictions().Labels.Empty() {
+		la := a.(k8stesting.ListActionImpl)
+		if la.ListRestrictions.Labels.Empty() {
 			return false, nil, nil // the test's own
+		}
+		if !la.ListRestrictions.Labels.Matches(labels.Set{LabelNode: "n1"}) || la.ListRestrictions.Labels.Matches(labels.Set{LabelNode: "n2"}) {
+			t.Errorf("the speaker listed with selector %q, want its own node's objects", la.ListRestrictions.Labels)
 		}
 		if lists.Add(1) == 1 {
 			return true, nil, apierrors.NewServiceUnavailable("the API server is starting")
 		}
-		return false, nil, nil
+		if la.ListOptions.Continue == "" {
+			return true, &v1beta1.ServiceBGPStatusList{ListMeta: metav1.ListMeta{Continue: "page2"},
+				Items: []v1beta1.ServiceBGPStatus{*status("web", "n1", "r"), *status("gone", "n1", "r")}}, nil
+		}
+		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{*status("unwritten", "n1")}}, nil
 	})
 	rec := &events{}
 	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true, LivenessPort: -1,
@@ -83,10 +98,10 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 	}
 	eventually(t, "the route of app/web", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
 	eventually(t, "the stale objects deleted", func() bool {
-		return slices.Equal(names(), []string{"app-web-n1", "app-web-n2"})
+		return slices.Equal(names(), []string{"app-gone-n2", "app-web-n1"})
 	})
-	if n := lists.Load(); n < 2 {
-		t.Errorf("%d list requests, want the failed one and a retry", n)
+	if n := lists.Load(); n != 3 {
+		t.Errorf("%d list requests, want the failed one and the retry's two pages", n)
 	}
 	if rec.has("app/web", ReasonAnnouncing, "") {
 		t.Errorf("an Announcing Event for app/web, which the API already showed announced by n1")
@@ -106,4 +121,43 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 	if rec.has("app/web", ReasonAnnouncing, "") {
 		t.Errorf("an Announcing Event for app/web, which the API already showed announced by n1")
 	}
+}
+
+// A status actor restarted while its previous term's write was in flight:
+// the write's answer comes before the new term's list, which was read
+// before the write reached the API. The object it created is known all
+// the same, and goes once nobody wants it.
+func TestStatusActorKeepsAPreviousTermsWrite(t *testing.T) {
+	mlb := mlbfake.NewSimpleClientset()
+	release := make(chan struct{})
+	mlb.PrependReactor("list", "servicebgpstatuses", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-release // read now, answered later
+		return true, &v1beta1.ServiceBGPStatusList{}, nil
+	})
+	var deleted atomic.Value
+	mlb.PrependReactor("delete", "servicebgpstatuses", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		deleted.Store(a.(k8stesting.DeleteAction).GetName())
+		return true, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := testlog.New(t)
+	system := actors.NewSystem(log)
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
+		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
+		mlb: mlb, metrics: m, namespace: testNS, node: "n1"}
+	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
+	defer system.Root.Stop(pid)
+
+	web := announce.ServiceKey{Namespace: "app", Name: "web"}
+	// Mailboxes are FIFO: the write's answer is in before the list's,
+	// which is sent only once the list is released.
+	system.Root.Send(pid, statusWrote{key: web, names: []string{"r"}})
+	close(release)
+	system.Root.Send(pid, planned{})
+	eventually(t, "app-web-n1 deleted", func() bool { return deleted.Load() == "app-web-n1" })
 }
