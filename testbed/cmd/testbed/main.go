@@ -95,9 +95,9 @@ func run(ctx context.Context, cmd string, args []string, out io.Writer) error {
 }
 
 // binaries builds the lab's programs into the cache. make e2e runs it before
-// the tests: on a fresh machine the builds take longer than all the tests
-// (about 20 minutes on 2 cores), and inside `go test` they would count
-// against its timeout and slow the tests that run beside them.
+// the tests: on a fresh machine the builds take about 20 minutes on 2
+// cores, and inside `go test` they would count against its timeout and slow
+// the tests that run beside them.
 func binaries(ctx context.Context, out io.Writer) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	kb, err := kube.EnsureBinaries(ctx, logf)
