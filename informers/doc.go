@@ -16,9 +16,12 @@
 //     there), and metallb.io in Herald's namespace.
 //   - Every cached object passes through a TransformFunc that drops what
 //     Herald never reads (managedFields always; node images and volumes;
-//     an EndpointSlice's addresses, ports, target references and hints;
-//     secret data other than BGP passwords), so the cache stays small at
-//     thousands of Services.
+//     of an EndpointSlice only its Service and each endpoint's node and
+//     conditions; secret data other than BGP passwords), so the cache
+//     stays small at thousands of Services. A speaker's (SpeakerTransform)
+//     also keeps of each Service only what announcing reads: identity,
+//     labels, type, class, traffic policy, status addresses and the
+//     traceparent; its snapshots carry no allocation inputs.
 //   - Event handlers never block and read nothing but metadata: they hand a
 //     Key to the Handler (a tree's router actor), which re-reads the lister
 //     when it gets to it. A Key says what changed by Kind: a Node change is

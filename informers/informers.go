@@ -123,6 +123,9 @@ type Options struct {
 	// Watch lists what this binary watches; nothing else is listed,
 	// watched or cached, and readers of unwatched resources find nothing.
 	Watch []Watch
+	// Transform slims each object before it is cached; nil means
+	// Transform. A speaker passes SpeakerTransform.
+	Transform cache.TransformFunc
 }
 
 // Informers owns the informer factories and the listers a binary reads.
@@ -158,12 +161,15 @@ func New(kube kubernetes.Interface, mlb versioned.Interface, opts Options) (*Inf
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Transform == nil {
+		opts.Transform = Transform
+	}
 	i := &Informers{opts: opts, log: opts.Logger}
-	i.core = kubeinformers.NewSharedInformerFactoryWithOptions(kube, opts.Resync, kubeinformers.WithTransform(Transform))
+	i.core = kubeinformers.NewSharedInformerFactoryWithOptions(kube, opts.Resync, kubeinformers.WithTransform(opts.Transform))
 	i.coreNS = kubeinformers.NewSharedInformerFactoryWithOptions(kube, opts.Resync,
-		kubeinformers.WithNamespace(opts.Namespace), kubeinformers.WithTransform(Transform))
+		kubeinformers.WithNamespace(opts.Namespace), kubeinformers.WithTransform(opts.Transform))
 	i.mlb = mlbinformers.NewSharedInformerFactoryWithOptions(mlb, opts.Resync,
-		mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(Transform))
+		mlbinformers.WithNamespace(opts.Namespace), mlbinformers.WithTransform(opts.Transform))
 	seen := map[Resource]bool{}
 	for _, w := range opts.Watch {
 		if w.Resource == 0 || w.Resource >= numResources {

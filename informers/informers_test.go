@@ -108,6 +108,13 @@ func TestInformersKeysSnapshotsAndInput(t *testing.T) {
 	if again, _ := inf.Service(s.Key); again.Alloc.RequestedPool != "gold" {
 		t.Errorf("ServiceObject returned the cached object itself")
 	}
+	ref, ok := inf.ServiceRef(s.Key)
+	if want := (corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: "team-a", Name: "web", UID: obj.UID, ResourceVersion: obj.ResourceVersion}); !ok || *ref != want {
+		t.Errorf("ServiceRef = %+v, %v; want %+v", ref, ok, want)
+	}
+	if _, ok := inf.ServiceRef(alloc.ServiceKey{Namespace: "team-a", Name: "gone"}); ok {
+		t.Errorf("ServiceRef of a Service not in the cache said ok")
+	}
 
 	in, err := inf.ConfigInput()
 	if err != nil {

@@ -189,6 +189,20 @@ func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
 	return obj.DeepCopy(), true
 }
 
+// ServiceRef returns a reference to the cached Service, for an Event about
+// it: an Event needs the Service's identity, not a copy of the object.
+func (i *Informers) ServiceRef(k alloc.ServiceKey) (*corev1.ObjectReference, bool) {
+	if i.listers.services == nil {
+		return nil, false
+	}
+	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
+	if err != nil {
+		return nil, false
+	}
+	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: obj.Namespace, Name: obj.Name,
+		UID: obj.UID, ResourceVersion: obj.ResourceVersion}, true
+}
+
 // NamespaceLabels returns a copy of a Namespace's labels (nil if unknown).
 func (i *Informers) NamespaceLabels(name string) labels.Set {
 	if i.listers.namespaces == nil {

@@ -4,6 +4,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/heraldlb/herald/tracing"
 )
 
 // passwordKey is the only Secret key Herald reads (BGP MD5 passwords, as
@@ -12,7 +15,8 @@ const passwordKey = "password"
 
 // Transform slims an object before the informer caches it. client-go hands
 // it a freshly decoded object that no one else holds, so changing it in
-// place is allowed here (and only here).
+// place, or replacing it with a smaller copy, is allowed here (and only
+// here).
 func Transform(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Node:
@@ -23,14 +27,9 @@ func Transform(obj any) (any, error) {
 		o.Status.VolumesAttached = nil
 	case *discoveryv1.EndpointSlice:
 		// The speaker reads where each endpoint is and whether it is ready
-		// or serving (actors/speaker's plannedService), nothing else.
-		// Addresses, target references, hints and ports are most of a
-		// slice, and a cluster has at least one slice per Service.
-		o.Ports = nil
-		for i := range o.Endpoints {
-			e := &o.Endpoints[i]
-			e.Addresses, e.Hostname, e.TargetRef, e.DeprecatedTopology, e.Zone, e.Hints = nil, nil, nil, nil, nil, nil
-		}
+		// or serving (actors/speaker's plannedService), nothing else, and a
+		// cluster has at least one slice per Service.
+		return slimEndpointSlice(o), nil
 	case *corev1.Secret:
 		// Keep only what a BGP password Secret needs, so unrelated Secrets
 		// in the namespace are not held in memory.
@@ -57,4 +56,82 @@ func Transform(obj any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// SpeakerTransform is Transform for a binary that only announces: it also
+// cuts each Service down to what a speaker reads of it (see
+// slimServiceForSpeaker). The controller must not use it: it writes whole
+// Services back and reads their ports, selector and families.
+func SpeakerTransform(obj any) (any, error) {
+	if s, ok := obj.(*corev1.Service); ok {
+		return slimServiceForSpeaker(s), nil
+	}
+	return Transform(obj)
+}
+
+// slimServiceForSpeaker is a new Service holding what a speaker reads:
+// its identity (for Events), labels (serviceSelectors), type and
+// loadBalancerClass (whether Herald serves it), externalTrafficPolicy, the
+// addresses in its status and the traceparent annotation a speaker's trace
+// continues from. The allocation inputs (ports, selector, families,
+// requested pool and IPs) are the controller's business and are left out,
+// so a speaker's ParseService leaves them empty.
+//
+// A copy rather than clearing fields in place: the decoded Service keeps
+// its maps and slices alive otherwise, and at 10,000 Services their
+// selectors, ports and cluster IPs were a sizeable part of a speaker's
+// heap.
+func slimServiceForSpeaker(s *corev1.Service) *corev1.Service {
+	out := &corev1.Service{
+		TypeMeta: s.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion,
+			Generation: s.Generation, CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
+			Labels: s.Labels,
+		},
+		Spec: corev1.ServiceSpec{
+			Type: s.Spec.Type, ExternalTrafficPolicy: s.Spec.ExternalTrafficPolicy, LoadBalancerClass: s.Spec.LoadBalancerClass,
+		},
+	}
+	if tp, ok := s.Annotations[tracing.TraceparentAnnotation]; ok {
+		out.Annotations = map[string]string{tracing.TraceparentAnnotation: tp}
+	}
+	if ing := s.Status.LoadBalancer.Ingress; len(ing) > 0 {
+		out.Status.LoadBalancer.Ingress = make([]corev1.LoadBalancerIngress, len(ing))
+		for i, in := range ing {
+			// Hostnames are kept so that StatusIPs skips them as it
+			// does for the controller; ports and ipMode are not read.
+			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
+		}
+	}
+	return out
+}
+
+// slimEndpointSlice is a new EndpointSlice holding what Herald reads:
+// the slice's identity, the Service it belongs to, and each endpoint's
+// node and conditions. Addresses, target references, hints, ports and the
+// slice controller's own labels, annotations and owner references are
+// dropped.
+func slimEndpointSlice(es *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+	out := &discoveryv1.EndpointSlice{
+		TypeMeta: es.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: es.Name, Namespace: es.Namespace, UID: es.UID, ResourceVersion: es.ResourceVersion,
+			Generation: es.Generation, CreationTimestamp: es.CreationTimestamp, DeletionTimestamp: es.DeletionTimestamp,
+		},
+		AddressType: es.AddressType,
+	}
+	if svc, ok := es.Labels[discoveryv1.LabelServiceName]; ok {
+		out.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
+	}
+	if len(es.Endpoints) > 0 {
+		out.Endpoints = make([]discoveryv1.Endpoint, len(es.Endpoints))
+		for i, e := range es.Endpoints {
+			// The condition and node name pointers are allocations of
+			// their own, not part of the decoded slice, so keeping them
+			// keeps nothing else alive.
+			out.Endpoints[i] = discoveryv1.Endpoint{Conditions: e.Conditions, NodeName: e.NodeName}
+		}
+	}
+	return out
 }

@@ -1,13 +1,17 @@
 package informers
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/heraldlb/herald/tracing"
 )
 
 // Transform keeps what Herald reads and drops the rest; each case says
@@ -21,7 +25,11 @@ func TestTransform(t *testing.T) {
 		{
 			name: "EndpointSlice: nodes, conditions and the Service label stay",
 			in: &discoveryv1.EndpointSlice{
-				ObjectMeta:  metav1.ObjectMeta{Name: "web-abc", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}, ManagedFields: managed},
+				ObjectMeta: metav1.ObjectMeta{Name: "web-abc", Namespace: "shop", UID: "s1", ResourceVersion: "7", GenerateName: "web-",
+					Labels:          map[string]string{discoveryv1.LabelServiceName: "web", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"},
+					Annotations:     map[string]string{"endpoints.kubernetes.io/last-change-trigger-time": "2026-12-06T07:00:00Z"},
+					OwnerReferences: []metav1.OwnerReference{{Kind: "Service", Name: "web", UID: "u0"}},
+					ManagedFields:   managed},
 				AddressType: discoveryv1.AddressTypeIPv4,
 				Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
 				Endpoints: []discoveryv1.Endpoint{{
@@ -36,7 +44,7 @@ func TestTransform(t *testing.T) {
 				}},
 			},
 			want: &discoveryv1.EndpointSlice{
-				ObjectMeta:  metav1.ObjectMeta{Name: "web-abc", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+				ObjectMeta:  metav1.ObjectMeta{Name: "web-abc", Namespace: "shop", UID: "s1", ResourceVersion: "7", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
 				AddressType: discoveryv1.AddressTypeIPv4,
 				Endpoints: []discoveryv1.Endpoint{{
 					Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true), Terminating: ptr.To(false)},
@@ -82,5 +90,82 @@ func TestTransform(t *testing.T) {
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("%s: (-want +got)\n%s", tc.name, d)
 		}
+	}
+}
+
+// SpeakerTransform keeps of a Service what a speaker reads, and
+// ParseService of the result agrees with ParseService of the whole object
+// on every field the speaker uses.
+func TestSpeakerTransform(t *testing.T) {
+	class := "herald"
+	full := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42", Generation: 3,
+			CreationTimestamp: metav1.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC),
+			Labels:            map[string]string{"app": "web"},
+			Annotations: map[string]string{
+				AnnotationAllocatedFromPool:        "blue",
+				AnnotationAddressPool:              "blue",
+				tracing.TraceparentAnnotation:      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+				corev1.LastAppliedConfigAnnotation: "{...}",
+			},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+			Ports:                 []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}},
+			Selector:              map[string]string{"app": "web"},
+			ClusterIP:             "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
+			IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol},
+		},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{
+			{IP: "192.0.2.10", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP), Ports: []corev1.PortStatus{{Port: 80}}},
+			{Hostname: "lb.example"},
+		}}},
+	}
+	got, err := SpeakerTransform(full.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", ResourceVersion: "42", Generation: 3,
+			CreationTimestamp: full.CreationTimestamp, Labels: map[string]string{"app": "web"},
+			Annotations: map[string]string{tracing.TraceparentAnnotation: full.Annotations[tracing.TraceparentAnnotation]},
+		},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: &class,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{
+			{IP: "192.0.2.10"}, {Hostname: "lb.example"},
+		}}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("SpeakerTransform: (-want +got)\n%s", d)
+	}
+
+	// What the speaker reads of the snapshot (actors/speaker's
+	// plannedService, its planner and status actors) is the same.
+	a, b := ParseService(full), ParseService(got.(*corev1.Service))
+	type read struct {
+		Key                          any
+		UID                          any
+		Created                      time.Time
+		Ours                         bool
+		IPs                          []netip.Addr
+		Labels                       map[string]string
+		Local                        bool
+		Traceparent, ResourceVersion string
+	}
+	view := func(s Service) read {
+		return read{s.Key, s.UID, s.Created, s.Ours(class), s.StatusIPs, s.Alloc.Labels, s.Alloc.LocalTraffic, s.Traceparent, s.ResourceVersion}
+	}
+	if d := cmp.Diff(view(a), view(b), cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); d != "" {
+		t.Errorf("the speaker's reading of a slimmed Service differs: (-whole +slim)\n%s", d)
+	}
+
+	// Other kinds get Transform.
+	es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "web-1", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
+	gotES, _ := SpeakerTransform(es)
+	if m := gotES.(*discoveryv1.EndpointSlice).ManagedFields; m != nil {
+		t.Errorf("SpeakerTransform left an EndpointSlice's managedFields: %v", m)
 	}
 }

@@ -188,8 +188,15 @@ type events struct {
 
 func (r *events) Event(obj runtime.Object, _, reason, message string) {
 	key := "?"
-	if s, ok := obj.(*corev1.Service); ok {
-		key = s.Namespace + "/" + s.Name
+	switch o := obj.(type) {
+	case *corev1.Service:
+		key = o.Namespace + "/" + o.Name
+	case *corev1.ObjectReference:
+		// What client-go's recorder makes of any object, as Events
+		// about Services now pass it.
+		if o.Kind == "Service" && o.APIVersion == "v1" {
+			key = o.Namespace + "/" + o.Name
+		}
 	}
 	r.mu.Lock()
 	r.list = append(r.list, key+" "+reason+" "+message)

@@ -183,6 +183,7 @@ func New(opts Options) (*Speaker, error) {
 	}
 	s.inf, err = informers.New(opts.Kube, opts.Metallb, informers.Options{
 		Namespace: opts.Namespace, Resync: opts.Resync, Logger: s.log, Watch: Watches(),
+		Transform: informers.SpeakerTransform,
 	})
 	if err != nil {
 		return nil, err

@@ -273,8 +273,8 @@ func (a *statusActor) event(k announce.ServiceKey, reason, msg string) {
 	if a.e.recorder == nil {
 		return
 	}
-	if obj, ok := a.e.inf.ServiceObject(alloc.ServiceKey{Namespace: k.Namespace, Name: k.Name}); ok {
-		a.e.recorder.Event(obj, corev1.EventTypeNormal, reason, msg)
+	if ref, ok := a.e.inf.ServiceRef(alloc.ServiceKey{Namespace: k.Namespace, Name: k.Name}); ok {
+		a.e.recorder.Event(ref, corev1.EventTypeNormal, reason, msg)
 	}
 }
 
