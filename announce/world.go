@@ -170,7 +170,7 @@ type svcInfo struct {
 	ips    []netip.Addr
 	local  bool
 	// anyServing is set when some endpoint serves; servingNodes are the
-	// nodes with a serving endpoint, sorted.
+	// nodes with a serving endpoint, sorted, kept for Local Services only.
 	anyServing   bool
 	servingNodes []string
 }
@@ -189,7 +189,9 @@ func newSvcInfo(s Service) *svcInfo {
 			continue
 		}
 		si.anyServing = true
-		if e.Node != "" {
+		// Only Local reads which nodes serve; a Cluster Service's list
+		// would be one more slice per Service for nothing.
+		if si.local && e.Node != "" {
 			si.servingNodes = append(si.servingNodes, e.Node)
 		}
 	}

@@ -15,8 +15,10 @@ import (
 // or stopped announcing a Service. It does no I/O; the planner actor owns
 // it.
 type announcements struct {
-	// peers are the peers each prefix goes to from this node.
-	peers map[netip.Prefix]map[string]bool
+	// peers are the peers each prefix goes to from this node, sorted. A
+	// slice rather than a set: a prefix goes to a few peers, and at
+	// 10,000 Services a map per prefix was most of this struct's memory.
+	peers map[netip.Prefix][]string
 	// bits counts the prefixes of each length, so the prefixes that may
 	// cover an IP are found without scanning them all.
 	bits map[int]int
@@ -28,7 +30,7 @@ type announcements struct {
 }
 
 func newAnnouncements() *announcements {
-	return &announcements{peers: map[netip.Prefix]map[string]bool{}, bits: map[int]int{},
+	return &announcements{peers: map[netip.Prefix][]string{}, bits: map[int]int{},
 		ips: map[announce.ServiceKey][]netip.Addr{}, byIP: map[netip.Addr][]announce.ServiceKey{},
 		last: map[announce.ServiceKey][]string{}}
 }
@@ -57,17 +59,23 @@ func (a *announcements) setService(k announce.ServiceKey, ips []netip.Addr) []an
 func (a *announcements) routes(rc announce.RouteChanges) []announce.ServiceKey {
 	var touched []netip.Prefix
 	for _, r := range rc.Added {
-		if a.peers[r.Prefix] == nil {
-			a.peers[r.Prefix] = map[string]bool{}
+		ps, ok := a.peers[r.Prefix]
+		if !ok {
 			a.bits[r.Prefix.Bits()]++
 		}
-		a.peers[r.Prefix][rc.Peer] = true
+		if i, found := slices.BinarySearch(ps, rc.Peer); !found {
+			a.peers[r.Prefix] = slices.Insert(ps, i, rc.Peer)
+		}
 		touched = append(touched, r.Prefix)
 	}
 	for _, p := range rc.Removed {
-		if ps := a.peers[p]; ps != nil {
-			delete(ps, rc.Peer)
-			if len(ps) == 0 {
+		if ps, ok := a.peers[p]; ok {
+			if i, found := slices.BinarySearch(ps, rc.Peer); found {
+				ps = slices.Delete(ps, i, i+1)
+			}
+			if len(ps) > 0 {
+				a.peers[p] = ps
+			} else {
 				delete(a.peers, p)
 				if a.bits[p.Bits()]--; a.bits[p.Bits()] == 0 {
 					delete(a.bits, p.Bits())
@@ -104,7 +112,7 @@ func (a *announcements) announcedTo(k announce.ServiceKey) []string {
 			if err != nil {
 				continue
 			}
-			for peer := range a.peers[p] {
+			for _, peer := range a.peers[p] {
 				set[peer] = true
 			}
 		}

@@ -40,12 +40,27 @@ func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
 		append(a.setService(v6, []netip.Addr{ip("2001:db8::1")}),
 			a.routes(announce.RouteChanges{Peer: "r1", Added: []announce.Route{route("2001:db8::/30")}})...),
 		map[announce.ServiceKey][]string{v6: {"r1"}})
+	step("web's host route also to r0, a peer that sorts first",
+		a.routes(announce.RouteChanges{Peer: "r0", Added: []announce.Route{route("10.0.0.1/32")}}),
+		map[announce.ServiceKey][]string{web: {"r0", "r1", "r2"}})
+	step("and withdrawn from r1",
+		a.routes(announce.RouteChanges{Peer: "r1", Removed: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}),
+		map[announce.ServiceKey][]string{web: {"r0", "r2"}})
+	step("added to r0 again: nothing new",
+		a.routes(announce.RouteChanges{Peer: "r0", Added: []announce.Route{route("10.0.0.1/32")}}),
+		map[announce.ServiceKey][]string{})
 	step("the aggregate withdrawn",
 		a.routes(announce.RouteChanges{Peer: "r2", Removed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")}}),
-		map[announce.ServiceKey][]string{web: {"r1"}, api: nil})
+		map[announce.ServiceKey][]string{web: {"r0"}, api: nil})
 	step("web gone", a.setService(web, nil), map[announce.ServiceKey][]string{web: nil})
 	if got := a.announcedTo(api); len(got) != 0 {
 		t.Errorf("api announced to %v after its aggregate went", got)
+	}
+	// The last host route withdrawn leaves only the IPv6 aggregate: no
+	// empty peer list and no count of /32s is left behind.
+	a.routes(announce.RouteChanges{Peer: "r0", Removed: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}})
+	if len(a.peers) != 1 || a.bits[32] != 0 || a.bits[30] != 1 || len(a.bits) != 1 {
+		t.Errorf("after every IPv4 route went: peers %v, prefix lengths %v; want only 2001:db8::/30", a.peers, a.bits)
 	}
 }
 
