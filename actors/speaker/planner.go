@@ -1,9 +1,11 @@
 package speaker
 
 import (
+	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -95,6 +97,18 @@ func (a *plannerActor) Receive(c actor.Context) {
 		if a.ready {
 			a.speakers(c)
 		}
+	case resendAnnounced:
+		if !a.ready {
+			return // loadAll sends them all, then planned
+		}
+		to := a.e.bgpStatus
+		if m.l2 {
+			to = a.e.l2Status
+		}
+		for _, msg := range a.announcedNow(m.l2) {
+			c.Send(to, msg)
+		}
+		c.Send(to, planned{})
 	case resendOwned:
 		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 	case resendInterfaces:
@@ -131,6 +145,23 @@ func (a *plannerActor) Receive(c actor.Context) {
 			}
 		}
 	}
+}
+
+// announcedNow is what the status actor of one kind was last told of each
+// Service announced now, sorted by Service.
+func (a *plannerActor) announcedNow(l2 bool) []serviceAnnounced {
+	last := a.ann.last
+	if l2 {
+		last = a.l2Shown
+	}
+	out := make([]serviceAnnounced, 0, len(last))
+	for k, names := range last {
+		out = append(out, serviceAnnounced{key: k, names: names})
+	}
+	slices.SortFunc(out, func(x, y serviceAnnounced) int {
+		return cmp.Or(strings.Compare(x.key.Namespace, y.key.Namespace), strings.Compare(x.key.Name, y.key.Name))
+	})
+	return out
 }
 
 // loadAll gives the planner every Node and Service the caches hold.

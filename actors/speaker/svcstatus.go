@@ -44,6 +44,8 @@ const maxStatusWrites = 8
 // interfaces it is answered on). What it lists is a set of names.
 type statusKind struct {
 	what string // for logs and the API error counter
+	// l2 says which of the planner's records feeds it (resendAnnounced).
+	l2 bool
 	// list reads one page of this node's objects from the API: the
 	// Service and what each lists, and the token of the next page ("" at
 	// the end).
@@ -107,6 +109,11 @@ type (
 		names []string
 		err   error
 	}
+	// resendAnnounced, to the planner: a restarted status actor lost
+	// every wish; send a serviceAnnounced for each Service announced now,
+	// then planned (nothing, before the planner has planned once: it
+	// sends them all then).
+	resendAnnounced struct{ l2 bool }
 	// statusListed is what the API holds of this node's objects.
 	statusListed struct {
 		shown map[announce.ServiceKey][]string
@@ -127,6 +134,12 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.unsaid, a.early = map[announce.ServiceKey]bool{}, map[announce.ServiceKey][]string{}
 		a.bo = a.e.NewBackoff()
 		a.list(c)
+		if a.e.begun.Load() {
+			// Restarted alone: the planner has the wishes this term
+			// lacks. Without them nothing stale would ever be deleted
+			// and no Service written until it changed again.
+			c.Send(a.e.planner, resendAnnounced{l2: a.kind.l2})
+		}
 	case statusListed:
 		a.listing = false
 		if a.listed {
@@ -376,6 +389,7 @@ var bgpStatusKind = statusKind{
 // l2StatusKind is ServiceL2Status: the interfaces a Service's IPs are
 // answered on ("*" for any).
 var l2StatusKind = statusKind{
+	l2:   true,
 	what: "ServiceL2Status",
 	list: func(ctx context.Context, e *env, opts metav1.ListOptions) (map[announce.ServiceKey][]string, string, error) {
 		l, err := e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace).List(ctx, opts)

@@ -2,7 +2,9 @@ package speaker
 
 import (
 	"context"
+	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,4 +162,115 @@ func TestStatusActorKeepsAPreviousTermsWrite(t *testing.T) {
 	close(release)
 	system.Root.Send(pid, planned{})
 	eventually(t, "app-web-n1 deleted", func() bool { return deleted.Load() == "app-web-n1" })
+}
+
+// A status actor restarted on its own (its siblings run on) asks the
+// planner for what it lost: the planner answers with what it last told
+// that kind's actor of each Service announced now, then planned. So the
+// object still wanted stays, with no new Event, and the stale one goes,
+// as after a whole speaker's restart.
+func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
+	web := announce.ServiceKey{Namespace: "app", Name: "web"}
+	gone := announce.ServiceKey{Namespace: "app", Name: "gone"}
+	v4 := netip.MustParseAddr
+
+	// The planner's side, with web announced to r over BGP and on eth0
+	// over L2.
+	pa := &plannerActor{ann: newAnnouncements(), l2Shown: map[announce.ServiceKey][]string{web: {"eth0"}}}
+	pa.ann.setService(web, []netip.Addr{v4("10.10.0.1")})
+	pa.ann.changed(pa.ann.routes(announce.RouteChanges{Peer: "r", Added: []announce.Route{{Prefix: netip.MustParsePrefix("10.10.0.1/32")}}}))
+	for _, tc := range []struct {
+		l2   bool
+		want []string
+	}{{false, []string{"r"}}, {true, []string{"eth0"}}} {
+		got := pa.announcedNow(tc.l2)
+		if len(got) != 1 || got[0].key != web || !slices.Equal(got[0].names, tc.want) {
+			t.Errorf("announcedNow(l2=%v) = %+v, want web with %v", tc.l2, got, tc.want)
+		}
+	}
+
+	mlb := mlbfake.NewSimpleClientset()
+	obj := func(k announce.ServiceKey) v1beta1.ServiceBGPStatus {
+		return v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: k.Namespace + "-" + k.Name + "-n1",
+			Labels: map[string]string{LabelNode: "n1", LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}},
+			Status: v1beta1.ServiceBGPStatusStatus{Node: "n1", ServiceName: k.Name, ServiceNamespace: k.Namespace, Peers: []string{"r"}}}
+	}
+	mlb.PrependReactor("list", "servicebgpstatuses", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{obj(web), obj(gone)}}, nil
+	})
+	var writes []string
+	var mu sync.Mutex
+	for _, verb := range []string{"create", "update", "delete"} {
+		mlb.PrependReactor(verb, "servicebgpstatuses", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			name := ""
+			if d, ok := a.(k8stesting.DeleteAction); ok {
+				name = d.GetName()
+			}
+			writes = append(writes, a.GetVerb()+" "+name)
+			return true, nil, nil
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := testlog.New(t)
+	system := actors.NewSystem(log)
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan resendAnnounced, 1)
+	rec := &events{}
+	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
+		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
+		mlb: mlb, metrics: m, namespace: testNS, node: "n1", recorder: rec}
+	e.bgpStatus = system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
+	defer system.Root.Stop(e.bgpStatus)
+	// A stand-in planner that answers as the planner actor does.
+	e.planner = system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(resendAnnounced); ok {
+			select {
+			case asked <- m:
+			default:
+				t.Errorf("the planner was asked again: %+v", m)
+			}
+			for _, msg := range pa.announcedNow(m.l2) {
+				c.Send(e.bgpStatus, msg)
+			}
+			c.Send(e.bgpStatus, planned{})
+		}
+	}))
+	defer system.Root.Stop(e.planner)
+	// The restart: a new term of the actor while the tree has begun. The
+	// first term asked for nothing (begun was false), which the planner
+	// would have sent on its own.
+	e.begun.Store(true)
+	system.Root.Stop(e.bgpStatus)
+	e.bgpStatus = system.Root.Spawn(actors.NewProps(log, "bgpstatus2", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
+
+	select {
+	case m := <-asked:
+		if m.l2 {
+			t.Errorf("the ServiceBGPStatus actor asked for the L2 record")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted status actor did not ask the planner")
+	}
+	eventually(t, "app-gone-n1 deleted", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(writes, "delete app-gone-n1")
+	})
+	time.Sleep(100 * time.Millisecond) // a wrong write of web would follow the delete at once
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(writes, []string{"delete app-gone-n1"}) {
+		t.Errorf("writes %q, want only the stale object's deletion: app-web-n1 already says r", writes)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.list) != 0 {
+		t.Errorf("Events %q, want none: nothing changed for either Service", rec.list)
+	}
 }
