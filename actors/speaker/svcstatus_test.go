@@ -225,9 +225,9 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
 		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 		mlb: mlb, metrics: m, namespace: testNS, node: "n1", recorder: rec}
-	e.bgpStatus = system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
-	defer system.Root.Stop(e.bgpStatus)
-	// A stand-in planner that answers as the planner actor does.
+	// A stand-in planner that answers as the planner actor does, to the
+	// status actor's current term.
+	var target atomic.Pointer[actor.PID]
 	e.planner = system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if m, ok := c.Message().(resendAnnounced); ok {
 			select {
@@ -236,18 +236,20 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 				t.Errorf("the planner was asked again: %+v", m)
 			}
 			for _, msg := range pa.announcedNow(m.l2) {
-				c.Send(e.bgpStatus, msg)
+				c.Send(target.Load(), msg)
 			}
-			c.Send(e.bgpStatus, planned{})
+			c.Send(target.Load(), planned{})
 		}
 	}))
 	defer system.Root.Stop(e.planner)
-	// The restart: a new term of the actor while the tree has begun. The
-	// first term asked for nothing (begun was false), which the planner
-	// would have sent on its own.
+	// A term of the status actor started while the tree has begun: a
+	// restart. (A first term starts before begun is set and asks nothing:
+	// the planner sends everything on its own then.)
 	e.begun.Store(true)
-	system.Root.Stop(e.bgpStatus)
-	e.bgpStatus = system.Root.Spawn(actors.NewProps(log, "bgpstatus2", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
+	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor {
+		return selfRecorder{Actor: newStatusActor(e, bgpStatusKind), self: &target}
+	}))
+	defer system.Root.Stop(pid)
 
 	select {
 	case m := <-asked:
@@ -273,4 +275,18 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 	if len(rec.list) != 0 {
 		t.Errorf("Events %q, want none: nothing changed for either Service", rec.list)
 	}
+}
+
+// selfRecorder tells a test an actor's PID before the actor's own Started
+// runs, so that whoever it sends to there can answer it.
+type selfRecorder struct {
+	actor.Actor
+	self *atomic.Pointer[actor.PID]
+}
+
+func (r selfRecorder) Receive(c actor.Context) {
+	if _, ok := c.Message().(*actor.Started); ok {
+		r.self.Store(c.Self())
+	}
+	r.Actor.Receive(c)
 }
