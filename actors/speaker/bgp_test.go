@@ -123,6 +123,25 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	create(lbService("api", "10.10.0.2"), endpoints("api", "n1"))
 	wantRoutes("a second Service's route", "10.10.0.1/32", "10.10.0.2/32")
 
+	// A changed BGPPeer restarts its session, which starts from every
+	// route the speaker announces, with its attributes.
+	bp, err := mlb.MetallbV1beta2().BGPPeers(testNS).Get(ctx, "r", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp.Spec.HoldTime = &metav1.Duration{Duration: 30 * time.Second}
+	if _, err := mlb.MetallbV1beta2().BGPPeers(testNS).Update(ctx, bp, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a second session with both routes", func() bool {
+		return router.sessions() == 2 && slices.Equal(router.routes(), []string{"10.10.0.1/32", "10.10.0.2/32"})
+	})
+	for _, p := range []string{"10.10.0.1/32", "10.10.0.2/32"} {
+		if a, _ := router.attrs(p); !slices.Equal(a.Communities, []bgpwire.Community{bgpwire.NewCommunity(65535, 65282)}) {
+			t.Errorf("after the session restarted, %s has communities %v, want no-advertise (65535:65282)", p, a.Communities)
+		}
+	}
+
 	if err := kube.CoreV1().Services("app").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +157,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	wantRoutes("nothing for another class or without endpoints", "10.10.0.2/32")
 
 	// Cordoned: nothing announced, the session stays up.
+	closes := router.notificationCount() // the restart's Cease
 	n, _ := kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
 	n.Spec.Unschedulable = true
 	if _, err := kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
@@ -149,7 +169,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	})
 	bgpStatus("no ServiceBGPStatus from a cordoned node", "api")
 	eventually(t, "a StoppedAnnouncing Event on app/api", func() bool { return rec.has("app/api", ReasonStoppedAnnouncing, "node n1") })
-	if _, sent := router.lastNotification(); sent {
+	if router.notificationCount() != closes {
 		t.Errorf("the session was closed on cordon")
 	}
 	n.Spec.Unschedulable = false

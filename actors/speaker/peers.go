@@ -32,9 +32,14 @@ type peersActor struct {
 	// replaced are the process's first (graceful restart's Restart State).
 	configs int
 
-	open     map[string]bool
-	routes   map[string]map[netip.Prefix]peer.Route
-	children map[string]*peerChild
+	open map[string]bool
+	// routes are the routes each session is to have, handed whole to a
+	// session that starts. Routes with equal attributes that arrive
+	// together share one Attrs (lastAttrs): at 10,000 Services a copy of
+	// the attributes in each map entry was most of this actor's memory.
+	routes    map[string]map[netip.Prefix]*peer.Attrs
+	lastAttrs *peer.Attrs
+	children  map[string]*peerChild
 
 	drain *drainAll
 }
@@ -64,7 +69,7 @@ func (a *peersActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.open = map[string]bool{}
-		a.routes = map[string]map[netip.Prefix]peer.Route{}
+		a.routes = map[string]map[netip.Prefix]*peer.Attrs{}
 		a.children = map[string]*peerChild{}
 		if a.e.begun.Load() {
 			// Restarted: it lost the configuration and the planner's
@@ -138,7 +143,10 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		ch = nil
 	}
 	if ch == nil && want != nil {
-		routes := slices.Collect(maps.Values(a.routes[name]))
+		routes := make([]peer.Route, 0, len(a.routes[name]))
+		for prefix, attrs := range a.routes[name] {
+			routes = append(routes, peer.Route{Prefix: prefix, Attrs: *attrs})
+		}
 		restarted := a.configs == 1
 		p := want
 		pid := c.Spawn(actors.NewProps(a.e.Log, "peer", func() actor.Actor { return newPeerActor(a.e, p, routes, restarted) }))
@@ -163,14 +171,14 @@ func sameSession(a, b *config.Peer) bool {
 func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {
 	rs := a.routes[m.peer]
 	if rs == nil {
-		rs = map[netip.Prefix]peer.Route{}
+		rs = map[netip.Prefix]*peer.Attrs{}
 		a.routes[m.peer] = rs
 	}
 	msg := changeRoutes{trace: m.trace, at: m.at}
 	for _, list := range [][]announce.Route{m.changes.Added, m.changes.Changed} {
 		for _, r := range list {
 			pr := peerRoute(r)
-			rs[pr.Prefix] = pr
+			rs[pr.Prefix] = a.shareAttrs(pr.Attrs)
 			msg.routes = append(msg.routes, pr)
 		}
 	}
@@ -201,6 +209,19 @@ func (a *peersActor) finishDrain(c actor.Context) {
 		c.Send(a.drain.reply, peersDrained{})
 		a.drain.reply = nil
 	}
+}
+
+// shareAttrs returns a pointer to attributes equal to at: the previous
+// route's when they are equal, which in a burst of changes they usually
+// are. Nothing writes through these pointers, and the sessions copy what
+// they keep.
+func (a *peersActor) shareAttrs(at peer.Attrs) *peer.Attrs {
+	if l := a.lastAttrs; l != nil && l.HasLocalPref == at.HasLocalPref && l.LocalPref == at.LocalPref &&
+		slices.Equal(l.Communities, at.Communities) && slices.Equal(l.LargeCommunities, at.LargeCommunities) {
+		return l
+	}
+	a.lastAttrs = &at
+	return a.lastAttrs
 }
 
 func addrOf(a net.Addr) netip.Addr {

@@ -25,6 +25,9 @@ type testRouter struct {
 	rib           map[netip.Prefix]bgpwire.Attributes
 	notifications []bgpwire.Notification
 	endOfRIB      int
+	// opens counts the sessions; each starts with an empty RIB, as a
+	// router's does once the previous session is gone.
+	opens int
 }
 
 func startTestRouter(t *testing.T, as uint32) *testRouter {
@@ -78,6 +81,10 @@ func (r *testRouter) session(c net.Conn) {
 			}
 			switch m.Type {
 			case bgpwire.TypeOpen:
+				r.mu.Lock()
+				r.opens++
+				clear(r.rib)
+				r.mu.Unlock()
 				theirs := m.Open
 				ours := bgpwire.Open{Version: 4, AS: r.as, HoldTime: 90, Identifier: netip.MustParseAddr("192.0.2.254"),
 					Capabilities: bgpwire.Capabilities{FourOctetAS: true,
@@ -136,6 +143,18 @@ func (r *testRouter) update(u *bgpwire.Update) {
 }
 
 // routes returns the prefixes the router holds, sorted.
+func (r *testRouter) notificationCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.notifications)
+}
+
+func (r *testRouter) sessions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opens
+}
+
 func (r *testRouter) routes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
