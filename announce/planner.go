@@ -198,6 +198,37 @@ func compareKeys(a, b ServiceKey) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
+// ServiceIPs returns the valid IPs of a Service as last set, sorted,
+// without repeats (nil: unknown). The slice is the planner's: read it,
+// do not change or keep it.
+func (p *Planner) ServiceIPs(key ServiceKey) []netip.Addr {
+	if s := p.svcs[key]; s != nil {
+		return s.ips
+	}
+	return nil
+}
+
+// ServicesIn appends to dst the Services holding an IP within prefix
+// (a host prefix: that IP), and returns it. For a prefix of more than one
+// address it looks at every IP the planner knows.
+func (p *Planner) ServicesIn(dst []ServiceKey, prefix netip.Prefix) []ServiceKey {
+	add := func(svcs []*svcInfo) {
+		for _, s := range svcs {
+			dst = append(dst, s.key)
+		}
+	}
+	if prefix.IsSingleIP() {
+		add(p.ipSvcs[prefix.Addr()])
+		return dst
+	}
+	for ip, svcs := range p.ipSvcs {
+		if prefix.Contains(ip) {
+			add(svcs)
+		}
+	}
+	return dst
+}
+
 // Sessions returns the peers a planned node opens sessions to, by name.
 func (p *Planner) Sessions(node string) []string {
 	r := p.ribs[node]

@@ -8,6 +8,15 @@ import (
 	"github.com/heraldlb/herald/announce"
 )
 
+// serviceIPs is what announcements asks of the planner: which IPs a
+// Service has, and which Services hold the IPs of a prefix.
+// announce.Planner answers; it already keeps both, and a second copy here
+// was a few MB at 10,000 Services.
+type serviceIPs interface {
+	ServiceIPs(announce.ServiceKey) []netip.Addr
+	ServicesIn(dst []announce.ServiceKey, prefix netip.Prefix) []announce.ServiceKey
+}
+
 // announcements follows, from the planner's changes, which peers this node
 // announces each Service to: a Service is announced to a peer when a route
 // to that peer covers one of its IPs (its host route, or an aggregate). It
@@ -15,6 +24,7 @@ import (
 // or stopped announcing a Service. It does no I/O; the planner actor owns
 // it.
 type announcements struct {
+	svcs serviceIPs
 	// peers are the peers each prefix goes to from this node, sorted. A
 	// slice rather than a set: a prefix goes to a few peers, and at
 	// 10,000 Services a map per prefix was most of this struct's memory.
@@ -22,36 +32,13 @@ type announcements struct {
 	// bits counts the prefixes of each length, so the prefixes that may
 	// cover an IP are found without scanning them all.
 	bits map[int]int
-	// ips are the Services' IPs, and byIP the Services of each IP.
-	ips  map[announce.ServiceKey][]netip.Addr
-	byIP map[netip.Addr][]announce.ServiceKey
 	// last is what each Service was last reported announced to.
 	last map[announce.ServiceKey][]string
 }
 
-func newAnnouncements() *announcements {
-	return &announcements{peers: map[netip.Prefix][]string{}, bits: map[int]int{},
-		ips: map[announce.ServiceKey][]netip.Addr{}, byIP: map[netip.Addr][]announce.ServiceKey{},
+func newAnnouncements(svcs serviceIPs) *announcements {
+	return &announcements{svcs: svcs, peers: map[netip.Prefix][]string{}, bits: map[int]int{},
 		last: map[announce.ServiceKey][]string{}}
-}
-
-// setService records a Service's IPs (nil: it is gone) and returns the
-// Services to look at again.
-func (a *announcements) setService(k announce.ServiceKey, ips []netip.Addr) []announce.ServiceKey {
-	for _, ip := range a.ips[k] {
-		a.byIP[ip] = slices.DeleteFunc(a.byIP[ip], func(x announce.ServiceKey) bool { return x == k })
-		if len(a.byIP[ip]) == 0 {
-			delete(a.byIP, ip)
-		}
-	}
-	delete(a.ips, k)
-	if len(ips) > 0 {
-		a.ips[k] = slices.Clone(ips)
-		for _, ip := range ips {
-			a.byIP[ip] = append(a.byIP[ip], k)
-		}
-	}
-	return []announce.ServiceKey{k}
 }
 
 // routes applies one session's route changes and returns the Services they
@@ -87,15 +74,7 @@ func (a *announcements) routes(rc announce.RouteChanges) []announce.ServiceKey {
 	// Changed routes keep their peers: only attributes changed.
 	var out []announce.ServiceKey
 	for _, p := range touched {
-		if p.IsSingleIP() {
-			out = append(out, a.byIP[p.Addr()]...)
-			continue
-		}
-		for ip, keys := range a.byIP {
-			if p.Contains(ip) {
-				out = append(out, keys...)
-			}
-		}
+		out = a.svcs.ServicesIn(out, p)
 	}
 	return out
 }
@@ -103,7 +82,7 @@ func (a *announcements) routes(rc announce.RouteChanges) []announce.ServiceKey {
 // announcedTo returns the peers k is announced to, sorted.
 func (a *announcements) announcedTo(k announce.ServiceKey) []string {
 	set := map[string]bool{}
-	for _, ip := range a.ips[k] {
+	for _, ip := range a.svcs.ServiceIPs(k) {
 		for bits := range a.bits {
 			if (ip.Is4() && bits > 32) || bits > ip.BitLen() {
 				continue

@@ -11,7 +11,8 @@ import (
 )
 
 func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
-	a := newAnnouncements()
+	ips := fakeServiceIPs{}
+	a := newAnnouncements(ips)
 	web := announce.ServiceKey{Namespace: "app", Name: "web"}
 	api := announce.ServiceKey{Namespace: "app", Name: "api"}
 	v6 := announce.ServiceKey{Namespace: "app", Name: "v6"}
@@ -25,19 +26,19 @@ func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
 			t.Errorf("%s: changed %v, want %v", name, got, want)
 		}
 	}
-	step("a Service with no route yet", a.setService(web, []netip.Addr{ip("10.0.0.1")}), map[announce.ServiceKey][]string{})
+	step("a Service with no route yet", ips.set(web, []netip.Addr{ip("10.0.0.1")}), map[announce.ServiceKey][]string{})
 	step("its host route to r1",
 		a.routes(announce.RouteChanges{Peer: "r1", Added: []announce.Route{route("10.0.0.1/32")}}),
 		map[announce.ServiceKey][]string{web: {"r1"}})
 	step("an aggregate to r2 covers web and a new api",
-		append(a.setService(api, []netip.Addr{ip("10.0.0.2")}),
+		append(ips.set(api, []netip.Addr{ip("10.0.0.2")}),
 			a.routes(announce.RouteChanges{Peer: "r2", Added: []announce.Route{route("10.0.0.0/30")}})...),
 		map[announce.ServiceKey][]string{web: {"r1", "r2"}, api: {"r2"}})
 	step("attributes changing move nothing",
 		a.routes(announce.RouteChanges{Peer: "r1", Changed: []announce.Route{route("10.0.0.1/32")}}),
 		map[announce.ServiceKey][]string{})
 	step("an IPv6 Service under an IPv6 aggregate, not an IPv4 one of the same length",
-		append(a.setService(v6, []netip.Addr{ip("2001:db8::1")}),
+		append(ips.set(v6, []netip.Addr{ip("2001:db8::1")}),
 			a.routes(announce.RouteChanges{Peer: "r1", Added: []announce.Route{route("2001:db8::/30")}})...),
 		map[announce.ServiceKey][]string{v6: {"r1"}})
 	step("web's host route also to r0, a peer that sorts first",
@@ -52,7 +53,7 @@ func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
 	step("the aggregate withdrawn",
 		a.routes(announce.RouteChanges{Peer: "r2", Removed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")}}),
 		map[announce.ServiceKey][]string{web: {"r0"}, api: nil})
-	step("web gone", a.setService(web, nil), map[announce.ServiceKey][]string{web: nil})
+	step("web gone", ips.set(web, nil), map[announce.ServiceKey][]string{web: nil})
 	if got := a.announcedTo(api); len(got) != 0 {
 		t.Errorf("api announced to %v after its aggregate went", got)
 	}
@@ -75,4 +76,30 @@ func TestServiceStatusName(t *testing.T) {
 	if len(a) > 253 || len(b) > 253 || a == b {
 		t.Errorf("long names %d and %d bytes, equal %v", len(a), len(b), a == b)
 	}
+}
+
+// fakeServiceIPs answers for announcements as the planner does, from a
+// map of each Service's IPs.
+type fakeServiceIPs map[announce.ServiceKey][]netip.Addr
+
+// set records k's IPs (none: gone) and returns k, as the planner actor
+// passes a changed Service on.
+func (f fakeServiceIPs) set(k announce.ServiceKey, ips []netip.Addr) []announce.ServiceKey {
+	if len(ips) == 0 {
+		delete(f, k)
+	} else {
+		f[k] = ips
+	}
+	return []announce.ServiceKey{k}
+}
+
+func (f fakeServiceIPs) ServiceIPs(k announce.ServiceKey) []netip.Addr { return f[k] }
+
+func (f fakeServiceIPs) ServicesIn(dst []announce.ServiceKey, p netip.Prefix) []announce.ServiceKey {
+	for k, ips := range f {
+		if slices.ContainsFunc(ips, p.Contains) {
+			dst = append(dst, k)
+		}
+	}
+	return dst
 }

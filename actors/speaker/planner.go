@@ -70,7 +70,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		// Also after a restart: the planner is rebuilt from the caches,
 		// and the config actor re-sends the configuration.
 		a.p = announce.New(a.e.node)
-		a.ann = newAnnouncements()
+		a.ann = newAnnouncements(a.p)
 		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
 		a.ifCheck = newInterfaceCheck()
@@ -199,7 +199,7 @@ func (a *plannerActor) node(c actor.Context, name string) {
 func (a *plannerActor) l2Statuses(c actor.Context, keys []announce.ServiceKey) {
 	for _, k := range keys {
 		set := map[string]bool{}
-		for _, ip := range a.ann.ips[k] {
+		for _, ip := range a.p.ServiceIPs(k) {
 			allowed, ok := a.owned[ip]
 			if !ok {
 				continue
@@ -257,7 +257,7 @@ func (a *plannerActor) service(c actor.Context, k alloc.ServiceKey) {
 	key := announce.ServiceKey{Namespace: k.Namespace, Name: k.Name}
 	s, ok := a.e.inf.Service(k)
 	if !ok || !s.Ours(a.e.class) || len(s.StatusIPs) == 0 {
-		a.apply(c, a.p.DeleteService(key), a.ann.setService(key, nil)...)
+		a.apply(c, a.p.DeleteService(key), key)
 		return
 	}
 	var began time.Time
@@ -265,10 +265,9 @@ func (a *plannerActor) service(c actor.Context, k alloc.ServiceKey) {
 		began = a.e.Clock.Now()
 	}
 	ch := a.p.SetService(plannedService(s, a.e.inf.EndpointSlices(k)))
-	touched := a.ann.setService(key, s.StatusIPs)
 	span := a.planSpan(ch, s, began)
 	a.plan = span.SpanContext()
-	a.apply(c, ch, touched...)
+	a.apply(c, ch, key)
 	a.plan = trace.SpanContext{}
 	span.End()
 }
@@ -327,6 +326,7 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 	if len(ch.L2) > 0 {
 		a.e.metrics.observeL2(ch.L2, a.e.node)
 		var l2Touched []announce.ServiceKey
+		ownedChanged := false
 		var traces map[netip.Addr]trace.SpanContext
 		var since map[netip.Addr]time.Time
 		for _, l := range ch.L2 {
@@ -338,7 +338,8 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 			default:
 				continue
 			}
-			l2Touched = append(l2Touched, a.ann.byIP[l.IP]...)
+			ownedChanged = true
+			l2Touched = a.p.ServicesIn(l2Touched, netip.PrefixFrom(l.IP, l.IP.BitLen()))
 			if a.plan.IsValid() {
 				if traces == nil {
 					traces = map[netip.Addr]trace.SpanContext{}
@@ -352,7 +353,9 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 				since[l.IP] = a.since
 			}
 		}
-		if len(l2Touched) > 0 {
+		// Whether or not a Service still holds the IP: when its last
+		// Service went, the interfaces actor must stop answering for it.
+		if ownedChanged {
 			c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned), traces: traces, since: since})
 		}
 		touched = append(touched, l2Touched...)

@@ -176,8 +176,9 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 
 	// The planner's side, with web announced to r over BGP and on eth0
 	// over L2.
-	pa := &plannerActor{ann: newAnnouncements(), l2Shown: map[announce.ServiceKey][]string{web: {"eth0"}}}
-	pa.ann.setService(web, []netip.Addr{v4("10.10.0.1")})
+	ips := fakeServiceIPs{}
+	pa := &plannerActor{ann: newAnnouncements(ips), l2Shown: map[announce.ServiceKey][]string{web: {"eth0"}}}
+	ips.set(web, []netip.Addr{v4("10.10.0.1")})
 	pa.ann.changed(pa.ann.routes(announce.RouteChanges{Peer: "r", Added: []announce.Route{{Prefix: netip.MustParsePrefix("10.10.0.1/32")}}}))
 	for _, tc := range []struct {
 		l2   bool

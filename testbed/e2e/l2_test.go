@@ -72,6 +72,16 @@ func TestL2AnswersOnce(t *testing.T) {
 		}
 		return len(got) == 1 && got[0] == owner+":eth0", fmt.Sprint(got)
 	})
+
+	// A deleted Service's IP is answered no more: ARP requests for it go
+	// unanswered once the owner has heard of the deletion.
+	if err := l.admin.CoreV1().Services("default").Delete(t.Context(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "no ARP reply for the deleted Service's IP", func() (bool, string) {
+		n, macs := l.arpReplies(ip)
+		return n == 0, fmt.Sprintf("%d replies from %v", n, macs)
+	})
 }
 
 // mac returns the MAC of a node's eth0, lower case.
