@@ -1,6 +1,8 @@
 package announce
 
 import (
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -47,6 +49,36 @@ func TestQueries(t *testing.T) {
 	}
 	if got := (ServiceKey{"ns", "web"}).String(); got != "ns/web" {
 		t.Errorf("ServiceKey.String = %q", got)
+	}
+	// The Services' IPs, as the speaker's announcements read them.
+	p.SetService(svc("b", "10.0.1.2", "10.0.1.1"))
+	p.SetService(svc("c", "10.0.2.1"))
+	a, b := ServiceKey{"default", "a"}, ServiceKey{"default", "b"}
+	if got, want := p.ServiceIPs(b), ips("10.0.1.1", "10.0.1.2"); !cmp.Equal(got, want, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })) {
+		t.Errorf("ServiceIPs(b) = %v, want %v (sorted)", got, want)
+	}
+	if got := p.ServiceIPs(ServiceKey{"default", "missing"}); got != nil {
+		t.Errorf("ServiceIPs of an unknown Service = %v", got)
+	}
+	for _, tc := range []struct {
+		prefix string
+		want   []ServiceKey
+	}{
+		{"10.0.1.1/32", []ServiceKey{a, b}},
+		{"10.0.1.2/32", []ServiceKey{b}},
+		{"10.0.1.0/30", []ServiceKey{a, b, b}}, // one per (Service, IP)
+		{"fd00:1::/64", []ServiceKey{a}},
+		{"10.0.9.0/24", nil},
+	} {
+		got := p.ServicesIn(nil, netip.MustParsePrefix(tc.prefix))
+		slices.SortFunc(got, compareKeys)
+		if !cmp.Equal(got, tc.want) {
+			t.Errorf("ServicesIn(%s) = %v, want %v", tc.prefix, got, tc.want)
+		}
+	}
+	p.DeleteService(b)
+	if got := p.ServicesIn(nil, netip.MustParsePrefix("10.0.1.2/32")); got != nil {
+		t.Errorf("ServicesIn after b went = %v", got)
 	}
 	if c := p.DeleteService(ServiceKey{"default", "missing"}); !c.Empty() {
 		t.Errorf("DeleteService of an unknown Service: %+v", c)
