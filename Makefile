@@ -56,7 +56,7 @@ unit:
 
 ## e2e: the lab's tests: the real kube-apiserver, namespaces, FRR, BIRD,
 ## GoBGP, the collector, and Herald against them. The first run builds
-## etcd, kube-apiserver, kubectl and Jaeger from source (about 20 minutes on
+## etcd, kube-apiserver, kubectl and Jaeger from source (about 8 minutes on
 ## 2 cores) before the tests start; later runs use the cache.
 ## No -race here: GoBGP's package globals race when several run in one test
 ## binary (its own issue, not Herald's).
