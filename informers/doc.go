@@ -21,7 +21,10 @@
 //     stays small at thousands of Services. A speaker's (SpeakerTransform)
 //     also keeps of each Service only what announcing reads: identity,
 //     labels, type, class, traffic policy, status addresses and the
-//     traceparent; its snapshots carry no allocation inputs.
+//     traceparent. Its snapshots keep Alloc.Labels and LocalTraffic (and
+//     the namespace's labels, which the reader adds) but no other
+//     allocation input: no ports, selector, families, requested pool or
+//     IPs.
 //   - Event handlers never block and read nothing but metadata: they hand a
 //     Key to the Handler (a tree's router actor), which re-reads the lister
 //     when it gets to it. A Key says what changed by Kind: a Node change is

@@ -249,8 +249,9 @@ func keyHandler(r registration, h Handler) cache.ResourceEventHandlerFuncs {
 // DefaultRelevant is the update filter a resource gets unless its Watch
 // names another: it drops updates that cannot change anything Herald
 // decides, so a pool's own status write or a Node's heartbeat does not
-// wake anyone. Services and EndpointSlices always pass (their status and
-// endpoints are what the actors compare). Nodes pass when what the
+// wake anyone. Services always pass (their status is what the actors
+// compare); EndpointSlices pass when an endpoint's node or conditions, or
+// the slice's Service, changed. Nodes pass when what the
 // speaker reads changes: labels, the cordon, the NetworkUnavailable
 // condition, the addresses.
 func DefaultRelevant(r Resource) func(old, obj any) bool {

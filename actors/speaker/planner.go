@@ -98,17 +98,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 			a.speakers(c)
 		}
 	case resendAnnounced:
-		if !a.ready {
-			return // loadAll sends them all, then planned
-		}
-		to := a.e.bgpStatus
-		if m.l2 {
-			to = a.e.l2Status
-		}
-		for _, msg := range a.announcedNow(m.l2) {
-			c.Send(to, msg)
-		}
-		c.Send(to, planned{})
+		a.resendAnnounced(c, m.l2)
 	case resendOwned:
 		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 	case resendInterfaces:
@@ -145,6 +135,23 @@ func (a *plannerActor) Receive(c actor.Context) {
 			}
 		}
 	}
+}
+
+// resendAnnounced answers a restarted status actor: what it was last told
+// of each Service announced now, then planned. Before the first
+// configuration nothing is planned yet, and loadAll sends both then.
+func (a *plannerActor) resendAnnounced(c actor.Context, l2 bool) {
+	if !a.ready {
+		return
+	}
+	to := a.e.bgpStatus
+	if l2 {
+		to = a.e.l2Status
+	}
+	for _, msg := range a.announcedNow(l2) {
+		c.Send(to, msg)
+	}
+	c.Send(to, planned{})
 }
 
 // announcedNow is what the status actor of one kind was last told of each

@@ -142,19 +142,21 @@ func (r *testRouter) update(u *bgpwire.Update) {
 	}
 }
 
-// routes returns the prefixes the router holds, sorted.
+// notificationCount is how many NOTIFICATIONs the router has received.
 func (r *testRouter) notificationCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.notifications)
 }
 
+// sessions counts the sessions the router has seen open.
 func (r *testRouter) sessions() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.opens
 }
 
+// routes returns the prefixes the router holds, sorted.
 func (r *testRouter) routes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

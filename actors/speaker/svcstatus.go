@@ -84,8 +84,11 @@ type statusActor struct {
 	unsaid          map[announce.ServiceKey]bool
 	early           map[announce.ServiceKey][]string
 	// planned: the planner has planned every Service once, so an object
-	// of this node nobody wants is stale and goes.
+	// of this node nobody wants is stale and goes. fenced: a restarted
+	// term has not yet seen its restartFence, so a planned is the
+	// previous term's.
 	planned  bool
+	fenced   bool
 	inflight map[announce.ServiceKey]bool
 	queue    []announce.ServiceKey
 	queued   map[announce.ServiceKey]bool
@@ -114,6 +117,9 @@ type (
 	// then planned (nothing, before the planner has planned once: it
 	// sends them all then).
 	resendAnnounced struct{ l2 bool }
+	// restartFence, to itself: the messages before it were sent to the
+	// previous term of a restarted status actor.
+	restartFence struct{}
 	// statusListed is what the API holds of this node's objects.
 	statusListed struct {
 		shown map[announce.ServiceKey][]string
@@ -137,9 +143,18 @@ func (a *statusActor) Receive(c actor.Context) {
 		if a.e.begun.Load() {
 			// Restarted alone: the planner has the wishes this term
 			// lacks. Without them nothing stale would ever be deleted
-			// and no Service written until it changed again.
+			// and no Service written until it changed again. The
+			// mailbox outlives a restart: a planned the previous term
+			// left in it must not count, or this term could delete
+			// objects before it knows they are wanted. Whatever comes
+			// after restartFence (sent first, so the planner's answer
+			// follows it) is this term's.
+			a.fenced = true
+			c.Send(c.Self(), restartFence{})
 			c.Send(a.e.planner, resendAnnounced{l2: a.kind.l2})
 		}
+	case restartFence:
+		a.fenced = false
 	case statusListed:
 		a.listing = false
 		if a.listed {
@@ -173,6 +188,9 @@ func (a *statusActor) Receive(c actor.Context) {
 	case serviceAnnounced:
 		a.want(c, m.key, m.names)
 	case planned:
+		if a.fenced {
+			return // the previous term's
+		}
 		a.planned = true
 		a.dropStale(c)
 	case statusWrote:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -196,7 +197,10 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 			Labels: map[string]string{LabelNode: "n1", LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}},
 			Status: v1beta1.ServiceBGPStatusStatus{Node: "n1", ServiceName: k.Name, ServiceNamespace: k.Namespace, Peers: []string{"r"}}}
 	}
+	listed := make(chan struct{})
+	var listOnce sync.Once
 	mlb.PrependReactor("list", "servicebgpstatuses", func(k8stesting.Action) (bool, runtime.Object, error) {
+		listOnce.Do(func() { close(listed) })
 		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{obj(web), obj(gone)}}, nil
 	})
 	var writes []string
@@ -226,9 +230,12 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
 		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 		mlb: mlb, metrics: m, namespace: testNS, node: "n1", recorder: rec}
-	// A stand-in planner that answers as the planner actor does, to the
-	// status actor's current term.
+	// The planner's own answer (plannerActor.resendAnnounced), given once
+	// the status actor has read the API: so a planned left over from the
+	// previous term, if it counted, would have the status actor delete
+	// app-web-n1 before it learns that web is still announced.
 	var target atomic.Pointer[actor.PID]
+	pa.e, pa.ready = &env{}, true
 	e.planner = system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if m, ok := c.Message().(resendAnnounced); ok {
 			select {
@@ -236,19 +243,20 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 			default:
 				t.Errorf("the planner was asked again: %+v", m)
 			}
-			for _, msg := range pa.announcedNow(m.l2) {
-				c.Send(target.Load(), msg)
-			}
-			c.Send(target.Load(), planned{})
+			<-listed
+			time.Sleep(200 * time.Millisecond)
+			pa.e.bgpStatus = target.Load()
+			pa.resendAnnounced(c, m.l2)
 		}
 	}))
 	defer system.Root.Stop(e.planner)
 	// A term of the status actor started while the tree has begun: a
 	// restart. (A first term starts before begun is set and asks nothing:
-	// the planner sends everything on its own then.)
+	// the planner sends everything on its own then.) Its mailbox holds a
+	// planned the previous term did not get to.
 	e.begun.Store(true)
 	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor {
-		return selfRecorder{Actor: newStatusActor(e, bgpStatusKind), self: &target}
+		return selfRecorder{Actor: newStatusActor(e, bgpStatusKind), self: &target, leftover: planned{}}
 	}))
 	defer system.Root.Stop(pid)
 
@@ -279,15 +287,71 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 }
 
 // selfRecorder tells a test an actor's PID before the actor's own Started
-// runs, so that whoever it sends to there can answer it.
+// runs, so that whoever it sends to there can answer it; a leftover
+// message is put in its mailbox first, as if a previous term had left it.
 type selfRecorder struct {
 	actor.Actor
-	self *atomic.Pointer[actor.PID]
+	self     *atomic.Pointer[actor.PID]
+	leftover any
 }
 
 func (r selfRecorder) Receive(c actor.Context) {
 	if _, ok := c.Message().(*actor.Started); ok {
 		r.self.Store(c.Self())
+		if r.leftover != nil {
+			c.Send(c.Self(), r.leftover)
+		}
 	}
 	r.Actor.Receive(c)
+}
+
+// A planner that has no configuration yet answers no resendAnnounced:
+// loadAll sends everything, and planned, once it has one.
+func TestPlannerAnswersResendOnlyOncePlanned(t *testing.T) {
+	log := testlog.New(t)
+	system := actors.NewSystem(log)
+	got := make(chan any, 10)
+	probe := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case serviceAnnounced, planned:
+			got <- m
+		}
+	}))
+	wrong := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case serviceAnnounced, planned:
+			t.Errorf("the ServiceBGPStatus actor got %+v, an answer for the L2 one", m)
+		}
+	}))
+	web := announce.ServiceKey{Namespace: "app", Name: "web"}
+	pa := &plannerActor{e: &env{bgpStatus: wrong, l2Status: probe}, ann: newAnnouncements(fakeServiceIPs{}),
+		l2Shown: map[announce.ServiceKey][]string{web: {"eth0"}}}
+	run := func(l2 bool) {
+		done := make(chan struct{})
+		system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if _, ok := c.Message().(*actor.Started); ok {
+				pa.resendAnnounced(c, l2)
+				close(done)
+			}
+		}))
+		<-done
+	}
+	run(true)
+	select {
+	case m := <-got:
+		t.Fatalf("a planner without configuration answered %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+	pa.ready = true
+	run(true)
+	for _, want := range []any{serviceAnnounced{key: web, names: []string{"eth0"}}, planned{}} {
+		select {
+		case m := <-got:
+			if d := cmp.Diff(want, m, cmp.AllowUnexported(serviceAnnounced{})); d != "" {
+				t.Errorf("answer (-want +got):\n%s", d)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %T in the answer", want)
+		}
+	}
 }
