@@ -83,16 +83,13 @@ func SpeakerTransform(obj any) (any, error) {
 // heap.
 func slimServiceForSpeaker(s *corev1.Service) *corev1.Service {
 	out := &corev1.Service{
-		TypeMeta: s.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion,
-			Generation: s.Generation, CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
-			Labels: s.Labels,
-		},
+		TypeMeta:   s.TypeMeta,
+		ObjectMeta: identity(&s.ObjectMeta),
 		Spec: corev1.ServiceSpec{
 			Type: s.Spec.Type, ExternalTrafficPolicy: s.Spec.ExternalTrafficPolicy, LoadBalancerClass: s.Spec.LoadBalancerClass,
 		},
 	}
+	out.Labels = s.Labels
 	if tp, ok := s.Annotations[tracing.TraceparentAnnotation]; ok {
 		out.Annotations = map[string]string{tracing.TraceparentAnnotation: tp}
 	}
@@ -114,11 +111,8 @@ func slimServiceForSpeaker(s *corev1.Service) *corev1.Service {
 // dropped.
 func slimEndpointSlice(es *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
 	out := &discoveryv1.EndpointSlice{
-		TypeMeta: es.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: es.Name, Namespace: es.Namespace, UID: es.UID, ResourceVersion: es.ResourceVersion,
-			Generation: es.Generation, CreationTimestamp: es.CreationTimestamp, DeletionTimestamp: es.DeletionTimestamp,
-		},
+		TypeMeta:    es.TypeMeta,
+		ObjectMeta:  identity(&es.ObjectMeta),
 		AddressType: es.AddressType,
 	}
 	if svc, ok := es.Labels[discoveryv1.LabelServiceName]; ok {
@@ -134,4 +128,11 @@ func slimEndpointSlice(es *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice
 		}
 	}
 	return out
+}
+
+// identity is the part of an object's metadata a slimmed copy keeps: what
+// names it, its versions, and when it was made and is going.
+func identity(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp}
 }

@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -142,17 +143,7 @@ func TestStatusActorKeepsAPreviousTermsWrite(t *testing.T) {
 		deleted.Store(a.(k8stesting.DeleteAction).GetName())
 		return true, nil, nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := testlog.New(t)
-	system := actors.NewSystem(log)
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
-		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
-		mlb: mlb, metrics: m, namespace: testNS, node: "n1"}
+	e, system, log := statusTestEnv(t, mlb)
 	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
 	defer system.Root.Stop(pid)
 
@@ -217,19 +208,10 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 			return true, nil, nil
 		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := testlog.New(t)
-	system := actors.NewSystem(log)
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
 	asked := make(chan resendAnnounced, 1)
 	rec := &events{}
-	e := &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
-		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
-		mlb: mlb, metrics: m, namespace: testNS, node: "n1", recorder: rec}
+	e, system, log := statusTestEnv(t, mlb)
+	e.recorder = rec
 	// The planner's own answer (plannerActor.resendAnnounced), given once
 	// the status actor has read the API: so a planned left over from the
 	// previous term, if it counted, would have the status actor delete
@@ -354,4 +336,21 @@ func TestPlannerAnswersResendOnlyOncePlanned(t *testing.T) {
 			t.Fatalf("no %T in the answer", want)
 		}
 	}
+}
+
+// statusTestEnv is the environment of a status actor run alone, on node n1,
+// writing through mlb, with a real clock and short backoffs.
+func statusTestEnv(t *testing.T, mlb *mlbfake.Clientset) (*env, *actor.ActorSystem, *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := testlog.New(t)
+	system := actors.NewSystem(log)
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
+		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
+		mlb: mlb, metrics: m, namespace: testNS, node: "n1"}, system, log
 }
