@@ -71,7 +71,7 @@ func TestQueries(t *testing.T) {
 		{"10.0.9.0/24", nil},
 	} {
 		got := p.ServicesIn(nil, netip.MustParsePrefix(tc.prefix))
-		slices.SortFunc(got, compareKeys)
+		slices.SortFunc(got, ServiceKey.Compare)
 		if !cmp.Equal(got, tc.want) {
 			t.Errorf("ServicesIn(%s) = %v, want %v", tc.prefix, got, tc.want)
 		}

@@ -182,7 +182,7 @@ func (p *Planner) serviceChanged(key ServiceKey, nw *svcInfo) Changes {
 		ips = append(ips, nw.ips...)
 		for _, ip := range nw.ips {
 			list := p.ipSvcs[ip]
-			i, _ := slices.BinarySearchFunc(list, key, func(s *svcInfo, k ServiceKey) int { return compareKeys(s.key, k) })
+			i, _ := slices.BinarySearchFunc(list, key, func(s *svcInfo, k ServiceKey) int { return s.key.Compare(k) })
 			p.ipSvcs[ip] = slices.Insert(list, i, nw)
 		}
 		p.svcs[key] = nw
@@ -192,10 +192,6 @@ func (p *Planner) serviceChanged(key ServiceKey, nw *svcInfo) Changes {
 		p.reelect(ip, st)
 	}
 	return st.changes()
-}
-
-func compareKeys(a, b ServiceKey) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
 // ServiceIPs returns the valid IPs of a Service as last set, sorted,

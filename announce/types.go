@@ -19,6 +19,11 @@ type ServiceKey struct {
 
 func (k ServiceKey) String() string { return k.Namespace + "/" + k.Name }
 
+// Compare orders keys by namespace, then name.
+func (k ServiceKey) Compare(o ServiceKey) int {
+	return cmp.Or(cmp.Compare(k.Namespace, o.Namespace), cmp.Compare(k.Name, o.Name))
+}
+
 // TrafficPolicy is a Service's spec.externalTrafficPolicy.
 type TrafficPolicy uint8
 

@@ -120,13 +120,19 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 	return reg
 }
 
-// Service returns the snapshot of one Service, with its Namespace's labels.
-func (i *Informers) Service(k alloc.ServiceKey) (Service, bool) {
+// cachedService is the cached Service itself: read it, never change it.
+func (i *Informers) cachedService(k alloc.ServiceKey) (*corev1.Service, bool) {
 	if i.listers.services == nil {
-		return Service{}, false
+		return nil, false
 	}
 	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
-	if err != nil {
+	return obj, err == nil
+}
+
+// Service returns the snapshot of one Service, with its Namespace's labels.
+func (i *Informers) Service(k alloc.ServiceKey) (Service, bool) {
+	obj, ok := i.cachedService(k)
+	if !ok {
 		return Service{}, false
 	}
 	s := ParseService(obj)
@@ -179,11 +185,8 @@ func (i *Informers) ServiceKeysIn(namespace string) []alloc.ServiceKey {
 // ServiceObject returns a deep copy of the cached Service, for a status
 // write that needs the whole object.
 func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
-	if i.listers.services == nil {
-		return nil, false
-	}
-	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
-	if err != nil {
+	obj, ok := i.cachedService(k)
+	if !ok {
 		return nil, false
 	}
 	return obj.DeepCopy(), true
@@ -192,11 +195,8 @@ func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
 // ServiceRef returns a reference to the cached Service, for an Event about
 // it: an Event needs the Service's identity, not a copy of the object.
 func (i *Informers) ServiceRef(k alloc.ServiceKey) (*corev1.ObjectReference, bool) {
-	if i.listers.services == nil {
-		return nil, false
-	}
-	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
-	if err != nil {
+	obj, ok := i.cachedService(k)
+	if !ok {
 		return nil, false
 	}
 	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: obj.Namespace, Name: obj.Name,

@@ -216,8 +216,7 @@ func (a *peersActor) finishDrain(c actor.Context) {
 // are. Nothing writes through these pointers, and the sessions copy what
 // they keep.
 func (a *peersActor) shareAttrs(at peer.Attrs) *peer.Attrs {
-	if l := a.lastAttrs; l != nil && l.HasLocalPref == at.HasLocalPref && l.LocalPref == at.LocalPref &&
-		slices.Equal(l.Communities, at.Communities) && slices.Equal(l.LargeCommunities, at.LargeCommunities) {
+	if l := a.lastAttrs; l != nil && l.Equal(&at) {
 		return l
 	}
 	a.lastAttrs = &at

@@ -1,11 +1,9 @@
 package speaker
 
 import (
-	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -165,9 +163,7 @@ func (a *plannerActor) announcedNow(l2 bool) []serviceAnnounced {
 	for k, names := range last {
 		out = append(out, serviceAnnounced{key: k, names: names})
 	}
-	slices.SortFunc(out, func(x, y serviceAnnounced) int {
-		return cmp.Or(strings.Compare(x.key.Namespace, y.key.Namespace), strings.Compare(x.key.Name, y.key.Name))
-	})
+	slices.SortFunc(out, func(x, y serviceAnnounced) int { return x.key.Compare(y.key) })
 	return out
 }
 

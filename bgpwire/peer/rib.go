@@ -90,7 +90,7 @@ func (r *rib) init() {
 // LOCAL_PREF is dropped unless the peer is internal (ibgp), so that routes
 // whose UPDATEs would be the same share them.
 func (r *rib) intern(a *Attrs, ibgp bool) *attrSet {
-	if l := r.last; l != nil && r.sets[l.key] == l && sameAttrs(a, &r.lastIn) {
+	if l := r.last; l != nil && r.sets[l.key] == l && a.Equal(&r.lastIn) {
 		return l
 	}
 	s := r.internSlow(a, ibgp)
@@ -102,11 +102,6 @@ func (r *rib) intern(a *Attrs, ibgp bool) *attrSet {
 		HasLocalPref:     a.HasLocalPref,
 	}
 	return s
-}
-
-func sameAttrs(a, b *Attrs) bool {
-	return a.HasLocalPref == b.HasLocalPref && a.LocalPref == b.LocalPref &&
-		slices.Equal(a.Communities, b.Communities) && slices.Equal(a.LargeCommunities, b.LargeCommunities)
 }
 
 func (r *rib) internSlow(a *Attrs, ibgp bool) *attrSet {

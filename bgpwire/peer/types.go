@@ -3,6 +3,7 @@ package peer
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/heraldlb/herald/bgpwire"
@@ -236,6 +237,13 @@ type Attrs struct {
 	// LocalPref is sent to internal peers only; without it they get 100.
 	LocalPref    uint32
 	HasLocalPref bool
+}
+
+// Equal reports whether a and b are the same attributes, communities in
+// the same order.
+func (a *Attrs) Equal(b *Attrs) bool {
+	return a.HasLocalPref == b.HasLocalPref && a.LocalPref == b.LocalPref &&
+		slices.Equal(a.Communities, b.Communities) && slices.Equal(a.LargeCommunities, b.LargeCommunities)
 }
 
 // Route is one prefix to announce with its attributes.
