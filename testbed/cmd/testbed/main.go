@@ -95,7 +95,7 @@ func run(ctx context.Context, cmd string, args []string, out io.Writer) error {
 }
 
 // binaries builds the lab's programs into the cache. make e2e runs it before
-// the tests: on a fresh machine the builds take about 20 minutes on 2
+// the tests: on a fresh machine the builds take about 8 minutes on 2
 // cores, and inside `go test` they would count against its timeout and slow
 // the tests that run beside them.
 func binaries(ctx context.Context, out io.Writer) error {
