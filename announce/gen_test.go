@@ -113,7 +113,10 @@ func genConfig(t *rapid.T) *config.Config {
 		peers = append(peers, name)
 		in.BGPPeers = append(in.BGPPeers, v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: rapid.SampledFrom([]uint32{64512, 64513}).Draw(t, name+"asn"),
-				Address: fmt.Sprint("192.0.2.", i+1), Port: 179, NodeSelectors: genNodeSelectors(t, name+"nodes")}})
+				// localASN, when drawn, is what the session presents: it
+				// decides iBGP, not myASN.
+				LocalASN: rapid.SampledFrom([]uint32{0, 0, 64512, 64513}).Draw(t, name+"localasn"),
+				Address:  fmt.Sprint("192.0.2.", i+1), Port: 179, NodeSelectors: genNodeSelectors(t, name+"nodes")}})
 	}
 	if len(in.IPAddressPools) == 0 {
 		return compileGen(t, in)

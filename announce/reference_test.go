@@ -70,7 +70,7 @@ func refPlan(in Input) Plan {
 				}
 			}
 			for pfx, ads := range adsOf {
-				attrs, conflict := refAttrs(ads, peer.IBGP())
+				attrs, conflict := refAttrs(ads, refIBGP(peer))
 				pp.Routes = append(pp.Routes, Route{pfx, attrs})
 				if conflict != nil {
 					conflict.Node, conflict.Peer, conflict.Prefix = name, peer.Name, pfx
@@ -272,4 +272,21 @@ func refAttrs(ads map[string]*config.BGPAdvertisement, ibgp bool) (Attrs, *Local
 		c.Advertisements = append(c.Advertisements, AdvertisementPref{name, ads[name].LocalPref})
 	}
 	return a, c
+}
+
+// refIBGP is the kind of session as the OPEN messages make it, worked out
+// here rather than by config.Peer.IBGP: internal when the peer's AS is the
+// one this end presents (localASN if set, else myASN), or as dynamicASN says.
+func refIBGP(p *config.Peer) bool {
+	switch p.DynamicASN {
+	case "internal":
+		return true
+	case "external":
+		return false
+	}
+	presented := p.MyASN
+	if p.LocalASN != 0 {
+		presented = p.LocalASN
+	}
+	return p.ASN == presented
 }

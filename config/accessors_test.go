@@ -115,3 +115,25 @@ spec: {myASN: 3, peerASN: 9, peerAddress: 10.0.0.3, nodeSelectors: [{matchLabels
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestPeerIBGP: the kind of session is decided by the AS this end
+// presents in its OPEN (localASN when set), as bgpwire/peer decides it on
+// the wire; LOCAL_PREF, BFD's hop mode and GTSM all follow it.
+func TestPeerIBGP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    config.Peer
+		want bool
+	}{
+		{"same AS", config.Peer{MyASN: 64512, ASN: 64512}, true},
+		{"different AS", config.Peer{MyASN: 64512, ASN: 64513}, false},
+		{"localASN equals the peer's", config.Peer{MyASN: 64512, LocalASN: 64513, ASN: 64513}, true},
+		{"localASN hides an equal myASN", config.Peer{MyASN: 64512, LocalASN: 64513, ASN: 64512}, false},
+		{"dynamic internal", config.Peer{MyASN: 64512, LocalASN: 64513, DynamicASN: v1beta2.InternalASNMode}, true},
+		{"dynamic external", config.Peer{MyASN: 64512, DynamicASN: v1beta2.ExternalASNMode}, false},
+	} {
+		if got := tc.p.IBGP(); got != tc.want {
+			t.Errorf("%s: IBGP() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -235,12 +235,25 @@ type Peer struct {
 	DualStackAddressFamily bool
 }
 
-// IBGP reports whether the session is internal (same AS on both ends).
+// IBGP reports whether the session is internal: the peer's AS is the one
+// this end presents in its OPEN, which is LocalASN when it is set. The
+// wire (bgpwire/peer) decides the same way, and every choice that depends
+// on the kind of session (LOCAL_PREF, BFD single- or multihop, GTSM, the
+// checks of ebgpMultiHop and ttlSecurity) must agree with it.
 func (p *Peer) IBGP() bool {
 	if p.DynamicASN != "" {
 		return p.DynamicASN == v1beta2.InternalASNMode
 	}
-	return p.ASN == p.MyASN
+	return p.ASN == p.LocalAS()
+}
+
+// LocalAS is the AS number this end presents to the peer: LocalASN when
+// set, else MyASN.
+func (p *Peer) LocalAS() uint32 {
+	if p.LocalASN != 0 {
+		return p.LocalASN
+	}
+	return p.MyASN
 }
 
 // BFD defaults, as FRR applies them.
