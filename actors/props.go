@@ -34,6 +34,18 @@ func supervisor(log *slog.Logger) actor.SupervisorStrategy {
 	})
 }
 
+// StopFailedChildren makes an actor's failed children stop instead of
+// restarting: for a parent that keeps its children's state itself and
+// starts a failed child again from it (its Terminated), rather than have
+// protoactor call the child's producer again with what it was given when
+// first spawned.
+func StopFailedChildren(log *slog.Logger) actor.PropsOption {
+	return actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, func(reason any) actor.Directive {
+		log.Error("actor failed; stopping it", "reason", fmt.Sprint(reason))
+		return actor.StopDirective
+	}))
+}
+
 // traceMiddleware logs every user message at debug level. It checks the
 // level first so the hot path costs one branch when debug is off.
 func traceMiddleware(log *slog.Logger) actor.ReceiverMiddleware {

@@ -20,6 +20,7 @@ const configDebounce = 50 * time.Millisecond
 // invalid configuration never replaces a valid one: the speaker keeps
 // announcing what the last valid one says, and the state says it is stale.
 type configActor struct {
+	term
 	e *env
 
 	scheduled bool
@@ -37,7 +38,7 @@ func (a *configActor) Receive(c actor.Context) {
 	case *actor.Started:
 		// A restarted config actor compiles at once; the first waits for
 		// the tree to exist (topActor sends compileNow).
-		if a.e.begun.Load() {
+		if a.restarted {
 			a.compile(c)
 		}
 	case configChanged:

@@ -2,7 +2,6 @@ package speaker
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -53,10 +52,6 @@ type env struct {
 
 	// pids of the tree's fixed actors, known before any is spawned.
 	config, planner, peers, bgpStatus, l2Status, ifaces, mesh *actor.PID
-	// begun is set once every fixed actor exists: a message sent to one
-	// not spawned yet would be lost, so the config actor waits for it
-	// before its first compilation (see topActor).
-	begun atomic.Bool
 	// spawned is closed once the top actor has spawned every child the
 	// first time.
 	spawned     chan struct{}
@@ -68,3 +63,15 @@ type (
 	configChanged struct{}
 	compileNow    struct{}
 )
+
+// term is embedded in each of the tree's fixed actors: restarted says this
+// incarnation follows a failed one. Such an actor asks its siblings for
+// what it lost (they all exist by then); a first incarnation asks nothing,
+// since a sibling spawned after it would lose the message, and waits for
+// what the top actor sends once the whole tree exists. topActor counts
+// the incarnations of each child as its producer is called: a flag the
+// tree shared, set once every child was spawned, was already set when the
+// children's Started ran, so every first start looked like a restart.
+type term struct{ restarted bool }
+
+func (t *term) setRestarted(r bool) { t.restarted = r }

@@ -19,6 +19,7 @@ import (
 // which interfaces can answer, and hands each interface actor the IPs it
 // must answer ARP/NDP for.
 type ifacesActor struct {
+	term
 	e       *env
 	watcher *l2.Watcher
 	// usable are the usable links by name; actors their interface actors.
@@ -32,6 +33,8 @@ type ifacesActor struct {
 	// Service or EndpointSlice event caused.
 	traces map[netip.Addr]trace.SpanContext
 	since  map[netip.Addr]time.Time
+	// listed: the interfaces were listed once and the planner told.
+	listed bool
 }
 
 // Messages of the L2 actors.
@@ -64,6 +67,9 @@ type (
 	// resendOwned, to the planner: send l2Owned again (a restarted
 	// interfaces actor).
 	resendOwned struct{}
+	// resendLocalInterfaces, from a restarted planner: send
+	// localInterfaces again, once they are listed.
+	resendLocalInterfaces struct{}
 )
 
 func newIfacesActor(e *env) actor.Actor { return &ifacesActor{e: e} }
@@ -72,7 +78,7 @@ func (a *ifacesActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.usable, a.actors, a.owned = map[string]l2.Link{}, map[string]*actor.PID{}, map[netip.Addr][]string{}
-		if a.e.begun.Load() {
+		if a.restarted {
 			// Restarted alone: its interface actors are gone with what
 			// they answered for; the planner says it again.
 			a.watch(c)
@@ -86,7 +92,12 @@ func (a *ifacesActor) Receive(c actor.Context) {
 		// The planner hears the usable interfaces at least once, even
 		// when there are none (it says so on L2Advertisements naming
 		// interfaces).
+		a.listed = true
 		c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
+	case resendLocalInterfaces:
+		if a.listed { // else the listing tells the planner
+			c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
+		}
 	case l2Owned:
 		a.owned = m.ips
 		a.traces, a.since = m.traces, m.since

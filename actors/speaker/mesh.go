@@ -87,9 +87,12 @@ type (
 	}
 	// resendInterfaces, to the planner: send localInterfaces again.
 	resendInterfaces struct{}
+	// resendAlive, from a restarted planner: send speakersAlive again.
+	resendAlive struct{}
 )
 
 type meshActor struct {
+	term
 	e       *env
 	start   time.Time
 	profile bfd.Profile
@@ -137,6 +140,9 @@ func (a *meshActor) Receive(c actor.Context) {
 	case localInterfaces:
 		a.ifaces, a.hasIfs = m.names, true
 		a.update(c)
+	case resendAlive:
+		a.sentOnce = false
+		a.tellPlanner(c)
 	case meshBFD:
 		a.bfdChange(c, m.ch)
 	case meshDatagram:
@@ -234,7 +240,7 @@ func (a *meshActor) started(c actor.Context) {
 			}
 		}
 	}
-	if a.e.begun.Load() {
+	if a.restarted {
 		c.Send(a.e.planner, resendInterfaces{}) // restarted
 	}
 	a.readMembers(c)

@@ -34,6 +34,8 @@ type peerActor struct {
 	// restarted: the speaker process has just started (graceful restart's
 	// Restart State bit).
 	restarted bool
+	// replaced: a session of the changed BGPPeer follows this one.
+	replaced bool
 
 	p         *peer.Peer
 	transport sessionTransport
@@ -114,6 +116,10 @@ type (
 	// time), say goodbye, and answer drained to reply.
 	drainPeer struct{ reply *actor.PID }
 	drained   struct{ peer string }
+	// sessionReplaced, from the peers actor before it stops this one: a
+	// session of the changed BGPPeer follows, and takes over its
+	// BGPSessionState.
+	sessionReplaced struct{}
 )
 
 func newPeerActor(e *env, cfg *config.Peer, routes []peer.Route, restarted bool) actor.Actor {
@@ -209,6 +215,8 @@ func (a *peerActor) Receive(c actor.Context) {
 		// lets go of its connections, timers and BFD session (whose key
 		// the new one adds again).
 		a.release()
+	case sessionReplaced:
+		a.replaced = true
 	case *actor.Stopping:
 		// Removed (the session is no longer planned, or its BGPPeer
 		// changed): say goodbye with Cease/Peer De-configured.
@@ -219,9 +227,11 @@ func (a *peerActor) Receive(c actor.Context) {
 		// failure, once the BGP session has closed.
 		a.release()
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
-		if a.drain == nil {
+		if a.drain == nil && !a.replaced {
 			// No longer planned (a stopping speaker keeps its objects:
-			// the next one takes them over).
+			// the next one takes them over, and so does the session
+			// that replaces this one: deleting it here could land after
+			// the new session's first write).
 			deleteSessionState(a.e, a.name)
 		}
 	}

@@ -26,6 +26,7 @@ const drainTimeout = 5 * time.Second
 // is the one place that turns the planner's session and route changes into
 // messages to the sessions.
 type peersActor struct {
+	term
 	e   *env
 	cfg *config.Config
 	// started: the first configuration came; peers created before it was
@@ -40,6 +41,21 @@ type peersActor struct {
 	routes    map[string]map[netip.Prefix]*peer.Attrs
 	lastAttrs *peer.Attrs
 	children  map[string]*peerChild
+	// planned: the planner has handed over every session and route of
+	// this node once (routesPlanned). No session starts before: it would
+	// send a partial table and, with graceful restart, an End-of-RIB that
+	// makes the router drop the routes it kept for this node.
+	planned bool
+	// early are the route changes of each session that came before
+	// planned, as they would have gone to the session: its first actor
+	// gets them in order rather than the routes alone, so the journeys
+	// they carry (their traces) go on to the wire.
+	early map[string][]changeRoutes
+	// leaving are children told to stop, by PID, with their session's
+	// name: a session's replacement starts once its predecessor is gone,
+	// as both would hold the same listener registration and status
+	// object.
+	leaving map[string]string
 
 	drain *drainAll
 }
@@ -58,7 +74,12 @@ type drainAll struct {
 type (
 	// drainPeers (a request): the speaker stops; answer peersDrained once
 	// every session said goodbye (or drainTimeout passed).
-	drainPeers    struct{}
+	drainPeers struct{}
+	// routesPlanned, from the planner: every session and route of this
+	// node has been sent (after its first plan, and after a replan).
+	routesPlanned struct{}
+	// respawnPeer, to itself: start a failed session's actor again.
+	respawnPeer   struct{ name string }
 	peersDrained  struct{}
 	drainDeadline struct{}
 )
@@ -71,7 +92,9 @@ func (a *peersActor) Receive(c actor.Context) {
 		a.open = map[string]bool{}
 		a.routes = map[string]map[netip.Prefix]*peer.Attrs{}
 		a.children = map[string]*peerChild{}
-		if a.e.begun.Load() {
+		a.leaving = map[string]string{}
+		a.early = map[string][]changeRoutes{}
+		if a.restarted {
 			// Restarted: it lost the configuration and the planner's
 			// sessions and routes; both send them again. (At the first
 			// start they come on their own.)
@@ -88,10 +111,22 @@ func (a *peersActor) Receive(c actor.Context) {
 		} else {
 			delete(a.open, m.peer)
 			delete(a.routes, m.peer)
+			delete(a.early, m.peer)
 		}
 		a.reconcile(c, m.peer)
 	case routeChanges:
 		a.applyRoutes(c, m)
+	case routesResync:
+		a.resync(c, m)
+	case routesPlanned:
+		if !a.planned {
+			a.planned = true
+			a.reconcileAll(c)
+		}
+	case *actor.Terminated:
+		a.terminated(c, m.Who)
+	case respawnPeer:
+		a.reconcile(c, m.name)
 	case drainPeers:
 		a.startDrain(c, c.Sender())
 	case drained:
@@ -137,22 +172,79 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		ch.cfg = want
 	}
 	if ch != nil && (want == nil || !sameSession(ch.cfg, want)) {
-		// Stopping says goodbye with Cease/Peer De-configured.
-		c.Stop(ch.pid)
+		// Stopping says goodbye with Cease/Peer De-configured. A
+		// session replaced by another keeps its BGPSessionState for the
+		// new one to write over; one no longer planned deletes it.
+		// Poison, not Stop: it comes after sessionReplaced in the mailbox.
+		if want != nil {
+			c.Send(ch.pid, sessionReplaced{})
+		}
+		c.Poison(ch.pid)
+		a.leaving[ch.pid.Id] = name
 		delete(a.children, name)
 		ch = nil
 	}
-	if ch == nil && want != nil {
+	if ch == nil && want != nil && a.planned && !a.isLeaving(name) {
 		routes := make([]peer.Route, 0, len(a.routes[name]))
 		for prefix, attrs := range a.routes[name] {
 			routes = append(routes, peer.Route{Prefix: prefix, Attrs: *attrs})
+		}
+		early := a.early[name]
+		delete(a.early, name)
+		if early != nil {
+			routes = nil // the same routes, as the changes that made them
 		}
 		restarted := a.configs == 1
 		p := want
 		pid := c.Spawn(actors.NewProps(a.e.Log, "peer", func() actor.Actor { return newPeerActor(a.e, p, routes, restarted) }))
 		a.children[name] = &peerChild{pid: pid, cfg: want}
+		// In this turn, so in the mailbox before the first connection's
+		// news: the session is up only with all of them.
+		for _, msg := range early {
+			c.Send(pid, msg)
+		}
 	}
 }
+
+func (a *peersActor) isLeaving(name string) bool {
+	for _, n := range a.leaving {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// terminated handles a child that stopped: one told to leave makes room
+// for its replacement; one that stopped on its own failed (a peer actor's
+// panic stops it rather than restarting it: actors.StopFailedChildren), and starts
+// again from the routes and configuration in force now, not those it was
+// first given.
+func (a *peersActor) terminated(c actor.Context, who *actor.PID) {
+	if name, ok := a.leaving[who.Id]; ok {
+		delete(a.leaving, who.Id)
+		a.reconcile(c, name)
+		return
+	}
+	for name, ch := range a.children {
+		if ch.pid.Id == who.Id {
+			delete(a.children, name)
+			if a.drain != nil {
+				delete(a.drain.waiting, name)
+				if len(a.drain.waiting) == 0 {
+					a.finishDrain(c)
+				}
+				return
+			}
+			a.e.Log.Error("a BGP session's actor failed; starting it again", "peer", name)
+			a.e.After(peerRespawnDelay, c.Self(), respawnPeer{name: name})
+			return
+		}
+	}
+}
+
+// peerRespawnDelay spaces the restarts of a failing session's actor.
+const peerRespawnDelay = time.Second
 
 // sameSession reports whether two compilations of a BGPPeer describe the
 // same BGP session, their BFD profiles aside (a profile change renegotiates
@@ -188,6 +280,40 @@ func (a *peersActor) applyRoutes(c actor.Context, m routeChanges) {
 	}
 	if ch := a.children[m.peer]; ch != nil {
 		c.Send(ch.pid, msg)
+	} else if !a.planned || a.early[m.peer] != nil {
+		// Kept whole until the session's first actor starts (also when
+		// that waits for its BGPPeer after planned).
+		a.early[m.peer] = append(a.early[m.peer], msg)
+	}
+}
+
+// resync makes the sessions and their routes exactly a restarted
+// planner's: sessions it does not open close, and routes it does not list
+// are withdrawn. Routes go first, so a session it opens starts from them.
+func (a *peersActor) resync(c actor.Context, m routesResync) {
+	for _, name := range slices.Sorted(maps.Keys(a.open)) {
+		if _, ok := m.sessions[name]; !ok {
+			delete(a.open, name)
+			delete(a.routes, name)
+			a.reconcile(c, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.sessions)) {
+		routes := m.sessions[name]
+		keep := make(map[netip.Prefix]bool, len(routes))
+		for _, r := range routes {
+			keep[r.Prefix] = true
+		}
+		var gone []netip.Prefix
+		for p := range a.routes[name] {
+			if !keep[p] {
+				gone = append(gone, p)
+			}
+		}
+		a.applyRoutes(c, routeChanges{peer: name, changes: announce.RouteChanges{
+			Node: a.e.node, Peer: name, Added: routes, Removed: gone}})
+		a.open[name] = true
+		a.reconcile(c, name)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 // config actor keeps the last valid one), so a broken edit withdraws
 // nothing.
 type plannerActor struct {
+	term
 	e *env
 	p *announce.Planner
 	// ready: a configuration has been set.
@@ -52,6 +53,12 @@ type plannerActor struct {
 	cfg         *config.Config
 	ifacesKnown bool
 	ifCheck     *interfaceCheck
+	// resyncDue: this term follows a failed one and has not loaded yet.
+	// The actors it feeds still hold the previous term's sessions,
+	// routes, L2 IPs and status wishes, some of which may be stale now;
+	// the first loadAll replaces them whole (resync) rather than adding
+	// to them.
+	resyncDue bool
 	// plan is the speaker.plan span of the step being applied (invalid
 	// when nothing is traced) and since when the Service or EndpointSlice
 	// event it serves was received (zero: no such event): the messages
@@ -72,16 +79,23 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
 		a.ifCheck = newInterfaceCheck()
-		if a.e.begun.Load() {
+		if a.restarted {
+			// Restarted: the configuration, this node's interfaces and
+			// the mesh's alive set are lost with the previous term, and
+			// their owners send them only when they change; ask for them.
+			a.resyncDue = true
 			c.Send(a.e.config, resendConfig{to: c.Self()})
+			if a.e.ifaces != nil {
+				c.Send(a.e.ifaces, resendLocalInterfaces{})
+			}
+			if a.e.mesh != nil {
+				c.Send(a.e.mesh, resendAlive{})
+			}
 		}
 	case configUpdated:
 		a.cfg = m.cfg
 		a.apply(c, a.p.SetConfig(m.cfg))
-		if !a.ready {
-			a.ready = true
-			a.loadAll(c)
-		}
+		a.loadWhenReady(c)
 		a.checkInterfaces()
 	case replan:
 		// The peers actor restarted: every session and route again.
@@ -90,11 +104,15 @@ func (a *plannerActor) Receive(c actor.Context) {
 			c.Send(a.e.peers, routeChanges{peer: name, changes: announce.RouteChanges{
 				Node: a.e.node, Peer: name, Added: a.p.Routes(a.e.node, name)}})
 		}
+		if a.ready { // else loadAll says it
+			c.Send(a.e.peers, routesPlanned{})
+		}
 	case speakersAlive:
 		a.mesh = &m
 		if a.ready {
 			a.speakers(c)
 		}
+		a.loadWhenReady(c)
 	case resendAnnounced:
 		a.resendAnnounced(c, m.l2)
 	case resendOwned:
@@ -105,6 +123,14 @@ func (a *plannerActor) Receive(c actor.Context) {
 		}
 	case localInterfaces:
 		a.ifaces, a.ifacesKnown = m.names, true
+		if !a.ready {
+			if a.e.mesh != nil {
+				c.Send(a.e.mesh, m)
+			}
+			a.loadWhenReady(c)
+			a.checkInterfaces()
+			return
+		}
 		if a.e.mesh != nil {
 			c.Send(a.e.mesh, m)
 		}
@@ -167,8 +193,32 @@ func (a *plannerActor) announcedNow(l2 bool) []serviceAnnounced {
 	return out
 }
 
-// loadAll gives the planner every Node and Service the caches hold.
+// loadWhenReady runs loadAll once the configuration is in; a restarted
+// term also waits for this node's interfaces and the mesh's alive set, so
+// that its whole-state resync does not withdraw every L2 IP (and delete
+// every ServiceL2Status) for the moment they are missing.
+func (a *plannerActor) loadWhenReady(c actor.Context) {
+	if a.ready || a.cfg == nil {
+		return
+	}
+	if a.resyncDue && ((a.e.ifaces != nil && !a.ifacesKnown) || (a.e.mesh != nil && a.mesh == nil)) {
+		return
+	}
+	a.ready = true
+	a.loadAll(c)
+}
+
+// loadAll gives the planner every Node and Service the caches hold. In a
+// restarted term it then replaces what the previous term left with the
+// actors it feeds (resync).
 func (a *plannerActor) loadAll(c actor.Context) {
+	if a.resyncDue {
+		// Before any wish of this term: the status actors drop the
+		// previous term's, and what this term does not say again is
+		// stale once planned comes.
+		c.Send(a.e.bgpStatus, forgetWishes{})
+		c.Send(a.e.l2Status, forgetWishes{})
+	}
 	for _, n := range a.e.inf.Nodes() {
 		a.nodes[n.Name] = true
 		a.apply(c, a.p.SetNode(plannedNode(&n)))
@@ -177,6 +227,10 @@ func (a *plannerActor) loadAll(c actor.Context) {
 	for _, s := range a.e.inf.Services() {
 		a.service(c, s.Key)
 	}
+	if a.resyncDue {
+		a.resync(c)
+	}
+	c.Send(a.e.peers, routesPlanned{})
 	c.Send(a.e.bgpStatus, planned{})
 	c.Send(a.e.l2Status, planned{})
 }
@@ -373,6 +427,29 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 
 // replan asks the planner for every session and route of this node again.
 type replan struct{}
+
+// routesResync, from a restarted planner to the peers actor: every session
+// this node opens and all of its routes. Sessions and routes the peers
+// actor has beyond these are the previous term's and go.
+type routesResync struct {
+	sessions map[string][]announce.Route
+}
+
+// resync replaces, after a restarted term's loadAll, what the actors fed by
+// the planner still hold of the previous term: loadAll's changes only add
+// to it, so a Service deleted or moved while the planner was down would
+// stay announced (its route at the router, its IP answered on the link).
+func (a *plannerActor) resync(c actor.Context) {
+	a.resyncDue = false
+	sessions := map[string][]announce.Route{}
+	for _, name := range a.p.Sessions(a.e.node) {
+		sessions[name] = a.p.Routes(a.e.node, name)
+	}
+	c.Send(a.e.peers, routesResync{sessions: sessions})
+	if a.e.ifaces != nil {
+		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
+	}
+}
 
 // configUpdated carries a newly compiled valid configuration.
 type configUpdated struct{ cfg *config.Config }

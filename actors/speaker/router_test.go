@@ -25,6 +25,10 @@ type testRouter struct {
 	rib           map[netip.Prefix]bgpwire.Attributes
 	notifications []bgpwire.Notification
 	endOfRIB      int
+	// ribAtEoR is the RIB's size at each End-of-RIB; restartBits the
+	// Restart State bit of each OPEN (false without graceful restart).
+	ribAtEoR    []int
+	restartBits []bool
 	// opens counts the sessions; each starts with an empty RIB, as a
 	// router's does once the previous session is gone.
 	opens int
@@ -83,6 +87,8 @@ func (r *testRouter) session(c net.Conn) {
 			case bgpwire.TypeOpen:
 				r.mu.Lock()
 				r.opens++
+				gr := m.Open.Capabilities.GracefulRestart
+				r.restartBits = append(r.restartBits, gr != nil && gr.Restarting)
 				clear(r.rib)
 				r.mu.Unlock()
 				theirs := m.Open
@@ -119,6 +125,7 @@ func (r *testRouter) update(u *bgpwire.Update) {
 	defer r.mu.Unlock()
 	if _, ok := u.IsEndOfRIB(); ok {
 		r.endOfRIB++
+		r.ribAtEoR = append(r.ribAtEoR, len(r.rib))
 		return
 	}
 	for _, p := range u.Withdrawn {

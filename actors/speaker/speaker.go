@@ -324,15 +324,28 @@ func (s *Speaker) goodbye(e *env) {
 // yet is only a dead letter. So the children start in an order where
 // nobody sends to a later sibling from its Started; what would (the
 // configuration, the interfaces found by netlink, a restarted child's
-// requests, gated by e.begun) waits for the message sent once all exist.
+// requests, gated by term.restarted) waits for the message sent once all
+// exist.
 type topActor struct{ e *env }
+
+// incarnations wraps a fixed child's producer: protoactor calls it again
+// for each restart, and every call after the first makes a restarted term.
+// The count is atomic because a restart calls the producer from the
+// child's mailbox, not from the top actor.
+func incarnations(make func() actor.Actor) func() actor.Actor {
+	var n atomic.Int32
+	return func() actor.Actor {
+		a := make()
+		a.(interface{ setRestarted(bool) }).setRestarted(n.Add(1) > 1)
+		return a
+	}
+}
 
 func (t *topActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		// Also after a restart (its children were stopped): while they
-		// are spawned again, none acts as restarted alone.
-		t.e.begun.Store(false)
+		// Also after a restart (its children were stopped): each is
+		// spawned again as a first incarnation.
 		for _, ch := range []struct {
 			name string
 			want *actor.PID
@@ -349,14 +362,19 @@ func (t *topActor) Receive(c actor.Context) {
 			if ch.want == nil {
 				continue // off
 			}
-			pid, err := c.SpawnNamed(actors.NewProps(t.e.Log, ch.name, ch.make), ch.name)
+			props := actors.NewProps(t.e.Log, ch.name, incarnations(ch.make))
+			if ch.name == "peers" {
+				// The peers actor starts a failed session again from the
+				// routes in force (peersActor.terminated).
+				props = props.Configure(actors.StopFailedChildren(t.e.Log.With("actor", "peers")))
+			}
+			pid, err := c.SpawnNamed(props, ch.name)
 			if err != nil || pid.Id != ch.want.Id {
 				panic(fmt.Sprintf("spawning %s: got %v, want %s: %v", ch.name, pid, ch.want.Id, err))
 			}
 		}
 		// Everyone exists now: the first compilation may go out, and
 		// the interfaces actor may tell the planner what it finds.
-		t.e.begun.Store(true)
 		t.e.spawnedOnce.Do(func() { close(t.e.spawned) })
 		c.Send(t.e.config, compileNow{})
 		c.Send(t.e.ifaces, watchInterfaces{})

@@ -68,6 +68,7 @@ type statusKind struct {
 // (about a tenth of a speaker's heap at 10,000 Services) to answer a
 // question asked once.
 type statusActor struct {
+	term
 	e    *env
 	kind statusKind
 	// desired are the names each Service lists (absent: none); shown
@@ -120,6 +121,10 @@ type (
 	// restartFence, to itself: the messages before it were sent to the
 	// previous term of a restarted status actor.
 	restartFence struct{}
+	// forgetWishes, from a restarted planner: the wishes so far were
+	// its previous term's; this term says again every Service announced
+	// now, then planned, and the objects of the others go.
+	forgetWishes struct{}
 	// statusListed is what the API holds of this node's objects.
 	statusListed struct {
 		shown map[announce.ServiceKey][]string
@@ -140,7 +145,7 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.unsaid, a.early = map[announce.ServiceKey]bool{}, map[announce.ServiceKey][]string{}
 		a.bo = a.e.NewBackoff()
 		a.list(c)
-		if a.e.begun.Load() {
+		if a.restarted {
 			// Restarted alone: the planner has the wishes this term
 			// lacks. Without them nothing stale would ever be deleted
 			// and no Service written until it changed again. The
@@ -155,6 +160,11 @@ func (a *statusActor) Receive(c actor.Context) {
 		}
 	case restartFence:
 		a.fenced = false
+	case forgetWishes:
+		// Events still compare with what the API shows (want), so a
+		// Service announced before and again says nothing new.
+		clear(a.desired)
+		a.planned = false
 	case statusListed:
 		a.listing = false
 		if a.listed {

@@ -232,13 +232,13 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 		}
 	}))
 	defer system.Root.Stop(e.planner)
-	// A term of the status actor started while the tree has begun: a
-	// restart. (A first term starts before begun is set and asks nothing:
+	// A restarted term of the status actor. (A first term asks nothing:
 	// the planner sends everything on its own then.) Its mailbox holds a
 	// planned the previous term did not get to.
-	e.begun.Store(true)
 	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor {
-		return selfRecorder{Actor: newStatusActor(e, bgpStatusKind), self: &target, leftover: planned{}}
+		sa := newStatusActor(e, bgpStatusKind)
+		sa.(*statusActor).restarted = true
+		return selfRecorder{Actor: sa, self: &target, leftover: planned{}}
 	}))
 	defer system.Root.Stop(pid)
 

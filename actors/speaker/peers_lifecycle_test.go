@@ -1,0 +1,111 @@
+package speaker
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
+	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/api/v1beta2"
+	"github.com/heraldlb/herald/internal/testlog"
+)
+
+// startWebSpeaker runs a speaker of node n1 announcing app/web
+// (10.10.0.1) to router over the BGPPeer r; bgpNet is its BGP network
+// (nil: the default, no listener).
+func startWebSpeaker(t *testing.T, router *testRouter, bgpNet func(*testing.T) *BGPNet) (*Speaker, *kubefake.Clientset, *mlbfake.Clientset) {
+	t.Helper()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}}}
+	kube := kubefake.NewClientset(node, lbService("web", "10.10.0.1"), endpoints("web", "n1"))
+	mlb := mlbfake.NewSimpleClientset(
+		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "p"},
+			Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.10.0.0/24"}}},
+		&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "r"},
+			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
+		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
+	)
+	opts := Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", NoL2: true, LivenessPort: -1,
+		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)}
+	if bgpNet != nil {
+		opts.Net = bgpNet(t)
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, "web's route", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
+	return s, kube, mlb
+}
+
+// A BGPPeer change that restarts the session, on a speaker that listens
+// for BGP: the new session's actor registers the peer's address with the
+// listener, which the old one holds until it is gone. Started at once, the
+// new one was refused (a duplicate registration) and the session never
+// came back.
+func TestPeerChangeWithAListener(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	_, _, mlb := startWebSpeaker(t, router, func(t *testing.T) *BGPNet {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := uint16(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		return NewBGPNet(port, testlog.New(t))
+	})
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		bp, err := mlb.MetallbV1beta2().BGPPeers(testNS).Get(ctx, "r", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bp.Spec.HoldTime = &metav1.Duration{Duration: time.Duration(30+i) * time.Second}
+		if _, err := mlb.MetallbV1beta2().BGPPeers(testNS).Update(ctx, bp, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the session back after the change", func() bool {
+			return router.sessions() == i+1 && slices.Equal(router.routes(), []string{"10.10.0.1/32"})
+		})
+	}
+}
+
+// A session's actor that fails starts again with the routes in force, not
+// those it was first given: protoactor's restart calls the producer again,
+// whose closure held the routes of the first spawn.
+func TestFailedSessionActorStartsFromTheRoutesInForce(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	s, kube, _ := startWebSpeaker(t, router, nil)
+	ctx := context.Background()
+	if err := kube.CoreV1().Services("app").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Services("app").Create(ctx, lbService("api", "10.10.0.2"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.DiscoveryV1().EndpointSlices("app").Create(ctx, endpoints("api", "n1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "api's route only", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.2/32"}) })
+
+	// A panic in the session's actor: a nil connection handed to it.
+	s.system.Root.Send(s.system.NewLocalPID("speaker/peers/$1"), acceptedConn{})
+	eventually(t, "a second session", func() bool { return router.sessions() == 2 })
+	eventually(t, "api's route on it", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.2/32"}) })
+	time.Sleep(200 * time.Millisecond) // a stale route of web would come with the table
+	if got := router.routes(); !slices.Equal(got, []string{"10.10.0.2/32"}) {
+		t.Errorf("after the session's actor failed the router has %v, want [10.10.0.2/32]", got)
+	}
+}
