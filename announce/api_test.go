@@ -87,3 +87,27 @@ func TestQueries(t *testing.T) {
 		t.Errorf("DeleteNode of an unknown node: %+v", c)
 	}
 }
+
+// TestEndpointServes: serving decides when it is set; when it is not, an
+// endpoint serves unless it is explicitly not ready (the EndpointSlice
+// API's rule, and MetalLB's).
+func TestEndpointServes(t *testing.T) {
+	for _, tc := range []struct {
+		ready, serving Condition
+		want           bool
+	}{
+		{Unset, Unset, true},
+		{True, Unset, true},
+		{False, Unset, false},
+		{False, True, true}, // terminating, still serving
+		{False, False, false},
+		{Unset, False, false},
+		{True, False, false},
+		{True, True, true},
+		{Unset, True, true},
+	} {
+		if got := (Endpoint{Ready: tc.ready, Serving: tc.serving}).Serves(); got != tc.want {
+			t.Errorf("ready %v serving %v: Serves() = %v, want %v", tc.ready, tc.serving, got, tc.want)
+		}
+	}
+}

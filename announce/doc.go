@@ -46,9 +46,13 @@
 //     has the condition NetworkUnavailable=True, or is cordoned
 //     (spec.unschedulable). A node the planner has not been given a Node for
 //     announces nothing either: its labels and state are unknown.
-//   - An endpoint serves when its ready condition is not false (unset means
-//     ready, as the EndpointSlice API says) or its serving condition is true
-//     (a terminating endpoint that still serves). This is MetalLB's rule.
+//   - An endpoint serves when its serving condition is true (a terminating
+//     endpoint still serves); when serving is unset, when its ready
+//     condition is not false (unset means ready), as the EndpointSlice API
+//     says. This is MetalLB's rule. A node whose only endpoints terminate
+//     but still serve keeps announcing until they stop serving: withdrawing
+//     earlier would move the connections they are finishing elsewhere by
+//     the router's ECMP rehash.
 //   - externalTrafficPolicy Local: only nodes where an endpoint serves.
 //     Cluster: every selected node, while any endpoint of the Service serves
 //     (with none, nothing is announced: MetalLB does the same, in both modes,

@@ -198,7 +198,18 @@ func refNodeMayAnnounce(n Node) bool {
 	return !excluded && !n.NetworkUnavailable && !n.Unschedulable
 }
 
-func refServes(e Endpoint) bool { return e.Ready == Unset || e.Ready == True || e.Serving == True }
+// refServes follows the EndpointSlice API's words: serving, when set, says
+// whether the endpoint takes traffic; when it is not, defer to ready, whose
+// absence means ready.
+func refServes(e Endpoint) bool {
+	switch e.Serving {
+	case True:
+		return true
+	case False:
+		return false
+	}
+	return e.Ready != False
+}
 
 func refEndpointsAllow(s Service, node string) bool {
 	for _, e := range s.Endpoints {

@@ -61,12 +61,18 @@ type Endpoint struct {
 	Serving Condition
 }
 
-// Serves reports whether the endpoint can take traffic: it is ready (an
-// unset ready condition means ready, as the EndpointSlice API says), or it
-// is serving (ready is false while it terminates, serving stays true). This
-// is MetalLB's rule, and kube-proxy falls back to such terminating endpoints
-// when there are no others.
-func (e Endpoint) Serves() bool { return e.Ready != False || e.Serving == True }
+// Serves reports whether the endpoint can take traffic. The serving
+// condition says so when it is set: it stays true while a ready endpoint
+// terminates (ready turns false), and kube-proxy falls back to such
+// endpoints when there are no others. When it is unset the EndpointSlice
+// API says to defer to ready, and an unset ready means ready. This is
+// MetalLB's rule.
+func (e Endpoint) Serves() bool {
+	if e.Serving != Unset {
+		return e.Serving == True
+	}
+	return e.Ready != False
+}
 
 // Service is one Service of type LoadBalancer as the planner sees it.
 type Service struct {
