@@ -69,6 +69,12 @@ func TestQueries(t *testing.T) {
 		{"10.0.1.0/30", []ServiceKey{a, b, b}}, // one per (Service, IP)
 		{"fd00:1::/64", []ServiceKey{a}},
 		{"10.0.9.0/24", nil},
+		// Fewer addresses than IPs known (4): looked up one by one.
+		{"10.0.1.0/31", []ServiceKey{a, b}},
+		{"10.0.1.2/31", []ServiceKey{b}},
+		{"fd00:1::1/127", []ServiceKey{a}}, // not masked
+		{"10.0.2.0/31", []ServiceKey{{"default", "c"}}},
+		{"10.0.2.2/31", nil},
 	} {
 		got := p.ServicesIn(nil, netip.MustParsePrefix(tc.prefix))
 		slices.SortFunc(got, ServiceKey.Compare)

@@ -205,8 +205,11 @@ func (p *Planner) ServiceIPs(key ServiceKey) []netip.Addr {
 }
 
 // ServicesIn appends to dst the Services holding an IP within prefix
-// (a host prefix: that IP), and returns it. For a prefix of more than one
-// address it looks at every IP the planner knows.
+// (a host prefix: that IP), and returns it. It costs the smaller of the
+// prefix's size and the number of IPs the planner knows: an aggregate's
+// addresses are looked up one by one when there are fewer of them, so a
+// Service that adds or removes a /30 or /124 aggregate costs in proportion
+// to it, not to every IP.
 func (p *Planner) ServicesIn(dst []ServiceKey, prefix netip.Prefix) []ServiceKey {
 	add := func(svcs []*svcInfo) {
 		for _, s := range svcs {
@@ -215,6 +218,13 @@ func (p *Planner) ServicesIn(dst []ServiceKey, prefix netip.Prefix) []ServiceKey
 	}
 	if prefix.IsSingleIP() {
 		add(p.ipSvcs[prefix.Addr()])
+		return dst
+	}
+	if hostBits := prefix.Addr().BitLen() - prefix.Bits(); hostBits < 31 && 1<<hostBits < len(p.ipSvcs) {
+		prefix = prefix.Masked()
+		for ip := prefix.Addr(); ip.IsValid() && prefix.Contains(ip); ip = ip.Next() {
+			add(p.ipSvcs[ip])
+		}
 		return dst
 	}
 	for ip, svcs := range p.ipSvcs {
