@@ -153,6 +153,12 @@ func (a *peerActor) Receive(c actor.Context) {
 	case setRoutes:
 		a.step(c, peer.Event{Kind: peer.SetRoutes, Routes: m.routes})
 	case changeRoutes:
+		if a.drain != nil {
+			// Stopping: everything was withdrawn (or, with graceful
+			// restart, left to the peer); a Service event now must not
+			// announce again between the withdrawal and the Cease.
+			return
+		}
 		a.traceRoutes(m)
 		measured := a.awaitWire(m.at)
 		a.step(c, peer.Event{Kind: peer.ChangeRoutes, Routes: m.routes, Withdraw: m.withdraw})

@@ -3,10 +3,12 @@ package speaker
 import (
 	"context"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +17,7 @@ import (
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/api/v1beta2"
+	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/internal/testlog"
 )
 
@@ -107,5 +110,21 @@ func TestFailedSessionActorStartsFromTheRoutesInForce(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // a stale route of web would come with the table
 	if got := router.routes(); !slices.Equal(got, []string{"10.10.0.2/32"}) {
 		t.Errorf("after the session's actor failed the router has %v, want [10.10.0.2/32]", got)
+	}
+}
+
+// A session that is draining (the speaker stops) announces nothing more: a
+// Service event between the withdrawal and the Cease would otherwise put a
+// route back at the router just before the session closes.
+func TestDrainingSessionAnnouncesNothingMore(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	s, _, _ := startWebSpeaker(t, router, nil)
+	session := s.system.NewLocalPID("speaker/peers/$1")
+	reply := s.system.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
+	s.system.Root.Send(session, drainPeer{reply: reply})
+	s.system.Root.Send(session, changeRoutes{routes: []peer.Route{{Prefix: netip.MustParsePrefix("10.10.0.2/32")}}})
+	eventually(t, "the Cease", func() bool { return router.notificationCount() == 1 })
+	if got := router.routes(); len(got) != 0 {
+		t.Errorf("the router holds %v after the drain, want nothing", got)
 	}
 }
