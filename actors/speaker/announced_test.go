@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/heraldlb/herald/announce"
 )
 
@@ -65,9 +67,9 @@ func TestAnnouncementsFollowHostRoutesAndAggregates(t *testing.T) {
 	}
 }
 
-func TestServiceStatusName(t *testing.T) {
+func TestStatusObjectNames(t *testing.T) {
 	k := announce.ServiceKey{Namespace: "app", Name: "web"}
-	if got := serviceStatusName(k, "node-1"); got != "app-web-node-1" {
+	if got := serviceStatusName(k, "node-1"); got != "app.web.node-1" {
 		t.Errorf("short name %q", got)
 	}
 	long := announce.ServiceKey{Namespace: strings.Repeat("a", 63), Name: strings.Repeat("b", 63)}
@@ -75,6 +77,25 @@ func TestServiceStatusName(t *testing.T) {
 	b := serviceStatusName(long, strings.Repeat("c", 199)+"d")
 	if len(a) > 253 || len(b) > 253 || a == b {
 		t.Errorf("long names %d and %d bytes, equal %v", len(a), len(b), a == b)
+	}
+	// Pairs that joined by dashes made one name.
+	for _, pair := range [][2]string{
+		{serviceStatusName(announce.ServiceKey{Namespace: "team-a", Name: "web"}, "n1"),
+			serviceStatusName(announce.ServiceKey{Namespace: "team", Name: "a-web"}, "n1")},
+		{serviceStatusName(announce.ServiceKey{Namespace: "app", Name: "web"}, "worker-1"),
+			serviceStatusName(announce.ServiceKey{Namespace: "app", Name: "web-worker"}, "1")},
+		{sessionStateName("rack-a", "tor"), sessionStateName("rack", "a-tor")},
+		{sessionStateName("a.b", "c"), sessionStateName("a", "b.c")},
+		{sessionStateName(strings.Repeat("n", 250), "p1"), sessionStateName(strings.Repeat("n", 250), "p2")},
+	} {
+		if pair[0] == pair[1] {
+			t.Errorf("two objects named %q", pair[0])
+		}
+	}
+	for _, name := range []string{a, b, sessionStateName("n1", "r"), sessionStateName(strings.Repeat("n.", 125), "p")} {
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("%q: %v", name, errs)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
+	"github.com/heraldlb/herald/announce"
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/api/v1beta2"
@@ -83,7 +84,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	sessionState := func(what string, cond func(v1beta1.BGPSessionStateStatus) bool) {
 		t.Helper()
 		eventually(t, what, func() bool {
-			st, err := mlb.MetallbV1beta1().BGPSessionStates(testNS).Get(ctx, "n1-r", metav1.GetOptions{})
+			st, err := mlb.MetallbV1beta1().BGPSessionStates(testNS).Get(ctx, sessionStateName("n1", "r"), metav1.GetOptions{})
 			return err == nil && st.Labels[LabelNode] == "n1" && cond(st.Status)
 		})
 	}
@@ -94,7 +95,7 @@ func TestBGPRoutesFollowServices(t *testing.T) {
 	bgpStatus := func(what, svc string, peers ...string) {
 		t.Helper()
 		eventually(t, what, func() bool {
-			st, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(ctx, "app-"+svc+"-n1", metav1.GetOptions{})
+			st, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(ctx, serviceStatusName(announce.ServiceKey{Namespace: "app", Name: svc}, "n1"), metav1.GetOptions{})
 			if len(peers) == 0 {
 				return apierrors.IsNotFound(err)
 			}

@@ -122,7 +122,10 @@ func (a *peersActor) Receive(c actor.Context) {
 		if !a.planned {
 			a.planned = true
 			a.reconcileAll(c)
+			listSessionStates(a.e, c.Self())
 		}
+	case sessionStatesListed:
+		a.dropStaleSessionStates(m)
 	case *actor.Terminated:
 		a.terminated(c, m.Who)
 	case respawnPeer:

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
@@ -23,8 +24,9 @@ import (
 
 // startWebSpeaker runs a speaker of node n1 announcing app/web
 // (10.10.0.1) to router over the BGPPeer r; bgpNet is its BGP network
-// (nil: the default, no listener).
-func startWebSpeaker(t *testing.T, router *testRouter, bgpNet func(*testing.T) *BGPNet) (*Speaker, *kubefake.Clientset, *mlbfake.Clientset) {
+// (nil: the default, no listener), more are metallb.io objects the API
+// holds besides the configuration.
+func startWebSpeaker(t *testing.T, router *testRouter, bgpNet func(*testing.T) *BGPNet, more ...runtime.Object) (*Speaker, *kubefake.Clientset, *mlbfake.Clientset) {
 	t.Helper()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
 		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}}}
@@ -36,6 +38,11 @@ func startWebSpeaker(t *testing.T, router *testRouter, bgpNet func(*testing.T) *
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
 	)
+	for _, o := range more {
+		if err := mlb.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opts := Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", NoL2: true, LivenessPort: -1,
 		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)}
 	if bgpNet != nil {
@@ -127,4 +134,36 @@ func TestDrainingSessionAnnouncesNothingMore(t *testing.T) {
 	if got := router.routes(); len(got) != 0 {
 		t.Errorf("the router holds %v after the drain, want nothing", got)
 	}
+}
+
+// A speaker that starts deletes the BGPSessionStates of its node that no
+// planned session writes: one of a BGPPeer deleted while no speaker ran
+// here (a stopping speaker keeps its objects for the next), and one of an
+// earlier name. Another node's stay.
+func TestStartingSpeakerDropsStaleSessionStates(t *testing.T) {
+	state := func(name, node, peer string) *v1beta1.BGPSessionState {
+		return &v1beta1.BGPSessionState{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: name,
+			Labels: map[string]string{LabelNode: node, LabelPeer: peer}},
+			Status: v1beta1.BGPSessionStateStatus{Node: node, Peer: peer, BGPState: "Established"}}
+	}
+	router := startTestRouter(t, 64513)
+	_, _, mlb := startWebSpeaker(t, router, nil,
+		state(sessionStateName("n1", "gone"), "n1", "gone"),
+		state("n1-r", "n1", "r"),
+		state(sessionStateName("n2", "gone"), "n2", "gone"))
+	names := func() []string {
+		l, err := mlb.MetallbV1beta1().BGPSessionStates(testNS).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, o := range l.Items {
+			out = append(out, o.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{sessionStateName("n1", "r"), sessionStateName("n2", "gone")}
+	slices.Sort(want)
+	eventually(t, "only the planned session's and n2's BGPSessionStates", func() bool { return slices.Equal(names(), want) })
 }

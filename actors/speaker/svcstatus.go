@@ -382,6 +382,9 @@ var bgpStatusKind = statusKind{
 		}
 		out := map[announce.ServiceKey][]string{}
 		for _, o := range l.Items {
+			if stray(ctx, e, o.ObjectMeta, e.mlb.MetallbV1beta1().ServiceBGPStatuses(e.namespace).Delete) {
+				continue
+			}
 			out[statusService(o.ObjectMeta)] = shownNames(o.Status.Peers)
 		}
 		return out, l.Continue, nil
@@ -426,6 +429,9 @@ var l2StatusKind = statusKind{
 		}
 		out := map[announce.ServiceKey][]string{}
 		for _, o := range l.Items {
+			if stray(ctx, e, o.ObjectMeta, e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace).Delete) {
+				continue
+			}
 			var names []string
 			for _, i := range o.Status.Interfaces {
 				names = append(names, i.Name)
@@ -465,6 +471,22 @@ var l2StatusKind = statusKind{
 	stopped: func(node string) string { return fmt.Sprintf("node %s no longer answers ARP/NDP for it", node) },
 }
 
+// stray deletes an object of this node that is not named as this speaker
+// names the object of its Service (serviceStatusName): one written under
+// an earlier naming, which no write would ever reach again. It reports
+// whether the object was one; a failed deletion is retried at the next
+// start.
+func stray(ctx context.Context, e *env, m metav1.ObjectMeta, del func(context.Context, string, metav1.DeleteOptions) error) bool {
+	if m.Name == serviceStatusName(statusService(m), e.node) {
+		return false
+	}
+	uid := m.UID
+	if err := ignoreNotFound(del(ctx, m.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})); err != nil {
+		e.Log.Warn("deleting a status object of an earlier name failed", "name", m.Name, "err", err)
+	}
+	return true
+}
+
 func statusMeta(e *env, k announce.ServiceKey, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: e.namespace,
 		Labels: map[string]string{LabelNode: e.node, LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}}
@@ -493,14 +515,29 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// serviceStatusName names a node's status object of a Service. It is
-// readable when it fits a name; a long one keeps its start and ends with a
-// hash of the whole, so two long names never collide.
+// serviceStatusName names a node's status object of a Service:
+// namespace.name.node. Namespace and Service names are DNS labels, without
+// dots, so no two (Service, node) pairs share a name, as they did joined
+// by dashes (team-a/web and team/a-web on one node; app/web on node
+// worker-1 and app/web-worker on node 1), overwriting and deleting each
+// other's object. A name too long keeps its start and ends with a hash of
+// the whole.
 func serviceStatusName(k announce.ServiceKey, node string) string {
-	name := k.Namespace + "-" + k.Name + "-" + node
-	if len(name) <= 253 {
-		return name
+	return objectName(k.Namespace+"."+k.Name+"."+node, k.Namespace, k.Name, node)
+}
+
+// objectName is readable when it fits an object's name (253 characters);
+// a longer one keeps its start and ends with a hash of parts, so two long
+// names never collide.
+func objectName(readable string, parts ...string) string {
+	if len(readable) <= 253 {
+		return readable
 	}
-	sum := sha256.Sum256([]byte(k.Namespace + "/" + k.Name + "/" + node))
-	return name[:253-17] + "-" + hex.EncodeToString(sum[:8])
+	return strings.TrimRight(readable[:253-17], ".-") + "-" + partsHash(parts...)
+}
+
+// partsHash is 16 hex digits of a hash of parts, joined unambiguously.
+func partsHash(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "/")))
+	return hex.EncodeToString(sum[:8])
 }

@@ -42,20 +42,24 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}}}
 	kube := kubefake.NewClientset(node, lbService("web", "10.10.0.1"), endpoints("web", "n1"))
 	status := func(svc, onNode string, peers ...string) *v1beta1.ServiceBGPStatus {
-		o := &v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "app-" + svc + "-" + onNode,
+		o := &v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "app." + svc + "." + onNode,
 			Labels: map[string]string{LabelNode: onNode, LabelServiceName: svc, LabelServiceNamespace: "app"}}}
 		if peers != nil {
 			o.Status = v1beta1.ServiceBGPStatusStatus{Node: onNode, ServiceName: svc, ServiceNamespace: "app", Peers: peers}
 		}
 		return o
 	}
+	// web's object also under the dash-joined name of an earlier
+	// version: no write reaches it, so it goes.
+	earlier := status("web", "n1", "r")
+	earlier.Name = "app-web-n1"
 	mlb := mlbfake.NewSimpleClientset(
 		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "p"},
 			Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.10.0.0/24"}}},
 		&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "r"},
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
-		status("web", "n1", "r"), status("gone", "n1", "r"), status("unwritten", "n1"), status("gone", "n2", "r"),
+		status("web", "n1", "r"), status("gone", "n1", "r"), status("unwritten", "n1"), status("gone", "n2", "r"), earlier,
 	)
 	// The speaker's lists: the first fails, then two pages, the second
 	// holding the object without a status.
@@ -75,7 +79,7 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 			return true, &v1beta1.ServiceBGPStatusList{ListMeta: metav1.ListMeta{Continue: "page2"},
 				Items: []v1beta1.ServiceBGPStatus{*status("web", "n1", "r"), *status("gone", "n1", "r")}}, nil
 		}
-		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{*status("unwritten", "n1")}}, nil
+		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{*status("unwritten", "n1"), *earlier}}, nil
 	})
 	rec := &events{}
 	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true, LivenessPort: -1,
@@ -102,7 +106,7 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 	}
 	eventually(t, "the route of app/web", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
 	eventually(t, "the stale objects deleted", func() bool {
-		return slices.Equal(names(), []string{"app-gone-n2", "app-web-n1"})
+		return slices.Equal(names(), []string{"app.gone.n2", "app.web.n1"})
 	})
 	if n := lists.Load(); n != 3 {
 		t.Errorf("%d list requests, want the failed one and the retry's two pages", n)
@@ -119,7 +123,7 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 	}
 	eventually(t, "an Announcing Event on app/api", func() bool { return rec.has("app/api", ReasonAnnouncing, "node n1 announces it over BGP to r") })
 	eventually(t, "app/api's object", func() bool {
-		st, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(ctx, "app-api-n1", metav1.GetOptions{})
+		st, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(ctx, "app.api.n1", metav1.GetOptions{})
 		return err == nil && slices.Equal(st.Status.Peers, []string{"r"})
 	})
 	if rec.has("app/web", ReasonAnnouncing, "") {
@@ -153,7 +157,7 @@ func TestStatusActorKeepsAPreviousTermsWrite(t *testing.T) {
 	system.Root.Send(pid, statusWrote{key: web, names: []string{"r"}})
 	close(release)
 	system.Root.Send(pid, planned{})
-	eventually(t, "app-web-n1 deleted", func() bool { return deleted.Load() == "app-web-n1" })
+	eventually(t, "app.web.n1 deleted", func() bool { return deleted.Load() == "app.web.n1" })
 }
 
 // A status actor restarted on its own (its siblings run on) asks the
@@ -184,7 +188,7 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 
 	mlb := mlbfake.NewSimpleClientset()
 	obj := func(k announce.ServiceKey) v1beta1.ServiceBGPStatus {
-		return v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: k.Namespace + "-" + k.Name + "-n1",
+		return v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: serviceStatusName(k, "n1"),
 			Labels: map[string]string{LabelNode: "n1", LabelServiceName: k.Name, LabelServiceNamespace: k.Namespace}},
 			Status: v1beta1.ServiceBGPStatusStatus{Node: "n1", ServiceName: k.Name, ServiceNamespace: k.Namespace, Peers: []string{"r"}}}
 	}
@@ -215,7 +219,7 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 	// The planner's own answer (plannerActor.resendAnnounced), given once
 	// the status actor has read the API: so a planned left over from the
 	// previous term, if it counted, would have the status actor delete
-	// app-web-n1 before it learns that web is still announced.
+	// app.web.n1 before it learns that web is still announced.
 	var target atomic.Pointer[actor.PID]
 	pa.e, pa.ready = &env{}, true
 	e.planner = system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
@@ -250,16 +254,16 @@ func TestRestartedStatusActorAsksThePlanner(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the restarted status actor did not ask the planner")
 	}
-	eventually(t, "app-gone-n1 deleted", func() bool {
+	eventually(t, "app.gone.n1 deleted", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return slices.Contains(writes, "delete app-gone-n1")
+		return slices.Contains(writes, "delete app.gone.n1")
 	})
 	time.Sleep(100 * time.Millisecond) // a wrong write of web would follow the delete at once
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(writes, []string{"delete app-gone-n1"}) {
-		t.Errorf("writes %q, want only the stale object's deletion: app-web-n1 already says r", writes)
+	if !slices.Equal(writes, []string{"delete app.gone.n1"}) {
+		t.Errorf("writes %q, want only the stale object's deletion: app.web.n1 already says r", writes)
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -136,13 +136,18 @@ func (l *speakerLab) bgpStatusCount(node string) (int, error) {
 	return len(list.Items), nil
 }
 
-// sessionState reads node's BGPSessionState for the BGPPeer peer.
+// sessionState reads node's BGPSessionState for the BGPPeer peer, found
+// by its labels as kubectl herald finds it (its name carries a hash).
 func (l *speakerLab) sessionState(node, peer string) (v1beta1.BGPSessionStateStatus, error) {
-	s, err := l.mlb.MetallbV1beta1().BGPSessionStates(herald).Get(l.t.Context(), node+"-"+peer, metav1.GetOptions{})
+	list, err := l.mlb.MetallbV1beta1().BGPSessionStates(herald).List(l.t.Context(),
+		metav1.ListOptions{LabelSelector: "metallb.io/node=" + node + ",metallb.io/peer=" + peer})
 	if err != nil {
 		return v1beta1.BGPSessionStateStatus{}, err
 	}
-	return s.Status, nil
+	if len(list.Items) != 1 {
+		return v1beta1.BGPSessionStateStatus{}, fmt.Errorf("%d BGPSessionStates of node %s and peer %s, want 1", len(list.Items), node, peer)
+	}
+	return list.Items[0].Status, nil
 }
 
 // waitSession waits until node's BGPSessionState for peer satisfies cond,
