@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,6 +53,9 @@ type env struct {
 
 	// pids of the tree's fixed actors, known before any is spawned.
 	config, planner, peers, bgpStatus, l2Status, ifaces, mesh *actor.PID
+	// statusTerms numbers the status actors' incarnations, so a write's
+	// result tells the term that made it.
+	statusTerms atomic.Uint64
 	// spawned is closed once the top actor has spawned every child the
 	// first time.
 	spawned     chan struct{}

@@ -91,10 +91,18 @@ type statusActor struct {
 	planned  bool
 	fenced   bool
 	inflight map[announce.ServiceKey]bool
-	queue    []announce.ServiceKey
-	queued   map[announce.ServiceKey]bool
-	bo       *backoff.ExponentialBackOff
-	retrying bool
+	// unknown are the Services whose object may differ from shown: a
+	// write failed (it may have done part, a Create without its status,
+	// or all of it with the answer lost), or the previous term's came
+	// back after the list. Their next write goes out even when the wish
+	// equals shown, a deletion included.
+	unknown map[announce.ServiceKey]bool
+	// incarnation tells this term's writes from the previous one's.
+	incarnation uint64
+	queue       []announce.ServiceKey
+	queued      map[announce.ServiceKey]bool
+	bo          *backoff.ExponentialBackOff
+	retrying    bool
 }
 
 // Messages of the statusActor.
@@ -112,6 +120,8 @@ type (
 		key   announce.ServiceKey
 		names []string
 		err   error
+		// incarnation is the writing term's.
+		incarnation uint64
 	}
 	// resendAnnounced, to the planner: a restarted status actor lost
 	// every wish; send a serviceAnnounced for each Service announced now,
@@ -143,6 +153,8 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.desired, a.shown = map[announce.ServiceKey][]string{}, map[announce.ServiceKey][]string{}
 		a.inflight, a.queued = map[announce.ServiceKey]bool{}, map[announce.ServiceKey]bool{}
 		a.unsaid, a.early = map[announce.ServiceKey]bool{}, map[announce.ServiceKey][]string{}
+		a.unknown = map[announce.ServiceKey]bool{}
+		a.incarnation = a.e.statusTerms.Add(1)
 		a.bo = a.e.NewBackoff()
 		a.list(c)
 		if a.restarted {
@@ -194,6 +206,9 @@ func (a *statusActor) Receive(c actor.Context) {
 			a.enqueue(c, k)
 		}
 		a.unsaid, a.early = nil, nil
+		for k := range a.unknown {
+			a.enqueue(c, k)
+		}
 		a.dropStale(c)
 	case serviceAnnounced:
 		a.want(c, m.key, m.names)
@@ -204,20 +219,30 @@ func (a *statusActor) Receive(c actor.Context) {
 		a.planned = true
 		a.dropStale(c)
 	case statusWrote:
-		delete(a.inflight, m.key)
-		if !a.listed {
-			// The previous term's write: this term writes nothing
-			// before it has listed. A failed one changed nothing.
-			if m.err == nil {
+		if m.incarnation != a.incarnation {
+			// The previous term's write (this term writes nothing
+			// before it has listed): before the list, laid over it;
+			// after, the list may or may not show it. Either way it
+			// is not this term's write in flight.
+			switch {
+			case !a.listed && m.err == nil:
 				a.early[m.key] = m.names
+			case !a.listed:
+				a.unknown[m.key] = true
+			default:
+				a.unknown[m.key] = true
+				a.enqueue(c, m.key)
 			}
 			return
 		}
+		delete(a.inflight, m.key)
 		if m.err != nil {
 			a.e.metrics.apiError(strings.ToLower(a.kind.what))
 			a.e.Log.Warn("writing a status object failed; will retry", "kind", a.kind.what, "service", m.key.String(), "err", m.err)
+			a.unknown[m.key] = true
 			a.enqueueLater(c, m.key)
 		} else {
+			delete(a.unknown, m.key)
 			a.bo.Reset()
 			a.shown[m.key] = m.names
 			if m.names == nil {
@@ -357,7 +382,7 @@ func (a *statusActor) next(c actor.Context) {
 			// Not planned yet: the object may be wanted after all.
 			continue
 		}
-		if slices.Equal(peers, a.shown[k]) && (wanted == (a.shown[k] != nil)) {
+		if !a.unknown[k] && slices.Equal(peers, a.shown[k]) && (wanted == (a.shown[k] != nil)) {
 			continue
 		}
 		a.inflight[k] = true
@@ -366,9 +391,9 @@ func (a *statusActor) next(c actor.Context) {
 }
 
 func (a *statusActor) write(c actor.Context, k announce.ServiceKey, names []string) {
-	e, kind := a.e, a.kind
+	e, kind, incarnation := a.e, a.kind, a.incarnation
 	actors.GoAPI(e.Runtime, c.Self(), func(ctx context.Context) statusWrote {
-		return statusWrote{key: k, names: names, err: kind.write(ctx, e, k, names)}
+		return statusWrote{key: k, names: names, err: kind.write(ctx, e, k, names), incarnation: incarnation}
 	})
 }
 

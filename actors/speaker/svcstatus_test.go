@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -357,4 +358,36 @@ func statusTestEnv(t *testing.T, mlb *mlbfake.Clientset) (*env, *actor.ActorSyst
 	return &env{Runtime: &actors.Runtime{Log: log, Ctx: ctx, Root: system.Root, Clock: clock.RealClock{},
 		BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 		mlb: mlb, metrics: m, namespace: testNS, node: "n1"}, system, log
+}
+
+// A write that failed may have done part of its work: here the Create
+// went through and the status update did not. When the Service then stops
+// being announced, the object must go although the wish (none) equals
+// what the actor last knew the API to hold (none): a failed write leaves
+// the object unknown, and its next write goes out.
+func TestFailedWriteLeavesNoOrphan(t *testing.T) {
+	mlb := mlbfake.NewSimpleClientset()
+	updating, release := make(chan struct{}), make(chan struct{})
+	var updates atomic.Int32
+	mlb.PrependReactor("update", "servicebgpstatuses", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" && updates.Add(1) == 1 {
+			close(updating)
+			<-release
+			return true, nil, errors.New("http2: client connection lost")
+		}
+		return false, nil, nil
+	})
+	e, system, log := statusTestEnv(t, mlb)
+	pid := system.Root.Spawn(actors.NewProps(log, "bgpstatus", func() actor.Actor { return newStatusActor(e, bgpStatusKind) }))
+	defer system.Root.Stop(pid)
+	web := announce.ServiceKey{Namespace: "app", Name: "web"}
+	system.Root.Send(pid, planned{})
+	system.Root.Send(pid, serviceAnnounced{key: web, names: []string{"r"}})
+	<-updating
+	system.Root.Send(pid, serviceAnnounced{key: web}) // no longer announced
+	close(release)
+	eventually(t, "app.web.n1 gone", func() bool {
+		_, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).Get(context.Background(), serviceStatusName(web, "n1"), metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
 }
