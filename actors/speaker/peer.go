@@ -309,6 +309,10 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 				delete(a.timers, act.Timer)
 			}
 		case peer.SessionUp:
+			s := act.Session
+			c.Send(a.e.planner, sessionCarries{peer: a.name,
+				ipv4: s.Families[peer.IPv4] && s.NextHops[peer.IPv4].Addr.IsValid(),
+				ipv6: s.Families[peer.IPv6] && s.NextHops[peer.IPv6].Addr.IsValid()})
 			a.traceSession("Established", a.cfg)
 			a.e.Log.Info("BGP session established", "peer", a.name, "peerAS", act.Session.PeerAS,
 				"peerID", act.Session.PeerID, "hold", act.Session.HoldTime, "gracefulRestart", act.Session.GracefulRestart)

@@ -59,6 +59,8 @@ type plannerActor struct {
 	// the first loadAll replaces them whole (resync) rather than adding
 	// to them.
 	resyncDue bool
+	// carried says when a planned route cannot go out on its session.
+	carried *carriedCheck
 	// plan is the speaker.plan span of the step being applied (invalid
 	// when nothing is traced) and since when the Service or EndpointSlice
 	// event it serves was received (zero: no such event): the messages
@@ -79,6 +81,7 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.nodes, a.owned, a.l2Shown = map[string]bool{}, map[netip.Addr][]string{}, map[announce.ServiceKey][]string{}
 		a.ready = false
 		a.ifCheck = newInterfaceCheck()
+		a.carried = newCarriedCheck()
 		if a.restarted {
 			// Restarted: the configuration, this node's interfaces and
 			// the mesh's alive set are lost with the previous term, and
@@ -115,6 +118,8 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.loadWhenReady(c)
 	case resendAnnounced:
 		a.resendAnnounced(c, m.l2)
+	case sessionCarries:
+		a.sessionCarried(m)
 	case resendOwned:
 		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 	case resendInterfaces:
@@ -379,6 +384,7 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 	}
 	for k, peers := range a.ann.changed(touched) {
 		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, names: peers})
+		a.checkCarried(k, peers)
 	}
 	if len(ch.L2) > 0 {
 		a.e.metrics.observeL2(ch.L2, a.e.node)

@@ -1,0 +1,88 @@
+package speaker
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	"github.com/heraldlb/herald/announce"
+	mlbfake "github.com/heraldlb/herald/api/client/clientset/versioned/fake"
+	"github.com/heraldlb/herald/api/v1beta1"
+	"github.com/heraldlb/herald/api/v1beta2"
+	"github.com/heraldlb/herald/internal/testlog"
+)
+
+func TestCarriedCheck(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::1")
+	k := announce.ServiceKey{Namespace: "app", Name: "web"}
+	cc := newCarriedCheck()
+	if msg, say := cc.check("n1", k, []netip.Addr{v4, v6}, []string{"r"}); say {
+		t.Errorf("a session not up yet: said %q, want nothing (its families are not known)", msg)
+	}
+	cc.sessions["r"] = sessionCarries{peer: "r", ipv4: true}
+	cc.sessions["both"] = sessionCarries{peer: "both", ipv4: true, ipv6: true}
+	for _, tc := range []struct {
+		name  string
+		ips   []netip.Addr
+		peers []string
+		want  string // a part of the message; "" for none said
+	}{
+		{"IPv4 over IPv4", []netip.Addr{v4}, []string{"r"}, ""},
+		{"IPv6 over IPv4 only", []netip.Addr{v4, v6}, []string{"r", "both"}, "node n1 cannot announce fd00::1 to BGPPeer r: "},
+		{"said once", []netip.Addr{v4, v6}, []string{"r", "both"}, ""},
+		{"no longer fails: nothing said", []netip.Addr{v4, v6}, []string{"both"}, ""},
+		{"fails again: said again", []netip.Addr{v6}, []string{"r"}, "fd00::1 to BGPPeer r"},
+		{"gone", nil, nil, ""},
+	} {
+		msg, say := cc.check("n1", k, tc.ips, tc.peers)
+		if say != (tc.want != "") || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: said %v %q, want %q", tc.name, say, msg, tc.want)
+		}
+	}
+	if len(cc.failed) != 0 {
+		t.Errorf("a gone Service's failure is kept: %v", cc.failed)
+	}
+}
+
+// A dual-stack Service announced to an IPv4 session that carries no IPv6
+// (no dualStackAddressFamily): its IPv4 route reaches the router, and a
+// Warning Event says its IPv6 route cannot, instead of the ServiceBGPStatus
+// listing the peer in silence.
+func TestRouteTheSessionCannotCarryIsAnEvent(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}}}
+	web := lbService("web", "10.10.0.1")
+	web.Status.LoadBalancer.Ingress = append(web.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: "fd00:10::1"})
+	kube := kubefake.NewClientset(node, web, endpoints("web", "n1"))
+	mlb := mlbfake.NewSimpleClientset(
+		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "p"},
+			Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.10.0.0/24", "fd00:10::/120"}}},
+		&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "r"},
+			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
+		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
+	)
+	rec := &events{}
+	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true,
+		LivenessPort: -1, Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, "the AnnouncementFailed Event", func() bool {
+		return rec.has("app/web", ReasonAnnouncementFailed, "node n1 cannot announce fd00:10::1 to BGPPeer r")
+	})
+	if got := router.routes(); len(got) != 1 || got[0] != "10.10.0.1/32" {
+		t.Errorf("the router has %v, want the IPv4 route alone", got)
+	}
+}
