@@ -29,7 +29,10 @@ import (
 // restored IP lost a conflict is told so and allocated afresh.
 type allocatorActor struct {
 	e *env
-	a *alloc.Allocator
+	// restarted: this incarnation follows a failed one (see
+	// controller.go's spawn, which counts them).
+	restarted bool
+	a         *alloc.Allocator
 
 	ready bool
 	// invalid is why the allocator is not ready: the configuration has
@@ -67,7 +70,7 @@ func (a *allocatorActor) Receive(c actor.Context) {
 		a.failed = map[alloc.ServiceKey]string{}
 		a.pools = map[string]*actor.PID{}
 		a.sent = map[string]alloc.PoolStats{}
-		if a.e.begun.Load() {
+		if a.restarted {
 			// Restarted alone: the config actor exists. At the start of
 			// a term it does not yet, and sends the configuration from
 			// its own Started.

@@ -368,7 +368,8 @@ type begin struct{}
 // a later sibling: the allocator first, the router (which kicks every
 // Service) next, the config actor (which makes the allocator ready) last;
 // the allocator asks the config actor for the configuration only when it
-// restarts (e.begun); and keys reach the router only through this actor,
+// restarts (its own incarnation count: e.begun, set once all were
+// spawned, was already set when a first Started ran); and keys reach the router only through this actor,
 // after the spawning.
 type topActor struct{ e *env }
 
@@ -395,7 +396,7 @@ func (t *topActor) spawn(c actor.Context) {
 		want *actor.PID
 		make func() actor.Actor
 	}{
-		{"allocator", t.e.allocator, func() actor.Actor { return newAllocatorActor(t.e) }},
+		{"allocator", t.e.allocator, allocatorIncarnations(t.e)},
 		{"router", t.e.router, func() actor.Actor { return newRouterActor(t.e) }},
 		{"config", t.e.config, func() actor.Actor { return newConfigActor(t.e) }},
 	} {
@@ -405,4 +406,17 @@ func (t *topActor) spawn(c actor.Context) {
 		}
 	}
 	t.e.begun.Store(true)
+}
+
+// allocatorIncarnations produces allocator actors for one spawn, each
+// knowing whether it follows a failed one: protoactor calls the producer
+// again for each restart, from the child's mailbox, so the count is
+// atomic.
+func allocatorIncarnations(e *env) func() actor.Actor {
+	var n atomic.Int32
+	return func() actor.Actor {
+		a := newAllocatorActor(e).(*allocatorActor)
+		a.restarted = n.Add(1) > 1
+		return a
+	}
 }
