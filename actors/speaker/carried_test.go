@@ -1,7 +1,6 @@
 package speaker
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -70,15 +69,8 @@ func TestRouteTheSessionCannotCarryIsAnEvent(t *testing.T) {
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
 	)
 	rec := &events{}
-	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true,
+	runSpeaker(t, Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true,
 		LivenessPort: -1, Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	eventually(t, "the AnnouncementFailed Event", func() bool {
 		return rec.has("app/web", ReasonAnnouncementFailed, "node n1 cannot announce fd00:10::1 to BGPPeer r")
 	})

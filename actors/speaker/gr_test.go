@@ -1,7 +1,6 @@
 package speaker
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -36,16 +35,9 @@ func startGRSpeaker(t *testing.T, router *testRouter, n int) {
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port(), EnableGracefulRestart: true}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
 	)
-	s, err := New(Options{Kube: kubefake.NewClientset(objs...), Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1",
+	runSpeaker(t, Options{Kube: kubefake.NewClientset(objs...), Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1",
 		NoL2: true, LivenessPort: -1, Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 		Logger: testlog.New(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 }
 
 // A starting speaker's End-of-RIB follows its whole table: a router that

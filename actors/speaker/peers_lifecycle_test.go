@@ -48,14 +48,7 @@ func startWebSpeaker(t *testing.T, router *testRouter, bgpNet func(*testing.T) *
 	if bgpNet != nil {
 		opts.Net = bgpNet(t)
 	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := runSpeaker(t, opts)
 	eventually(t, "web's route", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
 	return s, kube, mlb
 }

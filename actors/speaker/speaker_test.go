@@ -19,6 +19,20 @@ import (
 
 const testNS = "metallb-system"
 
+// runSpeaker runs a speaker made with opts until the test ends.
+func runSpeaker(t *testing.T, opts Options) *Speaker {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -83,15 +83,9 @@ func TestStatusObjectsOfAPreviousRun(t *testing.T) {
 		return true, &v1beta1.ServiceBGPStatusList{Items: []v1beta1.ServiceBGPStatus{*status("unwritten", "n1"), *earlier}}, nil
 	})
 	rec := &events{}
-	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true, LivenessPort: -1,
+	runSpeaker(t, Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true, LivenessPort: -1,
 		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := context.Background()
 
 	names := func() []string {
 		l, err := mlb.MetallbV1beta1().ServiceBGPStatuses(testNS).List(ctx, metav1.ListOptions{})

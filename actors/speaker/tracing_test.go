@@ -45,16 +45,10 @@ func TestSpeakerContinuesTheServiceTrace(t *testing.T) {
 			Spec: v1beta2.BGPPeerSpec{MyASN: 64512, ASN: 64513, Address: "127.0.0.1", Port: router.port()}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "adv"}},
 	)
-	s, err := New(Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", NoL2: true, LivenessPort: -1,
+	runSpeaker(t, Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", NoL2: true, LivenessPort: -1,
 		Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t),
 		TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := context.Background()
 	eventually(t, "the route", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
 
 	byName := func(name string, traceID trace.TraceID) []sdktrace.ReadOnlySpan {
