@@ -140,6 +140,13 @@ func (bc *bgpConn) notifyDrained() {
 	bc.wake.Signal()
 }
 
+// pending reports whether anything waits to be written.
+func (bc *bgpConn) pending() bool {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	return len(bc.control) > 0 || len(bc.bulk) > 0
+}
+
 func (bc *bgpConn) write() {
 	blocked := false
 	for {

@@ -459,6 +459,14 @@ func (a *peerActor) drainedConn(c actor.Context, id peer.ConnID) {
 	if a.drain == nil || !a.drain.waiting[id] {
 		return
 	}
+	if bc := a.conns[id]; bc != nil && bc.pending() {
+		// The queues emptied, and then the session wrote more: the
+		// withdrawals it held while the connection was blocked, handed
+		// over when it unblocked (connBlocked comes before connDrained).
+		// Closing now would drop them; wait for these too.
+		bc.notifyDrained()
+		return
+	}
 	delete(a.drain.waiting, id)
 	if len(a.drain.waiting) == 0 {
 		a.stopAndFinish(c)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,4 +160,20 @@ func TestStartingSpeakerDropsStaleSessionStates(t *testing.T) {
 	want := []string{sessionStateName("n1", "r"), sessionStateName("n2", "gone")}
 	slices.Sort(want)
 	eventually(t, "only the planned session's and n2's BGPSessionStates", func() bool { return slices.Equal(names(), want) })
+}
+
+// A connection reported drained while its session has since queued more
+// (the withdrawals held while it was blocked) is not drained: closing it
+// would drop them.
+func TestDrainWaitsForWhatWasQueuedAfterTheQueuesEmptied(t *testing.T) {
+	bc := &bgpConn{id: 1, bulk: []outgoing{{b: []byte("withdrawals")}}}
+	bc.wake = sync.NewCond(&bc.mu)
+	a := &peerActor{drain: &drainSession{waiting: map[peer.ConnID]bool{1: true}}, conns: map[peer.ConnID]*bgpConn{1: bc}}
+	a.drainedConn(nil, 1)
+	if !a.drain.waiting[1] {
+		t.Errorf("the connection counts as drained with a write queued")
+	}
+	if !bc.watchDrain {
+		t.Errorf("no new connDrained asked for")
+	}
 }
