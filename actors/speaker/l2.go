@@ -34,7 +34,8 @@ type ifacesActor struct {
 	traces map[netip.Addr]trace.SpanContext
 	since  map[netip.Addr]time.Time
 	// listed: the interfaces were listed once and the planner told.
-	listed bool
+	// never: they never will be (L2 off, bad exclusions, no netlink).
+	listed, never bool
 }
 
 // Messages of the L2 actors.
@@ -68,8 +69,10 @@ type (
 	// interfaces actor).
 	resendOwned struct{}
 	// resendLocalInterfaces, from a restarted planner: send
-	// localInterfaces again, once they are listed.
+	// localInterfaces again, once they are listed, or noInterfaces when
+	// they never will be.
 	resendLocalInterfaces struct{}
+	noInterfaces          struct{}
 )
 
 func newIfacesActor(e *env) actor.Actor { return &ifacesActor{e: e} }
@@ -95,9 +98,12 @@ func (a *ifacesActor) Receive(c actor.Context) {
 		a.listed = true
 		c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
 	case resendLocalInterfaces:
-		if a.listed { // else the listing tells the planner
+		switch {
+		case a.listed:
 			c.Send(a.e.planner, localInterfaces{names: slices.Sorted(maps.Keys(a.usable))})
-		}
+		case a.never:
+			c.Send(a.e.planner, noInterfaces{})
+		} // else the listing tells the planner
 	case l2Owned:
 		a.owned = m.ips
 		a.traces, a.since = m.traces, m.since
@@ -113,12 +119,17 @@ func (a *ifacesActor) Receive(c actor.Context) {
 
 // watch follows this node's interfaces by netlink.
 func (a *ifacesActor) watch(c actor.Context) {
-	if a.e.noL2 || a.watcher != nil {
+	if a.watcher != nil {
+		return
+	}
+	if a.e.noL2 {
+		a.never = true
 		return
 	}
 	filter, err := l2.NewFilter(a.e.l2Exclude)
 	if err != nil {
 		a.e.Log.Error("L2 interface exclusions are invalid; answering on no interface", "err", err)
+		a.never = true
 		return
 	}
 	self, root := c.Self(), a.e.Root
@@ -127,6 +138,7 @@ func (a *ifacesActor) watch(c actor.Context) {
 		// Without netlink (no privileges) there is no L2 mode on this
 		// node; BGP is unaffected.
 		a.e.Log.Warn("cannot follow network interfaces: this node answers no ARP/NDP", "err", err)
+		a.never = true
 		return
 	}
 	// The first listing's events are in the mailbox already (Watch

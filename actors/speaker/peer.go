@@ -16,6 +16,7 @@ import (
 	"github.com/heraldlb/herald/api/v1beta1"
 	"github.com/heraldlb/herald/bfdnet"
 	"github.com/heraldlb/herald/bgpwire"
+	"github.com/heraldlb/herald/bgpwire/fsm"
 	"github.com/heraldlb/herald/bgpwire/peer"
 	"github.com/heraldlb/herald/config"
 	"github.com/heraldlb/herald/tracing"
@@ -34,8 +35,9 @@ type peerActor struct {
 	// restarted: the speaker process has just started (graceful restart's
 	// Restart State bit).
 	restarted bool
-	// replaced: a session of the changed BGPPeer follows this one.
-	replaced bool
+	// retired: the actor is stopping and writes its BGPSessionState no
+	// more.
+	retired bool
 
 	p         *peer.Peer
 	transport sessionTransport
@@ -116,10 +118,9 @@ type (
 	// time), say goodbye, and answer drained to reply.
 	drainPeer struct{ reply *actor.PID }
 	drained   struct{ peer string }
-	// sessionReplaced, from the peers actor before it stops this one: a
-	// session of the changed BGPPeer follows, and takes over its
-	// BGPSessionState.
-	sessionReplaced struct{}
+	// resendCarries, from the peers actor for a restarted planner: say
+	// again which families the session carries, if it is up.
+	resendCarries struct{}
 )
 
 func newPeerActor(e *env, cfg *config.Peer, routes []peer.Route, restarted bool) actor.Actor {
@@ -221,9 +222,16 @@ func (a *peerActor) Receive(c actor.Context) {
 		// lets go of its connections, timers and BFD session (whose key
 		// the new one adds again).
 		a.release()
-	case sessionReplaced:
-		a.replaced = true
+	case resendCarries:
+		if a.p != nil {
+			if st := a.p.Status(); st.State == fsm.Established {
+				a.tellCarried(c, st.Session)
+			}
+		}
 	case *actor.Stopping:
+		// Its BGPSessionState is written no more: a write now would race
+		// the next session's or the deletion (peersActor.forget).
+		a.retired = true
 		// Removed (the session is no longer planned, or its BGPPeer
 		// changed): say goodbye with Cease/Peer De-configured.
 		if a.p != nil && a.drain == nil {
@@ -233,13 +241,10 @@ func (a *peerActor) Receive(c actor.Context) {
 		// failure, once the BGP session has closed.
 		a.release()
 		a.e.metrics.forgetPeer(a.name, peerAddr(a.cfg))
-		if a.drain == nil && !a.replaced {
-			// No longer planned (a stopping speaker keeps its objects:
-			// the next one takes them over, and so does the session
-			// that replaces this one: deleting it here could land after
-			// the new session's first write).
-			deleteSessionState(a.e, a.name)
-		}
+		// The BGPSessionState stays: the peers actor deletes it once the
+		// session is no longer planned (peersActor.forget). Deleting it
+		// here also when a replacement or a restart after a failure
+		// follows could land after the next actor's first write.
 	}
 }
 
@@ -309,10 +314,7 @@ func (a *peerActor) step(c actor.Context, ev peer.Event) {
 				delete(a.timers, act.Timer)
 			}
 		case peer.SessionUp:
-			s := act.Session
-			c.Send(a.e.planner, sessionCarries{peer: a.name,
-				ipv4: s.Families[peer.IPv4] && s.NextHops[peer.IPv4].Addr.IsValid(),
-				ipv6: s.Families[peer.IPv6] && s.NextHops[peer.IPv6].Addr.IsValid()})
+			a.tellCarried(c, act.Session)
 			a.traceSession("Established", a.cfg)
 			a.e.Log.Info("BGP session established", "peer", a.name, "peerAS", act.Session.PeerAS,
 				"peerID", act.Session.PeerID, "hold", act.Session.HoldTime, "gracefulRestart", act.Session.GracefulRestart)
@@ -419,7 +421,9 @@ func (a *peerActor) publish(c actor.Context) {
 	if a.bfdErr != nil && out.LastError == "" {
 		out.LastError = a.bfdErr.Error()
 	}
-	a.status.Set(c, out)
+	if !a.retired {
+		a.status.Set(c, out)
+	}
 }
 
 // startDrain is how a stopping speaker leaves a session: with graceful
@@ -483,4 +487,12 @@ func (a *peerActor) finishDrain(c actor.Context) {
 		c.Send(a.drain.reply, drained{peer: a.name})
 		a.drain.reply = nil
 	}
+}
+
+// tellCarried tells the planner which families an established session
+// carries (see sessionCarries).
+func (a *peerActor) tellCarried(c actor.Context, s peer.Session) {
+	c.Send(a.e.planner, sessionCarries{peer: a.name,
+		ipv4: s.Families[peer.IPv4] && s.NextHops[peer.IPv4].Addr.IsValid(),
+		ipv6: s.Families[peer.IPv6] && s.NextHops[peer.IPv6].Addr.IsValid()})
 }

@@ -56,6 +56,8 @@ type peersActor struct {
 	// as both would hold the same listener registration and status
 	// object.
 	leaving map[string]string
+	// stopping: this term ends (a restart, or the tree stopping).
+	stopping bool
 
 	drain *drainAll
 }
@@ -79,7 +81,10 @@ type (
 	// node has been sent (after its first plan, and after a replan).
 	routesPlanned struct{}
 	// respawnPeer, to itself: start a failed session's actor again.
-	respawnPeer   struct{ name string }
+	respawnPeer struct{ name string }
+	// forgetAgain, to itself: delete a forgotten session's
+	// BGPSessionState once more (see forget).
+	forgetAgain   struct{ name string }
 	peersDrained  struct{}
 	drainDeadline struct{}
 )
@@ -114,6 +119,7 @@ func (a *peersActor) Receive(c actor.Context) {
 			delete(a.early, m.peer)
 		}
 		a.reconcile(c, m.peer)
+		a.forget(c, m.peer)
 	case routeChanges:
 		a.applyRoutes(c, m)
 	case routesResync:
@@ -128,8 +134,16 @@ func (a *peersActor) Receive(c actor.Context) {
 		a.dropStaleSessionStates(m)
 	case *actor.Terminated:
 		a.terminated(c, m.Who)
+	case *actor.Restarting, *actor.Stopping:
+		// protoactor stops every child now and waits for them: nothing
+		// may start another.
+		a.stopping = true
 	case respawnPeer:
 		a.reconcile(c, m.name)
+	case forgetAgain:
+		if a.forgotten(m.name) {
+			deleteSessionState(a.e, m.name)
+		}
 	case drainPeers:
 		a.startDrain(c, c.Sender())
 	case drained:
@@ -175,19 +189,13 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		ch.cfg = want
 	}
 	if ch != nil && (want == nil || !sameSession(ch.cfg, want)) {
-		// Stopping says goodbye with Cease/Peer De-configured. A
-		// session replaced by another keeps its BGPSessionState for the
-		// new one to write over; one no longer planned deletes it.
-		// Poison, not Stop: it comes after sessionReplaced in the mailbox.
-		if want != nil {
-			c.Send(ch.pid, sessionReplaced{})
-		}
-		c.Poison(ch.pid)
+		// Stopping says goodbye with Cease/Peer De-configured.
+		c.Stop(ch.pid)
 		a.leaving[ch.pid.Id] = name
 		delete(a.children, name)
 		ch = nil
 	}
-	if ch == nil && want != nil && a.planned && !a.isLeaving(name) {
+	if ch == nil && want != nil && a.planned && !a.stopping && !a.isLeaving(name) {
 		routes := make([]peer.Route, 0, len(a.routes[name]))
 		for prefix, attrs := range a.routes[name] {
 			routes = append(routes, peer.Route{Prefix: prefix, Attrs: *attrs})
@@ -224,9 +232,13 @@ func (a *peersActor) isLeaving(name string) bool {
 // again from the routes and configuration in force now, not those it was
 // first given.
 func (a *peersActor) terminated(c actor.Context, who *actor.PID) {
+	if a.stopping {
+		return // protoactor stops the children of a stopping or restarting actor
+	}
 	if name, ok := a.leaving[who.Id]; ok {
 		delete(a.leaving, who.Id)
 		a.reconcile(c, name)
+		a.forget(c, name)
 		return
 	}
 	for name, ch := range a.children {
@@ -298,7 +310,9 @@ func (a *peersActor) resync(c actor.Context, m routesResync) {
 		if _, ok := m.sessions[name]; !ok {
 			delete(a.open, name)
 			delete(a.routes, name)
+			delete(a.early, name)
 			a.reconcile(c, name)
+			a.forget(c, name)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.sessions)) {
@@ -318,7 +332,32 @@ func (a *peersActor) resync(c actor.Context, m routesResync) {
 		a.open[name] = true
 		a.reconcile(c, name)
 	}
+	// The restarted planner knows nothing of the sessions already up.
+	for _, ch := range a.children {
+		c.Send(ch.pid, resendCarries{})
+	}
 }
+
+// forget deletes a session's BGPSessionState once nothing of it is left:
+// not planned, no actor, none leaving. A stopping speaker keeps its
+// objects for the next one. A session actor's writes run off the actor, so
+// one may still land after its actor stopped and after this deletion; the
+// deletion is made again forgetRecheck later if the session is still gone.
+func (a *peersActor) forget(c actor.Context, name string) {
+	if !a.forgotten(name) {
+		return
+	}
+	deleteSessionState(a.e, name)
+	a.e.After(forgetRecheck, c.Self(), forgetAgain{name: name})
+}
+
+func (a *peersActor) forgotten(name string) bool {
+	return a.drain == nil && !a.stopping && !a.open[name] && a.children[name] == nil && !a.isLeaving(name)
+}
+
+// forgetRecheck is how long after a session's BGPSessionState was deleted
+// it is deleted again, should a write of its last actor have landed later.
+const forgetRecheck = 5 * time.Second
 
 func (a *peersActor) startDrain(c actor.Context, reply *actor.PID) {
 	a.drain = &drainAll{reply: reply, waiting: map[string]bool{}}

@@ -59,6 +59,9 @@ type plannerActor struct {
 	// the first loadAll replaces them whole (resync) rather than adding
 	// to them.
 	resyncDue bool
+	// ifacesNever: the interfaces actor will never list this node's
+	// interfaces (L2 off, or it cannot); a restarted term stops waiting.
+	ifacesNever bool
 	// carried says when a planned route cannot go out on its session.
 	carried *carriedCheck
 	// plan is the speaker.plan span of the step being applied (invalid
@@ -120,6 +123,9 @@ func (a *plannerActor) Receive(c actor.Context) {
 		a.resendAnnounced(c, m.l2)
 	case sessionCarries:
 		a.sessionCarried(m)
+	case noInterfaces:
+		a.ifacesNever = true
+		a.loadWhenReady(c)
 	case resendOwned:
 		c.Send(a.e.ifaces, l2Owned{ips: maps.Clone(a.owned)})
 	case resendInterfaces:
@@ -206,7 +212,7 @@ func (a *plannerActor) loadWhenReady(c actor.Context) {
 	if a.ready || a.cfg == nil {
 		return
 	}
-	if a.resyncDue && ((a.e.ifaces != nil && !a.ifacesKnown) || (a.e.mesh != nil && a.mesh == nil)) {
+	if a.resyncDue && ((a.e.ifaces != nil && !a.ifacesKnown && !a.ifacesNever) || (a.e.mesh != nil && a.mesh == nil)) {
 		return
 	}
 	a.ready = true
@@ -382,9 +388,17 @@ func (a *plannerActor) apply(c actor.Context, ch announce.Changes, touched ...an
 		c.Send(a.e.peers, routeChanges{trace: a.plan, at: a.since, peer: r.Peer, changes: r})
 		touched = append(touched, a.ann.routes(r)...)
 	}
-	for k, peers := range a.ann.changed(touched) {
+	changed := a.ann.changed(touched)
+	for k, peers := range changed {
 		c.Send(a.e.bgpStatus, serviceAnnounced{key: k, names: peers})
 		a.checkCarried(k, peers)
+	}
+	for _, k := range touched {
+		// Announced to the same peers, with other routes: an IP added
+		// may be of a family a session cannot carry.
+		if _, ok := changed[k]; !ok && len(a.ann.last[k]) > 0 {
+			a.checkCarried(k, a.ann.last[k])
+		}
 	}
 	if len(ch.L2) > 0 {
 		a.e.metrics.observeL2(ch.L2, a.e.node)

@@ -302,6 +302,13 @@ func (a *statusActor) dropStale(c actor.Context) {
 			a.enqueue(c, k)
 		}
 	}
+	// An object whose last write is uncertain may exist though shown
+	// says not: it goes too, if nobody wants it.
+	for k := range a.unknown {
+		if _, ok := a.desired[k]; !ok {
+			a.enqueue(c, k)
+		}
+	}
 }
 
 // want records where a Service is announced now, says so on the Service
