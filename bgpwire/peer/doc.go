@@ -115,7 +115,12 @@
 //     ConnectRetryTimer and the KeepaliveTimer are shortened by Jitter/4
 //     (RFC 4271 section 10: a random 0 to 25% less); the hold timers are not.
 //     A connection that fails after our OPEN goes back to Active and dials
-//     when the connect retry timer fires, as RFC 4271 says. Stop and
+//     when the connect retry timer fires, as RFC 4271 says, but the timer
+//     is started with the backoff's delay when that is shorter than
+//     ConnectTime: a router that has just restarted often takes a
+//     connection and closes it while it starts, and the speaker, which does
+//     not listen unless told to, would otherwise wait ConnectTime (120s by
+//     default) before its next dial. Stop and
 //     Deconfigure do not restart. Incoming connections are accepted during
 //     the backoff: a peer that is back should not wait for our timer.
 //   - Families offered: the transport's own; both with DualStack; IPv4

@@ -303,6 +303,13 @@ func (p *Peer) reconcile() {
 // failure since the last one that came after a quiet Forget, at most Max,
 // less the step's jitter.
 func (p *Peer) scheduleRestart() {
+	p.startTimer(restartID, p.failureDelay(), 0)
+}
+
+// failureDelay counts a failure and returns how long to wait before the
+// next dial: Initial, doubled for every failure since the last one that
+// came after a quiet Forget, at most Max, less the step's jitter.
+func (p *Peer) failureDelay() time.Duration {
 	b := p.cfg.backoff()
 	if !p.lastFailure.IsZero() && p.now.Sub(p.lastFailure) >= b.Forget {
 		p.failures = 0
@@ -315,7 +322,7 @@ func (p *Peer) scheduleRestart() {
 	}
 	d = p.jittered(min(d, b.Max))
 	p.st.Failures, p.st.RestartDelay = p.failures, d
-	p.startTimer(restartID, d, 0)
+	return d
 }
 
 // jittered shortens d by the step's jitter: up to a quarter (RFC 4271
@@ -408,7 +415,17 @@ func (p *Peer) stepMachine(s *slot, ev fsm.Event) {
 			p.sendNotification(s, a.Notification)
 		case fsm.StartTimer:
 			d := a.Duration
-			if a.Timer == fsm.ConnectRetryTimer || a.Timer == fsm.KeepaliveTimer {
+			switch {
+			case a.Timer == fsm.ConnectRetryTimer && s.id == Outgoing && s.m.State() == fsm.Active:
+				// Our connection failed (refused, or closed before the
+				// session came up): the next dial waits the restart
+				// backoff, not the whole ConnectRetryTime (120s by
+				// default). A router that has just restarted often
+				// takes a connection and closes it while it starts;
+				// the speaker does not listen unless told to, so its
+				// own dial is the only way back.
+				d = min(d, p.failureDelay())
+			case a.Timer == fsm.ConnectRetryTimer || a.Timer == fsm.KeepaliveTimer:
 				d = p.jittered(d)
 			}
 			id, _ := Timer{Slot: s.id, Kind: kindOf(a.Timer)}.id()
