@@ -65,7 +65,17 @@ spec: {ipAddressPools: [l2]}
 			s.Annotations = map[string]string{"metallb.io/address-pool": "bgp"}
 		}, nodes...)
 		l.route(netip.PrefixFrom(ip, 32), "the route from three nodes", func(r routers.Route, ok bool) bool { return ok && len(r.NextHops) == 3 })
-		tr := l.journey(t, j, "traced-bgp", 4+3*3)
+		// Complete when every node's UPDATE went out: a count of
+		// spans would be reached early by a retried status write's
+		// extra reconcile spans.
+		tr := l.journey(t, j, "traced-bgp", func(tr journeyTrace) bool {
+			for _, n := range nodes {
+				if tr.count(tracing.SpanUpdateSent, n) == 0 {
+					return false
+				}
+			}
+			return tr.count(tracing.SpanStatusWrite, "") > 0
+		})
 		write := tr.one(t, "herald-controller", tracing.SpanStatusWrite, "")
 		// A write retried after a conflict hangs under the reconcile of
 		// the failed write's outcome: one or more reconcile steps, then
@@ -96,7 +106,9 @@ spec: {ipAddressPools: [l2]}
 		l.service("traced-l2", func(s *corev1.Service) {
 			s.Annotations = map[string]string{"metallb.io/address-pool": "l2"}
 		}, nodes...)
-		tr := l.journey(t, j, "traced-l2", 4+3)
+		tr := l.journey(t, j, "traced-l2", func(tr journeyTrace) bool {
+			return tr.count(tracing.SpanGratuitousSent, "") > 0 && tr.count(tracing.SpanStatusWrite, "") > 0
+		})
 		write := tr.one(t, "herald-controller", tracing.SpanStatusWrite, "")
 		var owners []string
 		for _, s := range tr.Spans {
@@ -120,11 +132,12 @@ spec: {ipAddressPools: [l2]}
 type journeyTrace struct{ jaeger.Trace }
 
 // journey reads the traceparent the controller wrote on Service name and
-// waits until Jaeger holds at least minSpans of its trace, every one's
-// parent among them: each process exports its spans when they end, so the
+// waits until Jaeger holds a complete trace of it, every span's parent
+// among them: each process exports its spans when they end, so the
 // speakers' spans can arrive before the controller's status.write, which
-// ends only once the write has returned.
-func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, minSpans int) journeyTrace {
+// ends only once the write has returned, and one speaker's after
+// another's.
+func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, complete func(journeyTrace) bool) journeyTrace {
 	t.Helper()
 	var id string
 	eventually(t, 30*time.Second, "the traceparent annotation on "+name, func() (bool, string) {
@@ -149,10 +162,21 @@ func (l *speakerLab) journey(t *testing.T, j *jaeger.Jaeger, name string, minSpa
 		if missing := tr.MissingParents(); len(missing) > 0 {
 			return false, fmt.Sprintf("parents %v not in Jaeger yet:\n%s", missing, tr.summary())
 		}
-		return len(got.Spans) >= minSpans, tr.summary()
+		return complete(tr), tr.summary()
 	})
 	t.Logf("trace %s:\n%s", id, tr.summary())
 	return tr
+}
+
+// count is how many spans named name the trace holds from node ("": any).
+func (tr journeyTrace) count(name, node string) int {
+	n := 0
+	for _, s := range tr.Spans {
+		if s.OperationName == name && (node == "" || tr.node(s) == node) {
+			n++
+		}
+	}
+	return n
 }
 
 func (tr journeyTrace) node(s jaeger.Span) string {
