@@ -86,7 +86,11 @@ func TestL2StartTogether(t *testing.T) {
 	for _, f := range frames {
 		switch {
 		case f.ip != ip:
-		case f.kind == "arp-request" && f.src == client:
+		case f.kind == "arp-request" && f.src == client && f.dst == "ff:ff:ff:ff:ff:ff":
+			// The test's broadcasts only: the client's kernel may probe
+			// the MAC it learned for ip before the speakers stopped,
+			// with unicast requests (net.ipv4.neigh ucast_solicit, 3 by
+			// default); a full run once saw 3 more requests than sent.
 			requests = append(requests, nil)
 		case f.kind == "arp-reply" && f.dst == client && len(requests) > 0:
 			requests[len(requests)-1] = append(requests[len(requests)-1], f.src)
