@@ -126,29 +126,38 @@ spec: {ipAddressPools: [bgp], localPref: 150}
 		t.Fatal(err)
 	}
 	for _, n := range l.lab.Nodes[2:] {
-		sent := map[[2]netip.AddrPort][]wireMessage{} // by connection
-		heard := map[[2]netip.AddrPort]int{}          // what FRR sent on it
+		sent := map[[2]netip.AddrPort][]wireMessage{}  // by connection
+		heard := map[[2]netip.AddrPort][]wireMessage{} // what FRR sent on it
 		for _, m := range bgpOnWire(segs) {
 			if m.Src.Addr() == n.LAN4 {
 				sent[[2]netip.AddrPort{m.Src, m.Dst}] = append(sent[[2]netip.AddrPort{m.Src, m.Dst}], m)
 			}
 			if m.Dst.Addr() == n.LAN4 {
-				heard[[2]netip.AddrPort{m.Dst, m.Src}]++
+				heard[[2]netip.AddrPort{m.Dst, m.Src}] = append(heard[[2]netip.AddrPort{m.Dst, m.Src}], m)
 			}
 		}
-		dialled, accepted := 0, 0
+		dialled, accepted, refused := 0, 0, 0
 		for conn, ms := range sent {
 			var types []string
 			for _, m := range ms {
 				types = append(types, fmt.Sprintf("%d %d/%d", m.Type, m.Code, m.Subcode))
 			}
+			frrNotified := slices.ContainsFunc(heard[conn], func(m wireMessage) bool { return m.Type == 3 })
+			badPeerAS := len(ms) == 2 && ms[1].Type == 3 && ms[1].Code == 2 && ms[1].Subcode == 2
 			switch {
-			case heard[conn] == 0 && len(ms) == 1 && ms[0].Type == 1:
-				// FRR closed it unanswered (a starting FRR closes the
-				// connections of a neighbor it still holds Idle): the
-				// OPEN has nothing to refuse.
-			case len(ms) != 2 || ms[0].Type != 1 || ms[1].Type != 3 || ms[1].Code != 2 || ms[1].Subcode != 2:
+			case len(ms) == 0 || ms[0].Type != 1 || len(ms) > 2 || (len(ms) == 2 && ms[1].Type != 3):
+				t.Errorf("%s sent on connection %v: %v; want its OPEN (1), then at most a NOTIFICATION (3)", n.Name, conn, types)
+			case len(heard[conn]) == 0 && len(ms) != 1:
+				t.Errorf("%s sent on connection %v: %v, where FRR sent nothing; want its OPEN alone", n.Name, conn, types)
+			case len(heard[conn]) > 0 && !frrNotified && !badPeerAS:
 				t.Errorf("%s sent on connection %v: %v; want OPEN (1) then NOTIFICATION 2/2 (3 2/2)", n.Name, conn, types)
+			}
+			// Not refused: FRR closed it unanswered (a starting FRR
+			// closes the connections of a neighbor it still holds
+			// Idle), or ended it first, a collision's Cease, which our
+			// FSM answers in OpenSent with 5/1 as RFC 4271 (8.2.2) says.
+			if badPeerAS {
+				refused++
 			}
 			if conn[1].Port() == 179 {
 				dialled++
@@ -156,7 +165,10 @@ spec: {ipAddressPools: [bgp], localPref: 150}
 				accepted++
 			}
 		}
-		t.Logf("%s: %d connections it dialled and %d it accepted, each OPEN then Bad Peer AS", n.Name, dialled, accepted)
+		if refused == 0 {
+			t.Errorf("%s refused no connection with Bad Peer AS", n.Name)
+		}
+		t.Logf("%s: %d connections it dialled and %d it accepted, %d refused with Bad Peer AS", n.Name, dialled, accepted, refused)
 		if dialled == 0 || accepted == 0 {
 			t.Errorf("%s: %d connections dialled, %d accepted; want both kinds", n.Name, dialled, accepted)
 		}
