@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,6 +22,18 @@ func NewProps(log *slog.Logger, kind string, produce func() actor.Actor) *actor.
 		actor.WithSupervisor(supervisor(l)),
 		actor.WithReceiverMiddleware(traceMiddleware(l)),
 	)
+}
+
+// Incarnations is a producer for NewProps that tells each actor it makes
+// whether it follows a failed one: protoactor calls a child's producer
+// again for each restart, so every call after the first makes a restarted
+// actor, which must rebuild what its failed predecessor knew instead of
+// waiting for what is sent only once. One Incarnations serves one spawn (a
+// respawned child starts counting again). The count is atomic because a
+// restart calls the producer from the child's mailbox, not its parent's.
+func Incarnations(produce func(restarted bool) actor.Actor) func() actor.Actor {
+	var n atomic.Int32
+	return func() actor.Actor { return produce(n.Add(1) > 1) }
 }
 
 // supervisor decides for the children of an actor built by NewProps. A panic

@@ -368,9 +368,8 @@ type begin struct{}
 // a later sibling: the allocator first, the router (which kicks every
 // Service) next, the config actor (which makes the allocator ready) last;
 // the allocator asks the config actor for the configuration only when it
-// restarts (its own incarnation count: e.begun, set once all were
-// spawned, was already set when a first Started ran); and keys reach the router only through this actor,
-// after the spawning.
+// restarts (allocatorIncarnations); and keys reach the router only
+// through this actor, after the spawning.
 type topActor struct{ e *env }
 
 func (t *topActor) Receive(c actor.Context) {
@@ -409,14 +408,11 @@ func (t *topActor) spawn(c actor.Context) {
 }
 
 // allocatorIncarnations produces allocator actors for one spawn, each
-// knowing whether it follows a failed one: protoactor calls the producer
-// again for each restart, from the child's mailbox, so the count is
-// atomic.
+// knowing whether it follows a failed one (actors.Incarnations).
 func allocatorIncarnations(e *env) func() actor.Actor {
-	var n atomic.Int32
-	return func() actor.Actor {
+	return actors.Incarnations(func(restarted bool) actor.Actor {
 		a := newAllocatorActor(e).(*allocatorActor)
-		a.restarted = n.Add(1) > 1
+		a.restarted = restarted
 		return a
-	}
+	})
 }

@@ -328,17 +328,14 @@ func (s *Speaker) goodbye(e *env) {
 // exist.
 type topActor struct{ e *env }
 
-// incarnations wraps a fixed child's producer: protoactor calls it again
-// for each restart, and every call after the first makes a restarted term.
-// The count is atomic because a restart calls the producer from the
-// child's mailbox, not from the top actor.
+// incarnations makes a fixed child's producer whose every call after the
+// first makes a restarted term (actors.Incarnations).
 func incarnations(make func() actor.Actor) func() actor.Actor {
-	var n atomic.Int32
-	return func() actor.Actor {
+	return actors.Incarnations(func(restarted bool) actor.Actor {
 		a := make()
-		a.(interface{ setRestarted(bool) }).setRestarted(n.Add(1) > 1)
+		a.(interface{ setRestarted(bool) }).setRestarted(restarted)
 		return a
-	}
+	})
 }
 
 func (t *topActor) Receive(c actor.Context) {
