@@ -196,14 +196,16 @@ func (a *peersActor) reconcile(c actor.Context, name string) {
 		ch = nil
 	}
 	if ch == nil && want != nil && a.planned && !a.stopping && !a.isLeaving(name) {
-		routes := make([]peer.Route, 0, len(a.routes[name]))
-		for prefix, attrs := range a.routes[name] {
-			routes = append(routes, peer.Route{Prefix: prefix, Attrs: *attrs})
-		}
 		early := a.early[name]
 		delete(a.early, name)
-		if early != nil {
-			routes = nil // the same routes, as the changes that made them
+		var routes []peer.Route
+		if early == nil {
+			// Otherwise the same routes reach it as the changes that
+			// made them.
+			routes = make([]peer.Route, 0, len(a.routes[name]))
+			for prefix, attrs := range a.routes[name] {
+				routes = append(routes, peer.Route{Prefix: prefix, Attrs: *attrs})
+			}
 		}
 		restarted := a.configs == 1
 		p := want
