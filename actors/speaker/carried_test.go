@@ -1,7 +1,9 @@
 package speaker
 
 import (
+	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,16 +52,13 @@ func TestCarriedCheck(t *testing.T) {
 	}
 }
 
-// A dual-stack Service announced to an IPv4 session that carries no IPv6
-// (no dualStackAddressFamily): its IPv4 route reaches the router, and a
-// Warning Event says its IPv6 route cannot, instead of the ServiceBGPStatus
-// listing the peer in silence.
-func TestRouteTheSessionCannotCarryIsAnEvent(t *testing.T) {
-	router := startTestRouter(t, 64513)
+// startDualStackSpeaker runs node n1's speaker with web and its endpoint
+// on n1, a dual-stack pool and one IPv4 session (no
+// dualStackAddressFamily) to router.
+func startDualStackSpeaker(t *testing.T, router *testRouter, web *corev1.Service) (*kubefake.Clientset, *events) {
+	t.Helper()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"},
 		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}}}
-	web := lbService("web", "10.10.0.1")
-	web.Status.LoadBalancer.Ingress = append(web.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: "fd00:10::1"})
 	kube := kubefake.NewClientset(node, web, endpoints("web", "n1"))
 	mlb := mlbfake.NewSimpleClientset(
 		&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "p"},
@@ -71,10 +70,45 @@ func TestRouteTheSessionCannotCarryIsAnEvent(t *testing.T) {
 	rec := &events{}
 	runSpeaker(t, Options{Kube: kube, Metallb: mlb, Registry: prometheus.NewRegistry(), NodeName: "n1", Recorder: rec, NoL2: true,
 		LivenessPort: -1, Namespace: testNS, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: testlog.New(t)})
+	return kube, rec
+}
+
+// A dual-stack Service announced to an IPv4 session that carries no IPv6
+// (no dualStackAddressFamily): its IPv4 route reaches the router, and a
+// Warning Event says its IPv6 route cannot, instead of the ServiceBGPStatus
+// listing the peer in silence.
+func TestRouteTheSessionCannotCarryIsAnEvent(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	web := lbService("web", "10.10.0.1")
+	web.Status.LoadBalancer.Ingress = append(web.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: "fd00:10::1"})
+	_, rec := startDualStackSpeaker(t, router, web)
 	eventually(t, "the AnnouncementFailed Event", func() bool {
 		return rec.has("app/web", ReasonAnnouncementFailed, "node n1 cannot announce fd00:10::1 to BGPPeer r")
 	})
 	if got := router.routes(); len(got) != 1 || got[0] != "10.10.0.1/32" {
 		t.Errorf("the router has %v, want the IPv4 route alone", got)
 	}
+}
+
+// A Service announced over an IPv4-only session gains an IPv6 IP: the set
+// of peers it is announced to does not change, but its routes do, and the
+// new one cannot go out: the planner checks Services whose routes changed,
+// not only those whose peers did.
+func TestIPAddedToAnAnnouncedServiceIsChecked(t *testing.T) {
+	router := startTestRouter(t, 64513)
+	kube, rec := startDualStackSpeaker(t, router, lbService("web", "10.10.0.1"))
+	eventually(t, "web's route", func() bool { return slices.Equal(router.routes(), []string{"10.10.0.1/32"}) })
+	time.Sleep(200 * time.Millisecond) // the session's families are in
+	ctx := context.Background()
+	web, err := kube.CoreV1().Services("app").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.Status.LoadBalancer.Ingress = append(web.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: "fd00:10::1"})
+	if _, err := kube.CoreV1().Services("app").UpdateStatus(ctx, web, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the AnnouncementFailed Event", func() bool {
+		return rec.has("app/web", ReasonAnnouncementFailed, "node n1 cannot announce fd00:10::1 to BGPPeer r")
+	})
 }
