@@ -169,12 +169,26 @@ func (m *Metrics) observePeer(name, addr string, st, prev peer.Status) {
 	}
 }
 
-// forgetPeer removes a session's series when it is removed.
+// forgetPeer removes a session's gauges when its actor stops. The
+// counters count on, like any counter: a session restarted for a changed
+// BGPPeer goes on from where it was (forgetPeerCounters ends them).
 func (m *Metrics) forgetPeer(name, addr string) {
 	m.sessionUp.DeleteLabelValues(addr, name)
 	m.prefixes.DeleteLabelValues(addr, name)
-	// updates and updatePrefixes count on, like any counter: a session
-	// restarted for a changed BGPPeer goes on from where it was.
+}
+
+// forgetPeerCounters removes every series of the BGPPeer name, under any
+// address it had, once this node has no session with it any more (removed,
+// or its node selectors no longer match): otherwise a cluster that renames
+// or removes peers would export their last counts for ever. If it comes
+// back, its counters start again from zero, a reset rate() allows for.
+func (m *Metrics) forgetPeerCounters(name string) {
+	byName := prometheus.Labels{"name": name}
+	m.sessionUp.DeletePartialMatch(byName)
+	m.prefixes.DeletePartialMatch(byName)
+	m.updates.DeletePartialMatch(byName)
+	m.updatePrefixes.DeletePartialMatch(byName)
+	m.malformed.DeletePartialMatch(byName)
 }
 
 // sameGauges are gauges that say one fact under several names (Herald's

@@ -134,6 +134,25 @@ func TestSpeakerMetricsFollowAScriptedBGPSession(t *testing.T) {
 	if sum := l.GetSampleSum(); sum <= 0 || sum > time.Since(began).Seconds() {
 		t.Errorf("the two measured latencies sum to %vs, want more than 0 and at most the test's %v", sum, time.Since(began))
 	}
+
+	// The BGPPeer removed: none of its series stays behind, counters
+	// included.
+	peerSeries := []string{"metallb_bgp_session_up", "metallb_bgp_announced_prefixes_total",
+		"metallb_bgp_updates_total", "herald_bgp_update_prefixes"}
+	if err := mlb.MetallbV1beta2().BGPPeers(testNS).Delete(ctx, "r", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removed peer's series gone", func() bool {
+		for _, name := range peerSeries {
+			if find(t, reg, name, map[string]string{"name": "r"}) != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if find(t, reg, "herald_event_to_wire_seconds", bgpLatency) == nil {
+		t.Error("herald_event_to_wire_seconds went with the peer; it is the speaker's, not the peer's")
+	}
 }
 
 // The wire latency of a BGP change, step by step on a fake clock: measured

@@ -350,6 +350,7 @@ func (a *peersActor) forget(c actor.Context, name string) {
 		return
 	}
 	deleteSessionState(a.e, name)
+	a.e.metrics.forgetPeerCounters(name)
 	a.e.After(forgetRecheck, c.Self(), forgetAgain{name: name})
 }
 
