@@ -7,6 +7,7 @@
 # non-root user herald (65532), the CA certificates, nothing else; run as
 # 65532:65532. The chart starts `herald controller` and `herald speaker`
 # (the speaker's pod runs it as root with NET_RAW only).
+# The build tags are the Makefile's GO_TAGS (see there why).
 ARG GO_VERSION=1.26
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
@@ -18,7 +19,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-X main.version=${VERSION} -X main.commit=${COMMIT} -s -w" \
+    go build -trimpath -tags grpcnotrace -ldflags "-X main.version=${VERSION} -X main.commit=${COMMIT} -s -w" \
       -o /out/herald ./cmd/herald
 RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/usr/local/bin \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nherald:x:65532:65532:herald:/:/sbin/nologin\n' > /rootfs/etc/passwd \

@@ -98,16 +98,18 @@ const (
 )
 
 // buildHerald builds `herald` from this checkout into the test's temporary
-// directory; a test builds it once and starts it as often as it likes.
+// directory, as `make build` does (its build tags and version), so the lab
+// runs the binary users get; a test builds it once and starts it as often
+// as it likes.
 func buildHerald(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "herald")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/herald")
+	dir := t.TempDir()
+	build := exec.CommandContext(t.Context(), "make", "-s", "--no-print-directory", "BIN="+dir, "build")
 	build.Dir = repoFile(t, ".")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/herald: %v\n%s", err, out)
+		t.Fatalf("make build: %v\n%s", err, out)
 	}
-	return bin
+	return filepath.Join(dir, "herald")
 }
 
 // controllerKubeconfig writes a kubeconfig for the chart's
