@@ -9,14 +9,14 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// failOnce panics on its first "fail" and reports, for each incarnation
+// panicker panics on any string message and reports, for each incarnation
 // that starts, whether it was made as a restarted one.
-type failOnce struct {
+type panicker struct {
 	restarted bool
 	started   chan<- bool
 }
 
-func (f *failOnce) Receive(c actor.Context) {
+func (f *panicker) Receive(c actor.Context) {
 	switch c.Message().(type) {
 	case *actor.Started:
 		f.started <- f.restarted
@@ -36,7 +36,7 @@ func TestIncarnationsTellsARestartedActor(t *testing.T) {
 		calls.Lock()
 		n++
 		calls.Unlock()
-		return &failOnce{restarted: restarted, started: started}
+		return &panicker{restarted: restarted, started: started}
 	})
 	// A child of a NewProps parent, so the failure restarts it.
 	parent := system.Root.Spawn(NewProps(log, "parent", func() actor.Actor {
@@ -66,8 +66,8 @@ func TestIncarnationsTellsARestartedActor(t *testing.T) {
 		}
 	}
 	// A second Incarnations (a fresh spawn) starts counting again.
-	other := Incarnations(func(restarted bool) actor.Actor { return &failOnce{restarted: restarted} })
-	if a := other().(*failOnce); a.restarted {
+	other := Incarnations(func(restarted bool) actor.Actor { return &panicker{restarted: restarted} })
+	if a := other().(*panicker); a.restarted {
 		t.Fatal("a fresh Incarnations made a restarted actor first")
 	}
 	calls.Lock()
