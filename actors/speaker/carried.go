@@ -14,7 +14,8 @@ import (
 )
 
 // ReasonAnnouncementFailed is the Warning Event on a Service when this node
-// plans a route of it towards a peer whose session cannot carry it.
+// plans to announce one of its IPs to peers none of whose sessions can
+// carry it.
 const ReasonAnnouncementFailed = "AnnouncementFailed"
 
 // sessionCarries, from a peer actor to the planner when its session comes
@@ -29,10 +30,10 @@ type sessionCarries struct {
 	ipv6 bool
 }
 
-// carriedCheck finds the Services this node means to announce to a peer
-// whose session cannot carry one of their IPs (an IPv6 Service towards an
-// IPv4 session without dualStackAddressFamily, say), for the Warning Event
-// that says so. It does no I/O; the planner actor owns it.
+// carriedCheck finds the Services this node means to announce with an IP
+// that none of the sessions it plans them for can carry (an IPv6 Service
+// whose only session is IPv4 without dualStackAddressFamily, say), for the
+// Warning Event that says so. It does no I/O; the planner actor owns it.
 type carriedCheck struct {
 	// sessions are the families of each session last established.
 	sessions map[string]sessionCarries
@@ -45,30 +46,41 @@ func newCarriedCheck() *carriedCheck {
 	return &carriedCheck{sessions: map[string]sessionCarries{}, failed: map[announce.ServiceKey]string{}}
 }
 
-// failure says which of ips cannot go to which of peers, "" for none.
+// failure says which of ips no session of peers can carry, "" for none.
+// An IP one of the sessions carries is not a failure even when another
+// cannot: a BGPPeer for each address family of the same router (what
+// MetalLB's dual-stack examples set up) is the usual way to peer, each
+// session carrying its own family, and a Warning on every Service of such
+// a cluster would say nothing wrong. Nothing is said while one of the
+// sessions has never been up: its families are not known, and the
+// sessions of a starting speaker come up one by one.
 func (cc *carriedCheck) failure(node string, ips []netip.Addr, peers []string) string {
-	var parts []string
 	for _, p := range peers {
-		s, ok := cc.sessions[p]
-		if !ok {
-			continue // not up yet: nothing is known of its families
-		}
-		var lost []string
-		for _, ip := range ips {
-			if (ip.Is4() && !s.ipv4) || (ip.Is6() && !s.ipv6) {
-				lost = append(lost, ip.String())
-			}
-		}
-		if len(lost) > 0 {
-			parts = append(parts, fmt.Sprintf("%s to BGPPeer %s", strings.Join(lost, ", "), p))
+		if _, ok := cc.sessions[p]; !ok {
+			return ""
 		}
 	}
-	if len(parts) == 0 {
+	var lost []string
+	for _, ip := range ips {
+		if len(peers) > 0 && !slices.ContainsFunc(peers, func(p string) bool { return cc.sessions[p].carry(ip) }) {
+			lost = append(lost, ip.String())
+		}
+	}
+	if len(lost) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("node %s cannot announce %s: the session carries no routes of that address family "+
+	to := "BGPPeer " + peers[0]
+	if len(peers) > 1 {
+		to = "BGPPeers " + strings.Join(peers, ", ")
+	}
+	return fmt.Sprintf("node %s cannot announce %s to %s: no session carries routes of that address family "+
 		"(not negotiated: an IPv4 session carries IPv6 only with dualStackAddressFamily, and the router must "+
-		"agree; or this node has no address of that family to give as next hop)", node, strings.Join(parts, "; "))
+		"agree; or this node has no address of that family to give as next hop)", node, strings.Join(lost, ", "), to)
+}
+
+// carry says whether the session's routes can hold ip.
+func (s sessionCarries) carry(ip netip.Addr) bool {
+	return (ip.Is4() && s.ipv4) || (ip.Is6() && s.ipv6)
 }
 
 // check returns the message to say of k announced to peers now, if it is

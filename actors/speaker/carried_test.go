@@ -28,6 +28,8 @@ func TestCarriedCheck(t *testing.T) {
 		t.Errorf("a session not up yet: said %q, want nothing (its families are not known)", msg)
 	}
 	cc.sessions["r"] = sessionCarries{peer: "r", ipv4: true}
+	cc.sessions["r2"] = sessionCarries{peer: "r2", ipv4: true}
+	cc.sessions["r-v6"] = sessionCarries{peer: "r-v6", ipv6: true}
 	cc.sessions["both"] = sessionCarries{peer: "both", ipv4: true, ipv6: true}
 	for _, tc := range []struct {
 		name  string
@@ -36,10 +38,14 @@ func TestCarriedCheck(t *testing.T) {
 		want  string // a part of the message; "" for none said
 	}{
 		{"IPv4 over IPv4", []netip.Addr{v4}, []string{"r"}, ""},
-		{"IPv6 over IPv4 only", []netip.Addr{v4, v6}, []string{"r", "both"}, "node n1 cannot announce fd00::1 to BGPPeer r: "},
-		{"said once", []netip.Addr{v4, v6}, []string{"r", "both"}, ""},
-		{"no longer fails: nothing said", []netip.Addr{v4, v6}, []string{"both"}, ""},
-		{"fails again: said again", []netip.Addr{v6}, []string{"r"}, "fd00::1 to BGPPeer r"},
+		{"IPv6 over IPv4 only", []netip.Addr{v4, v6}, []string{"r"}, "node n1 cannot announce fd00::1 to BGPPeer r: "},
+		{"said once", []netip.Addr{v4, v6}, []string{"r"}, ""},
+		{"another session carries it: nothing said", []netip.Addr{v4, v6}, []string{"r", "both"}, ""},
+		{"a session per family: nothing said", []netip.Addr{v4, v6}, []string{"r", "r-v6"}, ""},
+		{"IPv4 to the IPv6 session of a pair: nothing said", []netip.Addr{v4}, []string{"r", "r-v6"}, ""},
+		{"a session never up may carry it: nothing said", []netip.Addr{v6}, []string{"r", "down"}, ""},
+		{"none of several carries it", []netip.Addr{v4, v6}, []string{"r", "r2"}, "cannot announce fd00::1 to BGPPeers r, r2: "},
+		{"IPv4 to an IPv6 session alone", []netip.Addr{v4}, []string{"r-v6"}, "cannot announce 10.0.0.1 to BGPPeer r-v6: "},
 		{"gone", nil, nil, ""},
 	} {
 		msg, say := cc.check("n1", k, tc.ips, tc.peers)

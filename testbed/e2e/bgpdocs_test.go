@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/heraldlb/herald/testbed/routers"
 )
 
@@ -123,7 +126,25 @@ func TestBGPDocAdvanced(t *testing.T) {
 				}
 			}
 			check(s1)
+			// Each IP goes out on the session of its family: nothing failed,
+			// and no node may say otherwise on either Service.
+			l.noWarning(s1, "AnnouncementFailed")
+			l.noWarning(s2, "AnnouncementFailed")
 		})
+	}
+}
+
+// noWarning fails the test if s has a Warning Event with reason.
+func (l *speakerLab) noWarning(s *lbSvc, reason string) {
+	l.t.Helper()
+	evs, err := l.admin.CoreV1().Events(s.ns).List(l.t.Context(), metav1.ListOptions{})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Kind == "Service" && e.InvolvedObject.Name == s.name && e.Type == corev1.EventTypeWarning && e.Reason == reason {
+			l.t.Errorf("Service %s/%s has a Warning %s from %s: %s", s.ns, s.name, reason, e.Source.Host, e.Message)
+		}
 	}
 }
 
