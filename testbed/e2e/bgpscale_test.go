@@ -51,7 +51,8 @@ spec:
 // HERALD_SCALE_HEAP_DIR when set (go tool pprof reads it).
 // HERALD_SCALE_GOMEMLIMIT, when set, is the speakers' GOMEMLIMIT: what a
 // container memory limit gives them in a cluster (cmd/herald's
-// setMemoryLimit), for comparing the peak with and without one.
+// setMemoryLimit), for comparing the peak with and without one;
+// HERALD_SCALE_GOGC likewise sets their GOGC.
 func TestBGPScale(t *testing.T) {
 	n := 30
 	if soak() {
@@ -61,8 +62,10 @@ func TestBGPScale(t *testing.T) {
 		n = v
 	}
 	o := speakerLabOptions{speakerArgs: []string{"--profiling"}}
-	if v := os.Getenv("HERALD_SCALE_GOMEMLIMIT"); v != "" {
-		o.speakerEnv = []string{"GOMEMLIMIT=" + v}
+	for _, name := range []string{"GOMEMLIMIT", "GOGC"} {
+		if v := os.Getenv("HERALD_SCALE_" + name); v != "" {
+			o.speakerEnv = append(o.speakerEnv, name+"="+v)
+		}
 	}
 	l := bgpModeLab(t, "frr", o)
 	g := l.goBGPOnRouter(1790, "192.0.2.2")
