@@ -50,8 +50,9 @@ type statusKind struct {
 	// Service and what each lists, and the token of the next page ("" at
 	// the end).
 	list func(ctx context.Context, e *env, opts metav1.ListOptions) (map[announce.ServiceKey][]string, string, error)
-	// write makes the object of k say names; none deletes it.
-	write func(ctx context.Context, e *env, k announce.ServiceKey, names []string) error
+	// write makes the object of k say names; none deletes it. absent
+	// says this actor believes there is no object yet (getOrCreate).
+	write func(ctx context.Context, e *env, k announce.ServiceKey, names []string, absent bool) error
 	// started and stopped are the Events' messages.
 	started func(node string, names []string) string
 	stopped func(node string) string
@@ -393,15 +394,35 @@ func (a *statusActor) next(c actor.Context) {
 			continue
 		}
 		a.inflight[k] = true
-		a.write(c, k, peers)
+		a.write(c, k, peers, !a.unknown[k] && a.shown[k] == nil)
 	}
 }
 
-func (a *statusActor) write(c actor.Context, k announce.ServiceKey, names []string) {
+func (a *statusActor) write(c actor.Context, k announce.ServiceKey, names []string, absent bool) {
 	e, kind, incarnation := a.e, a.kind, a.incarnation
 	actors.GoAPI(e.Runtime, c.Self(), func(ctx context.Context) statusWrote {
-		return statusWrote{key: k, names: names, err: kind.write(ctx, e, k, names), incarnation: incarnation}
+		return statusWrote{key: k, names: names, err: kind.write(ctx, e, k, names, absent), incarnation: incarnation}
 	})
+}
+
+// getOrCreate returns the object to write the status of: created first
+// when the caller believes it absent (a new Service's, the usual case: a
+// create and a status update, where reading first would add a request
+// answered NotFound), read first otherwise, and by the other way when the
+// first says it was wrong.
+func getOrCreate[T any](ctx context.Context, absent bool, get, create func(context.Context) (T, error)) (T, error) {
+	if absent {
+		obj, err := create(ctx)
+		if !apierrors.IsAlreadyExists(err) {
+			return obj, err
+		}
+		return get(ctx)
+	}
+	obj, err := get(ctx)
+	if apierrors.IsNotFound(err) {
+		return create(ctx)
+	}
+	return obj, err
 }
 
 // bgpStatusKind is ServiceBGPStatus: the BGPPeers a Service goes to.
@@ -421,16 +442,19 @@ var bgpStatusKind = statusKind{
 		}
 		return out, l.Continue, nil
 	},
-	write: func(ctx context.Context, e *env, k announce.ServiceKey, peers []string) error {
+	write: func(ctx context.Context, e *env, k announce.ServiceKey, peers []string, absent bool) error {
 		client := e.mlb.MetallbV1beta1().ServiceBGPStatuses(e.namespace)
 		name := serviceStatusName(k, e.node)
 		if len(peers) == 0 {
 			return ignoreNotFound(client.Delete(ctx, name, metav1.DeleteOptions{}))
 		}
-		cur, err := client.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			cur, err = client.Create(ctx, &v1beta1.ServiceBGPStatus{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
-		}
+		cur, err := getOrCreate(ctx, absent,
+			func(ctx context.Context) (*v1beta1.ServiceBGPStatus, error) {
+				return client.Get(ctx, name, metav1.GetOptions{})
+			},
+			func(ctx context.Context) (*v1beta1.ServiceBGPStatus, error) {
+				return client.Create(ctx, &v1beta1.ServiceBGPStatus{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
+			})
 		if err != nil {
 			return err
 		}
@@ -472,16 +496,19 @@ var l2StatusKind = statusKind{
 		}
 		return out, l.Continue, nil
 	},
-	write: func(ctx context.Context, e *env, k announce.ServiceKey, ifaces []string) error {
+	write: func(ctx context.Context, e *env, k announce.ServiceKey, ifaces []string, absent bool) error {
 		client := e.mlb.MetallbV1beta1().ServiceL2Statuses(e.namespace)
 		name := serviceStatusName(k, e.node)
 		if len(ifaces) == 0 {
 			return ignoreNotFound(client.Delete(ctx, name, metav1.DeleteOptions{}))
 		}
-		cur, err := client.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			cur, err = client.Create(ctx, &v1beta1.ServiceL2Status{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
-		}
+		cur, err := getOrCreate(ctx, absent,
+			func(ctx context.Context) (*v1beta1.ServiceL2Status, error) {
+				return client.Get(ctx, name, metav1.GetOptions{})
+			},
+			func(ctx context.Context) (*v1beta1.ServiceL2Status, error) {
+				return client.Create(ctx, &v1beta1.ServiceL2Status{ObjectMeta: statusMeta(e, k, name)}, metav1.CreateOptions{})
+			})
 		if err != nil {
 			return err
 		}
