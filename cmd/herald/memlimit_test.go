@@ -96,3 +96,33 @@ func TestSetMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestSetGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		env     string
+		want    int // the percentage set; 0 for none
+		wantLog string
+	}{
+		{env: "", want: 50, wantLog: "GOGC=50"},
+		{env: "100", wantLog: "GOGC=100"},
+		{env: "off", wantLog: "GOGC=off"},
+	} {
+		var logs bytes.Buffer
+		var set []int
+		got := setGCPercent(50, func(k string) string {
+			if k == "GOGC" {
+				return tc.env
+			}
+			return ""
+		}, func(v int) int { set = append(set, v); return 100 }, slog.New(slog.NewTextHandler(&logs, nil)))
+		if got != tc.want {
+			t.Errorf("GOGC %q: set %d, want %d", tc.env, got, tc.want)
+		}
+		if wantSet := tc.want != 0; wantSet != (len(set) == 1) || (wantSet && set[0] != tc.want) || len(set) > 1 {
+			t.Errorf("GOGC %q: the runtime's target set to %v, want %d (0: left alone)", tc.env, set, tc.want)
+		}
+		if !strings.Contains(logs.String(), tc.wantLog) {
+			t.Errorf("GOGC %q: log %q does not say %q", tc.env, logs.String(), tc.wantLog)
+		}
+	}
+}

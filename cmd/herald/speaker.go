@@ -90,6 +90,7 @@ func runSpeaker(ctx context.Context, f speakerFlags, stderr io.Writer) error {
 		return err
 	}
 	setMemoryLimit(os.Getenv, os.ReadFile, debug.SetMemoryLimit, log)
+	setGCPercent(speakerGCPercent, os.Getenv, debug.SetGCPercent, log)
 	if err := f.metricsTLS.check(); err != nil {
 		return err
 	}
