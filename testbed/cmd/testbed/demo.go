@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -183,6 +184,12 @@ func demo(ctx context.Context, opts upOptions, out io.Writer) error {
 		return notBuilt(out, st, "the IPs are allocated but nobody announces them")
 	}
 	step("the route at the router (BGP)")
+	// Every node announces the Service (eTP Cluster, endpoints on every
+	// node); show the router's table once it has a path from each, the
+	// ECMP the client's requests are spread over.
+	if missing := waitForPathsFromEveryNode(ctx, st, 30*time.Second); len(missing) > 0 {
+		fmt.Fprintf(out, "(after 30 s the router has no path from %s)\n", strings.Join(missing, ", "))
+	}
 	fmt.Fprintf(out, "$ %s\n", routerCommand(st, "routes"))
 	if err := show(ctx, out, "sh", "-c", routerCommand(st, "routes")); err != nil {
 		return err
@@ -370,6 +377,26 @@ func waitForIPs(ctx context.Context, c kubernetes.Interface, timeout time.Durati
 func kubectl(ctx context.Context, out io.Writer, st *labState, args ...string) error {
 	fmt.Fprintf(out, "$ kubectl %s\n", strings.Join(args, " "))
 	return show(ctx, out, st.Kubectl, append([]string{"--kubeconfig", st.Kubeconfig}, args...)...)
+}
+
+// waitForPathsFromEveryNode polls the router's BGP table until each
+// node's address is a next hop in it, and returns the nodes still missing
+// when timeout ends.
+func waitForPathsFromEveryNode(ctx context.Context, st *labState, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		table, _ := exec.CommandContext(ctx, "sh", "-c", routerCommand(st, "routes")).CombinedOutput()
+		var missing []string
+		for _, n := range st.Nodes {
+			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(n.Address4) + `\b`).Match(table) {
+				missing = append(missing, n.Name)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return missing
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func show(ctx context.Context, out io.Writer, bin string, args ...string) error {
