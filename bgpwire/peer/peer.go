@@ -299,9 +299,7 @@ func (p *Peer) reconcile() {
 	p.scheduleRestart()
 }
 
-// scheduleRestart starts the restart timer: Initial, doubled for every
-// failure since the last one that came after a quiet Forget, at most Max,
-// less the step's jitter.
+// scheduleRestart starts the restart timer with failureDelay.
 func (p *Peer) scheduleRestart() {
 	p.startTimer(restartID, p.failureDelay(), 0)
 }
