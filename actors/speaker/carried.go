@@ -55,6 +55,9 @@ func newCarriedCheck() *carriedCheck {
 // sessions has never been up: its families are not known, and the
 // sessions of a starting speaker come up one by one.
 func (cc *carriedCheck) failure(node string, ips []netip.Addr, peers []string) string {
+	if len(peers) == 0 {
+		return ""
+	}
 	for _, p := range peers {
 		if _, ok := cc.sessions[p]; !ok {
 			return ""
@@ -62,7 +65,7 @@ func (cc *carriedCheck) failure(node string, ips []netip.Addr, peers []string) s
 	}
 	var lost []string
 	for _, ip := range ips {
-		if len(peers) > 0 && !slices.ContainsFunc(peers, func(p string) bool { return cc.sessions[p].carry(ip) }) {
+		if !slices.ContainsFunc(peers, func(p string) bool { return cc.sessions[p].carry(ip) }) {
 			lost = append(lost, ip.String())
 		}
 	}
