@@ -51,7 +51,15 @@ spec: {myASN: 64512, peerASN: 64513, peerAddress: 127.0.0.1, peerPort: %d, holdT
 	s.system.Root.Send(peers, configUpdated{cfg: cfg})
 	s.system.Root.Send(peers, sessionChange{peer: "r", open: false})
 	eventually(t, "the Cease", func() bool { return router.notificationCount() >= 1 })
-	time.Sleep(time.Second)
+	// Under load the old actor can stop before the close arrives: a
+	// replacement starts, and its first state write, in flight when the
+	// close stops it, can land after the peers actor's deletion. The
+	// deletion made again forgetRecheck later removes it; that is the
+	// bound to wait for.
+	deadline := time.Now().Add(forgetRecheck + 2*time.Second)
+	for count() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := count(); n != 0 {
 		l, _ := mlb.MetallbV1beta1().BGPSessionStates(testNS).List(ctx, metav1.ListOptions{})
 		t.Errorf("%d BGPSessionState(s) left for a session no longer planned: %s says %q", n, l.Items[0].Name, l.Items[0].Status.BGPState)
