@@ -433,7 +433,7 @@ func (c *ControlPlane) writeState() {
 	c.attPIDs = s
 	c.mu.Unlock()
 	data, _ := json.Marshal(s)
-	if err := os.WriteFile(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
+	if err := replaceFile(filepath.Join(c.dir, stateFile), data, 0o600); err != nil {
 		c.opts.Logf.printf("kube: write state: %v", err)
 	}
 }

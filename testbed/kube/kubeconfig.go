@@ -84,10 +84,41 @@ func (c *ControlPlane) writeKubeconfigServer(path, server, user, token, namespac
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("kube: kubeconfig dir: %w", err)
 	}
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("kube: encode kubeconfig %s: %w", path, err)
+	}
+	if err := replaceFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("kube: write kubeconfig %s: %w", path, err)
 	}
 	return nil
+}
+
+// replaceFile gives path its new content in one step: a process that
+// opens path meanwhile reads the old file or the new one, never a
+// truncated one. A kubeconfig is rewritten at the same path for every
+// process that runs as its ServiceAccount, and those processes start
+// while the next one's kubeconfig is written: written in place, a
+// speaker once read it empty and exited ("no configuration has been
+// provided").
+func replaceFile(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func applyOptions() metav1.PatchOptions {
