@@ -51,6 +51,8 @@ type speakerLab struct {
 	// controllerMetrics is the controller's metrics address on the host's
 	// loopback ("": not served; see speakerLabOptions.controllerMetrics).
 	controllerMetrics string
+	// starts counts the processes started under each name.
+	starts map[string]int
 }
 
 // startRouter starts the router of a lab made with routerLater.
@@ -220,22 +222,24 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 		t.Fatal(err)
 	}
 	f.Close()
+	if l.starts == nil {
+		l.starts = map[string]int{}
+	}
+	l.starts[name]++
 	if dir := os.Getenv("HERALD_E2E_KEEP_LOGS"); dir != "" {
+		// A restarted process's log is kept beside the first's, numbered
+		// in the order they started (cleanups run in the reverse order).
+		kept := name + ".log"
+		if k := l.starts[name]; k > 1 {
+			kept = fmt.Sprintf("%s.%d.log", name, k)
+		}
 		// Registered before the stop below, so it runs after it: the
 		// whole log, up to the process's last line.
 		t.Cleanup(func() {
 			d := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
 			b, _ := os.ReadFile(logPath)
 			if os.MkdirAll(d, 0o755) == nil {
-				// A restarted process's log is kept beside the first's.
-				path := filepath.Join(d, name+".log")
-				for i := 2; ; i++ {
-					if _, err := os.Stat(path); err != nil {
-						break
-					}
-					path = filepath.Join(d, fmt.Sprintf("%s.%d.log", name, i))
-				}
-				_ = os.WriteFile(path, b, 0o644)
+				_ = os.WriteFile(filepath.Join(d, kept), b, 0o644)
 			}
 		})
 	}
@@ -243,6 +247,16 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop(5 * time.Second) })
 	return p
+}
+
+// logTail returns the last n lines of the process's log.
+func (p *heraldProc) logTail(n int) string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // stop sends SIGTERM and waits up to grace, then kills.
@@ -263,7 +277,17 @@ func (p *heraldProc) stop(grace time.Duration) {
 
 func (l *speakerLab) waitReady(n netlab.Host) {
 	l.t.Helper()
+	p := l.speakers[n.Name]
 	eventually(l.t, time.Minute, "the speaker on "+n.Name+" reports ready", func() (bool, string) {
+		if p != nil {
+			select {
+			case <-p.done:
+				// A speaker that exited will not become ready: say why
+				// now rather than after the minute.
+				l.t.Fatalf("the speaker on %s exited before it was ready (%v); its log ends:\n%s", n.Name, p.err, p.logTail(20))
+			default:
+			}
+		}
 		body, err := l.lab.HTTPGet(l.t.Context(), n.NS, "http://"+speakerMetricsAddr+"/readyz")
 		if err != nil {
 			return false, err.Error()
