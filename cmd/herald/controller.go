@@ -21,8 +21,6 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/heraldlb/herald/actors/controller"
-	"github.com/heraldlb/herald/api/client/clientset/versioned"
-	"github.com/heraldlb/herald/informers"
 	"github.com/heraldlb/herald/webhook"
 )
 
@@ -115,20 +113,9 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	cfg.QPS, cfg.Burst = f.qps, f.burst
 	cfg.UserAgent = "herald-controller"
 	// The informers' reads resume within 2 s of an API server outage's
-	// end rather than after client-go's backoff (informers.ResumeQuickly).
-	kube, err := kubernetes.NewForConfig(informers.ResumeQuickly(cfg))
-	if err != nil {
-		return err
-	}
-	mlb, err := versioned.NewForConfig(informers.ResumeQuickly(cfg))
-	if err != nil {
-		return err
-	}
-	// The Lease gets a client (and so a rate limiter) of its own, so
-	// renewals never wait behind a burst of status writes.
-	electionCfg := rest.CopyConfig(cfg)
-	electionCfg.UserAgent = "herald-controller-election"
-	election, err := kubernetes.NewForConfig(electionCfg)
+	// end rather than after client-go's backoff, and the Lease has a
+	// client of its own (controller.NewClients).
+	clients, err := controller.NewClients(cfg)
 	if err != nil {
 		return err
 	}
@@ -158,7 +145,7 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 
 	reg := newRegistry()
 	ctrl, err := controller.New(controller.Options{
-		Kube: kube, Metallb: mlb, ElectionKube: election, Recorder: recorder, Registry: reg, Logger: log,
+		Kube: clients.Kube, Metallb: clients.Metallb, ElectionKube: clients.Election, Recorder: recorder, Registry: reg, Logger: log,
 		TracerProvider: traces.TracerProvider(),
 		Namespace:      f.namespace, LoadBalancerClass: f.class, LeaseName: f.leaseName, Identity: identity,
 		LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
@@ -187,8 +174,8 @@ func runController(ctx context.Context, f controllerFlags, stderr io.Writer) err
 	if f.webhookAddr != "" {
 		srv, err := webhook.NewServer(webhook.Options{
 			Namespace: f.namespace,
-			Source:    webhook.ClientSource{Kube: kube, Metallb: mlb, Namespace: f.namespace},
-			Kube:      kube, Addr: f.webhookAddr,
+			Source:    webhook.ClientSource{Kube: clients.Kube, Metallb: clients.Metallb, Namespace: f.namespace},
+			Kube:      clients.Kube, Addr: f.webhookAddr,
 			SecretName: f.webhookSecret, ConfigurationName: f.webhookConfig,
 			DNSNames: webhook.ServiceDNSNames(f.namespace, f.webhookService), IPAddresses: f.webhookIPs,
 			Logger: log,

@@ -104,15 +104,11 @@ type replica struct {
 func (l *lab) runController(identity string, mod func(*controller.Options)) *replica {
 	t := l.t
 	t.Helper()
-	kc, err := kubernetes.NewForConfig(l.controllerConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc, err := versioned.NewForConfig(l.controllerConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec, err := kubernetes.NewForConfig(l.controllerConfig)
+	// The binary's clients, not plain ones: with plain clients a standby
+	// that led after an API server restart sat out client-go's reflector
+	// backoff and missed a new Service for over 20 s, which the binary
+	// does not (controller.NewClients).
+	clients, err := controller.NewClients(l.controllerConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +125,7 @@ func (l *lab) runController(identity string, mod func(*controller.Options)) *rep
 		level = slog.LevelDebug
 	}
 	opts := controller.Options{
-		Kube: kc, Metallb: mc, ElectionKube: ec, Recorder: rec, Registry: prometheus.NewRegistry(),
+		Kube: clients.Kube, Metallb: clients.Metallb, ElectionKube: clients.Election, Recorder: rec, Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("replica", identity),
 		Identity: identity, Namespace: herald,
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,

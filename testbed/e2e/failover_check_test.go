@@ -49,7 +49,10 @@ func (fc *failoverCheck) newLeaderChangedNothing(n int) {
 			break
 		}
 	}
-	if got != want {
+	switch {
+	case got == "":
+		t.Errorf("the probe got no IP in 20 s, want %q (the next free address)", want)
+	case got != want:
 		who := "nobody"
 		for name, b := range fc.before {
 			if b.ip == got {
