@@ -18,6 +18,9 @@
 //     its AllocationFailed Event (Options.FailureEventInterval).
 //   - The Lease should have a client of its own (ElectionKube): renewals
 //     must not queue behind bulk status writes in a shared rate limiter.
+//     NewClients builds the three clients as the binary runs them (the
+//     informers' reads retried through an API server outage, the Lease's
+//     not); anything that runs a Controller, tests included, uses it.
 //
 // The controller tree, per leadership term (only the Lease holder runs it,
 // so only the leader writes):
