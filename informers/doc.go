@@ -24,7 +24,12 @@
 //     traceparent. Its snapshots keep Alloc.Labels and LocalTraffic (and
 //     the namespace's labels, which the reader adds) but no other
 //     allocation input: no ports, selector, families, requested pool or
-//     IPs.
+//     IPs. It caches Services and EndpointSlices not as API types but in
+//     compact forms of its own (compact.go: a few hundred bytes each
+//     instead of over a kilobyte), which implement metav1.Object for
+//     client-go and are rebuilt into the slimmed API objects on each read;
+//     they are read-only, and the typed listers cannot read them, so the
+//     readers go to the cache's indexer.
 //   - Event handlers never block and read nothing but metadata: they hand a
 //     Key to the Handler (a tree's router actor), which re-reads the lister
 //     when it gets to it. A Key says what changed by Kind: a Node change is

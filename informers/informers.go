@@ -283,6 +283,10 @@ func Always(any, any) bool { return true }
 // address on the same node, and the slice controller's own rewrites, wake
 // no one.
 func endpointsChanged(old, obj any) bool {
+	if o, ok := old.(*speakerSlice); ok {
+		n, ok := obj.(*speakerSlice)
+		return !ok || o.hasService != n.hasService || o.service != n.service || !slices.Equal(o.endpoints, n.endpoints)
+	}
 	o, ok1 := old.(*discoveryv1.EndpointSlice)
 	n, ok2 := obj.(*discoveryv1.EndpointSlice)
 	if !ok1 || !ok2 {

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/heraldlb/herald/alloc"
@@ -25,12 +24,14 @@ import (
 
 // listers are the readers of the watched resources; an unwatched one is nil.
 type listers struct {
-	services       corelisters.ServiceLister
-	namespaces     corelisters.NamespaceLister
-	nodes          corelisters.NodeLister
-	secrets        corelisters.SecretLister
-	endpointSlices discoverylisters.EndpointSliceLister
-	// slicesByService indexes the EndpointSlices by their Service.
+	// services is the Services' cache itself: a speaker's holds
+	// speakerService values, which client-go's typed lister cannot read.
+	services   cache.Indexer
+	namespaces corelisters.NamespaceLister
+	nodes      corelisters.NodeLister
+	secrets    corelisters.SecretLister
+	// slicesByService is the EndpointSlices' cache, indexed by their
+	// Service (a speaker's holds speakerSlice values).
 	slicesByService cache.Indexer
 
 	pools       mlblisters.IPAddressPoolLister
@@ -65,7 +66,7 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 	switch r {
 	case Services:
 		inf := i.core.Core().V1().Services()
-		i.listers.services, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindService
+		i.listers.services, reg.informer, reg.kind = inf.Informer().GetIndexer(), inf.Informer(), KindService
 		reg.list = listOf(core.Services("").List)
 	case Namespaces:
 		inf := i.core.Core().V1().Namespaces()
@@ -81,7 +82,7 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 		reg.list = listOf(core.Secrets(ns).List)
 	case EndpointSlices:
 		inf := i.core.Discovery().V1().EndpointSlices()
-		i.listers.endpointSlices, reg.informer, reg.kind = inf.Lister(), inf.Informer(), KindEndpoints
+		reg.informer, reg.kind = inf.Informer(), KindEndpoints
 		// Before the informer starts, so it cannot fail.
 		_ = inf.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService})
 		i.listers.slicesByService = inf.Informer().GetIndexer()
@@ -120,13 +121,51 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 	return reg
 }
 
-// cachedService is the cached Service itself: read it, never change it.
+// cachedService is the cached Service itself, or for a speaker the
+// slimmed Service rebuilt from its cache: read it, never change it.
 func (i *Informers) cachedService(k alloc.ServiceKey) (*corev1.Service, bool) {
 	if i.listers.services == nil {
 		return nil, false
 	}
-	obj, err := i.listers.services.Services(k.Namespace).Get(k.Name)
-	return obj, err == nil
+	obj, ok, err := i.listers.services.GetByKey(k.Namespace + "/" + k.Name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	return serviceOf(obj)
+}
+
+// serviceOf reads a Service from either form the cache holds.
+func serviceOf(obj any) (*corev1.Service, bool) {
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return o, true
+	case *speakerService:
+		return o.object(), true
+	}
+	return nil, false
+}
+
+// eachService calls f with every cached Service in namespace ("": all),
+// as cachedService reads it. One at a time: a speaker's rebuilt Services
+// are garbage as soon as f returns, not 10,000 of them alive at once.
+func (i *Informers) eachService(namespace string, f func(*corev1.Service)) {
+	if i.listers.services == nil {
+		return
+	}
+	var objs []any
+	if namespace == "" {
+		objs = i.listers.services.List()
+	} else {
+		var err error
+		if objs, err = i.listers.services.ByIndex(cache.NamespaceIndex, namespace); err != nil {
+			return
+		}
+	}
+	for _, o := range objs {
+		if s, ok := serviceOf(o); ok {
+			f(s)
+		}
+	}
 }
 
 // Service returns the snapshot of one Service, with its Namespace's labels.
@@ -145,13 +184,9 @@ func (i *Informers) Services() []Service {
 	if i.listers.services == nil {
 		return nil
 	}
-	objs, err := i.listers.services.List(labels.Everything())
-	if err != nil {
-		return nil
-	}
 	nsLabels := map[string]labels.Set{}
-	out := make([]Service, 0, len(objs))
-	for _, o := range objs {
+	out := []Service{}
+	i.eachService("", func(o *corev1.Service) {
 		s := ParseService(o)
 		l, ok := nsLabels[o.Namespace]
 		if !ok {
@@ -160,7 +195,7 @@ func (i *Informers) Services() []Service {
 		}
 		s.Alloc.NamespaceLabels = l
 		out = append(out, s)
-	}
+	})
 	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
 	return out
 }
@@ -170,14 +205,10 @@ func (i *Informers) ServiceKeysIn(namespace string) []alloc.ServiceKey {
 	if i.listers.services == nil {
 		return nil
 	}
-	objs, err := i.listers.services.Services(namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	out := make([]alloc.ServiceKey, 0, len(objs))
-	for _, o := range objs {
+	out := []alloc.ServiceKey{}
+	i.eachService(namespace, func(o *corev1.Service) {
 		out = append(out, alloc.ServiceKey{Namespace: o.Namespace, Name: o.Name})
-	}
+	})
 	slices.SortFunc(out, alloc.ServiceKey.Compare)
 	return out
 }
@@ -248,15 +279,17 @@ func (i *Informers) Nodes() []corev1.Node {
 const sliceServiceIndex = "herald/service"
 
 func sliceService(obj any) ([]string, error) {
-	es, ok := obj.(*discoveryv1.EndpointSlice)
-	if !ok {
-		return nil, nil
+	var ns, name string
+	switch es := obj.(type) {
+	case *discoveryv1.EndpointSlice:
+		ns, name = es.Namespace, es.Labels[discoveryv1.LabelServiceName]
+	case *speakerSlice:
+		ns, name = es.namespace, es.service
 	}
-	name := es.Labels[discoveryv1.LabelServiceName]
 	if name == "" {
 		return nil, nil
 	}
-	return []string{es.Namespace + "/" + name}, nil
+	return []string{ns + "/" + name}, nil
 }
 
 // EndpointSlices returns deep copies of the EndpointSlices of one Service.
@@ -274,8 +307,11 @@ func (i *Informers) EndpointSlices(k alloc.ServiceKey) []*discoveryv1.EndpointSl
 	}
 	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
-		if es, ok := o.(*discoveryv1.EndpointSlice); ok {
+		switch es := o.(type) {
+		case *discoveryv1.EndpointSlice:
 			out = append(out, es.DeepCopy())
+		case *speakerSlice:
+			out = append(out, es.object())
 		}
 	}
 	return sortByName(out)

@@ -5,8 +5,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/heraldlb/herald/tracing"
 )
 
 // passwordKey is the only Secret key Herald reads (BGP MD5 passwords, as
@@ -19,6 +17,8 @@ const passwordKey = "password"
 // here).
 func Transform(obj any) (any, error) {
 	switch o := obj.(type) {
+	case *speakerService, *speakerSlice:
+		return obj, nil
 	case *corev1.Node:
 		// Images and volumes are most of a Node's bytes and Herald reads
 		// neither; labels, addresses and conditions stay.
@@ -58,50 +58,28 @@ func Transform(obj any) (any, error) {
 	return obj, nil
 }
 
-// SpeakerTransform is Transform for a binary that only announces: it also
-// cuts each Service down to what a speaker reads of it (see
-// slimServiceForSpeaker). The controller must not use it: it writes whole
-// Services back and reads their ports, selector and families.
+// SpeakerTransform is Transform for a binary that only announces: it
+// caches each Service and EndpointSlice in a compact form of its own
+// (speakerService, speakerSlice in compact.go) holding what a speaker
+// reads of it: a Service's identity (for Events), labels
+// (serviceSelectors), type and loadBalancerClass (whether Herald serves
+// it), externalTrafficPolicy, the addresses in its status and the
+// traceparent annotation a speaker's trace continues from; a slice's
+// Service and its endpoints' nodes and conditions. The allocation inputs
+// (ports, selector, families, requested pool and IPs) are the controller's
+// business and are left out, so a speaker's ParseService leaves them
+// empty. The controller must not use it: it writes whole Services back.
 func SpeakerTransform(obj any) (any, error) {
-	if s, ok := obj.(*corev1.Service); ok {
-		return slimServiceForSpeaker(s), nil
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return compactService(o), nil
+	case *discoveryv1.EndpointSlice:
+		return compactSlice(o), nil
+	case *speakerService, *speakerSlice:
+		// Already cached: client-go may hand a cached object back.
+		return obj, nil
 	}
 	return Transform(obj)
-}
-
-// slimServiceForSpeaker is a new Service holding what a speaker reads:
-// its identity (for Events), labels (serviceSelectors), type and
-// loadBalancerClass (whether Herald serves it), externalTrafficPolicy, the
-// addresses in its status and the traceparent annotation a speaker's trace
-// continues from. The allocation inputs (ports, selector, families,
-// requested pool and IPs) are the controller's business and are left out,
-// so a speaker's ParseService leaves them empty.
-//
-// A copy rather than clearing fields in place: the decoded Service keeps
-// its maps and slices alive otherwise, and at 10,000 Services their
-// selectors, ports and cluster IPs were a sizeable part of a speaker's
-// heap.
-func slimServiceForSpeaker(s *corev1.Service) *corev1.Service {
-	out := &corev1.Service{
-		TypeMeta:   s.TypeMeta,
-		ObjectMeta: identity(&s.ObjectMeta),
-		Spec: corev1.ServiceSpec{
-			Type: s.Spec.Type, ExternalTrafficPolicy: s.Spec.ExternalTrafficPolicy, LoadBalancerClass: s.Spec.LoadBalancerClass,
-		},
-	}
-	out.Labels = s.Labels
-	if tp, ok := s.Annotations[tracing.TraceparentAnnotation]; ok {
-		out.Annotations = map[string]string{tracing.TraceparentAnnotation: tp}
-	}
-	if ing := s.Status.LoadBalancer.Ingress; len(ing) > 0 {
-		out.Status.LoadBalancer.Ingress = make([]corev1.LoadBalancerIngress, len(ing))
-		for i, in := range ing {
-			// Hostnames are kept so that StatusIPs skips them as it
-			// does for the controller; ports and ipMode are not read.
-			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
-		}
-	}
-	return out
 }
 
 // slimEndpointSlice is a new EndpointSlice holding what Herald reads:

@@ -138,13 +138,18 @@ func TestSpeakerTransform(t *testing.T) {
 			{IP: "192.0.2.10"}, {Hostname: "lb.example"},
 		}}},
 	}
-	if d := cmp.Diff(want, got); d != "" {
+	cached, ok := got.(*speakerService)
+	if !ok {
+		t.Fatalf("SpeakerTransform cached a %T, want a *speakerService", got)
+	}
+	slim := cached.object()
+	if d := cmp.Diff(want, slim); d != "" {
 		t.Fatalf("SpeakerTransform: (-want +got)\n%s", d)
 	}
 
 	// What the speaker reads of the snapshot (actors/speaker's
 	// plannedService, its planner and status actors) is the same.
-	a, b := ParseService(full), ParseService(got.(*corev1.Service))
+	a, b := ParseService(full), ParseService(slim)
 	type read struct {
 		Key                          any
 		UID                          any
@@ -162,10 +167,18 @@ func TestSpeakerTransform(t *testing.T) {
 		t.Errorf("the speaker's reading of a slimmed Service differs: (-whole +slim)\n%s", d)
 	}
 
-	// Other kinds get Transform.
+	// An EndpointSlice is cached compact too, and reads back as
+	// Transform slims it.
 	es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "web-1", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
-	gotES, _ := SpeakerTransform(es)
-	if m := gotES.(*discoveryv1.EndpointSlice).ManagedFields; m != nil {
+	gotES, _ := SpeakerTransform(es.DeepCopy())
+	if m := gotES.(*speakerSlice).object().ManagedFields; m != nil {
 		t.Errorf("SpeakerTransform left an EndpointSlice's managedFields: %v", m)
+	}
+
+	// Other kinds get Transform.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}
+	gotNode, _ := SpeakerTransform(node)
+	if m := gotNode.(*corev1.Node).ManagedFields; m != nil {
+		t.Errorf("SpeakerTransform left a Node's managedFields: %v", m)
 	}
 }
