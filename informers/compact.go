@@ -51,34 +51,34 @@ func (c *cachedIdentity) meta() metav1.ObjectMeta {
 
 const readOnly = "informers: a cached object is read-only"
 
-func (c *cachedIdentity) GetNamespace() string                                { return c.namespace }
-func (c *cachedIdentity) GetName() string                                     { return c.name }
-func (c *cachedIdentity) GetGenerateName() string                             { return "" }
-func (c *cachedIdentity) GetUID() types.UID                                   { return c.uid }
-func (c *cachedIdentity) GetResourceVersion() string                          { return c.resourceVersion }
-func (c *cachedIdentity) GetGeneration() int64                                { return c.generation }
-func (c *cachedIdentity) GetSelfLink() string                                 { return "" }
-func (c *cachedIdentity) GetCreationTimestamp() metav1.Time                   { return c.created }
-func (c *cachedIdentity) GetDeletionTimestamp() *metav1.Time                  { return c.deleting }
-func (c *cachedIdentity) GetDeletionGracePeriodSeconds() *int64               { return nil }
-func (c *cachedIdentity) GetFinalizers() []string                             { return nil }
-func (c *cachedIdentity) GetOwnerReferences() []metav1.OwnerReference         { return nil }
-func (c *cachedIdentity) GetManagedFields() []metav1.ManagedFieldsEntry       { return nil }
-func (c *cachedIdentity) SetNamespace(string)                                 { panic(readOnly) }
-func (c *cachedIdentity) SetName(string)                                      { panic(readOnly) }
-func (c *cachedIdentity) SetGenerateName(string)                              { panic(readOnly) }
-func (c *cachedIdentity) SetUID(types.UID)                                    { panic(readOnly) }
-func (c *cachedIdentity) SetResourceVersion(string)                           { panic(readOnly) }
-func (c *cachedIdentity) SetGeneration(int64)                                 { panic(readOnly) }
-func (c *cachedIdentity) SetSelfLink(string)                                  { panic(readOnly) }
-func (c *cachedIdentity) SetCreationTimestamp(metav1.Time)                    { panic(readOnly) }
-func (c *cachedIdentity) SetDeletionTimestamp(*metav1.Time)                   { panic(readOnly) }
-func (c *cachedIdentity) SetDeletionGracePeriodSeconds(*int64)                { panic(readOnly) }
-func (c *cachedIdentity) SetLabels(map[string]string)                         { panic(readOnly) }
-func (c *cachedIdentity) SetAnnotations(map[string]string)                    { panic(readOnly) }
-func (c *cachedIdentity) SetFinalizers([]string)                              { panic(readOnly) }
-func (c *cachedIdentity) SetOwnerReferences([]metav1.OwnerReference)          { panic(readOnly) }
-func (c *cachedIdentity) SetManagedFields(managed []metav1.ManagedFieldsEntry) { panic(readOnly) }
+func (c *cachedIdentity) GetNamespace() string                          { return c.namespace }
+func (c *cachedIdentity) GetName() string                               { return c.name }
+func (c *cachedIdentity) GetGenerateName() string                       { return "" }
+func (c *cachedIdentity) GetUID() types.UID                             { return c.uid }
+func (c *cachedIdentity) GetResourceVersion() string                    { return c.resourceVersion }
+func (c *cachedIdentity) GetGeneration() int64                          { return c.generation }
+func (c *cachedIdentity) GetSelfLink() string                           { return "" }
+func (c *cachedIdentity) GetCreationTimestamp() metav1.Time             { return c.created }
+func (c *cachedIdentity) GetDeletionTimestamp() *metav1.Time            { return c.deleting }
+func (c *cachedIdentity) GetDeletionGracePeriodSeconds() *int64         { return nil }
+func (c *cachedIdentity) GetFinalizers() []string                       { return nil }
+func (c *cachedIdentity) GetOwnerReferences() []metav1.OwnerReference   { return nil }
+func (c *cachedIdentity) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
+func (c *cachedIdentity) SetNamespace(string)                           { panic(readOnly) }
+func (c *cachedIdentity) SetName(string)                                { panic(readOnly) }
+func (c *cachedIdentity) SetGenerateName(string)                        { panic(readOnly) }
+func (c *cachedIdentity) SetUID(types.UID)                              { panic(readOnly) }
+func (c *cachedIdentity) SetResourceVersion(string)                     { panic(readOnly) }
+func (c *cachedIdentity) SetGeneration(int64)                           { panic(readOnly) }
+func (c *cachedIdentity) SetSelfLink(string)                            { panic(readOnly) }
+func (c *cachedIdentity) SetCreationTimestamp(metav1.Time)              { panic(readOnly) }
+func (c *cachedIdentity) SetDeletionTimestamp(*metav1.Time)             { panic(readOnly) }
+func (c *cachedIdentity) SetDeletionGracePeriodSeconds(*int64)          { panic(readOnly) }
+func (c *cachedIdentity) SetLabels(map[string]string)                   { panic(readOnly) }
+func (c *cachedIdentity) SetAnnotations(map[string]string)              { panic(readOnly) }
+func (c *cachedIdentity) SetFinalizers([]string)                        { panic(readOnly) }
+func (c *cachedIdentity) SetOwnerReferences([]metav1.OwnerReference)    { panic(readOnly) }
+func (c *cachedIdentity) SetManagedFields([]metav1.ManagedFieldsEntry)  { panic(readOnly) }
 
 // speakerService is a speaker's cached Service: what slimServiceForSpeaker
 // keeps.
