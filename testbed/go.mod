@@ -7,6 +7,7 @@ replace github.com/heraldlb/herald => ../
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/heraldlb/herald v0.0.0-00010101000000-000000000000
+	github.com/mdlayher/arp v0.0.0-20220512170110-6706a2966875
 	github.com/osrg/gobgp/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/vishvananda/netlink v1.3.1
@@ -87,7 +88,6 @@ require (
 	github.com/lithammer/shortuuid/v4 v4.0.0 // indirect
 	github.com/lmittmann/tint v1.0.3 // indirect
 	github.com/magiconair/properties v1.8.7 // indirect
-	github.com/mdlayher/arp v0.0.0-20220512170110-6706a2966875 // indirect
 	github.com/mdlayher/ethernet v0.0.0-20220221185849-529eae5b6118 // indirect
 	github.com/mdlayher/ndp v1.1.0 // indirect
 	github.com/mdlayher/packet v1.0.0 // indirect
