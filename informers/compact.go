@@ -1,9 +1,14 @@
 package informers
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/heraldlb/herald/tracing"
@@ -18,13 +23,21 @@ import (
 // (speakerService.object, speakerSlice.object), so everything above the
 // cache sees what it saw before; the cache itself holds only these.
 //
-// To client-go they are objects like any other: cachedIdentity implements
-// metav1.Object, which is all its key functions, its indexers and
-// WaitCurrent read.
+// To client-go they are API objects: both implement metav1.Object, which
+// its key functions, indexers, tombstones and update handling read (and
+// WaitCurrent and keyHandler after them), and runtime.Object, which its
+// optional consistency and mutation detectors need. The setters panic:
+// nothing may change a cached object.
+var (
+	_ metav1.Object  = (*speakerService)(nil)
+	_ metav1.Object  = (*speakerSlice)(nil)
+	_ runtime.Object = (*speakerService)(nil)
+	_ runtime.Object = (*speakerSlice)(nil)
+)
 
 // cachedIdentity is the metadata a compact cached object keeps: what
-// identity keeps of a slimmed object's. The cache is read-only, so its
-// setters panic.
+// identity keeps of a slimmed object's, and all of metav1.Object but the
+// labels and annotations, which each compact type answers for itself.
 type cachedIdentity struct {
 	namespace, name, resourceVersion string
 	uid                              types.UID
@@ -47,6 +60,15 @@ func (c *cachedIdentity) meta() metav1.ObjectMeta {
 		m.DeletionTimestamp = &d
 	}
 	return m
+}
+
+func (c *cachedIdentity) copyIdentity() cachedIdentity {
+	out := *c
+	if c.deleting != nil {
+		d := *c.deleting
+		out.deleting = &d
+	}
+	return out
 }
 
 const readOnly = "informers: a cached object is read-only"
@@ -119,14 +141,14 @@ func compactService(s *corev1.Service) *speakerService {
 }
 
 // object is the Service as slimServiceForSpeaker makes it (without its
-// TypeMeta, which no reader reads), new on each call: the caller may keep
-// or change it.
+// TypeMeta, which no reader reads), new on each call and sharing nothing
+// with the cache: the caller may keep or change it.
 func (s *speakerService) object() *corev1.Service {
 	out := &corev1.Service{
 		ObjectMeta: s.meta(),
 		Spec:       corev1.ServiceSpec{Type: s.serviceType, ExternalTrafficPolicy: s.trafficPolicy},
 	}
-	out.Labels = s.GetLabels()
+	out.Labels = maps.Clone(s.labels)
 	out.Annotations = s.GetAnnotations()
 	if s.class != nil {
 		c := *s.class
@@ -144,6 +166,22 @@ func (s *speakerService) object() *corev1.Service {
 // GetLabels returns the cached labels themselves: read them, never change
 // them.
 func (s *speakerService) GetLabels() map[string]string { return s.labels }
+
+func (s *speakerService) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject copies everything the cached Service points to but its
+// strings, which Go never changes in place.
+func (s *speakerService) DeepCopyObject() runtime.Object {
+	out := *s
+	out.cachedIdentity = s.copyIdentity()
+	out.labels = maps.Clone(s.labels)
+	if s.class != nil {
+		c := *s.class
+		out.class = &c
+	}
+	out.ingress = slices.Clone(s.ingress)
+	return &out
+}
 
 // GetAnnotations returns a new map of the annotations kept.
 func (s *speakerService) GetAnnotations() map[string]string {
@@ -202,7 +240,8 @@ func compactSlice(es *discoveryv1.EndpointSlice) *speakerSlice {
 }
 
 // object is the EndpointSlice as slimEndpointSlice makes it (without its
-// TypeMeta), new on each call: the caller may keep or change it.
+// TypeMeta), new on each call and sharing nothing with the cache: the
+// caller may keep or change it.
 func (s *speakerSlice) object() *discoveryv1.EndpointSlice {
 	out := &discoveryv1.EndpointSlice{ObjectMeta: s.meta(), AddressType: s.addressType}
 	out.Labels = s.GetLabels()
@@ -232,6 +271,16 @@ func (s *speakerSlice) GetLabels() map[string]string {
 
 // GetAnnotations returns nil: a slimmed slice keeps none.
 func (s *speakerSlice) GetAnnotations() map[string]string { return nil }
+
+func (s *speakerSlice) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject copies the cached slice and its endpoints.
+func (s *speakerSlice) DeepCopyObject() runtime.Object {
+	out := *s
+	out.cachedIdentity = s.copyIdentity()
+	out.endpoints = slices.Clone(s.endpoints)
+	return &out
+}
 
 func packCondition(b *bool) uint8 {
 	switch {

@@ -1,6 +1,7 @@
 package informers
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -8,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"pgregory.net/rapid"
@@ -150,9 +152,33 @@ func TestCompactReadsBackAsSlimmed(t *testing.T) {
 			t.Fatalf("index by Service: (-slimmed +compact)\n%s", d)
 		}
 
-		// client-go may hand a cached object back to the transform.
+		// client-go may hand a transformed object back to the transform.
 		if again, _ := SpeakerTransform(cached); again != cached {
 			t.Fatal("SpeakerTransform changed an object already cached")
+		}
+
+		// A deep copy (client-go's detectors) equals the cached object;
+		// neither it nor a rebuilt object shares what a caller may change.
+		for _, c := range []any{cached, cachedES} {
+			cp := c.(runtime.Object).DeepCopyObject()
+			if !reflect.DeepEqual(cp, c) {
+				t.Fatalf("DeepCopyObject of %T differs from it", c)
+			}
+		}
+		snapshot := cached.(runtime.Object).DeepCopyObject()
+		rebuilt := cs.object()
+		if rebuilt.Labels == nil {
+			rebuilt.Labels = map[string]string{}
+		}
+		rebuilt.Labels["changed"] = "yes"
+		if len(rebuilt.Status.LoadBalancer.Ingress) > 0 {
+			rebuilt.Status.LoadBalancer.Ingress[0].IP = "changed"
+		}
+		if rebuilt.Spec.LoadBalancerClass != nil {
+			*rebuilt.Spec.LoadBalancerClass = "changed"
+		}
+		if !reflect.DeepEqual(snapshot, cached) {
+			t.Fatal("changing a rebuilt Service changed the cache")
 		}
 	})
 }

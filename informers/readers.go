@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -224,14 +225,22 @@ func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
 }
 
 // ServiceRef returns a reference to the cached Service, for an Event about
-// it: an Event needs the Service's identity, not a copy of the object.
+// it: an Event needs the Service's identity, not a copy of the object (nor,
+// in a speaker, a rebuilt one).
 func (i *Informers) ServiceRef(k alloc.ServiceKey) (*corev1.ObjectReference, bool) {
-	obj, ok := i.cachedService(k)
-	if !ok {
+	if i.listers.services == nil {
 		return nil, false
 	}
-	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: obj.Namespace, Name: obj.Name,
-		UID: obj.UID, ResourceVersion: obj.ResourceVersion}, true
+	obj, ok, err := i.listers.services.GetByKey(k.Namespace + "/" + k.Name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false
+	}
+	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: m.GetNamespace(), Name: m.GetName(),
+		UID: m.GetUID(), ResourceVersion: m.GetResourceVersion()}, true
 }
 
 // NamespaceLabels returns a copy of a Namespace's labels (nil if unknown).

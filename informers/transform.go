@@ -14,7 +14,9 @@ const passwordKey = "password"
 // Transform slims an object before the informer caches it. client-go hands
 // it a freshly decoded object that no one else holds, so changing it in
 // place, or replacing it with a smaller copy, is allowed here (and only
-// here).
+// here). It may also hand it an object it has already transformed (a
+// watch-list's items pass through a temporary store first, then the
+// informer's queue), so a transformed object passes unchanged.
 func Transform(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *speakerService, *speakerSlice:
@@ -76,7 +78,7 @@ func SpeakerTransform(obj any) (any, error) {
 	case *discoveryv1.EndpointSlice:
 		return compactSlice(o), nil
 	case *speakerService, *speakerSlice:
-		// Already cached: client-go may hand a cached object back.
+		// Already transformed (see Transform).
 		return obj, nil
 	}
 	return Transform(obj)
