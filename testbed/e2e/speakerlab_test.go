@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/heraldlb/herald/api/client/clientset/versioned"
+	"github.com/heraldlb/herald/testbed/internal/logtail"
 	"github.com/heraldlb/herald/testbed/jaeger"
 	"github.com/heraldlb/herald/testbed/kube"
 	"github.com/heraldlb/herald/testbed/labtest"
@@ -249,16 +250,6 @@ func (l *speakerLab) start(name, ns string, argv ...string) *heraldProc {
 	return p
 }
 
-// logTail returns the last n lines of the process's log.
-func (p *heraldProc) logTail(n int) string {
-	b, err := os.ReadFile(p.log)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // stop sends SIGTERM and waits up to grace, then kills.
 func (p *heraldProc) stop(grace time.Duration) {
 	select {
@@ -284,7 +275,7 @@ func (l *speakerLab) waitReady(n netlab.Host) {
 			case <-p.done:
 				// A speaker that exited will not become ready: say why
 				// now rather than after the minute.
-				l.t.Fatalf("the speaker on %s exited before it was ready (%v); its log ends:\n%s", n.Name, p.err, p.logTail(20))
+				l.t.Fatalf("the speaker on %s exited before it was ready (%v); its log ends:\n%s", n.Name, p.err, logtail.Lines(p.log, 20))
 			default:
 			}
 		}
