@@ -125,14 +125,21 @@ func (i *Informers) register(r Resource, kube kubernetes.Interface, mlb versione
 // cachedService is the cached Service itself, or for a speaker the
 // slimmed Service rebuilt from its cache: read it, never change it.
 func (i *Informers) cachedService(k alloc.ServiceKey) (*corev1.Service, bool) {
+	obj, ok := i.cachedServiceEntry(k)
+	if !ok {
+		return nil, false
+	}
+	return serviceOf(obj)
+}
+
+// cachedServiceEntry is what the Services' cache holds for k, in either
+// form.
+func (i *Informers) cachedServiceEntry(k alloc.ServiceKey) (any, bool) {
 	if i.listers.services == nil {
 		return nil, false
 	}
 	obj, ok, err := i.listers.services.GetByKey(k.Namespace + "/" + k.Name)
-	if err != nil || !ok {
-		return nil, false
-	}
-	return serviceOf(obj)
+	return obj, err == nil && ok
 }
 
 // serviceOf reads a Service from either form the cache holds.
@@ -228,11 +235,8 @@ func (i *Informers) ServiceObject(k alloc.ServiceKey) (*corev1.Service, bool) {
 // it: an Event needs the Service's identity, not a copy of the object (nor,
 // in a speaker, a rebuilt one).
 func (i *Informers) ServiceRef(k alloc.ServiceKey) (*corev1.ObjectReference, bool) {
-	if i.listers.services == nil {
-		return nil, false
-	}
-	obj, ok, err := i.listers.services.GetByKey(k.Namespace + "/" + k.Name)
-	if err != nil || !ok {
+	obj, ok := i.cachedServiceEntry(k)
+	if !ok {
 		return nil, false
 	}
 	m, err := meta.Accessor(obj)

@@ -77,10 +77,8 @@ func SpeakerTransform(obj any) (any, error) {
 		return compactService(o), nil
 	case *discoveryv1.EndpointSlice:
 		return compactSlice(o), nil
-	case *speakerService, *speakerSlice:
-		// Already transformed (see Transform).
-		return obj, nil
 	}
+	// Transform also passes an already compact object unchanged.
 	return Transform(obj)
 }
 
