@@ -102,8 +102,8 @@ func (c *cachedIdentity) SetFinalizers([]string)                        { panic(
 func (c *cachedIdentity) SetOwnerReferences([]metav1.OwnerReference)    { panic(readOnly) }
 func (c *cachedIdentity) SetManagedFields([]metav1.ManagedFieldsEntry)  { panic(readOnly) }
 
-// speakerService is a speaker's cached Service: what slimServiceForSpeaker
-// keeps.
+// speakerService is a speaker's cached Service: what a speaker reads of it
+// (the tests' slimServiceForSpeaker is the reference).
 type speakerService struct {
 	cachedIdentity
 	labels      map[string]string
@@ -127,8 +127,10 @@ func compactService(s *corev1.Service) *speakerService {
 		cachedIdentity: identityOf(&s.ObjectMeta),
 		labels:         s.Labels,
 		class:          s.Spec.LoadBalancerClass,
-		serviceType:    internServiceType(s.Spec.Type),
-		trafficPolicy:  internTrafficPolicy(s.Spec.ExternalTrafficPolicy),
+		serviceType: intern(s.Spec.Type, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeClusterIP,
+			corev1.ServiceTypeNodePort, corev1.ServiceTypeExternalName),
+		trafficPolicy: intern(s.Spec.ExternalTrafficPolicy, corev1.ServiceExternalTrafficPolicyCluster,
+			corev1.ServiceExternalTrafficPolicyLocal),
 	}
 	out.traceparent, out.hasTraceparent = s.Annotations[tracing.TraceparentAnnotation]
 	if ing := s.Status.LoadBalancer.Ingress; len(ing) > 0 {
@@ -222,7 +224,8 @@ const (
 )
 
 func compactSlice(es *discoveryv1.EndpointSlice) *speakerSlice {
-	out := &speakerSlice{cachedIdentity: identityOf(&es.ObjectMeta), addressType: internAddressType(es.AddressType)}
+	out := &speakerSlice{cachedIdentity: identityOf(&es.ObjectMeta),
+		addressType: intern(es.AddressType, discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6, discoveryv1.AddressTypeFQDN)}
 	out.service, out.hasService = es.Labels[discoveryv1.LabelServiceName]
 	if len(es.Endpoints) > 0 {
 		out.endpoints = make([]speakerEndpoint, len(es.Endpoints))
@@ -304,35 +307,14 @@ func unpackCondition(f uint8) *bool {
 	return &b
 }
 
-// The intern functions return the API's constant for a known value, so a
-// cached object does not keep the decoded copy of a few common strings.
-
-func internServiceType(t corev1.ServiceType) corev1.ServiceType {
-	for _, c := range []corev1.ServiceType{corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeClusterIP,
-		corev1.ServiceTypeNodePort, corev1.ServiceTypeExternalName} {
-		if t == c {
+// intern returns the constant among known that equals v, or v: a cached
+// object then points at the API's constant instead of keeping the decoded
+// copy of one of a few common strings.
+func intern[T ~string](v T, known ...T) T {
+	for _, c := range known {
+		if v == c {
 			return c
 		}
 	}
-	return t
-}
-
-func internTrafficPolicy(p corev1.ServiceExternalTrafficPolicy) corev1.ServiceExternalTrafficPolicy {
-	for _, c := range []corev1.ServiceExternalTrafficPolicy{corev1.ServiceExternalTrafficPolicyCluster,
-		corev1.ServiceExternalTrafficPolicyLocal} {
-		if p == c {
-			return c
-		}
-	}
-	return p
-}
-
-func internAddressType(t discoveryv1.AddressType) discoveryv1.AddressType {
-	for _, c := range []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6,
-		discoveryv1.AddressTypeFQDN} {
-		if t == c {
-			return c
-		}
-	}
-	return t
+	return v
 }
