@@ -384,11 +384,15 @@ func kubectl(ctx context.Context, out io.Writer, st *labState, args ...string) e
 // when timeout ends.
 func waitForPathsFromEveryNode(ctx context.Context, st *labState, timeout time.Duration) []string {
 	deadline := time.Now().Add(timeout)
+	hop := make([]*regexp.Regexp, len(st.Nodes))
+	for k, n := range st.Nodes {
+		hop[k] = regexp.MustCompile(`\b` + regexp.QuoteMeta(n.Address4) + `\b`)
+	}
 	for {
 		table, _ := exec.CommandContext(ctx, "sh", "-c", routerCommand(st, "routes")).CombinedOutput()
 		var missing []string
-		for _, n := range st.Nodes {
-			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(n.Address4) + `\b`).Match(table) {
+		for k, n := range st.Nodes {
+			if !hop[k].Match(table) {
 				missing = append(missing, n.Name)
 			}
 		}
